@@ -1,0 +1,99 @@
+import type { Plan } from '../plan/plan.ts';
+import { parseDuration } from '../plan/duration.ts';
+
+export type Command =
+  | { kind: 'status' }
+  | { kind: 'help' }
+  | { kind: 'history'; limit: number }
+  | { kind: 'promote'; stage: string; force: boolean }
+  | { kind: 'approve'; requestId: number | null }
+  | { kind: 'reject'; requestId: number | null; reason: string | null }
+  | { kind: 'rollback'; reason: string | null }
+  | { kind: 'complete' }
+  | { kind: 'backtest'; sinceMs: number };
+
+export type Parsed = { ok: true; command: Command } | { ok: false; problem: string };
+
+export const MAX_COMMAND_LENGTH = 500;
+const MAX_REASON_LENGTH = 300;
+
+// Control characters other than plain spaces carry no meaning in a command; refusing them
+// beats guessing (a pasted ANSI sequence or NUL in the audit log helps no one).
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+export function parseCommand(plan: Plan, input: string): Parsed {
+  if (input.length > MAX_COMMAND_LENGTH) return { ok: false, problem: `the command is ${input.length} characters long; the limit is ${MAX_COMMAND_LENGTH}` };
+  if (CONTROL.test(input)) return { ok: false, problem: 'the command contains control or invisible characters; type it again as plain text' };
+  const text = input.replace(/[\t\r\n\u00a0]/g, ' ').trim();
+  const [head = '', ...rest] = text.split(/ +/);
+  const word = head.toLowerCase();
+  const args = rest;
+  const lowerArgs = args.map((a) => a.toLowerCase());
+  const reasonOf = (parts: string[]) => {
+    const reason = parts.join(' ').replace(/^["“']|["”']$/g, '').trim();
+    return reason ? reason.slice(0, MAX_REASON_LENGTH) : null;
+  };
+  const noArgs = (command: Command): Parsed => (args.length ? { ok: false, problem: `"${word}" takes no arguments (got "${args.join(' ')}")` } : { ok: true, command });
+
+  switch (word) {
+    case '':
+    case 'status':
+      return noArgs({ kind: 'status' });
+    case 'help':
+      return { ok: true, command: { kind: 'help' } };
+    case 'complete':
+      return noArgs({ kind: 'complete' });
+    case 'history': {
+      if (!args.length) return { ok: true, command: { kind: 'history', limit: 10 } };
+      const n = Number(args[0]);
+      if (args.length > 1 || !Number.isInteger(n) || n < 1 || n > 50) return { ok: false, problem: 'history takes an optional count from 1 to 50, like "history 20"' };
+      return { ok: true, command: { kind: 'history', limit: n } };
+    }
+    case 'approve': {
+      const id = requestIdOf(args[0]);
+      if (args.length > 1 || id === undefined) return { ok: false, problem: 'approve takes an optional request number, like "approve" or "approve 12"' };
+      return { ok: true, command: { kind: 'approve', requestId: id } };
+    }
+    case 'reject': {
+      const id = requestIdOf(args[0]);
+      if (id === undefined) return { ok: true, command: { kind: 'reject', requestId: null, reason: reasonOf(args) } };
+      return { ok: true, command: { kind: 'reject', requestId: id, reason: reasonOf(args.slice(1)) } };
+    }
+    case 'rollback':
+      return { ok: true, command: { kind: 'rollback', reason: reasonOf(args.filter((a, i) => !(i === 0 && a.toLowerCase() === '--reason'))) } };
+    case 'backtest': {
+      const spec = lowerArgs.filter((a) => a !== '--since')[0] ?? '24h';
+      const ms = parseDuration(spec);
+      if (ms === null || ms > 30 * 86_400_000) return { ok: false, problem: 'backtest takes a duration up to 720h, like "backtest 24h"' };
+      return { ok: true, command: { kind: 'backtest', sinceMs: ms } };
+    }
+  }
+  if (plan.stages.some((s) => s.name === word)) {
+    const unknown = lowerArgs.filter((a) => a !== '--force');
+    if (unknown.length) return { ok: false, problem: `"${word}" takes only --force (got "${unknown.join(' ')}")` };
+    return { ok: true, command: { kind: 'promote', stage: word, force: lowerArgs.includes('--force') } };
+  }
+  return { ok: false, problem: `"${clip(head)}" is not a command` };
+}
+
+/** undefined: not a request number; null: absent. */
+function requestIdOf(arg: string | undefined): number | null | undefined {
+  if (arg === undefined) return null;
+  const m = /^#?(\d{1,12})$/.exec(arg);
+  return m ? Number(m[1]) : undefined;
+}
+
+const clip = (s: string) => (s.length > 40 ? `${s.slice(0, 40)}…` : s);
+
+export function usage(plan: Plan): string[] {
+  const stages = plan.stages.map((s) => s.name).join(' | ');
+  return [
+    'status — where the rollout is, the flag, health and every red line',
+    `${stages} [--force] — request the next stage (needs ${plan.approvals} approval${plan.approvals === 1 ? '' : 's'} from another admin)`,
+    'approve [n] / reject [n] [reason] — decide the open request',
+    'rollback [reason] — send all traffic back to ' + plan.from + ' now; no approval needed',
+    'complete — end the watch after the last stage',
+    'history [n] — the latest audit entries',
+    'help — this text',
+  ];
+}

@@ -1,0 +1,51 @@
+import type { Weights } from '../plan/plan.ts';
+
+/** Typed records the core hands to renderers; no Slack, no SQL. */
+
+export interface Actor {
+  /** Slack user ID, or a local user name for the console and CLI. */
+  id: string;
+  via: 'slack' | 'console' | 'cli' | 'guard' | 'demo';
+}
+
+export interface RunView {
+  id: number;
+  state: string;
+  startedAt: Date;
+  startedBy: string;
+  stageStartedAt: Date;
+  writtenWeights: Weights;
+  baselineCost: number | null;
+  baselineNote: string;
+  endedAt: Date | null;
+  endReason: string | null;
+  driftReported: string | null;
+}
+
+export type RequestStatus = 'pending' | 'approved' | 'rejected' | 'stale' | 'expired';
+
+export interface RequestView {
+  id: number;
+  runId: number | null;
+  fromState: string;
+  toStage: string;
+  forced: boolean;
+  requestedBy: string;
+  requestedAt: Date;
+  status: RequestStatus;
+  approvals: { by: string; at: string }[];
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  decisionNote: string | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: Date;
+  runId: number | null;
+  actor: string;
+  via: string;
+  action: string;
+  outcome: string;
+  detail: Record<string, unknown>;
+}

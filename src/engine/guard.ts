@@ -1,0 +1,166 @@
+import type pg from 'pg';
+import { advanceClocks, emptyClocks, type ClockEvent, type GuardClocks } from '../core/breach-clock.ts';
+import type { RolloutEvent } from '../core/events.ts';
+import { errorEvaluations, evaluateRedLines, RED_LINE_LABELS, type LineEvaluation } from '../core/red-lines.ts';
+import { isActiveStage, ROLLED_BACK } from '../core/state-machine.ts';
+import { flagDrift } from '../core/status.ts';
+import { readFlag, sameWeights } from '../core/weights.ts';
+import type { Actor, RunView } from '../core/views.ts';
+import { withTransaction } from '../db/database.ts';
+import { measureBaselineCost, readSnapshot } from '../db/metrics-queries.ts';
+import * as store from '../db/store.ts';
+import { describeError, isUnavailable } from './errors.ts';
+import type { RolloutService } from './service.ts';
+
+export const GUARD: Actor = { id: 'guard', via: 'guard' };
+
+export type GuardResult =
+  | { kind: 'idle' }
+  | { kind: 'raced' }
+  | { kind: 'evaluated'; evaluations: LineEvaluation[] }
+  | { kind: 'rolled_back'; line: LineEvaluation }
+  | { kind: 'adopted_manual_rollback' };
+
+interface GuardClocksWithError extends GuardClocks {
+  metricsError?: string | null;
+}
+
+/**
+ * One evaluation of every red line against the active stage. Metric reads happen before the
+ * transaction (they may be slow or on a replica); the decision and its writes happen inside it,
+ * after checking the run did not move meanwhile.
+ */
+export async function guardCycle(service: RolloutService): Promise<GuardResult> {
+  const { db, plan } = service.deps;
+  const now = service.deps.now();
+  let run = await store.latestRun(db.pool);
+  if (!run || !isActiveStage(plan, run.state)) return { kind: 'idle' };
+  if (run.baselineNote === 'pending') run = await captureBaseline(service, run, now);
+
+  let evaluations: LineEvaluation[];
+  let metricsError: string | null = null;
+  try {
+    const snapshot = await readSnapshot(db.metricsPool, plan, now);
+    evaluations = evaluateRedLines(plan, snapshot, run.baselineCost);
+  } catch (err) {
+    // With one database, "unavailable" means nothing can be recorded either: let the scheduler report it.
+    if (isUnavailable(err) && db.metricsPool === db.pool) throw err;
+    metricsError = describeError(err);
+    evaluations = errorEvaluations(plan, metricsError);
+  }
+
+  return withTransaction(db.pool, async (c) => {
+    await store.lockState(c);
+    const current = await store.latestRun(c);
+    if (!current || current.id !== run.id || current.state !== run.state) return { kind: 'raced' } as GuardResult;
+    const emit = (event: RolloutEvent) => store.enqueue(c, now, current.id, event);
+    const alert = (action: string, detail: Record<string, unknown>) =>
+      store.audit(c, { at: now, runId: current.id, actor: GUARD.id, via: GUARD.via, action, outcome: 'alert', detail });
+
+    const flag = readFlag(plan, await store.readFlagRow(c, plan));
+    const drift = flagDrift(plan, current, flag);
+    if (drift && flag.kind !== 'malformed' && sameWeights(plan, flag.weights, plan.rollbackWeights)) {
+      // Someone ran the seed's rollback SQL (or deleted the row): adopt it, never overwrite it.
+      await store.updateRun(c, current.id, { state: ROLLED_BACK, endedAt: now, endReason: 'flag set to the rollback weights by hand (who is unknown)' });
+      const pending = await store.pendingRequest(c);
+      if (pending) await store.updateRequest(c, pending.id, { status: 'stale', decidedAt: now, decidedBy: 'guard', decisionNote: 'rolled back by hand' });
+      await store.audit(c, { at: now, runId: current.id, actor: 'unknown', via: 'flag', action: 'rollback', outcome: 'done', detail: { from: current.state, flag: flag.kind, drift } });
+      await emit({ kind: 'manual_rollback', runId: current.id, stage: current.state, by: 'unknown', via: 'flag', reason: drift, weights: plan.rollbackWeights, byHand: true, at: now.toISOString() });
+      return { kind: 'adopted_manual_rollback' } as GuardResult;
+    }
+    const fingerprint = flag.kind === 'missing' ? '(missing)' : (flag.row.flagValueText ?? '(null)');
+    if (drift && current.driftReported !== fingerprint) {
+      await store.updateRun(c, current.id, { driftReported: fingerprint });
+      await alert('flag_drift', { drift, found: fingerprint });
+      await emit({
+        kind: 'flag_drift', runId: current.id, stage: current.state, expected: current.writtenWeights, found: fingerprint,
+        problem: flag.kind === 'malformed' ? flag.problem : null, at: now.toISOString(),
+      });
+    } else if (!drift && current.driftReported) {
+      await store.updateRun(c, current.id, { driftReported: null });
+    }
+
+    const prev = ((await store.readGuardState(c, current.id))?.clocks ?? emptyClocks()) as GuardClocksWithError;
+    const candidateWeight = flag.kind === 'malformed' ? current.writtenWeights[plan.to] : flag.weights[plan.to];
+    const step = advanceClocks(plan, prev, evaluations, now, candidateWeight);
+    const clocks: GuardClocksWithError = { ...step.clocks, metricsError };
+    if (metricsError && !prev.metricsError) {
+      await alert('guard_error', { message: metricsError });
+      await emit({ kind: 'guard_error', runId: current.id, stage: current.state, message: metricsError, at: now.toISOString() });
+    } else if (!metricsError && prev.metricsError) {
+      await emit({ kind: 'guard_recovered', runId: current.id, stage: current.state, at: now.toISOString() });
+    }
+    for (const e of step.events) await emitClockEvent(c, service, current, now, e, emit, alert);
+
+    if (step.fired.length) {
+      const [first, ...others] = step.fired;
+      if (plan.autoRollback) {
+        await store.saveGuardState(c, { runId: current.id, evaluatedAt: now, clocks, evaluations });
+        const reason = `${RED_LINE_LABELS[first.line.name]} in breach for ${Math.round(first.heldMs / 1000)} s`;
+        await service.endWithRollback(c, now, current, GUARD, 'Auto Rollback', reason, { line: first.line, heldMs: first.heldMs, baseline: current.baselineCost });
+        await emit({
+          kind: 'auto_rollback', runId: current.id, stage: current.state, line: first.line, heldMs: first.heldMs,
+          others: others.map((o) => o.line.name), weights: plan.rollbackWeights, shadow: false, at: now.toISOString(),
+        });
+        return { kind: 'rolled_back', line: first.line } as GuardResult;
+      }
+      for (const f of step.fired) {
+        if (clocks.shadowFired.includes(f.line.name)) continue;
+        clocks.shadowFired = [...clocks.shadowFired, f.line.name];
+        await alert('shadow_rollback', { line: f.line, heldMs: f.heldMs });
+        await emit({
+          kind: 'auto_rollback', runId: current.id, stage: current.state, line: f.line, heldMs: f.heldMs,
+          others: [], weights: plan.rollbackWeights, shadow: true, at: now.toISOString(),
+        });
+      }
+    }
+    await store.saveGuardState(c, { runId: current.id, evaluatedAt: now, clocks, evaluations });
+    return { kind: 'evaluated', evaluations } as GuardResult;
+  });
+}
+
+async function emitClockEvent(
+  c: pg.PoolClient, service: RolloutService, run: RunView, now: Date, e: ClockEvent,
+  emit: (event: RolloutEvent) => Promise<void>, alert: (action: string, detail: Record<string, unknown>) => Promise<void>,
+): Promise<void> {
+  const { plan } = service.deps;
+  const at = now.toISOString();
+  switch (e.kind) {
+    case 'breach_started':
+      await alert('breach_started', { line: e.line });
+      return emit({ kind: 'breach_started', runId: run.id, stage: run.state, line: e.line, forMs: e.forMs, at, shadow: !plan.autoRollback });
+    case 'breach_recovered':
+      await alert('breach_recovered', { line: e.line, breachSince: e.breachSince });
+      return emit({ kind: 'breach_recovered', runId: run.id, stage: run.state, line: e.line, breachSince: e.breachSince, at });
+    case 'no_traffic':
+      await alert('no_traffic', { candidateRequests: e.candidateRequests, thinForMs: e.thinSinceMs });
+      return emit({ kind: 'no_traffic', runId: run.id, stage: run.state, provider: plan.to, weight: run.writtenWeights[plan.to], candidateRequests: e.candidateRequests, thinForMs: e.thinSinceMs, at });
+    case 'traffic_restored':
+      return emit({ kind: 'traffic_restored', runId: run.id, stage: run.state, provider: plan.to, at });
+  }
+  void c;
+}
+
+/** Baseline cost: the plan's number, else `from`'s average over the lookback before the run started. */
+async function captureBaseline(service: RolloutService, run: RunView, now: Date): Promise<RunView> {
+  const { db, plan } = service.deps;
+  let cost: number | null = null;
+  let note: string;
+  try {
+    const measured = await measureBaselineCost(db.metricsPool, plan, run.startedAt);
+    cost = measured.cost;
+    note = cost !== null
+      ? `average ${plan.providerNames[plan.from]} cost over the ${Math.round(plan.baselineLookbackMs / 3_600_000)} h before ${run.state} (${measured.samples} images)`
+      : `not measurable: ${measured.samples} ${plan.providerNames[plan.from]} costs in the ${Math.round(plan.baselineLookbackMs / 3_600_000)} h before the run, fewer than minSamples ${plan.minSamples}; the cost red line has no data (set baselineCostPerImage in the plan)`;
+  } catch (err) {
+    if (isUnavailable(err)) throw err;
+    note = `not measurable: ${describeError(err)}; the cost red line has no data`;
+  }
+  return withTransaction(db.pool, async (c) => {
+    await store.lockState(c);
+    const current = await store.latestRun(c);
+    if (!current || current.id !== run.id || current.baselineNote !== 'pending') return current ?? run;
+    await store.audit(c, { at: now, runId: run.id, actor: GUARD.id, via: GUARD.via, action: 'baseline', outcome: 'done', detail: { cost, note } });
+    return store.updateRun(c, run.id, { baselineCost: cost, baselineNote: note });
+  });
+}

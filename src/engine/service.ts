@@ -1,0 +1,341 @@
+import type pg from 'pg';
+import type { Plan } from '../plan/plan.ts';
+import { stageIndex } from '../plan/plan.ts';
+import { parseCommand, usage, type Command } from '../core/commands.ts';
+import { requestJson, type RolloutEvent } from '../core/events.ts';
+import { privately, type Outcome, type Reply } from '../core/outcomes.ts';
+import { errorEvaluations, evaluateRedLines } from '../core/red-lines.ts';
+import { routeWindow, trafficSplit } from '../core/metrics.ts';
+import { buildStatus, flagDrift, type StatusView } from '../core/status.ts';
+import {
+  checkComplete, checkPromotion, checkRollback, COMPLETE, isActiveStage, refuse, ROLLED_BACK, type Refusal, type RunPosition,
+} from '../core/state-machine.ts';
+import { readFlag, type WeightsLabel } from '../core/weights.ts';
+import type { Actor, RequestView, RunView } from '../core/views.ts';
+import { withTransaction, type Database } from '../db/database.ts';
+import { readSnapshot } from '../db/metrics-queries.ts';
+import * as store from '../db/store.ts';
+import type { HealthSource } from '../adapters/health-endpoint.ts';
+import type { AccessPolicy } from './access.ts';
+import { describeError, isUnavailable } from './errors.ts';
+
+export interface EngineDeps {
+  db: Database;
+  plan: Plan;
+  now: () => Date;
+  access: AccessPolicy;
+  health: HealthSource;
+}
+
+const ADMIN_COMMANDS = new Set<Command['kind']>(['promote', 'approve', 'reject', 'rollback', 'complete']);
+
+/**
+ * The command core: every front end (Slack, console, CLI) calls `handle(text, actor)` or a
+ * method below. Each state change is one transaction under the state lock, with its audit row
+ * and its outbox events, so concurrent requests resolve to exactly one transition.
+ */
+export class RolloutService {
+  constructor(readonly deps: EngineDeps) {}
+
+  get plan(): Plan {
+    return this.deps.plan;
+  }
+
+  async handle(text: string, actor: Actor): Promise<Reply> {
+    const parsed = parseCommand(this.plan, text);
+    if (!parsed.ok) return privately({ kind: 'usage', problem: parsed.problem, lines: usage(this.plan) });
+    return this.run(parsed.command, actor);
+  }
+
+  async run(command: Command, actor: Actor): Promise<Reply> {
+    try {
+      if (ADMIN_COMMANDS.has(command.kind) && !this.deps.access.isAdmin(actor)) {
+        const refusal = refuse('not_admin', `Only rollout admins may ${command.kind === 'promote' ? `request ${command.stage}` : command.kind}; you can use status, history and help. Ask an admin, or get added to ROLLOUT_ADMINS.`);
+        await this.auditRefusal(actor, command, refusal);
+        return privately(refusal.ok === false ? { kind: 'refused', code: refusal.code, message: refusal.message } : (null as never));
+      }
+      return privately(await this.dispatch(command, actor));
+    } catch (err) {
+      if (isUnavailable(err)) {
+        return privately({ kind: 'unavailable', message: `The database is unavailable (${describeError(err)}). Nothing was changed; try again in a minute.` });
+      }
+      return privately({ kind: 'error', message: `Something went wrong: ${describeError(err)}. Nothing was changed.` });
+    }
+  }
+
+  private async dispatch(command: Command, actor: Actor): Promise<Outcome> {
+    switch (command.kind) {
+      case 'status':
+        return { kind: 'status', status: await this.status() };
+      case 'help':
+        return { kind: 'help', lines: usage(this.plan) };
+      case 'history':
+        return { kind: 'history', entries: await store.recentAudit(this.deps.db.pool, command.limit) };
+      case 'promote':
+        return this.promote(actor, command.stage, command.force);
+      case 'approve':
+        return this.approve(actor, command.requestId);
+      case 'reject':
+        return this.reject(actor, command.requestId, command.reason);
+      case 'rollback':
+        return this.rollback(actor, command.reason);
+      case 'complete':
+        return this.complete(actor);
+      case 'backtest':
+        return { kind: 'refused', code: 'not_active', message: 'backtest is not available yet.' };
+    }
+  }
+
+  async status(): Promise<StatusView> {
+    const { db, plan } = this.deps;
+    const now = this.deps.now();
+    const [run, pending, flagRow, health] = await Promise.all([
+      store.latestRun(db.pool),
+      store.pendingRequest(db.pool),
+      store.readFlagRow(db.pool, plan),
+      this.deps.health.read(),
+    ]);
+    const guard = run ? await store.readGuardState(db.pool, run.id) : null;
+    let lines;
+    let split = { total: 0, shares: {}, counts: {} } as ReturnType<typeof trafficSplit>;
+    let metricsError: string | null = null;
+    try {
+      const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs]);
+      lines = evaluateRedLines(plan, snapshot, run?.baselineCost ?? plan.baselineCostPerImage);
+      split = trafficSplit(routeWindow(snapshot, plan.trafficWindowMs), plan.from, plan.to);
+    } catch (err) {
+      if (isUnavailable(err) && db.metricsPool === db.pool) throw err;
+      metricsError = describeError(err);
+      lines = errorEvaluations(plan, metricsError);
+    }
+    return buildStatus({
+      plan, now, run, flag: readFlag(plan, flagRow), health, lines, clocks: guard?.clocks.lines ?? {},
+      guardEvaluatedAt: guard?.evaluatedAt ?? null, split, pending, metricsError,
+    });
+  }
+
+  async promote(actor: Actor, target: string, force: boolean): Promise<Outcome> {
+    const { plan } = this.deps;
+    return this.transaction(actor, { action: `request ${target}`, force }, async (c, now, run) => {
+      const pos = position(run);
+      const check = checkPromotion(plan, pos, target, now, force);
+      if (!check.ok) return check;
+      const pending = await store.pendingRequest(c);
+      if (pending) {
+        if (isStale(plan, pending, run)) {
+          await this.markStale(c, now, pending, 'the rollout moved on');
+        } else {
+          const hint = pending.requestedBy === actor.id ? 'wait for an approval, or reject it to withdraw' : 'approve or reject it';
+          return refuse('pending', `${pending.requestedBy} already requested ${pending.toStage} (request #${pending.id}); ${hint}.`);
+        }
+      }
+      if (run && isActiveStage(plan, run.state) && !force) {
+        const blocker = await this.promotionBlocker(c, run);
+        if (blocker) return blocker;
+      }
+      if (plan.approvals === 0) return this.applyStage(c, now, run, check.stage.name, actor, [], force, null);
+      const request = await store.insertRequest(c, { runId: run?.id ?? null, fromState: pos?.state ?? 'idle', toStage: target, forced: force, by: actor.id, at: now });
+      const guard = run ? await store.readGuardState(c, run.id) : null;
+      await this.record(c, now, run?.id ?? null, actor, 'request', { request: request.id, stage: target, forced: force });
+      await this.emit(c, now, run?.id ?? null, {
+        kind: 'request_opened', request: requestJson(request), needed: plan.approvals,
+        fromWeights: run && isActiveStage(plan, run.state) ? run.writtenWeights : plan.rollbackWeights,
+        toWeights: check.stage.weights, soakDone: !pos || !isActiveStage(plan, pos.state) || force || checkPromotion(plan, pos, target, now, false).ok,
+        lines: guard?.evaluations ?? [],
+      });
+      return { kind: 'requested', request, needed: plan.approvals };
+    });
+  }
+
+  async approve(actor: Actor, requestId: number | null): Promise<Outcome> {
+    const { plan } = this.deps;
+    return this.transaction(actor, { action: 'approve', request: requestId }, async (c, now, run) => {
+      const found = await this.openRequest(c, requestId);
+      if (!found.ok) return found;
+      const request = found.request;
+      if (isStale(plan, request, run)) {
+        await this.markStale(c, now, request, 'the rollout moved on since it was requested');
+        return refuse('stale', `Request #${request.id} for ${request.toStage} is stale: the rollout is now ${run?.state ?? 'idle'}. Request again if still wanted.`);
+      }
+      if (now.getTime() - request.requestedAt.getTime() > plan.requestTtlMs) {
+        const expired = await store.updateRequest(c, request.id, { status: 'expired', decidedAt: now, decidedBy: 'guard', decisionNote: 'expired' });
+        await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(expired), needed: plan.approvals });
+        return refuse('expired', `Request #${request.id} for ${request.toStage} expired (older than ${Math.round(plan.requestTtlMs / 60_000)} min). Request again.`);
+      }
+      if (request.requestedBy === actor.id) return refuse('self_approval', `You requested ${request.toStage}; another admin must approve it (two-person rule).`);
+      if (request.approvals.some((a) => a.by === actor.id)) return refuse('already_approved', `You already approved request #${request.id}; it needs ${plan.approvals - request.approvals.length} more.`);
+      const approvals = [...request.approvals, { by: actor.id, at: now.toISOString() }];
+      if (approvals.length < plan.approvals) {
+        const updated = await store.updateRequest(c, request.id, { approvals });
+        await this.record(c, now, request.runId, actor, 'approve', { request: request.id, stage: request.toStage, approvals: approvals.length, needed: plan.approvals });
+        await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(updated), needed: plan.approvals });
+        return { kind: 'approval_recorded', request: updated, needed: plan.approvals };
+      }
+      const check = checkPromotion(plan, position(run), request.toStage, now, request.forced);
+      if (!check.ok) return check;
+      const decided = await store.updateRequest(c, request.id, { status: 'approved', approvals, decidedBy: actor.id, decidedAt: now });
+      await this.record(c, now, request.runId, actor, 'approve', { request: request.id, stage: request.toStage, approvals: approvals.length, needed: plan.approvals });
+      await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(decided), needed: plan.approvals });
+      return this.applyStage(c, now, run, request.toStage, { id: request.requestedBy, via: actor.via }, approvals.map((a) => a.by), request.forced, request.id);
+    });
+  }
+
+  async reject(actor: Actor, requestId: number | null, reason: string | null): Promise<Outcome> {
+    const { plan } = this.deps;
+    return this.transaction(actor, { action: 'reject', request: requestId, reason }, async (c, now) => {
+      const found = await this.openRequest(c, requestId);
+      if (!found.ok) return found;
+      const decided = await store.updateRequest(c, found.request.id, { status: 'rejected', decidedBy: actor.id, decidedAt: now, decisionNote: reason });
+      await this.record(c, now, decided.runId, actor, 'reject', { request: decided.id, stage: decided.toStage, reason });
+      await this.emit(c, now, decided.runId, { kind: 'request_updated', request: requestJson(decided), needed: plan.approvals });
+      return { kind: 'rejected', request: decided };
+    });
+  }
+
+  async rollback(actor: Actor, reason: string | null): Promise<Outcome> {
+    return this.transaction(actor, { action: 'rollback', reason }, async (c, now, run) => {
+      const check = checkRollback(this.plan, position(run));
+      if (!check.ok) return check;
+      const ended = await this.endWithRollback(c, now, run!, actor, 'Manual Rollback', reason ?? 'no reason given');
+      await this.emit(c, now, run!.id, {
+        kind: 'manual_rollback', runId: run!.id, stage: run!.state, by: actor.id, via: actor.via, reason, weights: this.plan.rollbackWeights, byHand: false, at: now.toISOString(),
+      });
+      return { kind: 'rolled_back', run: ended, reason, weights: this.plan.rollbackWeights };
+    });
+  }
+
+  async complete(actor: Actor): Promise<Outcome> {
+    return this.transaction(actor, { action: 'complete' }, async (c, now, run) => {
+      const check = checkComplete(this.plan, position(run));
+      if (!check.ok) return check;
+      const ended = await store.updateRun(c, run!.id, { state: COMPLETE, endedAt: now, endReason: `completed by ${actor.id}` });
+      await this.staleAll(c, now, 'the rollout completed');
+      await this.record(c, now, run!.id, actor, 'complete', { stage: run!.state });
+      await this.emit(c, now, run!.id, { kind: 'completed', runId: run!.id, by: actor.id, at: now.toISOString() });
+      return { kind: 'completed', run: ended };
+    });
+  }
+
+  /**
+   * Writes the rollback weights and ends the run; shared by people, the guard and the CLI.
+   * The caller holds the state lock and emits the alert that fits.
+   */
+  async endWithRollback(c: pg.PoolClient, now: Date, run: RunView, actor: Actor, label: WeightsLabel, reason: string, detail: Record<string, unknown> = {}): Promise<RunView> {
+    await store.writeFlag(c, this.plan, this.plan.rollbackWeights, label);
+    const ended = await store.updateRun(c, run.id, { state: ROLLED_BACK, endedAt: now, endReason: reason, writtenWeights: this.plan.rollbackWeights });
+    await this.staleAll(c, now, 'the rollout was rolled back');
+    await this.record(c, now, run.id, actor, 'rollback', { from: run.state, label, reason, weights: this.plan.rollbackWeights, ...detail });
+    return ended;
+  }
+
+  // ---- pieces shared by the transitions ----
+
+  private async applyStage(c: pg.PoolClient, now: Date, run: RunView | null, stageName: string, requester: Actor, approvers: string[], forced: boolean, requestId: number | null): Promise<Outcome> {
+    const { plan } = this.deps;
+    const stage = plan.stages[stageIndex(plan, stageName)];
+    const previousWeights = run && isActiveStage(plan, run.state) ? run.writtenWeights : plan.rollbackWeights;
+    await store.writeFlag(c, plan, stage.weights, { stage: stage.name });
+    let next: RunView;
+    if (!run || !isActiveStage(plan, run.state)) {
+      // A new run: its baseline is measured by the guard, off the lock (it reads 24 h of rows).
+      next = await store.insertRun(c, {
+        state: stage.name, at: now, by: requester.id, weights: stage.weights,
+        baselineCost: plan.baselineCostPerImage,
+        baselineNote: plan.baselineCostPerImage !== null ? 'baselineCostPerImage from the plan' : 'pending',
+      });
+    } else {
+      next = await store.updateRun(c, run.id, { state: stage.name, stageStartedAt: now, writtenWeights: stage.weights, driftReported: null });
+    }
+    await this.staleAll(c, now, `${stage.name} started`);
+    await this.record(c, now, next.id, requester, 'transition', { from: run?.state ?? 'idle', to: stage.name, weights: stage.weights, approvers, forced, request: requestId });
+    await this.emit(c, now, next.id, {
+      kind: 'stage_started', runId: next.id, stage: stage.name, weights: stage.weights, previousWeights, by: requester.id, approvers, forced, at: now.toISOString(),
+    });
+    return { kind: 'stage_started', run: next, stage: stage.name, weights: stage.weights, forced, approvers };
+  }
+
+  /** Promotion waits while a red line breaches or the flag was changed by hand (unless forced). */
+  private async promotionBlocker(c: pg.PoolClient, run: RunView): Promise<Refusal | null> {
+    const flag = readFlag(this.plan, await store.readFlagRow(c, this.plan));
+    const drift = flagDrift(this.plan, run, flag);
+    if (drift) return refuse('drift', `Not promoting: ${drift}. Roll back, or add --force to overwrite it (audited).`);
+    const guard = await store.readGuardState(c, run.id);
+    const breaching = guard?.evaluations.filter((e) => e.state === 'breach').map((e) => e.name) ?? [];
+    if (breaching.length) return refuse('breaching', `Not promoting while ${breaching.join(', ')} ${breaching.length > 1 ? 'are' : 'is'} in breach; wait for recovery, roll back, or add --force (audited).`);
+    return null;
+  }
+
+  private async openRequest(c: pg.PoolClient, requestId: number | null): Promise<{ ok: true; request: RequestView } | Refusal> {
+    const pending = await store.pendingRequest(c);
+    if (requestId !== null && pending?.id !== requestId) {
+      const r = await store.requestById(c, requestId);
+      if (!r) return refuse('unknown_request', `There is no request #${requestId}.`);
+      const when = r.decidedAt ? ` at ${r.decidedAt.toISOString().slice(11, 16)} UTC` : '';
+      return refuse('decided', `Request #${r.id} for ${r.toStage} is already ${r.status}${r.decidedBy ? ` by ${r.decidedBy}` : ''}${when}; nothing changed.`);
+    }
+    if (!pending) return refuse('no_pending', 'There is no open request to decide. Request a stage first.');
+    return { ok: true, request: pending };
+  }
+
+  private async markStale(c: pg.PoolClient, now: Date, request: RequestView, why: string): Promise<void> {
+    const stale = await store.updateRequest(c, request.id, { status: 'stale', decidedAt: now, decidedBy: 'guard', decisionNote: why });
+    await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(stale), needed: this.plan.approvals });
+  }
+
+  private async staleAll(c: pg.PoolClient, now: Date, why: string): Promise<void> {
+    const pending = await store.pendingRequest(c);
+    if (pending) await this.markStale(c, now, pending, why);
+  }
+
+  private record(c: pg.PoolClient, now: Date, runId: number | null, actor: Actor, action: string, detail: Record<string, unknown>) {
+    return store.audit(c, { at: now, runId, actor: actor.id, via: actor.via, action, outcome: 'done', detail });
+  }
+
+  private emit(c: pg.PoolClient, now: Date, runId: number | null, event: RolloutEvent) {
+    return store.enqueue(c, now, runId, event);
+  }
+
+  /**
+   * One transaction under the state lock: read the latest run, decide, write. A refusal rolls
+   * the transaction back and is then audited on its own, so nothing half-changes.
+   */
+  private async transaction(actor: Actor, what: Record<string, unknown>, fn: (c: pg.PoolClient, now: Date, run: RunView | null) => Promise<Outcome | Refusal>): Promise<Outcome> {
+    const result = await withTransaction(this.deps.db.pool, async (c) => {
+      await store.lockState(c);
+      const now = this.deps.now();
+      const outcome = await fn(c, now, await store.latestRun(c));
+      if ('ok' in outcome) throw new RefusedSignal(outcome);
+      return outcome;
+    }).catch(async (err) => {
+      if (!(err instanceof RefusedSignal)) throw err;
+      await this.auditRefusal(actor, what, err.refusal);
+      return { kind: 'refused', code: err.refusal.code, message: err.refusal.message } as Outcome;
+    });
+    return result;
+  }
+
+  private async auditRefusal(actor: Actor, what: Record<string, unknown> | Command, refusal: Refusal): Promise<void> {
+    const run = await store.latestRun(this.deps.db.pool);
+    await store.audit(this.deps.db.pool, {
+      at: this.deps.now(), runId: run?.id ?? null, actor: actor.id, via: actor.via,
+      action: String('action' in what ? what.action : (what as Command).kind), outcome: 'refused',
+      detail: { ...what, code: refusal.code, message: refusal.message },
+    });
+  }
+}
+
+class RefusedSignal extends Error {
+  constructor(readonly refusal: Refusal) {
+    super(refusal.message);
+  }
+}
+
+const position = (run: RunView | null): RunPosition | null => (run ? { state: run.state, stageStartedAt: run.stageStartedAt } : null);
+
+/** A request belongs to the run and stage it was made in; anything else moved on since. */
+function isStale(plan: Plan, request: RequestView, run: RunView | null): boolean {
+  const current = run ? run.state : 'idle';
+  if (request.fromState !== current) return true;
+  if (run && isActiveStage(plan, run.state)) return request.runId !== run.id;
+  return false;
+}

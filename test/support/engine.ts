@@ -1,0 +1,42 @@
+import { defaultPlan, parsePlan, type Plan } from '../../src/plan/plan.ts';
+import defaultPlanJson from '../../src/plan/default-plan.json' with { type: 'json' };
+import { adminList } from '../../src/engine/access.ts';
+import { RolloutService } from '../../src/engine/service.ts';
+import type { HealthReading } from '../../src/core/health.ts';
+import type { Actor } from '../../src/core/views.ts';
+import type { TestDatabase } from './db.ts';
+import { TestClock } from './clock.ts';
+
+export const alice: Actor = { id: 'U_ALICE', via: 'slack' };
+export const bob: Actor = { id: 'U_BOB', via: 'slack' };
+export const carol: Actor = { id: 'U_CAROL', via: 'slack' };
+export const mallory: Actor = { id: 'U_MALLORY', via: 'slack' };
+export const ADMINS = [alice.id, bob.id, carol.id];
+
+/** The seed plan with some keys replaced. */
+export function planWith(overrides: Record<string, unknown> = {}): Plan {
+  if (!Object.keys(overrides).length) return defaultPlan();
+  return parsePlan({ ...structuredClone(defaultPlanJson), ...overrides });
+}
+
+export function engine(db: TestDatabase, opts: { plan?: Plan; clock?: TestClock; health?: () => HealthReading } = {}) {
+  const clock = opts.clock ?? new TestClock();
+  const service = new RolloutService({
+    db,
+    plan: opts.plan ?? defaultPlan(),
+    now: clock.now,
+    access: adminList(ADMINS),
+    health: { read: async () => (opts.health ? opts.health() : { kind: 'not_configured' }) },
+  });
+  return { service, clock };
+}
+
+export async function flagRow(db: TestDatabase) {
+  const { rows } = await db.pool.query(`SELECT flag_value, flag_value_text, description FROM feature_flags WHERE flag_key = 'GEN_PROVIDER_WEIGHTS'`);
+  return rows[0] ?? null;
+}
+
+export async function outboxKinds(db: TestDatabase): Promise<string[]> {
+  const { rows } = await db.pool.query('SELECT kind FROM rollout.outbox ORDER BY id');
+  return rows.map((r) => r.kind);
+}
