@@ -24,7 +24,7 @@ export interface DatabaseConfig {
   databaseUrl?: string;
   metricsDatabaseUrl?: string;
   /** PGlite folder; null keeps the embedded database in memory (tests, demo). */
-  dataDir: string | null;
+  dataDir?: string | null;
 }
 
 const STATEMENT_TIMEOUT_MS = 10_000;
@@ -67,7 +67,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
       },
     };
   }
-  const { lite, release } = await openPglite(config.dataDir);
+  const { lite, release } = await openPglite(config.dataDir ?? null);
   const pool = pglitePool(lite);
   return {
     kind: 'pglite', pool, metricsPool: pool, lite, url: null,

@@ -1,0 +1,59 @@
+import { ConfigError, loadConfig } from '../config.ts';
+import { PlanError } from '../plan/plan.ts';
+import { openEngine, StartupError } from '../app.ts';
+import { DataDirBusyError } from '../db/pglite.ts';
+import { silentLogger } from '../log.ts';
+import { renderOutcome } from '../render/text.ts';
+
+const HELP = `Usage: npx rollout <command> [--as USER] [--reason TEXT] [--force]
+The break-glass path when chat is down: the same commands, locks and audit as Slack.
+  npx rollout status
+  npx rollout rollback --reason "Runware 5xx in eu-west"
+  npx rollout d2 --as alice
+  npx rollout approve 12 --as bob
+  npx rollout history 20
+Acts as ROLLOUT_USER (or the OS user) unless --as is given. Alerts it causes are queued
+in the database and posted by the running bot.`;
+
+/** Turns argv into the command text the core parses, so the CLI has no grammar of its own. */
+export function argvToCommand(argv: string[]): { text: string; as: string | null } {
+  const words: string[] = [];
+  let as: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--as') as = argv[++i] ?? null;
+    else if (a.startsWith('--as=')) as = a.slice(5);
+    else if (a === '--reason') words.push(argv[++i] ?? '');
+    else if (a.startsWith('--reason=')) words.push(a.slice(9));
+    else words.push(a);
+  }
+  return { text: words.join(' '), as };
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2);
+  if (!argv.length || argv[0] === '--help' || argv[0] === '-h') {
+    process.stdout.write(`${HELP}\n`);
+    return argv.length ? 0 : 2;
+  }
+  const config = loadConfig(process.env);
+  const { text, as } = argvToCommand(argv);
+  const { service, db } = await openEngine(config, { log: silentLogger });
+  try {
+    const reply = await service.handle(text, { id: as ?? config.localUser, via: 'cli' });
+    process.stdout.write(`${renderOutcome(service.plan, reply.outcome)}\n`);
+    const k = reply.outcome.kind;
+    return k === 'usage' ? 2 : k === 'refused' || k === 'unavailable' || k === 'error' ? 1 : 0;
+  } finally {
+    await db.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    const known = err instanceof ConfigError || err instanceof PlanError || err instanceof StartupError || err instanceof DataDirBusyError;
+    process.stderr.write(`rollout: ${known ? err.message : (err as Error).stack}\n`);
+    process.exit(1);
+  },
+);

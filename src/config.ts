@@ -1,0 +1,91 @@
+import { userInfo } from 'node:os';
+
+/** Everything the bot reads from the environment, validated once at start. Mirrored in .env.example. */
+export interface Config {
+  databaseUrl?: string;
+  metricsDatabaseUrl?: string;
+  dataDir: string;
+  planPath?: string;
+  createAnalyticsIndex: boolean;
+  localUser: string;
+  admins: string[];
+  healthUrl?: string;
+  logLevel: 'info' | 'warn' | 'error' | 'silent';
+  slack: SlackConfig | null;
+}
+
+export interface SlackConfig {
+  botToken: string;
+  appToken?: string;
+  signingSecret?: string;
+  apiUrl?: string;
+  channel: string;
+  port: number;
+}
+
+export class ConfigError extends Error {}
+
+const USER_ID = /^[A-Z0-9][A-Z0-9_.-]{1,40}$/i;
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const get = (k: string) => (env[k]?.trim() ? env[k]!.trim() : undefined);
+  const bool = (k: string, dflt: boolean) => {
+    const v = get(k)?.toLowerCase();
+    if (v === undefined) return dflt;
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    throw new ConfigError(`${k} must be true or false (got "${env[k]}")`);
+  };
+  for (const k of ['DATABASE_URL', 'METRICS_DATABASE_URL']) {
+    const v = get(k);
+    if (v && !/^postgres(ql)?:\/\//.test(v)) throw new ConfigError(`${k} must be a postgres:// URL`);
+  }
+  const healthUrl = get('HEALTH_URL');
+  if (healthUrl && !/^https?:\/\//.test(healthUrl)) throw new ConfigError('HEALTH_URL must be an http(s):// URL of the app\'s /api/health');
+  const admins = (get('ROLLOUT_ADMINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const badAdmin = admins.find((a) => !USER_ID.test(a));
+  if (badAdmin) throw new ConfigError(`ROLLOUT_ADMINS must list user IDs separated by commas (like U01ABCDEF,U02GHIJKL); "${badAdmin}" is not one`);
+  const logLevel = (get('LOG_LEVEL') ?? 'info') as Config['logLevel'];
+  if (!['info', 'warn', 'error', 'silent'].includes(logLevel)) throw new ConfigError('LOG_LEVEL must be info, warn, error or silent');
+  if (get('METRICS_DATABASE_URL') && !get('DATABASE_URL')) throw new ConfigError('METRICS_DATABASE_URL needs DATABASE_URL too (the bot\'s state cannot live on a read replica)');
+  return {
+    databaseUrl: get('DATABASE_URL'),
+    metricsDatabaseUrl: get('METRICS_DATABASE_URL'),
+    dataDir: get('ROLLOUT_DATA_DIR') ?? '.data',
+    planPath: get('ROLLOUT_PLAN'),
+    createAnalyticsIndex: bool('ROLLOUT_CREATE_INDEX', true),
+    localUser: get('ROLLOUT_USER') ?? safeUserName(),
+    admins,
+    healthUrl,
+    logLevel,
+    slack: slackConfig(get),
+  };
+}
+
+function slackConfig(get: (k: string) => string | undefined): SlackConfig | null {
+  const botToken = get('SLACK_BOT_TOKEN');
+  const appToken = get('SLACK_APP_TOKEN');
+  const signingSecret = get('SLACK_SIGNING_SECRET');
+  if (!botToken) {
+    if (appToken || signingSecret) throw new ConfigError('SLACK_APP_TOKEN / SLACK_SIGNING_SECRET are set but SLACK_BOT_TOKEN is not; set it (xoxb-…) or unset them for console mode');
+    return null;
+  }
+  if (!botToken.startsWith('xoxb-')) throw new ConfigError('SLACK_BOT_TOKEN must be a bot token starting with xoxb-');
+  if (appToken && !appToken.startsWith('xapp-')) throw new ConfigError('SLACK_APP_TOKEN must be an app-level token starting with xapp- (Socket Mode)');
+  if (!appToken && !signingSecret) throw new ConfigError('Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) besides SLACK_BOT_TOKEN');
+  const channel = get('ROLLOUT_CHANNEL');
+  if (!channel || !/^[CG][A-Z0-9]{2,}$/.test(channel)) throw new ConfigError('ROLLOUT_CHANNEL must be the channel ID (like C0123ABCD) for approvals, checklists, reports and alerts');
+  const port = Number(get('PORT') ?? '3000');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT must be a port number');
+  const apiUrl = get('SLACK_API_URL');
+  if (apiUrl && !/^https?:\/\/.+\/$/.test(apiUrl)) throw new ConfigError('SLACK_API_URL must be an http(s) URL ending in / (like https://slack.com/api/)');
+  return { botToken, appToken, signingSecret, apiUrl, channel, port };
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username || 'local';
+  } catch {
+    return 'local';
+  }
+}

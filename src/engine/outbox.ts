@@ -1,0 +1,56 @@
+import type pg from 'pg';
+import type { RolloutEvent } from '../core/events.ts';
+
+/** A front end that shows events: the console prints them, Slack posts them. */
+export interface EventSink {
+  deliver(event: RolloutEvent, meta: { id: number; createdAt: Date }): Promise<void>;
+  /** Out-of-band notices that cannot wait for the database (it may be the thing that is down). */
+  notice(text: string): Promise<void>;
+}
+
+/** A delivery that failed and should be retried later; retryAfterMs from the service when it said (429). */
+export class DeliveryError extends Error {
+  constructor(message: string, readonly retryAfterMs: number | null = null) {
+    super(message);
+  }
+}
+
+const backoffMs = (attempts: number) => Math.min(60_000, 1_000 * 2 ** Math.min(attempts, 6));
+
+export interface OutboxResult {
+  delivered: number;
+  /** The row that stopped the queue, when one did. */
+  blocked: { id: number; error: string; retryAt: Date } | null;
+}
+
+/**
+ * Delivers undelivered events strictly in id order. A failure stops the queue (later events
+ * must not overtake it) and schedules a retry; a row is marked delivered only after the sink
+ * took it. Only the leader calls this, so one process delivers.
+ */
+export async function deliverOutbox(pool: pg.Pool, sink: EventSink, now: () => Date, batch = 50): Promise<OutboxResult> {
+  let delivered = 0;
+  for (;;) {
+    const { rows } = await pool.query(
+      'SELECT id, created_at, payload, attempts, next_attempt_at FROM rollout.outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1',
+      [batch],
+    );
+    if (!rows.length) return { delivered, blocked: null };
+    for (const row of rows) {
+      if (row.next_attempt_at && row.next_attempt_at.getTime() > now().getTime()) {
+        return { delivered, blocked: { id: row.id, error: 'waiting to retry', retryAt: row.next_attempt_at } };
+      }
+      try {
+        await sink.deliver(row.payload as RolloutEvent, { id: row.id, createdAt: row.created_at });
+      } catch (err) {
+        const retryAfter = err instanceof DeliveryError && err.retryAfterMs !== null ? err.retryAfterMs : backoffMs(row.attempts);
+        const retryAt = new Date(now().getTime() + retryAfter);
+        const error = (err as Error).message.slice(0, 500);
+        await pool.query('UPDATE rollout.outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1', [row.id, error, retryAt]);
+        return { delivered, blocked: { id: row.id, error, retryAt } };
+      }
+      await pool.query('UPDATE rollout.outbox SET delivered_at = $2, attempts = attempts + 1 WHERE id = $1', [row.id, now()]);
+      delivered++;
+    }
+  }
+}

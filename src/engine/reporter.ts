@@ -1,0 +1,27 @@
+import { evaluateRedLines } from '../core/red-lines.ts';
+import { reportSnapshot, type ReportSnapshot } from '../core/report.ts';
+import { isActiveStage } from '../core/state-machine.ts';
+import { withTransaction } from '../db/database.ts';
+import { readSnapshot } from '../db/metrics-queries.ts';
+import * as store from '../db/store.ts';
+import type { RolloutService } from './service.ts';
+
+/** One periodic report for the active stage, stored and queued in one transaction. */
+export async function reportCycle(service: RolloutService): Promise<ReportSnapshot | null> {
+  const { db, plan } = service.deps;
+  const now = service.deps.now();
+  const run = await store.latestRun(db.pool);
+  if (!run || !isActiveStage(plan, run.state)) return null;
+  const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs]);
+  const current = reportSnapshot(plan, snapshot, evaluateRedLines(plan, snapshot, run.baselineCost));
+  return withTransaction(db.pool, async (c) => {
+    await store.lockState(c);
+    const latest = await store.latestRun(c);
+    if (!latest || latest.id !== run.id || latest.state !== run.state) return null;
+    const { rows } = await c.query('SELECT snapshot FROM rollout.reports WHERE run_id = $1 ORDER BY id DESC LIMIT 1', [run.id]);
+    const previous = (rows[0]?.snapshot as ReportSnapshot | undefined) ?? null;
+    await c.query('INSERT INTO rollout.reports (run_id, at, snapshot) VALUES ($1, $2, $3)', [run.id, now, JSON.stringify(current)]);
+    await store.enqueue(c, now, run.id, { kind: 'report', runId: run.id, stage: run.state, current, previous, at: now.toISOString() });
+    return current;
+  });
+}

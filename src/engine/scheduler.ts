@@ -1,0 +1,148 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from '../log.ts';
+import { describeError, isUnavailable } from './errors.ts';
+import { guardCycle, type GuardResult } from './guard.ts';
+import type { Leadership } from './leader.ts';
+import { deliverOutbox, type EventSink } from './outbox.ts';
+import { reportCycle } from './reporter.ts';
+import type { RolloutService } from './service.ts';
+
+export interface SchedulerDeps {
+  service: RolloutService;
+  sink: EventSink;
+  leader: Leadership;
+  log: Logger;
+  /** How often to drain the outbox when nothing kicks it. */
+  outboxEveryMs?: number;
+}
+
+/** Six-field cron for an interval, when cron can say it exactly. */
+export function cronFor(ms: number): string | null {
+  const s = ms / 1000;
+  if (Number.isInteger(s) && s < 60 && 60 % s === 0) return `*/${s} * * * * *`;
+  const m = ms / 60_000;
+  if (Number.isInteger(m) && m < 60 && 60 % m === 0) return `0 */${m} * * * *`;
+  return null;
+}
+
+/**
+ * Runs the guard every evaluateEvery, the reports on reportCron and the outbox continuously,
+ * only while this replica is the leader. A database outage is announced once, out of band.
+ */
+export class Scheduler {
+  private tasks: ScheduledTask[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private leading = false;
+  private dbDown: string | null = null;
+  private draining: Promise<void> | null = null;
+  private drainAgain = false;
+  private guardRunning = false;
+
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  start(): void {
+    const { plan } = this.deps.service;
+    const expr = cronFor(plan.evaluateEveryMs);
+    if (expr) this.tasks.push(cron.schedule(expr, () => this.tick(), { name: 'rollout-guard', noOverlap: true }));
+    else this.timers.push(setInterval(() => void this.tick(), plan.evaluateEveryMs));
+    this.tasks.push(cron.schedule(plan.reportCron, () => this.report(), { name: 'rollout-report', noOverlap: true }));
+    this.timers.push(setInterval(() => this.kick(), this.deps.outboxEveryMs ?? 2_000));
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.tasks) {
+      await t.stop();
+      await t.destroy();
+    }
+    this.timers.forEach(clearInterval);
+    this.tasks = [];
+    this.timers = [];
+    await this.draining;
+    await this.deps.leader.release();
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** One guard evaluation (if leader), then the outbox. Exposed for tests and the demo. */
+  async tick(): Promise<GuardResult | null> {
+    if (this.guardRunning) return null;
+    this.guardRunning = true;
+    try {
+      const was = this.leading;
+      this.leading = await this.deps.leader.check();
+      if (this.leading !== was) this.deps.log.info(this.leading ? 'leader: this replica runs the guard' : 'standby: another replica runs the guard');
+      if (!this.leading) return null;
+      const result = await guardCycle(this.deps.service);
+      await this.databaseUp();
+      this.kick();
+      return result;
+    } catch (err) {
+      await this.failed('guard', err);
+      return null;
+    } finally {
+      this.guardRunning = false;
+    }
+  }
+
+  async report(): Promise<void> {
+    if (!this.leading) return;
+    try {
+      await reportCycle(this.deps.service);
+      this.kick();
+    } catch (err) {
+      await this.failed('report', err);
+    }
+  }
+
+  /** Drains the outbox soon; calls while a drain runs coalesce into one more pass. */
+  kick(): void {
+    if (!this.leading) return;
+    if (this.draining) {
+      this.drainAgain = true;
+      return;
+    }
+    this.draining = (async () => {
+      do {
+        this.drainAgain = false;
+        try {
+          const r = await deliverOutbox(this.deps.service.deps.db.pool, this.deps.sink, this.deps.service.deps.now);
+          if (r.blocked && r.blocked.error !== 'waiting to retry') this.deps.log.warn('outbox: delivery failed, will retry', { id: r.blocked.id, error: r.blocked.error, retryAt: r.blocked.retryAt });
+        } catch (err) {
+          await this.failed('outbox', err);
+        }
+      } while (this.drainAgain);
+    })().finally(() => {
+      this.draining = null;
+    });
+  }
+
+  /** Waits for the outbox to be drained (tests, demo, shutdown). */
+  async flush(): Promise<void> {
+    this.kick();
+    while (this.draining) await this.draining;
+  }
+
+  private async failed(what: string, err: unknown): Promise<void> {
+    if (isUnavailable(err)) {
+      if (!this.dbDown) {
+        this.dbDown = describeError(err);
+        this.deps.log.error('database unavailable', { during: what, error: this.dbDown });
+        await this.deps.sink
+          .notice(`Database unavailable (${this.dbDown}). The guard is paused: no evaluation, so no rollback can come from the gap; a red line that held through it is acted on once the database is back. Commands answer "database unavailable" meanwhile.`)
+          .catch(() => {});
+      }
+      return;
+    }
+    this.deps.log.error(`${what} failed`, { error: describeError(err) });
+  }
+
+  private async databaseUp(): Promise<void> {
+    if (!this.dbDown) return;
+    this.dbDown = null;
+    this.deps.log.info('database available again');
+    await this.deps.sink.notice('Database is back; the guard resumed.').catch(() => {});
+  }
+}

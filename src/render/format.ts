@@ -1,0 +1,55 @@
+import type { Plan, RedLineName, Weights } from '../plan/plan.ts';
+import { durationLabel, formatDuration } from '../plan/duration.ts';
+import { RED_LINE_LABELS, type LineEvaluation } from '../core/red-lines.ts';
+import type { StatusLine } from '../core/status.ts';
+import { weightsSummary } from '../core/weights.ts';
+
+/** Words and numbers shared by the text and the Block Kit renderers, so both say the same thing. */
+
+export function formatValue(name: RedLineName, value: number | null): string {
+  if (value === null) return '—';
+  switch (name) {
+    case 'p95LatencyMs':
+      return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${Math.round(value)} ms`;
+    case 'failureRatePercent':
+    case 'regenerateRatePercent':
+      return `${value.toFixed(2)}%`;
+    case 'costPerImageRatio':
+      return `${value.toFixed(2)}× baseline`;
+  }
+}
+
+export function formatThreshold(name: RedLineName, threshold: number): string {
+  const cmp = name === 'p95LatencyMs' ? '≥' : '>';
+  return `${cmp} ${formatValue(name, threshold)}`;
+}
+
+export const money = (v: number | null) => (v === null ? '—' : `$${v.toFixed(4)}`);
+
+const stateWord = (line: LineEvaluation) => ({ ok: 'ok', breach: 'BREACH', no_data: 'no data', error: 'ERROR' })[line.state];
+
+/** "p95 latency 8.41 s (red line ≥ 8.00 s, 5m window, n=312): BREACH for 3m of 5m". */
+export function lineSummary(plan: Plan, line: LineEvaluation, held?: { heldMs: number | null; forMs: number }): string {
+  const label = RED_LINE_LABELS[line.name];
+  const value = formatValue(line.name, line.value);
+  let state = stateWord(line);
+  if (line.state === 'breach' && held?.heldMs != null) state = `BREACH for ${formatDuration(held.heldMs)} of ${durationLabel(held.forMs)}`;
+  if (line.state === 'no_data' || line.state === 'error') state += line.reason ? ` (${line.reason})` : '';
+  const cost = line.cost ? `, ${plan.providerNames[plan.to]} ${money(line.cost.candidate)} vs baseline ${money(line.cost.baseline)}` : '';
+  return `${label} ${value} (red line ${formatThreshold(line.name, line.threshold)}, ${durationLabel(line.windowMs)} window, n=${line.samples}${cost}): ${state}`;
+}
+
+export const statusLineSummary = (plan: Plan, l: StatusLine) => lineSummary(plan, l.evaluation, { heldMs: l.heldMs, forMs: l.forMs });
+
+export function lineIcon(line: LineEvaluation): string {
+  return { ok: '✅', breach: '🔴', no_data: '⚪', error: '⚠️' }[line.state];
+}
+
+export const weightsLine = (plan: Plan, w: Weights) => weightsSummary(plan, w);
+
+export function utc(at: Date | string): string {
+  const d = typeof at === 'string' ? new Date(at) : at;
+  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
