@@ -58,3 +58,36 @@ export async function steadyTraffic(
     );
   }
 }
+
+export interface Health {
+  /** Candidate requests per minute. */
+  perMinute: number;
+  latencyMs?: number;
+  failureShare?: number;
+  cost?: number;
+}
+
+/**
+ * Writes the candidate's and `from`'s traffic for (from, to] at an even rate: what the app would
+ * have logged while the test clock moved. gen_ok for each success, so the voucher rate has a base.
+ */
+export async function feed(pool: Pick<pg.Pool, 'query'>, from: Date, to: Date, candidate: Health, baseline: Health = { perMinute: 0 }): Promise<void> {
+  const rows: RouteRow[] = [];
+  const span = to.getTime() - from.getTime();
+  for (const [provider, h] of [['runware', candidate], ['fal', baseline]] as const) {
+    const n = Math.round((h.perMinute * span) / 60_000);
+    const failEvery = h.failureShare ? Math.max(1, Math.round(1 / h.failureShare)) : 0;
+    for (let i = 0; i < n; i++) {
+      rows.push({
+        provider,
+        latencyMs: h.latencyMs ?? 1200,
+        error: failEvery && i % failEvery === 0 ? 'upstream 500' : null,
+        cost: h.cost ?? 0.005,
+        at: new Date(to.getTime() - Math.floor((i * span) / n)),
+      });
+    }
+  }
+  await insertRoutes(pool, rows);
+  const ok = rows.filter((r) => !r.error).map((r) => r.at);
+  if (ok.length) await pool.query(`INSERT INTO analytics_logs (event_type, event_data, created_at) SELECT 'gen_ok', '{}'::jsonb, t FROM unnest($1::timestamptz[]) t`, [ok]);
+}
