@@ -147,11 +147,15 @@ export function weightsProblem(weights: unknown, from: string, to: string): stri
 
 export class PlanError extends Error {}
 
+const EXPECTED: Record<string, string> = { int: 'a whole number', number: 'a number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'a list' };
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   const path = issue.path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '');
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling)`;
-  if (issue.code === 'invalid_type') message = /received undefined/.test(message) ? 'is required' : `must be ${issue.expected}`;
+  if (issue.code === 'invalid_type' && message.startsWith('Invalid input')) {
+    message = /received undefined/.test(message) ? 'is required' : `must be ${EXPECTED[issue.expected] ?? issue.expected}`;
+  }
   return path ? `${path}: ${message}` : message;
 }
 

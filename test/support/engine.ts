@@ -4,7 +4,7 @@ import { adminList } from '../../src/engine/access.ts';
 import { RolloutService } from '../../src/engine/service.ts';
 import type { HealthReading } from '../../src/core/health.ts';
 import type { Actor } from '../../src/core/views.ts';
-import type { TestDatabase } from './db.ts';
+import type { Database } from '../../src/db/database.ts';
 import { TestClock } from './clock.ts';
 
 export const alice: Actor = { id: 'U_ALICE', via: 'slack' };
@@ -19,24 +19,24 @@ export function planWith(overrides: Record<string, unknown> = {}): Plan {
   return parsePlan({ ...structuredClone(defaultPlanJson), ...overrides });
 }
 
-export function engine(db: TestDatabase, opts: { plan?: Plan; clock?: TestClock; health?: () => HealthReading } = {}) {
+export function engine(db: Database, opts: { plan?: Plan; clock?: TestClock; health?: () => HealthReading; admins?: string[] } = {}) {
   const clock = opts.clock ?? new TestClock();
   const service = new RolloutService({
     db,
     plan: opts.plan ?? defaultPlan(),
     now: clock.now,
-    access: adminList(ADMINS),
+    access: adminList(opts.admins ?? ADMINS),
     health: { read: async () => (opts.health ? opts.health() : { kind: 'not_configured' }) },
   });
   return { service, clock };
 }
 
-export async function flagRow(db: TestDatabase) {
+export async function flagRow(db: Database) {
   const { rows } = await db.pool.query(`SELECT flag_value, flag_value_text, description FROM feature_flags WHERE flag_key = 'GEN_PROVIDER_WEIGHTS'`);
   return rows[0] ?? null;
 }
 
-export async function outboxKinds(db: TestDatabase): Promise<string[]> {
+export async function outboxKinds(db: Database): Promise<string[]> {
   const { rows } = await db.pool.query('SELECT kind FROM rollout.outbox ORDER BY id');
   return rows.map((r) => r.kind);
 }
