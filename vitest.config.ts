@@ -11,7 +11,13 @@ export default defineConfig({
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       integration('pglite', { TEST_DB_KIND: 'pglite' }),
-      ...(process.env.TEST_DATABASE_URL ? [integration('postgres', { TEST_DB_KIND: 'postgres' })] : []),
+      ...(process.env.TEST_DATABASE_URL
+        ? [
+            integration('postgres', { TEST_DB_KIND: 'postgres' }),
+            // Real bot processes (SIGKILL, restarts, replicas) need a database several processes share.
+            { test: { name: 'processes', include: ['test/processes/**/*.test.ts'], env: { TEST_DB_KIND: 'postgres' }, testTimeout: 120_000, hookTimeout: 60_000 } },
+          ]
+        : []),
     ],
   },
 });

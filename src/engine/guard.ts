@@ -97,7 +97,7 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
       if (plan.autoRollback) {
         await store.saveGuardState(c, { runId: current.id, evaluatedAt: now, clocks, evaluations });
         const reason = `${RED_LINE_LABELS[first.line.name]} in breach for ${Math.round(first.heldMs / 1000)} s`;
-        await service.endWithRollback(c, now, current, GUARD, 'Auto Rollback', reason, { line: first.line, heldMs: first.heldMs, baseline: current.baselineCost });
+        await service.endWithRollback(c, now, current, GUARD, 'Auto Rollback', reason, { line: first.line, heldMs: first.heldMs, breachSince: first.breachSince, baseline: current.baselineCost });
         await emit({
           kind: 'auto_rollback', runId: current.id, stage: current.state, line: first.line, heldMs: first.heldMs,
           others: others.map((o) => o.line.name), weights: plan.rollbackWeights, shadow: false, at: now.toISOString(),

@@ -1,0 +1,73 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * The real bot as a child process (`npm start`'s entry point), driven through its console:
+ * what a restart, a SIGKILL or a second replica really does, not a simulation.
+ */
+export class BotProcess {
+  output = '';
+  private readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+
+  private constructor(env: Record<string, string>) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const append = (d: Buffer) => (this.output += d.toString());
+    this.child.stdout!.on('data', append);
+    this.child.stderr!.on('data', append);
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  static async start(env: Record<string, string>, ready = /Console ready/): Promise<BotProcess> {
+    const bot = new BotProcess(env);
+    await bot.waitFor(ready, 30_000);
+    return bot;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  send(line: string): void {
+    this.child.stdin!.write(`${line}\n`);
+  }
+
+  /** Resolves when the output (stdout and stderr) matches; fails with the output so far. */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    const started = Date.now();
+    for (;;) {
+      const m = this.output.match(pattern);
+      if (m) return m;
+      if (this.child.exitCode !== null) throw new Error(`bot exited (${this.child.exitCode}) before ${pattern}:\n${this.output}`);
+      if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${pattern}:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  count(pattern: RegExp): number {
+    return (this.output.match(new RegExp(pattern.source, 'g')) ?? []).length;
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill(signal);
+    await this.exited;
+  }
+}
+
+/** Polls a condition (a database read, typically) until it holds. */
+export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
