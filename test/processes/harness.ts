@@ -36,6 +36,7 @@ export interface Scratch {
 export async function scratchDatabase(): Promise<Scratch> {
   const { url, drop } = await createScratchDatabase();
   const pool = new pg.Pool({ connectionString: url, max: 4 });
+  pool.on('error', () => {});
   return {
     url,
     pool,

@@ -1,0 +1,76 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../../src/db/database.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { guardCycle } from '../../src/engine/guard.ts';
+import { BotProcess, eventually } from '../support/bot-process.ts';
+import { alice, engine, planWith } from '../support/engine.ts';
+import { feed } from '../support/traffic.ts';
+import { TestClock, MINUTE } from '../support/clock.ts';
+import { fastPlanFile, one, scratchDatabase, trafficWriter, type Scratch } from './harness.ts';
+
+const cleanup: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function scratch(): Promise<Scratch> {
+  const s = await scratchDatabase();
+  cleanup.push(() => s.close());
+  return s;
+}
+
+describe('several replicas on one Postgres', () => {
+  it('one leader runs the guard and reports; when it dies another takes over within one evaluateEvery, with no double rollback or report', async () => {
+    const db = await scratch();
+    const env = { DATABASE_URL: db.url, ROLLOUT_PLAN: fastPlanFile(), ROLLOUT_USER: 'alice' };
+    const a = await BotProcess.start(env);
+    cleanup.push(() => a.kill());
+    await a.waitFor(/leader: this replica runs the guard/);
+    const b = await BotProcess.start(env);
+    cleanup.push(() => b.kill());
+    // Any replica answers commands: the request goes to the standby, the approval to the leader.
+    b.send('d1');
+    await b.waitFor(/Requested d1/);
+    a.send('as bob approve');
+    await a.waitFor(/d1 started/);
+    expect(b.output).not.toMatch(/leader: this replica/);
+
+    const reportsBefore = await eventually(() => one<{ n: number }>(db.pool, 'SELECT count(*)::int AS n FROM rollout.reports'), (r) => r!.n >= 2, 20_000, 'reports by the leader');
+    await a.kill('SIGKILL');
+    // The standby tries the leader lock at each evaluateEvery (5 s here); takeover time is measured by the bench.
+    await b.waitFor(/leader: this replica runs the guard/, 15_000);
+
+    const traffic = trafficWriter(db.pool);
+    cleanup.push(() => traffic.stop());
+    traffic.fail(true);
+    await eventually(() => one<{ state: string }>(db.pool, 'SELECT state FROM rollout.runs'), (r) => r?.state === 'rolled_back', 40_000, 'the auto-rollback');
+    await b.waitFor(/AUTO-ROLLBACK/);
+    expect(await one(db.pool, `SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'rollback'`)).toEqual({ n: 1 });
+    // Reports every 5 s from one leader at a time: never two for the same tick.
+    const { rows } = await db.pool.query(`SELECT at FROM rollout.reports ORDER BY at`);
+    expect(rows.length).toBeGreaterThan(reportsBefore!.n);
+    const gaps = rows.slice(1).map((r, i) => r.at.getTime() - rows[i].at.getTime());
+    expect(Math.min(...gaps)).toBeGreaterThan(3_000);
+  });
+
+  it('METRICS_DATABASE_URL: the analytics queries go to the replica, the flag and the state stay on DATABASE_URL', async () => {
+    const primary = await scratch();
+    const replica = await scratch();
+    let db: Database | null = null;
+    cleanup.push(async () => db?.close());
+    db = await openDatabase({ databaseUrl: primary.url, metricsDatabaseUrl: replica.url });
+    await migrate(db.pool, { createAnalyticsIndex: true });
+    await migrate(replica.pool, { createAnalyticsIndex: true });
+    const clock = new TestClock();
+    const { service } = engine(db, { plan: planWith({ approvals: 0, minSamples: 20, baselineCostPerImage: 0.005 }), clock });
+    await service.handle('d1', alice);
+    // Failing traffic exists only on the replica: only a guard reading the replica sees it.
+    await feed(replica.pool, new Date(clock.now().getTime() - 5 * MINUTE), clock.now(), { perMinute: 60, failureShare: 1 });
+    const r = await guardCycle(service);
+    expect(r.kind).toBe('evaluated');
+    expect((r as { evaluations: { name: string; state: string }[] }).evaluations.find((e) => e.name === 'failureRatePercent')!.state).toBe('breach');
+    expect(await one(primary.pool, `SELECT count(*)::int AS n FROM analytics_logs`)).toEqual({ n: 0 });
+    expect(await one(primary.pool, `SELECT count(*)::int AS n FROM rollout.guard_state`)).toEqual({ n: 1 });
+    expect(await one(replica.pool, `SELECT count(*)::int AS n FROM rollout.guard_state`)).toEqual({ n: 0 });
+  });
+});
