@@ -14,8 +14,8 @@ export default defineConfig({
       ...(process.env.TEST_DATABASE_URL
         ? [
             integration('postgres', { TEST_DB_KIND: 'postgres' }),
-            // Real bot processes (SIGKILL, restarts, replicas) need a database several processes share.
-            { test: { name: 'processes', include: ['test/processes/**/*.test.ts'], env: { TEST_DB_KIND: 'postgres' }, testTimeout: 120_000, hookTimeout: 60_000 } },
+            // SIGKILLed processes, replicas and outages need a server several sessions share: real Postgres only.
+            { test: { name: 'real-postgres', include: ['test/real-postgres/**/*.test.ts'], env: { TEST_DB_KIND: 'postgres' }, testTimeout: 120_000, hookTimeout: 60_000 } },
           ]
         : []),
     ],

@@ -4,7 +4,7 @@ import pg from 'pg';
 const LEADER_LOCK = 7_406_211_003;
 
 export interface Leadership {
-  /** Checks (and if free, takes) leadership; false while another replica holds it. */
+  /** Checks (and if free, takes) leadership; false while another replica holds it; throws when the database cannot be reached. */
   check(): Promise<boolean>;
   release(): Promise<void>;
 }
@@ -47,9 +47,10 @@ export function advisoryLeader(url: string): Leadership {
         const { rows } = await client.query('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK]);
         leading = rows[0].ok === true;
         return leading;
-      } catch {
+      } catch (err) {
+        // Unreachable is not "someone else leads": the caller reports the outage.
         await drop();
-        return false;
+        throw err;
       }
     },
     release: drop,

@@ -80,6 +80,8 @@ export class Scheduler {
       this.kick();
       return result;
     } catch (err) {
+      // Whatever failed, leadership is unproven until the next check succeeds.
+      this.leading = false;
       await this.failed('guard', err);
       return null;
     } finally {
