@@ -33,8 +33,8 @@ export function healthEndpoint(plan: Plan, url: string | undefined, timeoutMs = 
         text = (await res.text()).slice(0, MAX_BODY);
         if (!res.ok) return { kind: 'unreachable', problem: `HTTP ${res.status}`, checkedAt };
       } catch (err) {
-        const e = err as Error & { cause?: { code?: string } };
-        const problem = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message);
+        const e = err as Error & { cause?: { code?: string; message?: string } };
+        const problem = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
         return { kind: 'unreachable', problem, checkedAt };
       }
       return parseHealth(plan, text, checkedAt);
