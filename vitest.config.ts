@@ -1,21 +1,24 @@
 import { defineConfig } from 'vitest/config';
 
-// The unit suite is pure. The integration suite runs on PGlite always, and again on real
-// Postgres when TEST_DATABASE_URL is set (CI sets it): same tests, two databases.
-const integration = (name: string, env: Record<string, string>) => ({
-  test: { name, include: ['test/integration/**/*.test.ts'], env, testTimeout: 30_000, hookTimeout: 60_000 },
-});
+// unit: pure. pglite: the integration suite on the embedded database, always.
+// With TEST_DATABASE_URL (CI sets it): the same integration suite on real Postgres, plus the
+// tests only a shared server can show (SIGKILLed processes, replicas, outages). On real Postgres
+// the bot connects as the least-privilege role of sql/roles.sql (see test/support/global-setup.ts).
+const realPostgres = { env: { TEST_DB_KIND: 'postgres' }, globalSetup: ['test/support/global-setup.ts'] };
+const slow = { testTimeout: 30_000, hookTimeout: 60_000 };
 
 export default defineConfig({
   test: {
+    // The real-Postgres files mostly wait on child processes and the server: more workers than
+    // cores keeps both cores busy.
+    maxWorkers: 4,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
-      integration('pglite', { TEST_DB_KIND: 'pglite' }),
+      { test: { name: 'pglite', include: ['test/integration/**/*.test.ts'], env: { TEST_DB_KIND: 'pglite' }, ...slow } },
       ...(process.env.TEST_DATABASE_URL
         ? [
-            integration('postgres', { TEST_DB_KIND: 'postgres' }),
-            // SIGKILLed processes, replicas and outages need a server several sessions share: real Postgres only.
-            { test: { name: 'real-postgres', include: ['test/real-postgres/**/*.test.ts'], env: { TEST_DB_KIND: 'postgres' }, testTimeout: 120_000, hookTimeout: 60_000 } },
+            { test: { name: 'postgres', include: ['test/integration/**/*.test.ts'], ...realPostgres, ...slow } },
+            { test: { name: 'real-postgres', include: ['test/real-postgres/**/*.test.ts'], ...realPostgres, ...slow, testTimeout: 120_000 } },
           ]
         : []),
     ],

@@ -1,5 +1,5 @@
--- The bot's own state, in its own schema so it never collides with the app's tables.
-CREATE SCHEMA IF NOT EXISTS rollout;
+-- The bot's own state, in its own schema "rollout" (created by the migration runner, or by
+-- sql/roles.sql for a least-privilege role) so it never collides with the app's tables.
 
 -- One row per attempt from the first stage to complete or rolled_back.
 CREATE TABLE IF NOT EXISTS rollout.runs (

@@ -19,6 +19,26 @@ interface Migration {
   skipIfExists: string[];
 }
 
+/** Splits a SQL script into statements, keeping $$-quoted bodies whole (CONCURRENTLY must run alone). */
+export function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let inDollar = false;
+  for (const line of sql.split('\n')) {
+    if (!inDollar && /^\s*--/.test(line)) continue;
+    current += `${line}\n`;
+    if ((line.match(/\$\$/g) ?? []).length % 2 === 1) inDollar = !inDollar;
+    if (!inDollar && /;\s*$/.test(line)) {
+      out.push(current.trim());
+      current = '';
+    }
+  }
+  if (current.trim()) out.push(current.trim());
+  return out;
+}
+
+export const readSqlFile = (name: string) => readFileSync(SQL_DIR + name, 'utf8');
+
 export function migrationFiles(): Migration[] {
   return readdirSync(SQL_DIR)
     .filter((f) => /^\d{3}_.*\.sql$/.test(f))
@@ -36,12 +56,22 @@ export async function migrate(pool: pg.Pool, options: MigrationOptions): Promise
   const applied: string[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS rollout;
-      CREATE TABLE IF NOT EXISTS rollout.migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists;
+    // a least-privilege role (sql/roles.sql) owns an existing schema and has no such right.
+    const { rows: schema } = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rollout'`);
+    if (!schema.length) await client.query('CREATE SCHEMA rollout');
+    await client.query('CREATE TABLE IF NOT EXISTS rollout.migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
     const done = new Set((await client.query<{ name: string }>('SELECT name FROM rollout.migrations')).rows.map((r) => r.name));
     for (const m of migrationFiles()) {
       if (done.has(m.name)) continue;
-      if (m.name.includes('analytics_index') && !options.createAnalyticsIndex) continue;
+      if (m.name.includes('analytics_index')) {
+        if (!options.createAnalyticsIndex) continue;
+        // A DBA may have built it already (sql/roles.sql does, as the table owner the bot is not).
+        if (await hasAnalyticsIndex(client)) {
+          await client.query('INSERT INTO rollout.migrations (name) VALUES ($1) ON CONFLICT DO NOTHING', [m.name]);
+          continue;
+        }
+      }
       if (m.skipIfExists.length && (await allExist(client, m.skipIfExists))) {
         await client.query('INSERT INTO rollout.migrations (name) VALUES ($1) ON CONFLICT DO NOTHING', [m.name]);
         continue;
@@ -77,6 +107,18 @@ export async function migrate(pool: pg.Pool, options: MigrationOptions): Promise
 async function allExist(client: pg.PoolClient, tables: string[]): Promise<boolean> {
   const { rows } = await client.query<{ n: number }>('SELECT count(to_regclass(t))::int AS n FROM unnest($1::text[]) AS t', [tables]);
   return rows[0].n === tables.length;
+}
+
+/** Any valid index on analytics_logs leading with (event_type, created_at), whatever its name. */
+async function hasAnalyticsIndex(client: pg.PoolClient): Promise<boolean> {
+  const { rows } = await client.query(
+    `SELECT 1 FROM pg_index i
+      WHERE i.indrelid = to_regclass('analytics_logs') AND i.indisvalid
+        AND (SELECT array_agg(a.attname ORDER BY k.ord)
+               FROM unnest(i.indkey[0:1]) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum) = ARRAY['event_type', 'created_at']::name[]`,
+  );
+  return rows.length > 0;
 }
 
 /** A CONCURRENTLY build that was interrupted leaves an INVALID index that IF NOT EXISTS would keep forever. */

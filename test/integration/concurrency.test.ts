@@ -46,14 +46,14 @@ describe('concurrent requests resolve to exactly one transition', () => {
     const losers = outcomes.filter((o) => o.kind === 'refused');
     expect(losers).toHaveLength(19);
     for (const l of losers) expect(l).toMatchObject({ code: 'decided', message: expect.stringContaining(`already approved by ${winner}`) });
-    const { rows } = await db.pool.query(`SELECT action, outcome, count(*)::int AS n FROM rollout.audit GROUP BY 1, 2 ORDER BY 1, 2`);
+    const { rows } = await db.app.query(`SELECT action, outcome, count(*)::int AS n FROM rollout.audit GROUP BY 1, 2 ORDER BY 1, 2`);
     expect(rows).toEqual([
       { action: 'approve', outcome: 'done', n: 1 },
       { action: 'approve', outcome: 'refused', n: 19 },
       { action: 'request', outcome: 'done', n: 1 },
       { action: 'transition', outcome: 'done', n: 1 },
     ]);
-    expect((await db.pool.query('SELECT count(*)::int AS n FROM rollout.runs')).rows[0].n).toBe(1);
+    expect((await db.app.query('SELECT count(*)::int AS n FROM rollout.runs')).rows[0].n).toBe(1);
   });
 
   it('two admins requesting at once: one request opens, the other is told who asked', async () => {
@@ -80,9 +80,9 @@ describe('concurrent requests resolve to exactly one transition', () => {
     const kinds = outcomes.map((o) => o.outcome.kind);
     expect(kinds.filter((k) => k === 'rolled_back')).toHaveLength(1);
     expect(kinds.filter((k) => k === 'stage_started').length).toBeLessThanOrEqual(1);
-    const { rows } = await db.pool.query(`SELECT state FROM rollout.runs`);
+    const { rows } = await db.app.query(`SELECT state FROM rollout.runs`);
     expect(rows).toEqual([{ state: 'rolled_back' }]);
-    const flag = await db.pool.query(`SELECT flag_value_text FROM feature_flags`);
+    const flag = await db.app.query(`SELECT flag_value_text FROM feature_flags`);
     expect(flag.rows[0].flag_value_text).toBe('{"fal":1.0,"runware":0.0}');
   });
 });

@@ -39,19 +39,19 @@ async function startD1(service: RolloutService) {
 async function step(service: RolloutService, clock: TestClock, health: Health): Promise<GuardResult> {
   const from = clock.now();
   const to = clock.advance(service.plan.evaluateEveryMs);
-  await feed(db.pool, from, to, health, { perMinute: 240, latencyMs: 1200, cost: 0.005 });
+  await feed(db.app, from, to, health, { perMinute: 240, latencyMs: 1200, cost: 0.005 });
   return guardCycle(service);
 }
 
 async function runState() {
-  const { rows } = await db.pool.query('SELECT state, end_reason FROM rollout.runs ORDER BY id DESC LIMIT 1');
+  const { rows } = await db.app.query('SELECT state, end_reason FROM rollout.runs ORDER BY id DESC LIMIT 1');
   return rows[0];
 }
 
 describe('the guard: Prometheus `for:` semantics', () => {
   it('a breach shorter than `for` never rolls back', async () => {
     const { service, clock } = engine(db, { plan: fastPlan() });
-    await feed(db.pool, new Date(clock.now().getTime() - 10 * MINUTE), clock.now(), HEALTHY);
+    await feed(db.app, new Date(clock.now().getTime() - 10 * MINUTE), clock.now(), HEALTHY);
     await startD1(service);
     for (let i = 0; i < 4; i++) expect((await step(service, clock, HEALTHY)).kind).toBe('evaluated');
     const states: string[] = [];
@@ -63,7 +63,7 @@ describe('the guard: Prometheus `for:` semantics', () => {
     expect(states).toEqual(Array(6).fill('breach'));
     for (let i = 0; i < 20; i++) expect((await step(service, clock, HEALTHY)).kind).toBe('evaluated');
     expect((await runState()).state).toBe('d1');
-    const { rows } = await db.pool.query(`SELECT kind FROM rollout.outbox WHERE kind LIKE 'breach%' ORDER BY id`);
+    const { rows } = await db.app.query(`SELECT kind FROM rollout.outbox WHERE kind LIKE 'breach%' ORDER BY id`);
     expect(rows.map((r) => r.kind)).toEqual(['breach_started', 'breach_recovered']);
   });
 
@@ -89,10 +89,10 @@ describe('the guard: Prometheus `for:` semantics', () => {
     expect(await flagRow(db)).toMatchObject({ flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Auto Rollback)' });
     expect((await runState()).state).toBe('rolled_back');
     expect((await step(service, clock, FAILING)).kind).toBe('idle');
-    const { rows } = await db.pool.query(`SELECT payload FROM rollout.outbox WHERE kind = 'auto_rollback'`);
+    const { rows } = await db.app.query(`SELECT payload FROM rollout.outbox WHERE kind = 'auto_rollback'`);
     expect(rows).toHaveLength(1);
     expect(rows[0].payload).toMatchObject({ stage: 'd1', shadow: false, line: { name: 'failureRatePercent', value: 100, threshold: 2, windowMs: MINUTE }, heldMs: 5 * MINUTE });
-    const audit = await db.pool.query(`SELECT actor, detail FROM rollout.audit WHERE action = 'rollback'`);
+    const audit = await db.app.query(`SELECT actor, detail FROM rollout.audit WHERE action = 'rollback'`);
     expect(audit.rows).toEqual([expect.objectContaining({ actor: 'guard', detail: expect.objectContaining({ label: 'Auto Rollback', baseline: 0.005 }) })]);
   });
 
@@ -115,12 +115,12 @@ describe('the guard: Prometheus `for:` semantics', () => {
     for (let i = 0; i < 6; i++) await step(service, clock, FAILING);
     // Two minutes of no candidate traffic: the 1-minute window empties, no data, the clock resets.
     for (let i = 0; i < 4; i++) await step(service, clock, { perMinute: 0 });
-    const { rows: reset } = await db.pool.query(`SELECT clocks FROM rollout.guard_state`);
+    const { rows: reset } = await db.app.query(`SELECT clocks FROM rollout.guard_state`);
     expect(reset[0].clocks.lines.failureRatePercent).toMatchObject({ state: 'no_data', breachSince: null });
     for (let i = 0; i < 6; i++) expect((await step(service, clock, FAILING)).kind).toBe('evaluated');
-    const since = (await db.pool.query(`SELECT clocks FROM rollout.guard_state`)).rows[0].clocks.lines.failureRatePercent.breachSince;
+    const since = (await db.app.query(`SELECT clocks FROM rollout.guard_state`)).rows[0].clocks.lines.failureRatePercent.breachSince;
     // The metrics source breaks for two evaluations: error state, clock held (neither reset nor advanced into a rollback).
-    await db.pool.query('ALTER TABLE analytics_logs RENAME TO analytics_logs_away');
+    await db.app.query('ALTER TABLE analytics_logs RENAME TO analytics_logs_away');
     try {
       for (let i = 0; i < 2; i++) {
         clock.advance(30 * SECOND);
@@ -129,11 +129,11 @@ describe('the guard: Prometheus `for:` semantics', () => {
         expect((r as { evaluations: { state: string }[] }).evaluations.map((e) => e.state)).toEqual(['error', 'error', 'error', 'error']);
       }
     } finally {
-      await db.pool.query('ALTER TABLE analytics_logs_away RENAME TO analytics_logs');
+      await db.app.query('ALTER TABLE analytics_logs_away RENAME TO analytics_logs');
     }
-    const held = (await db.pool.query(`SELECT clocks FROM rollout.guard_state`)).rows[0].clocks;
+    const held = (await db.app.query(`SELECT clocks FROM rollout.guard_state`)).rows[0].clocks;
     expect(held.lines.failureRatePercent).toMatchObject({ state: 'error', breachSince: since });
-    const kinds = (await db.pool.query(`SELECT kind FROM rollout.outbox WHERE kind LIKE 'guard%' ORDER BY id`)).rows.map((r) => r.kind);
+    const kinds = (await db.app.query(`SELECT kind FROM rollout.outbox WHERE kind LIKE 'guard%' ORDER BY id`)).rows.map((r) => r.kind);
     expect(kinds).toEqual(['guard_error']);
     // Back, still failing: the breach began 3.5 min ago (2.5 min before the error, 1 min of error),
     // so it is acted on 1.5 min later; a reset clock would need 5 more minutes.
@@ -147,18 +147,18 @@ describe('the guard and the flag row', () => {
   it('adopts the seed rollback SQL run by hand as a manual rollback, without overwriting it', async () => {
     const { service, clock } = engine(db, { plan: fastPlan() });
     await startD1(service);
-    await db.pool.query(`UPDATE feature_flags SET flag_value_text = '{"fal":1.0,"runware":0.0}', description = 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)', updated_at = NOW() WHERE flag_key = 'GEN_PROVIDER_WEIGHTS'`);
+    await db.app.query(`UPDATE feature_flags SET flag_value_text = '{"fal":1.0,"runware":0.0}', description = 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)', updated_at = NOW() WHERE flag_key = 'GEN_PROVIDER_WEIGHTS'`);
     expect((await step(service, clock, HEALTHY)).kind).toBe('adopted_manual_rollback');
     expect(await runState()).toEqual({ state: 'rolled_back', end_reason: 'flag set to the rollback weights by hand (who is unknown)' });
     expect((await flagRow(db)).description).toBe('Provider weights: 100% FAL, 0% Runware (Manual Rollback)');
-    const { rows } = await db.pool.query(`SELECT payload FROM rollout.outbox WHERE kind = 'manual_rollback'`);
+    const { rows } = await db.app.query(`SELECT payload FROM rollout.outbox WHERE kind = 'manual_rollback'`);
     expect(rows[0].payload).toMatchObject({ byHand: true, by: 'unknown' });
   });
 
   it('a deleted flag row means all traffic on FAL: adopted as a rollback too', async () => {
     const { service, clock } = engine(db, { plan: fastPlan() });
     await startD1(service);
-    await db.pool.query(`DELETE FROM feature_flags`);
+    await db.app.query(`DELETE FROM feature_flags`);
     expect((await step(service, clock, HEALTHY)).kind).toBe('adopted_manual_rollback');
     expect(await flagRow(db)).toBeNull();
   });
@@ -166,11 +166,11 @@ describe('the guard and the flag row', () => {
   it('other hand edits are alerted once, shown in status, block promotion, and are never overwritten', async () => {
     const { service, clock } = engine(db, { plan: fastPlan() });
     await startD1(service);
-    await db.pool.query(`UPDATE feature_flags SET flag_value_text = '{"fal":0.7,"runware":0.3}'`);
+    await db.app.query(`UPDATE feature_flags SET flag_value_text = '{"fal":0.7,"runware":0.3}'`);
     for (let i = 0; i < 3; i++) expect((await step(service, clock, HEALTHY)).kind).toBe('evaluated');
-    await db.pool.query(`UPDATE feature_flags SET flag_value_text = 'fal=0.7'`);
+    await db.app.query(`UPDATE feature_flags SET flag_value_text = 'fal=0.7'`);
     for (let i = 0; i < 3; i++) expect((await step(service, clock, HEALTHY)).kind).toBe('evaluated');
-    const { rows } = await db.pool.query(`SELECT payload FROM rollout.outbox WHERE kind = 'flag_drift' ORDER BY id`);
+    const { rows } = await db.app.query(`SELECT payload FROM rollout.outbox WHERE kind = 'flag_drift' ORDER BY id`);
     expect(rows.map((r) => [r.payload.found, r.payload.problem])).toEqual([
       ['{"fal":0.7,"runware":0.3}', null],
       ['fal=0.7', 'flag_value_text is not JSON: "fal=0.7"'],
@@ -195,7 +195,7 @@ describe('the guard: shadow mode, thin traffic and the baseline', () => {
     expect(kinds).toEqual(new Set(['evaluated']));
     expect((await runState()).state).toBe('d1');
     expect((await flagRow(db)).flag_value_text).toBe('{"fal":0.9,"runware":0.1}');
-    const { rows } = await db.pool.query(`SELECT payload FROM rollout.outbox WHERE kind IN ('breach_started', 'auto_rollback') ORDER BY id`);
+    const { rows } = await db.app.query(`SELECT payload FROM rollout.outbox WHERE kind IN ('breach_started', 'auto_rollback') ORDER BY id`);
     expect(rows.map((r) => [r.payload.kind, r.payload.line.name, r.payload.shadow])).toEqual([
       ['breach_started', 'failureRatePercent', true],
       ['auto_rollback', 'failureRatePercent', true],
@@ -208,21 +208,21 @@ describe('the guard: shadow mode, thin traffic and the baseline', () => {
     const kinds: string[] = [];
     for (let i = 0; i < 24; i++) kinds.push((await step(service, clock, { perMinute: 0 })).kind);
     expect(new Set(kinds)).toEqual(new Set(['evaluated']));
-    const { rows } = await db.pool.query(`SELECT created_at, payload FROM rollout.outbox WHERE kind = 'no_traffic'`);
+    const { rows } = await db.app.query(`SELECT created_at, payload FROM rollout.outbox WHERE kind = 'no_traffic'`);
     expect(rows).toHaveLength(1);
     expect(rows[0].payload).toMatchObject({ provider: 'runware', weight: 0.1, candidateRequests: 0 });
     expect(rows[0].payload.thinForMs).toBeGreaterThan(10 * MINUTE);
     for (let i = 0; i < 2; i++) await step(service, clock, HEALTHY);
-    expect((await db.pool.query(`SELECT count(*)::int AS n FROM rollout.outbox WHERE kind = 'traffic_restored'`)).rows[0].n).toBe(1);
+    expect((await db.app.query(`SELECT count(*)::int AS n FROM rollout.outbox WHERE kind = 'traffic_restored'`)).rows[0].n).toBe(1);
   });
 
   it('measures the baseline from FAL over the 24 h before D1, once', async () => {
     const { service, clock } = engine(db, { plan: planWith({ approvals: 0 }) });
-    await steadyTraffic(db.pool, { provider: 'fal', end: clock.now(), minutes: 60, perMinute: 2, latencyMs: 1000, cost: 0.004 });
+    await steadyTraffic(db.app, { provider: 'fal', end: clock.now(), minutes: 60, perMinute: 2, latencyMs: 1000, cost: 0.004 });
     await startD1(service);
     clock.advance(30 * SECOND);
     await guardCycle(service);
-    const { rows } = await db.pool.query('SELECT baseline_cost, baseline_note FROM rollout.runs');
+    const { rows } = await db.app.query('SELECT baseline_cost, baseline_note FROM rollout.runs');
     expect(rows[0].baseline_cost).toBeCloseTo(0.004, 9);
     expect(rows[0].baseline_note).toContain('over the 24 h before d1 (120 images)');
   });
@@ -233,7 +233,7 @@ describe('the guard: shadow mode, thin traffic and the baseline', () => {
     const r = await step(service, clock, HEALTHY);
     expect(r.kind).toBe('evaluated');
     expect((r as { evaluations: { name: string; state: string }[] }).evaluations.find((e) => e.name === 'costPerImageRatio')!.state).toBe('no_data');
-    const { rows } = await db.pool.query('SELECT baseline_cost, baseline_note FROM rollout.runs');
+    const { rows } = await db.app.query('SELECT baseline_cost, baseline_note FROM rollout.runs');
     expect(rows[0]).toMatchObject({ baseline_cost: null });
     expect(rows[0].baseline_note).toMatch(/^not measurable: 0 FAL costs/);
   });

@@ -61,21 +61,21 @@ describe('metrics match the seed SQL on the same rows', () => {
         at: new Date(end.getTime() - (i % 70) * MINUTE - 1000),
       });
     }
-    await insertRoutes(db.pool, rows);
-    await insertEvents(db.pool, 'gen_ok', 400, new Date(end.getTime() - 30 * MINUTE));
-    await insertEvents(db.pool, 'voucher_issued', 9, new Date(end.getTime() - 20 * MINUTE), { reason: 'regenerate' });
-    await insertEvents(db.pool, 'voucher_issued', 4, new Date(end.getTime() - 20 * MINUTE), { reason: 'promo' });
+    await insertRoutes(db.app, rows);
+    await insertEvents(db.app, 'gen_ok', 400, new Date(end.getTime() - 30 * MINUTE));
+    await insertEvents(db.app, 'voucher_issued', 9, new Date(end.getTime() - 20 * MINUTE), { reason: 'regenerate' });
+    await insertEvents(db.app, 'voucher_issued', 4, new Date(end.getTime() - 20 * MINUTE), { reason: 'promo' });
 
     const five = await readRouteWindow(db.pool, plan, end, 5 * MINUTE, true);
     const hour = await readRouteWindow(db.pool, plan, end, 60 * MINUTE, false);
     const ten = await readRouteWindow(db.pool, plan, end, 10 * MINUTE, false);
     const vouchers = await readVoucherWindow(db.pool, end, 60 * MINUTE);
 
-    const seedP95 = byProvider((await db.pool.query(SEED.p95, [end])).rows, 'p95_latency_ms');
-    const seedFail = byProvider((await db.pool.query(SEED.failure, [end])).rows, 'failure_rate_percent');
-    const seedCost = byProvider((await db.pool.query(SEED.cost, [end])).rows, 'avg_cost_per_image');
-    const seedVoucher = Number((await db.pool.query(SEED.voucher, [end])).rows[0].regenerate_voucher_rate_percent);
-    const seedSplit = (await db.pool.query(SEED.split, [end])).rows;
+    const seedP95 = byProvider((await db.app.query(SEED.p95, [end])).rows, 'p95_latency_ms');
+    const seedFail = byProvider((await db.app.query(SEED.failure, [end])).rows, 'failure_rate_percent');
+    const seedCost = byProvider((await db.app.query(SEED.cost, [end])).rows, 'avg_cost_per_image');
+    const seedVoucher = Number((await db.app.query(SEED.voucher, [end])).rows[0].regenerate_voucher_rate_percent);
+    const seedSplit = (await db.app.query(SEED.split, [end])).rows;
 
     for (const p of ['fal', 'runware']) {
       expect(five.providers[p].p95LatencyMs).toBeCloseTo(seedP95[p], 6);
@@ -89,7 +89,7 @@ describe('metrics match the seed SQL on the same rows', () => {
 
   it('skips and counts non-numeric, negative, absurd and missing values instead of failing', async () => {
     const at = new Date('2026-11-28T09:59:00Z');
-    await insertRoutes(db.pool, [
+    await insertRoutes(db.app, [
       { provider: 'runware', latencyMs: 1000, cost: 0.005, at },
       { provider: 'runware', latencyMs: 'fast', cost: 'cheap', at },
       { provider: 'runware', latencyMs: -5, cost: -0.01, at },
@@ -99,7 +99,7 @@ describe('metrics match the seed SQL on the same rows', () => {
       { provider: 'runware', at },
       { provider: 'mystery', latencyMs: 10, at },
     ]);
-    await db.pool.query(`INSERT INTO analytics_logs (event_type, event_data, created_at) VALUES
+    await db.app.query(`INSERT INTO analytics_logs (event_type, event_data, created_at) VALUES
       ('gen_route', NULL, $1), ('gen_route', '"just a string"', $1), ('gen_route', '[1,2]', $1),
       ('gen_route', '{"provider":"runware","latency_ms":"1e999999"}', $1)`, [at]);
     const w = await readRouteWindow(db.pool, plan, new Date('2026-11-28T10:00:00Z'), 5 * MINUTE, true);
@@ -120,10 +120,10 @@ describe('thin and empty windows are no data, never 0% and never an error', () =
 
   it('49 candidate requests with every one failing is still no data; 50 is a breach', async () => {
     const end = new Date('2026-11-28T10:00:00Z');
-    await steadyTraffic(db.pool, { provider: 'runware', end, minutes: 1, perMinute: 49, latencyMs: 9000, failureShare: 1, cost: 0.005 });
+    await steadyTraffic(db.app, { provider: 'runware', end, minutes: 1, perMinute: 49, latencyMs: 9000, failureShare: 1, cost: 0.005 });
     let lines = evaluateRedLines(plan, await readSnapshot(db.pool, plan, end), 0.005);
     expect(lines.find((l) => l.name === 'failureRatePercent')).toMatchObject({ state: 'no_data', value: 100, samples: 49 });
-    await insertRoutes(db.pool, [{ provider: 'runware', latencyMs: 9000, error: 'boom', cost: 0.005, at: new Date(end.getTime() - 1000) }]);
+    await insertRoutes(db.app, [{ provider: 'runware', latencyMs: 9000, error: 'boom', cost: 0.005, at: new Date(end.getTime() - 1000) }]);
     lines = evaluateRedLines(plan, await readSnapshot(db.pool, plan, end), 0.005);
     expect(lines.find((l) => l.name === 'failureRatePercent')).toMatchObject({ state: 'breach', value: 100, samples: 50 });
     expect(lines.find((l) => l.name === 'p95LatencyMs')).toMatchObject({ state: 'breach', value: 9000 });

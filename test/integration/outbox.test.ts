@@ -57,7 +57,7 @@ describe('the outbox', () => {
       { id: 2, kind: 'manual_rollback' },
       { id: 3, kind: 'stage_started' },
     ]);
-    const { rows } = await db.pool.query('SELECT attempts FROM rollout.outbox ORDER BY id');
+    const { rows } = await db.app.query('SELECT attempts FROM rollout.outbox ORDER BY id');
     expect(rows.map((r) => r.attempts)).toEqual([3, 1, 1]);
   });
 });
@@ -67,13 +67,13 @@ describe('reports', () => {
     const { service, clock } = engine(db, { plan: planWith({ approvals: 0, minSamples: 20, baselineCostPerImage: 0.005 }) });
     expect(await reportCycle(service)).toBeNull();
     await service.handle('d1', alice);
-    await feed(db.pool, new Date(clock.now().getTime() - 10 * MINUTE), clock.now(), { perMinute: 60, latencyMs: 2000, cost: 0.005 }, { perMinute: 500 });
+    await feed(db.app, new Date(clock.now().getTime() - 10 * MINUTE), clock.now(), { perMinute: 60, latencyMs: 2000, cost: 0.005 }, { perMinute: 500 });
     await reportCycle(service);
     const t1 = clock.now();
     clock.advance(15 * MINUTE);
-    await feed(db.pool, t1, clock.now(), { perMinute: 60, latencyMs: 3000, cost: 0.006 }, { perMinute: 500 });
+    await feed(db.app, t1, clock.now(), { perMinute: 60, latencyMs: 3000, cost: 0.006 }, { perMinute: 500 });
     await reportCycle(service);
-    const { rows } = await db.pool.query(`SELECT payload FROM rollout.outbox WHERE kind = 'report' ORDER BY id`);
+    const { rows } = await db.app.query(`SELECT payload FROM rollout.outbox WHERE kind = 'report' ORDER BY id`);
     expect(rows).toHaveLength(2);
     expect(rows[0].payload.previous).toBeNull();
     const second = rows[1].payload;

@@ -47,7 +47,7 @@ describe('stage transitions with the two-person rule', () => {
     const forced = await service.handle('d2 --force', alice);
     expect(forced.outcome).toMatchObject({ kind: 'stage_started', stage: 'd2', forced: true });
     expect((await flagRow(db)).description).toBe('Provider weights: 50% FAL, 50% Runware (D2)');
-    const { rows } = await db.pool.query(`SELECT action, outcome, detail->>'forced' AS forced FROM rollout.audit WHERE action = 'transition' ORDER BY id`);
+    const { rows } = await db.app.query(`SELECT action, outcome, detail->>'forced' AS forced FROM rollout.audit WHERE action = 'transition' ORDER BY id`);
     expect(rows).toEqual([
       { action: 'transition', outcome: 'done', forced: 'false' },
       { action: 'transition', outcome: 'done', forced: 'true' },
@@ -87,7 +87,7 @@ describe('stage transitions with the two-person rule', () => {
     const { service } = engine(db);
     const r = await service.handle('rollback', mallory);
     expect(r.outcome).toMatchObject({ kind: 'refused', code: 'not_admin' });
-    const { rows } = await db.pool.query('SELECT actor, action, outcome FROM rollout.audit');
+    const { rows } = await db.app.query('SELECT actor, action, outcome FROM rollout.audit');
     expect(rows).toEqual([{ actor: mallory.id, action: 'rollback', outcome: 'refused' }]);
     expect((await service.handle('status', mallory)).outcome.kind).toBe('status');
   });
@@ -100,7 +100,7 @@ describe('stage transitions with the two-person rule', () => {
     const again = await service.handle(`approve ${id}`, carol);
     expect(again.outcome).toMatchObject({ kind: 'refused', code: 'decided' });
     expect((again.outcome as { message: string }).message).toContain(`already approved by ${bob.id}`);
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'transition'`);
+    const { rows } = await db.app.query(`SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'transition'`);
     expect(rows[0].n).toBe(1);
   });
 });

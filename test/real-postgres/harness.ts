@@ -28,14 +28,16 @@ export function fastPlanFile(overrides: Record<string, unknown> = {}): string {
 }
 
 export interface Scratch {
+  /** For the bot: the least-privilege role. */
   url: string;
+  /** The app's and the test's side: the tables' owner. */
   pool: pg.Pool;
   close(): Promise<void>;
 }
 
 export async function scratchDatabase(): Promise<Scratch> {
-  const { url, drop } = await createScratchDatabase();
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  const { url, ownerUrl, drop } = await createScratchDatabase();
+  const pool = new pg.Pool({ connectionString: ownerUrl, max: 4 });
   pool.on('error', () => {});
   return {
     url,

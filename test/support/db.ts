@@ -1,39 +1,51 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { openDatabase, postgresPool, type Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { BOT_ROLE, withUser } from './global-setup.ts';
 
 export const dbKind = (): 'pglite' | 'postgres' => (process.env.TEST_DB_KIND === 'postgres' ? 'postgres' : 'pglite');
 
-const TABLES = 'feature_flags, analytics_logs, rollout.audit, rollout.outbox, rollout.reports, rollout.guard_state, rollout.requests, rollout.runs';
+const TABLES = 'public.feature_flags, public.analytics_logs, rollout.audit, rollout.outbox, rollout.reports, rollout.guard_state, rollout.requests, rollout.runs';
 
 export interface TestDatabase extends Database {
+  /**
+   * The app's side (and the test's): writes analytics_logs, edits the flag by hand, reads
+   * anything. On real Postgres it is the tables' owner while the bot (`pool`) is the
+   * least-privilege role of sql/roles.sql; on PGlite both are the same session.
+   */
+  app: pg.Pool;
   /** Empties every table between tests; much cheaper than a new database. */
   reset(): Promise<void>;
-  /** Postgres only: the URL of this test's own database. */
+  /** Postgres only: URLs of this test's own database, as the bot's role and as the owner. */
   testUrl: string | null;
+  ownerUrl: string | null;
 }
 
 /**
- * A migrated database of the kind this project runs on: PGlite in memory, or a fresh database
- * created on TEST_DATABASE_URL's server and dropped afterwards.
+ * A migrated database of the kind this run uses: PGlite in memory, or on TEST_DATABASE_URL's
+ * server a fresh copy of the template made by global-setup.ts, dropped afterwards.
  */
 export async function openTestDatabase(): Promise<TestDatabase> {
   if (dbKind() === 'pglite') {
     const db = await openDatabase({ dataDir: null });
     await migrate(db.pool, { createAnalyticsIndex: true });
-    return { ...db, testUrl: null, reset: () => truncate(db.pool) };
+    return { ...db, app: db.pool, testUrl: null, ownerUrl: null, reset: () => truncate(db.pool) };
   }
-  const { url, drop } = await createScratchDatabase();
-  const db = await openDatabase({ databaseUrl: url });
-  await migrate(db.pool, { createAnalyticsIndex: true });
+  const scratch = await createScratchDatabase();
+  const db = await openDatabase({ databaseUrl: scratch.url });
+  const app = postgresPool(scratch.ownerUrl, 'rollout-tests', 4);
   return {
     ...db,
-    testUrl: url,
-    reset: () => truncate(db.pool),
+    app,
+    testUrl: scratch.url,
+    ownerUrl: scratch.ownerUrl,
+    reset: () => truncate(app),
     async close() {
       await db.close();
-      await drop();
+      await app.end();
+      await scratch.drop();
     },
   };
 }
@@ -42,20 +54,33 @@ async function truncate(pool: pg.Pool): Promise<void> {
   await pool.query(`TRUNCATE ${TABLES} RESTART IDENTITY CASCADE`);
 }
 
-/** A new empty database on the TEST_DATABASE_URL server. */
-export async function createScratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+/** A new database copied from the run's template: `url` connects as the bot's role, `ownerUrl` as the owner. */
+export async function createScratchDatabase(): Promise<{ url: string; ownerUrl: string; drop: () => Promise<void> }> {
   const base = process.env.TEST_DATABASE_URL;
   if (!base) throw new Error('TEST_DATABASE_URL is not set');
+  const template = inject('templateDatabase');
   const name = `rollout_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = postgresPool(base, 'rollout-bot-tests', 1);
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(base);
-  url.pathname = `/${name}`;
+  const admin = postgresPool(base, 'rollout-tests', 1);
+  await createFromTemplate(admin, name, template);
   return {
-    url: url.toString(),
+    url: withUser(base, BOT_ROLE, name),
+    ownerUrl: withUser(base, new URL(base).username || 'postgres', name),
     async drop() {
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
     },
   };
+}
+
+/** Copying a template fails while anyone else is connected to it; two workers copying at once is such a case. */
+async function createFromTemplate(admin: pg.Pool, name: string, template: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+      return;
+    } catch (err) {
+      if (attempt >= 50 || !/is being accessed by other users/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    }
+  }
 }
