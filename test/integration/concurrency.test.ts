@@ -2,7 +2,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/database.ts';
 import type { Outcome } from '../../src/core/outcomes.ts';
 import { dbKind, openTestDatabase, type TestDatabase } from '../support/db.ts';
+import { guardCycle } from '../../src/engine/guard.ts';
 import { alice, bob, carol, engine, planWith } from '../support/engine.ts';
+import { SECOND, TestClock } from '../support/clock.ts';
+import { feed } from '../support/traffic.ts';
 
 // PGlite is one session, so contention is only real on Postgres; there each service below has
 // its own pool of connections, as separate replicas would.
@@ -84,5 +87,38 @@ describe('concurrent requests resolve to exactly one transition', () => {
     expect(rows).toEqual([{ state: 'rolled_back' }]);
     const flag = await db.app.query(`SELECT flag_value_text FROM feature_flags`);
     expect(flag.rows[0].flag_value_text).toBe('{"fal":1.0,"runware":0.0}');
+  });
+});
+
+describe('a manual rollback racing the auto-rollback', () => {
+  it('ends in exactly one rollback; the loser is told there is nothing left to roll back', async () => {
+    const plan = planWith({ approvals: 0, minSamples: 20, baselineCostPerImage: 0.005 });
+    const clock = new TestClock();
+    const { service } = engine(db, { plan, clock });
+    await service.handle('d1', alice);
+    // Failing for 5 minutes: the next guard cycle fires.
+    for (let i = 0; i < 10; i++) {
+      const from = clock.now();
+      await feed(db.app, from, clock.advance(30 * SECOND), { perMinute: 120, failureShare: 1 });
+      await guardCycle(service);
+    }
+    await feed(db.app, clock.now(), clock.advance(30 * SECOND), { perMinute: 120, failureShare: 1 });
+    const [human, guard] = await replicas(2);
+    const [manual, auto] = await Promise.all([
+      engine(human, { plan, clock }).service.handle('rollback seen it too', bob),
+      guardCycle(engine(guard, { plan, clock }).service),
+    ]);
+    const rollbacks = await db.app.query(`SELECT actor FROM rollout.audit WHERE action = 'rollback' AND outcome = 'done'`);
+    expect(rollbacks.rows).toHaveLength(1);
+    if (rollbacks.rows[0].actor === 'guard') {
+      expect(auto.kind).toBe('rolled_back');
+      expect(manual.outcome).toMatchObject({ kind: 'refused', code: 'not_active', message: expect.stringContaining('the last run was rolled back') });
+    } else {
+      expect(manual.outcome.kind).toBe('rolled_back');
+      expect(['raced', 'idle']).toContain(auto.kind); // lost inside its transaction, or before reading
+
+    }
+    const alerts = await db.app.query(`SELECT kind FROM rollout.outbox WHERE kind IN ('auto_rollback', 'manual_rollback')`);
+    expect(alerts.rows).toHaveLength(1);
   });
 });
