@@ -173,6 +173,11 @@ export class RolloutService {
       }
       const check = checkPromotion(plan, position(run), request.toStage, now, request.forced);
       if (!check.ok) return check;
+      // The world may have changed since the request: re-check what would block it now.
+      if (run && isActiveStage(plan, run.state) && !request.forced) {
+        const blocker = await this.promotionBlocker(c, run);
+        if (blocker) return blocker;
+      }
       const decided = await store.updateRequest(c, request.id, { status: 'approved', approvals, decidedBy: actor.id, decidedAt: now });
       await this.record(c, now, request.runId, actor, 'approve', { request: request.id, stage: request.toStage, approvals: approvals.length, needed: plan.approvals });
       await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(decided), needed: plan.approvals });
