@@ -107,9 +107,12 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
       case 'auto_rollback':
       case 'manual_rollback': {
         const shadow = event.kind === 'auto_rollback' && event.shadow;
-        const ts = await postOnce(keys.event(meta.id), event.runId, eventMessage(plan, event), {});
+        // The alert names the run's baseline cost whichever red line fired: it is what "cost" was judged against.
+        const { rows } = await pool.query('SELECT baseline_cost FROM rollout.runs WHERE id = $1', [event.runId]);
+        const baseline: number | null = rows[0]?.baseline_cost ?? null;
+        const ts = await postOnce(keys.event(meta.id), event.runId, eventMessage(plan, event, { baseline }), {});
         if (shadow) return;
-        const state: RollbackState = { event, baseline: event.kind === 'auto_rollback' ? (event.line.cost?.baseline ?? null) : null, confirmation: null, confirmed: false, warned: false };
+        const state: RollbackState = { event, baseline, confirmation: null, confirmed: false, warned: false };
         if (!(await getMessage(pool, keys.rollback(event.runId)))) await saveMessage(pool, { key: keys.rollback(event.runId), channel, ts, runId: event.runId, state }, now());
         const how = event.kind === 'auto_rollback' ? 'auto-rollback' : event.byHand ? 'the flag was set to the rollback weights by hand' : 'manual rollback';
         await endChecklists(event.runId, `rolled back at ${hhmm(event.at)} (${how}); see the alert below.`);

@@ -18,7 +18,7 @@ export interface Reply {
   body: Record<string, any>;
 }
 
-export type Scripted = { status: 429; retryAfter: number } | { status: 500 } | { error: string } | { drop: true };
+export type Scripted = { status: 429; retryAfter: number } | { status: 500 } | { error: string } | { drop: true } | { pass: true };
 
 export class FakeSlack {
   readonly calls: ApiCall[] = [];
@@ -107,7 +107,7 @@ export class FakeSlack {
     this.calls.push({ method, body, authorization: req.headers.authorization });
     const scripted = this.script.shift();
     this.notify();
-    if (scripted) {
+    if (scripted && !('pass' in scripted)) {
       if ('drop' in scripted) return void req.socket.destroy();
       if ('error' in scripted) return json(200, { ok: false, error: scripted.error });
       if (scripted.status === 429) return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(scripted.retryAfter) });

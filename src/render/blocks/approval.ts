@@ -16,10 +16,9 @@ export function approvalMessage(plan: Plan, opened: Opened, current: RequestJson
   const stage = upper(r.toStage);
   const last = plan.stages[plan.stages.length - 1].name === r.toStage;
   const head = `:raised_hand: *${who(r.requestedBy)} requests ${stage}* (request #${r.id}${r.forced ? ', *forced* past the soak or a breach' : ''})`;
-  const facts = [
-    `${weightsLine(plan, opened.fromWeights)} → *${weightsLine(plan, opened.toWeights)}*`,
-    opened.soakDone ? 'Soak of the current stage: done' : 'Soak of the current stage: *not done*',
-  ];
+  const fromStage = plan.stages.some((s) => s.name === r.fromState) ? upper(r.fromState) : null;
+  const facts = [`${weightsLine(plan, opened.fromWeights)} → *${weightsLine(plan, opened.toWeights)}*`];
+  if (fromStage) facts.push(opened.soakDone ? `Soak of ${fromStage}: done` : `Soak of ${fromStage}: *not done*`);
   const lines = opened.lines.length
     ? `*Red lines now*\n${opened.lines.map((l) => `${lineIcon(l)} ${esc(lineSummary(plan, l))}`).join('\n')}`
     : '*Red lines now*: not evaluated yet (no active stage)';

@@ -62,6 +62,6 @@ function detail(d: Record<string, unknown>): string {
 
 /** Said when the core has not answered in time; the command may still complete. */
 export function slowDatabaseMessage(waitedMs: number): Message {
-  const text = `The database has not answered within ${Math.round(waitedMs / 1000)} s; it may be unavailable. Your command may still complete: its result will follow here, and changes are announced in the rollout channel.`;
+  const text = `The database has not answered within ${(waitedMs / 1000).toFixed(waitedMs % 1000 ? 1 : 0)} s; it may be unavailable. Your command may still complete: its result will follow here, and changes are announced in the rollout channel.`;
   return { text, blocks: [section(`:hourglass_flowing_sand: ${text}`)] };
 }
