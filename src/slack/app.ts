@@ -21,7 +21,7 @@ export interface SlackAppOptions {
  * on PORT). It never calls auth.test: `authorize` hands Bolt the bot token, so the bot starts
  * (and answers /healthz) even while Slack is unreachable.
  */
-export function buildSlackApp(opts: SlackAppOptions): { app: App; mode: 'socket' | 'http' } {
+export function buildSlackApp(opts: SlackAppOptions): { app: App; mode: 'socket' | 'http'; receiver: Receiver } {
   const { slack, log } = opts;
   const logger = boltLogger(log);
   const clientOptions = { slackApiUrl: slack.apiUrl ?? DEFAULT_SLACK_API_URL, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true };
@@ -47,7 +47,7 @@ export function buildSlackApp(opts: SlackAppOptions): { app: App; mode: 'socket'
   });
   registerCommands(app, opts.deps);
   registerActions(app, opts.deps);
-  return { app, mode };
+  return { app, mode, receiver };
 }
 
 async function healthz(opts: SlackAppOptions, res: ServerResponse): Promise<void> {

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type { App } from '@slack/bolt';
+import type { App, SocketModeReceiver } from '@slack/bolt';
 import type { SlackConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Leadership } from '../engine/leader.ts';
@@ -42,7 +42,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const sink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now });
   const scheduler = new Scheduler({ service, sink, leader: opts.leader, log });
   const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.isLeader });
-  const { app, mode } = buildSlackApp({
+  const { app, mode, receiver } = buildSlackApp({
     slack, log,
     deps: { service, log, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000 },
     databaseUp: async () => {
@@ -52,11 +52,17 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
     },
   });
   let background = false;
+  let started = false;
   return {
     app, mode, web, sink, scheduler, refresher,
     async listen() {
       if (mode === 'socket') {
-        await app.start();
+        // A second attempt after a failed connection: app.start() would re-listen /healthz and throw.
+        if (started) await (receiver as SocketModeReceiver).client.start();
+        else {
+          started = true;
+          await app.start();
+        }
         return null;
       }
       const server = (await app.start(slack.port)) as Server;

@@ -11,18 +11,44 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
   if (!slack) throw new StartupError('Slack mode needs SLACK_BOT_TOKEN');
   const { plan, db, service } = await openEngine(config, opts);
   const front = createSlackFrontEnd({ service, slack, log: opts.log, leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader() });
-  let port: number | null;
-  try {
-    port = await front.listen();
-  } catch (err) {
-    await db.close();
-    throw new StartupError(`cannot start the Slack ${front.mode === 'socket' ? 'Socket Mode connection' : `HTTP receiver on port ${slack.port}`}: ${describeError(err)}`);
-  }
+  // The guard starts first and never waits for Slack: an unreachable Slack must not delay a rollback.
   front.startBackground();
-  opts.log.info(`rollout-bot on ${db.description}; Slack ${front.mode === 'socket' ? 'Socket Mode' : `HTTP mode on port ${port} (POST /slack/events, GET /healthz)`}; channel ${slack.channel}; ${service.deps.access.describe()}`);
+  const where = `${db.description}; channel ${slack.channel}; ${service.deps.access.describe()}`;
+  if (!config.admins.length) opts.log.warn('ROLLOUT_ADMINS is empty: nobody can request, approve or roll back from Slack (status, history and help still work)');
+  let retry: NodeJS.Timeout | null = null;
+  let stopped = false;
+  if (front.mode === 'socket') {
+    // A failed first connection is retried here (Socket Mode reconnects by itself only once connected);
+    // meanwhile the guard runs and the outbox keeps every message for later.
+    opts.log.info(`rollout-bot on ${where}; Slack Socket Mode: connecting`);
+    const connect = (attempt: number): void => {
+      front.listen().then(
+        () => opts.log.info('slack: Socket Mode connected'),
+        (err) => {
+          if (stopped) return;
+          const waitMs = Math.min(60_000, 5_000 * attempt);
+          opts.log.error(`slack: Socket Mode could not connect; commands and buttons are unavailable; retrying in ${waitMs / 1000} s`, { error: describeError(err) });
+          retry = setTimeout(() => connect(attempt + 1), waitMs);
+        },
+      );
+    };
+    connect(1);
+  } else {
+    let port: number | null;
+    try {
+      port = await front.listen();
+    } catch (err) {
+      await front.stop();
+      await db.close();
+      throw new StartupError(`cannot start the Slack HTTP receiver on port ${slack.port}: ${describeError(err)}`);
+    }
+    opts.log.info(`rollout-bot on ${where}; Slack HTTP mode on port ${port} (POST /slack/events, GET /healthz)`);
+  }
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
+      stopped = true;
+      if (retry) clearTimeout(retry);
       await front.stop();
       await db.close();
     })());
