@@ -1,0 +1,115 @@
+import type { Plan } from '../../plan/plan.ts';
+import { durationLabel, formatDuration } from '../../plan/duration.ts';
+import type { RolloutEvent } from '../../core/events.ts';
+import { RED_LINE_LABELS } from '../../core/red-lines.ts';
+import { reportDeltas } from '../../core/report.ts';
+import { renderEvent } from '../text.ts';
+import { formatValue, lineIcon, lineSummary, money, percent, weightsLine } from '../format.ts';
+import { ACTION, encodeValue } from './buttons.ts';
+import { actions, button, confirm, context, esc, hhmm, section, upper, who } from './common.ts';
+import { fitMessage, type Message } from './limits.ts';
+
+type Of<K extends RolloutEvent['kind']> = Extract<RolloutEvent, { kind: K }>;
+
+/**
+ * Channel messages for the events that are not edited in place (the approval request and the
+ * checklist have their own renderers). Alerts carry the values, the threshold and the window.
+ */
+export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_opened' | 'request_updated' | 'stage_started'>>, extra: { baseline?: number | null; confirmation?: string | null } = {}): Message {
+  const text = renderEvent(plan, e);
+  const cand = plan.providerNames[plan.to];
+  const msg = (...blocks: Message['blocks']) => fitMessage({ text, blocks });
+  switch (e.kind) {
+    case 'breach_started': {
+      const deadline = new Date(Date.parse(e.at) + e.forMs);
+      const act = e.shadow
+        ? '_Shadow mode: no automatic rollback; this is an alert only._'
+        : `Auto-rollback in *${durationLabel(e.forMs)}* (at ${hhmm(deadline)}) if it holds for the whole time.`;
+      return msg(
+        section(`:rotating_light: *${RED_LINE_LABELS[e.line.name]} is in breach at ${upper(e.stage)}*`),
+        section(`${lineIcon(e.line)} ${esc(lineSummary(plan, e.line))}\n${act}`),
+        actions(rollbackButton(plan, e.runId, e.stage, 'Roll back now')),
+      );
+    }
+    case 'breach_recovered':
+      return msg(section(`:large_green_circle: *${RED_LINE_LABELS[e.line.name]} recovered* at ${upper(e.stage)} after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}, n=${e.line.samples}).`));
+    case 'auto_rollback': {
+      const head = e.shadow
+        ? `:ghost: *SHADOW MODE — would have rolled back ${upper(e.stage)} now*; nothing was written.`
+        : `:rewind: *AUTO-ROLLBACK at ${upper(e.stage)}*: the flag now holds *${weightsLine(plan, e.weights)}*.`;
+      const facts = [
+        `*Why*: ${RED_LINE_LABELS[e.line.name]} held in breach for ${formatDuration(e.heldMs)} (red line's \`for\`: ${durationLabel(plan.redLines[e.line.name].forMs)})`,
+        `${lineIcon(e.line)} ${esc(lineSummary(plan, e.line))}`,
+        `Baseline cost per image: ${money(e.line.cost?.baseline ?? extra.baseline ?? null)}`,
+        ...(e.others.length ? [`Also in breach: ${e.others.map((n) => RED_LINE_LABELS[n]).join(', ')}`] : []),
+      ];
+      const blocks = [section(head), section(facts.join('\n'))];
+      if (!e.shadow) blocks.push(context(extra.confirmation ?? `Health endpoint: checking that the app reports ${weightsLine(plan, e.weights)}…`));
+      else blocks.push(actions(rollbackButton(plan, e.runId, e.stage, 'Roll back now')));
+      blocks.push(context(`Next: look at ${cand}'s errors in \`analytics_logs\`, fix, then start again with \`/rollout ${plan.stages[0].name}\`.`));
+      return msg(...blocks);
+    }
+    case 'manual_rollback': {
+      const head = e.byHand
+        ? `:rewind: *The flag was set to the rollback weights outside the bot* (who is unknown); adopted as a manual rollback of ${upper(e.stage)}.`
+        : `:rewind: *${who(e.by)} rolled back ${upper(e.stage)}* (${esc(e.via)}): the flag now holds *${weightsLine(plan, e.weights)}*.`;
+      const reason = `Reason: ${esc(e.reason ?? 'none given')}`;
+      return msg(section(head), section(reason), context(extra.confirmation ?? `Health endpoint: checking that the app reports ${weightsLine(plan, e.weights)}…`));
+    }
+    case 'no_traffic':
+      return msg(section(`:warning: *Traffic is not reaching ${cand}* at ${upper(e.stage)}: weight ${percent(e.weight)} but only ${e.candidateRequests} requests in the window, for ${formatDuration(e.thinForMs)} (minSamples ${plan.minSamples}). Not a rollback: red lines read *no data*; check the app and the flag.`));
+    case 'traffic_restored':
+      return msg(section(`:large_green_circle: Traffic reaches ${cand} again at ${upper(e.stage)}.`));
+    case 'flag_drift':
+      return msg(
+        section(`:warning: *The flag was changed outside the bot* (who is unknown): it holds \`${esc(e.found)}\`${e.problem ? ` (${esc(e.problem)})` : ''}; the bot wrote ${weightsLine(plan, e.expected)}. The bot will not overwrite it.`),
+        actions(rollbackButton(plan, e.runId, e.stage, 'Roll back')),
+        context(`Or promote with \`--force\` to overwrite it (audited).`),
+      );
+    case 'guard_error':
+      return msg(section(`:warning: *The guard cannot read the metrics* at ${upper(e.stage)}: ${esc(e.message)}. Red lines are in ERROR (not ok, not breach) until it can; no automatic rollback meanwhile.`));
+    case 'guard_recovered':
+      return msg(section(`:large_green_circle: The guard reads the metrics again at ${upper(e.stage)}.`));
+    case 'completed':
+      return msg(section(`:checkered_flag: *Rollout complete* (by ${who(e.by)}); the guard stops watching. \`/rollout rollback\` still reverts to ${plan.providerNames[plan.from]}.`));
+    case 'report':
+      return reportMessage(plan, e, text);
+  }
+}
+
+function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
+  const deltas = reportDeltas(e.current, e.previous);
+  const split = Object.entries(e.current.split.shares).map(([p, v]) => `${plan.providerNames[p] ?? p} ${percent(v)}`).join(' / ');
+  const lines = e.current.lines.map((l) => {
+    const d = deltas[l.name];
+    const delta = d === null ? '' : ` · ${d >= 0 ? '+' : ''}${formatValue(l.name, d).replace('× baseline', '×')} since last`;
+    const from = l.fromValue !== null ? ` · ${plan.providerNames[plan.from]} ${formatValue(l.name, l.fromValue)}` : '';
+    return `${lineIcon(l)} ${esc(lineSummary(plan, l))}${delta}${from}`;
+  });
+  return fitMessage({
+    text,
+    blocks: [
+      section(`:bar_chart: *${upper(e.stage)} report* ${hhmm(e.at)} · split ${split || 'no traffic'} (n=${e.current.split.total}, ${durationLabel(e.current.split.windowMs)})`),
+      section(lines.join('\n')),
+    ],
+  });
+}
+
+function rollbackButton(plan: Plan, runId: number, stage: string, label: string) {
+  return button(label, ACTION.rollback, encodeValue({ run: runId, stage }), {
+    style: 'danger',
+    confirm: confirm(`Roll back ${upper(stage)}?`, `All traffic goes back to ${plan.providerNames[plan.from]}: ${weightsLine(plan, plan.rollbackWeights)}. No approval needed.`, 'Roll back'),
+  });
+}
+
+/** The line the refresher adds under a rollback alert once the app's health endpoint was read. */
+export function rollbackConfirmation(plan: Plan, confirmed: boolean, at: Date, detail: string): string {
+  return confirmed
+    ? `✅ Health endpoint confirms ${weightsLine(plan, plan.rollbackWeights)} (${hhmm(at)}).`
+    : `⚠️ Health endpoint does not confirm the rollback weights yet (${hhmm(at)}): ${esc(detail)}`;
+}
+
+/** A notice that cannot wait for the database (it may be what is down). */
+export function noticeMessage(text: string): Message {
+  return fitMessage({ text, blocks: [section(`:information_source: ${esc(text)}`)] });
+}

@@ -1,0 +1,67 @@
+import type { Plan } from '../../plan/plan.ts';
+import type { Outcome } from '../../core/outcomes.ts';
+import { renderOutcome } from '../text.ts';
+import { utc, weightsLine } from '../format.ts';
+import { context, esc, section, upper, who, whoList } from './common.ts';
+import { fitMessage, type Message } from './limits.ts';
+import { statusMessage } from './status.ts';
+
+/**
+ * The reply to one person's command or click (ephemeral). What the whole channel must know is
+ * posted separately from the outbox, so these stay short.
+ */
+export function outcomeMessage(plan: Plan, o: Outcome): Message {
+  const text = renderOutcome(plan, o);
+  const one = (mrkdwn: string): Message => ({ text, blocks: [section(mrkdwn)] });
+  const n = (k: number) => `${k} approval${k === 1 ? '' : 's'}`;
+  switch (o.kind) {
+    case 'status':
+      return fitMessage(statusMessage(plan, o.status));
+    case 'help':
+      return fitMessage({ text, blocks: [section(`*\`/rollout\` commands*\n${o.lines.map((l) => `• ${esc(l)}`).join('\n')}`)] });
+    case 'usage':
+      return fitMessage({ text, blocks: [section(`:grey_question: Not understood: ${esc(o.problem)}.`), section(o.lines.map((l) => `• ${esc(l)}`).join('\n'))] });
+    case 'refused':
+      return fitMessage(one(`:no_entry: *Refused*: ${esc(o.message)}`));
+    case 'requested':
+      return fitMessage(one(`:outbox_tray: Requested *${upper(o.request.toStage)}* (request #${o.request.id}${o.request.forced ? ', forced' : ''}). It needs ${n(o.needed)} from another admin; the request is in the rollout channel.`));
+    case 'approval_recorded':
+      return fitMessage(one(`:ballot_box_with_check: Approval recorded for *${upper(o.request.toStage)}* (request #${o.request.id}): ${o.request.approvals.length} of ${o.needed}.`));
+    case 'stage_started':
+      return fitMessage(one(`:rocket: *${upper(o.stage)}* started: ${weightsLine(plan, o.weights)}${o.approvers.length ? `, approved by ${whoList(o.approvers)}` : ''}${o.forced ? ' (forced)' : ''}. The checklist is in the rollout channel.`));
+    case 'rejected':
+      return fitMessage(one(`:x: Request #${o.request.id} for *${upper(o.request.toStage)}* rejected${o.request.decisionNote ? `: ${esc(o.request.decisionNote)}` : ''}.`));
+    case 'rolled_back':
+      return fitMessage(one(`:rewind: *Rolled back*: ${weightsLine(plan, o.weights)}${o.reason ? ` (${esc(o.reason)})` : ''}. Start again with \`${plan.stages[0].name}\`.`));
+    case 'completed':
+      return fitMessage(one(`:checkered_flag: Rollout complete; the guard stops watching. \`/rollout rollback\` still reverts to ${plan.providerNames[plan.from]}.`));
+    case 'history':
+      if (!o.entries.length) return one('No history yet.');
+      return fitMessage({
+        text,
+        blocks: [
+          section('*History* (newest first)'),
+          ...o.entries.map((e) => context(`${utc(e.at)} · ${who(e.actor)} (${esc(e.via)}) · *${esc(e.action)}* ${esc(e.outcome)}${detail(e.detail)}`)),
+        ],
+      });
+    case 'unavailable':
+      return fitMessage(one(`:warning: ${esc(o.message)}`));
+    case 'error':
+      return fitMessage(one(`:warning: ${esc(o.message)}`));
+  }
+}
+
+function detail(d: Record<string, unknown>): string {
+  const parts: string[] = [];
+  for (const key of ['stage', 'to', 'reason', 'message', 'request', 'forced']) {
+    const v = d[key];
+    if (v !== undefined && v !== null && v !== false) parts.push(`${key}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  }
+  return parts.length ? ` · ${esc(parts.join(' ')).slice(0, 300)}` : '';
+}
+
+/** Said when the core has not answered in time; the command may still complete. */
+export function slowDatabaseMessage(waitedMs: number): Message {
+  const text = `The database has not answered within ${(waitedMs / 1000).toFixed(waitedMs % 1000 ? 1 : 0)} s; it may be unavailable. Your command may still complete: its result will follow here, and changes are announced in the rollout channel.`;
+  return { text, blocks: [section(`:hourglass_flowing_sand: ${text}`)] };
+}

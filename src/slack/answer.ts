@@ -1,0 +1,68 @@
+import type { RespondFn } from '@slack/bolt';
+import type { Reply } from '../core/outcomes.ts';
+import type { Actor } from '../core/views.ts';
+import { describeError, isUnavailable } from '../engine/errors.ts';
+import type { RolloutService } from '../engine/service.ts';
+import * as store from '../db/store.ts';
+import type { Logger } from '../log.ts';
+import type { RefusalCode } from '../core/state-machine.ts';
+import { outcomeMessage, slowDatabaseMessage } from '../render/blocks/outcome.ts';
+import type { Message } from '../render/blocks/limits.ts';
+
+/** What every listener needs. */
+export interface ListenerDeps {
+  service: RolloutService;
+  log: Logger;
+  /** After a command: deliver the events it caused now rather than at the next drain. */
+  afterCommand: () => void;
+  /** If the core has not answered by then, say so (the database may be down or slow). */
+  answerWithinMs: number;
+}
+
+export const slackActor = (userId: string): Actor => ({ id: userId, via: 'slack' });
+
+/**
+ * Runs the work after the listener has acked, and answers the person privately through
+ * response_url. A core that hangs (database down, pool exhausted) gets a "not answered yet"
+ * reply first; the real result follows when it comes (response_url takes 5 replies).
+ */
+export async function answer(deps: ListenerDeps, respond: RespondFn, work: () => Promise<Reply>): Promise<void> {
+  const send = async (message: Message, inChannel = false) => {
+    try {
+      await respond({ response_type: inChannel ? 'in_channel' : 'ephemeral', replace_original: false, text: message.text, blocks: message.blocks as never });
+    } catch (err) {
+      deps.log.warn('slack: could not answer through response_url', { error: describeError(err) });
+    }
+  };
+  const result = work().catch((err): Reply => {
+    const unavailable = isUnavailable(err);
+    if (!unavailable) deps.log.error('slack: command failed', { error: describeError(err) });
+    return {
+      visibility: 'private',
+      outcome: unavailable
+        ? { kind: 'unavailable', message: `The database is unavailable (${describeError(err)}). Nothing was changed; try again in a minute.` }
+        : { kind: 'error', message: `Something went wrong: ${describeError(err)}. Nothing was changed.` },
+    };
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), deps.answerWithinMs);
+  });
+  const first = await Promise.race([result, late]);
+  clearTimeout(timer);
+  if (first === 'late') await send(slowDatabaseMessage(deps.answerWithinMs));
+  const reply = await result;
+  await send(outcomeMessage(deps.service.plan, reply.outcome), reply.visibility === 'channel');
+  if (reply.outcome.kind !== 'unavailable') deps.afterCommand();
+}
+
+/**
+ * A refusal decided in the Slack layer (a tampered or stale button), audited like the core's
+ * own refusals so the history shows every attempt.
+ */
+export async function refuseButton(deps: ListenerDeps, actor: Actor, action: string, code: RefusalCode, message: string, detail: Record<string, unknown>): Promise<Reply> {
+  const { db, now } = deps.service.deps;
+  const run = await store.latestRun(db.pool);
+  await store.audit(db.pool, { at: now(), runId: run?.id ?? null, actor: actor.id, via: actor.via, action, outcome: 'refused', detail: { ...detail, code, message } });
+  return { visibility: 'private', outcome: { kind: 'refused', code, message } };
+}

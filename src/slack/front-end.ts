@@ -1,0 +1,82 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { App, SocketModeReceiver } from '@slack/bolt';
+import type { SlackConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Leadership } from '../engine/leader.ts';
+import type { EventSink } from '../engine/outbox.ts';
+import { Scheduler } from '../engine/scheduler.ts';
+import type { RolloutService } from '../engine/service.ts';
+import { buildSlackApp } from './app.ts';
+import { ChecklistRefresher } from './refresher.ts';
+import { slackSink } from './sink.ts';
+import { slackWebClient, type WebClient } from './web.ts';
+
+export interface SlackFrontEndOptions {
+  service: RolloutService;
+  slack: SlackConfig;
+  leader: Leadership;
+  log: Logger;
+  answerWithinMs?: number;
+}
+
+export interface SlackFrontEnd {
+  app: App;
+  mode: 'socket' | 'http';
+  web: WebClient;
+  sink: EventSink;
+  scheduler: Scheduler;
+  refresher: ChecklistRefresher;
+  /** Starts receiving Slack requests; HTTP mode resolves to the port it listens on. */
+  listen(): Promise<number | null>;
+  /** Guard, reports, outbox and checklist refresher (leader only). */
+  startBackground(): void;
+  stop(): Promise<void>;
+}
+
+/** Slack wired to one engine: listeners in, sink and live checklists out. */
+export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
+  const { service, slack, log } = opts;
+  const { plan, db, now } = service.deps;
+  const web = slackWebClient(slack.botToken, slack.apiUrl, log);
+  const sink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now });
+  const scheduler = new Scheduler({ service, sink, leader: opts.leader, log });
+  const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.isLeader });
+  const { app, mode, receiver } = buildSlackApp({
+    slack, log,
+    deps: { service, log, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000 },
+    databaseUp: async () => {
+      const probe = db.pool.query('SELECT 1').then(() => true, () => false);
+      const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref());
+      return Promise.race([probe, timeout]);
+    },
+  });
+  let background = false;
+  let started = false;
+  return {
+    app, mode, web, sink, scheduler, refresher,
+    async listen() {
+      if (mode === 'socket') {
+        // A second attempt after a failed connection: app.start() would re-listen /healthz and throw.
+        if (started) await (receiver as SocketModeReceiver).client.start();
+        else {
+          started = true;
+          await app.start();
+        }
+        return null;
+      }
+      const server = (await app.start(slack.port)) as Server;
+      return (server.address() as AddressInfo).port;
+    },
+    startBackground() {
+      background = true;
+      scheduler.start();
+      refresher.start();
+    },
+    async stop() {
+      await app.stop().catch(() => {});
+      await refresher.stop();
+      if (background) await scheduler.stop();
+    },
+  };
+}

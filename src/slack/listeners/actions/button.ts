@@ -1,0 +1,19 @@
+import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
+import type { Reply } from '../../../core/outcomes.ts';
+import type { Actor } from '../../../core/views.ts';
+import { answer, slackActor, type ListenerDeps } from '../../answer.ts';
+
+export type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
+
+/**
+ * The shape every button listener shares: ack first, then decide who clicked and what the
+ * button carried, and answer privately. Non-admins are sent straight to the core, which refuses
+ * and audits them before any value is even looked at.
+ */
+export const buttonListener = (deps: ListenerDeps, act: (actor: Actor, rawValue: unknown) => Promise<Reply>) =>
+  async ({ ack, body, action, respond }: ButtonArgs) => {
+    await ack();
+    await answer(deps, respond, () => act(slackActor(body.user.id), action.value));
+  };
+
+export const isAdmin = (deps: ListenerDeps, actor: Actor) => deps.service.deps.access.isAdmin(actor);

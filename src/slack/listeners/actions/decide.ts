@@ -1,0 +1,27 @@
+import type { Reply } from '../../../core/outcomes.ts';
+import type { Actor } from '../../../core/views.ts';
+import * as store from '../../../db/store.ts';
+import { decisionValue, parseValue } from '../../../render/blocks/buttons.ts';
+import { refuseButton, type ListenerDeps } from '../../answer.ts';
+import { isAdmin } from './button.ts';
+
+/**
+ * Approve and Reject: the value names the request, its run and its stage. The request must
+ * exist with exactly that run and stage (a request's target never changes, so reading it
+ * before the core's transaction is safe); the core then refuses stale, decided, self- and
+ * double approvals under its lock.
+ */
+export async function decide(deps: ListenerDeps, actor: Actor, raw: unknown, kind: 'approve' | 'reject'): Promise<Reply> {
+  const { service } = deps;
+  const value = parseValue(decisionValue, raw);
+  if (!isAdmin(deps, actor)) return service.run(kind === 'approve' ? { kind, requestId: value?.request ?? null } : { kind, requestId: value?.request ?? null, reason: null }, actor);
+  const tampered = (why: string) =>
+    refuseButton(deps, actor, kind, 'unknown_request', `This button does not match any request this bot made (${why}); nothing changed.`, { button: String(raw).slice(0, 200) });
+  if (!value) return tampered('unreadable value');
+  const request = await store.requestById(service.deps.db.pool, value.request);
+  if (!request) return tampered(`no request #${value.request}`);
+  if (request.toStage !== value.stage || request.runId !== value.run) return tampered(`request #${request.id} is for ${request.toStage}, not ${value.stage}`);
+  return kind === 'approve'
+    ? service.run({ kind: 'approve', requestId: request.id }, actor)
+    : service.run({ kind: 'reject', requestId: request.id, reason: null }, actor);
+}

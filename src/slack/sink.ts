@@ -1,0 +1,136 @@
+import type pg from 'pg';
+import type { Plan } from '../plan/plan.ts';
+import type { RolloutEvent } from '../core/events.ts';
+import type { EventSink } from '../engine/outbox.ts';
+import type { Logger } from '../log.ts';
+import { approvalMessage } from '../render/blocks/approval.ts';
+import { eventMessage, noticeMessage } from '../render/blocks/events.ts';
+import { hhmm, upper } from '../render/blocks/common.ts';
+import type { Message } from '../render/blocks/limits.ts';
+import { drawChecklist, newChecklist, type ChecklistState, type RollbackState } from './checklist-state.ts';
+import { getMessage, keys, runMessages, saveMessage, saveState } from './messages.ts';
+import { classify, type WebClient } from './web.ts';
+
+export interface SlackSinkDeps {
+  plan: Plan;
+  pool: pg.Pool;
+  web: WebClient;
+  channel: string;
+  log: Logger;
+  now: () => Date;
+}
+
+type Opened = Extract<RolloutEvent, { kind: 'request_opened' }>;
+
+/**
+ * Shows outbox events in the rollout channel. A delivery may be retried after any failure, so
+ * each post is recorded under a key and never made twice; edits (chat.update) are naturally
+ * idempotent. A failure Slack may recover from throws DeliveryError, which stops the queue.
+ */
+export function slackSink(deps: SlackSinkDeps): EventSink {
+  const { plan, pool, web, channel, log, now } = deps;
+
+  /** Posts once per key; returns the message's ts (the earlier one on a retry). */
+  async function postOnce(key: string, runId: number | null, message: Message, state: unknown, threadTs?: string): Promise<string> {
+    const existing = await getMessage(pool, key);
+    if (existing) return existing.ts;
+    const ts = await post(message, threadTs);
+    await saveMessage(pool, { key, channel, ts, runId, state }, now());
+    return ts;
+  }
+
+  async function post(message: Message, threadTs?: string): Promise<string> {
+    const args = { channel, text: message.text, ...(threadTs ? { thread_ts: threadTs } : {}) };
+    try {
+      return (await web.chat.postMessage({ ...args, blocks: message.blocks })).ts as string;
+    } catch (err) {
+      const failure = classify(err);
+      if (failure.kind === 'retry') throw failure.error;
+      // A payload Slack will never take must not block the queue forever: send the words alone.
+      log.error('slack refused a message; sending its text only', { code: failure.code });
+      try {
+        return (await web.chat.postMessage(args)).ts as string;
+      } catch (again) {
+        const f = classify(again);
+        throw f.kind === 'retry' ? f.error : again;
+      }
+    }
+  }
+
+  async function update(at: { channel: string; ts: string }, message: Message): Promise<void> {
+    try {
+      await web.chat.update({ channel: at.channel, ts: at.ts, text: message.text, blocks: message.blocks });
+    } catch (err) {
+      const failure = classify(err);
+      if (failure.kind === 'retry') throw failure.error;
+      // The message was deleted or cannot be edited; the event itself was shown when it was posted.
+      log.warn('slack: could not edit a message', { code: failure.code, ts: at.ts });
+    }
+  }
+
+  /** Freezes every open checklist of a run with why it ended. */
+  async function endChecklists(runId: number, why: string, exceptKey?: string): Promise<void> {
+    for (const row of await runMessages<ChecklistState>(pool, runId, 'checklist:')) {
+      if (row.key === exceptKey || row.state.ended) continue;
+      const state = { ...row.state, ended: why };
+      await update(row, drawChecklist(plan, state));
+      await saveState(pool, row.key, state, now());
+    }
+  }
+
+  async function deliver(event: RolloutEvent, meta: { id: number }): Promise<void> {
+    switch (event.kind) {
+      case 'request_opened':
+        await postOnce(keys.request(event.request.id), event.request.runId, approvalMessage(plan, event, event.request, event.needed), { opened: event });
+        return;
+      case 'request_updated': {
+        const row = await getMessage<{ opened: Opened }>(pool, keys.request(event.request.id));
+        if (row) {
+          await update(row, approvalMessage(plan, row.state.opened, event.request, event.needed));
+          await saveState(pool, row.key, { ...row.state, current: event.request }, now());
+        }
+        return;
+      }
+      case 'stage_started': {
+        const key = keys.checklist(event.runId, event.stage);
+        const state = newChecklist(event);
+        await postOnce(key, event.runId, drawChecklist(plan, state), state);
+        await endChecklists(event.runId, `${upper(event.stage)} started at ${hhmm(event.at)}.`, key);
+        return;
+      }
+      case 'report': {
+        // Threaded under the stage's checklist so the channel stays readable.
+        const checklist = await getMessage(pool, keys.checklist(event.runId, event.stage));
+        await postOnce(keys.event(meta.id), event.runId, eventMessage(plan, event), {}, checklist?.ts);
+        return;
+      }
+      case 'auto_rollback':
+      case 'manual_rollback': {
+        const shadow = event.kind === 'auto_rollback' && event.shadow;
+        // The alert names the run's baseline cost whichever red line fired: it is what "cost" was judged against.
+        const { rows } = await pool.query('SELECT baseline_cost FROM rollout.runs WHERE id = $1', [event.runId]);
+        const baseline: number | null = rows[0]?.baseline_cost ?? null;
+        const ts = await postOnce(keys.event(meta.id), event.runId, eventMessage(plan, event, { baseline }), {});
+        if (shadow) return;
+        const state: RollbackState = { event, baseline, confirmation: null, confirmed: false, warned: false };
+        if (!(await getMessage(pool, keys.rollback(event.runId)))) await saveMessage(pool, { key: keys.rollback(event.runId), channel, ts, runId: event.runId, state }, now());
+        const how = event.kind === 'auto_rollback' ? 'auto-rollback' : event.byHand ? 'the flag was set to the rollback weights by hand' : 'manual rollback';
+        await endChecklists(event.runId, `rolled back at ${hhmm(event.at)} (${how}); see the alert below.`);
+        return;
+      }
+      case 'completed':
+        await postOnce(keys.event(meta.id), event.runId, eventMessage(plan, event), {});
+        await endChecklists(event.runId, `rollout completed at ${hhmm(event.at)}.`);
+        return;
+      default:
+        await postOnce(keys.event(meta.id), event.runId, eventMessage(plan, event), {});
+    }
+  }
+
+  return {
+    deliver,
+    async notice(text) {
+      await post(noticeMessage(text));
+    },
+  };
+}

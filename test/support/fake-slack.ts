@@ -1,0 +1,128 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * An in-process Slack: the Web API under /api/ (form-encoded, as @slack/web-api sends it) and
+ * response_url endpoints under /respond/ (JSON, as Bolt's respond() sends it). Every call is
+ * recorded with its decoded body; answers can be scripted (429 with Retry-After, 500, a
+ * platform error, or dropping the connection).
+ */
+export interface ApiCall {
+  method: string;
+  body: Record<string, unknown>;
+  authorization: string | undefined;
+}
+
+export interface Reply {
+  url: string;
+  body: Record<string, any>;
+}
+
+export type Scripted = { status: 429; retryAfter: number } | { status: 500 } | { error: string } | { drop: true } | { pass: true };
+
+export class FakeSlack {
+  readonly calls: ApiCall[] = [];
+  readonly replies: Reply[] = [];
+  private script: Scripted[] = [];
+  private server: Server;
+  private tsCounter = 0;
+  private responseCounter = 0;
+  private waiters: (() => void)[] = [];
+  url = '';
+
+  constructor() {
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  get apiUrl(): string {
+    return `${this.url}/api/`;
+  }
+
+  /** A fresh response_url, as Slack puts one in every command and button payload. */
+  responseUrl(): string {
+    return `${this.url}/respond/${++this.responseCounter}`;
+  }
+
+  /** The next Web API calls get these answers, in order; then ok again. */
+  failNext(...answers: Scripted[]): void {
+    this.script.push(...answers);
+  }
+
+  clear(): void {
+    this.calls.length = 0;
+    this.replies.length = 0;
+    this.tsCounter = 0;
+  }
+
+  /** Waits until the condition over the recorded traffic holds (no sleeps, no timings). */
+  async until(condition: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`fake Slack: timed out waiting for ${what} (${this.calls.length} calls, ${this.replies.length} replies)`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 200);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private notify(): void {
+    const w = this.waiters.splice(0);
+    w.forEach((f) => f());
+  }
+
+  private async handle(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    const path = new URL(req.url ?? '/', this.url).pathname;
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    if (path.startsWith('/respond/')) {
+      this.replies.push({ url: path, body: JSON.parse(raw) });
+      json(200, { ok: true });
+      this.notify();
+      return;
+    }
+    if (!path.startsWith('/api/')) return json(404, { ok: false, error: 'unknown_path' });
+    const method = path.slice('/api/'.length);
+    const body: Record<string, unknown> = {};
+    for (const [k, v] of new URLSearchParams(raw)) body[k] = k === 'blocks' ? JSON.parse(v) : v;
+    this.calls.push({ method, body, authorization: req.headers.authorization });
+    const scripted = this.script.shift();
+    this.notify();
+    if (scripted && !('pass' in scripted)) {
+      if ('drop' in scripted) return void req.socket.destroy();
+      if ('error' in scripted) return json(200, { ok: false, error: scripted.error });
+      if (scripted.status === 429) return json(429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(scripted.retryAfter) });
+      return json(500, { ok: false, error: 'internal_error' });
+    }
+    if (method === 'chat.postMessage') {
+      const ts = `1764324000.${String(++this.tsCounter).padStart(6, '0')}`;
+      return json(200, { ok: true, channel: body.channel, ts, message: { ts } });
+    }
+    if (method === 'chat.update') return json(200, { ok: true, channel: body.channel, ts: body.ts });
+    return json(200, { ok: true });
+  }
+
+  /** Calls as a reviewer reads them: the method and what Slack would show, without the token. */
+  shown(from = 0): { method: string; body: Record<string, unknown> }[] {
+    return this.calls.slice(from).map((c) => ({ method: c.method, body: c.body }));
+  }
+}
