@@ -11,7 +11,7 @@ function databaseAt(port: number): TestDatabase {
   const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'rollout', database: 'rollout', connectionTimeoutMillis: 1_000, max: 2 });
   pool.on('error', () => {});
   return {
-    kind: 'postgres', pool, metricsPool: pool, description: 'unreachable', url: null, testUrl: null,
+    kind: 'postgres', pool, app: pool, metricsPool: pool, description: 'unreachable', url: null, testUrl: null, ownerUrl: null,
     reset: async () => {},
     close: () => pool.end(),
   };

@@ -11,7 +11,7 @@ beforeAll(async () => {
 afterAll(() => h.close());
 beforeEach(() => h.reset());
 
-const transitions = async () => (await h.db.pool.query(`SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'transition'`)).rows[0].n;
+const transitions = async () => (await h.db.app.query(`SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'transition'`)).rows[0].n;
 
 describe('requests reach the bot only with a valid Slack signature', () => {
   it('handles a correctly signed command and acks with an empty 200', async () => {
@@ -29,7 +29,7 @@ describe('requests reach the bot only with a valid Slack signature', () => {
     expect(res.status).toBe(401);
     const forged = await postSigned(h.port, body, { signature: 'v0=' + '0'.repeat(64) });
     expect(forged.status).toBe(401);
-    expect((await h.db.pool.query('SELECT count(*)::int AS n FROM rollout.requests')).rows[0].n).toBe(0);
+    expect((await h.db.app.query('SELECT count(*)::int AS n FROM rollout.requests')).rows[0].n).toBe(0);
   });
 
   it('answers 401 to a request signed more than 5 minutes ago (replay)', async () => {
@@ -37,7 +37,7 @@ describe('requests reach the bot only with a valid Slack signature', () => {
     const body = commandBody(alice.id, 'd1', h.fake.responseUrl());
     const res = await postSigned(h.port, body, { timestamp: old, signature: sign(body, old) });
     expect(res.status).toBe(401);
-    expect((await h.db.pool.query('SELECT count(*)::int AS n FROM rollout.requests')).rows[0].n).toBe(0);
+    expect((await h.db.app.query('SELECT count(*)::int AS n FROM rollout.requests')).rows[0].n).toBe(0);
   });
 
   it('GET /healthz answers 200 when the bot and its database are up', async () => {
@@ -58,7 +58,7 @@ describe('/rollout', () => {
   it('refuses non-admins anything but status, history and help, and audits it', async () => {
     expect(said(await h.command(mallory.id, 'd1'))[0]).toContain('Refused: Only rollout admins may request d1');
     expect(said(await h.command(mallory.id, 'status'))[0]).toContain('Stage: idle');
-    const { rows } = await h.db.pool.query(`SELECT actor, action, outcome FROM rollout.audit`);
+    const { rows } = await h.db.app.query(`SELECT actor, action, outcome FROM rollout.audit`);
     expect(rows).toEqual([{ actor: mallory.id, action: 'promote', outcome: 'refused' }]);
   });
 
@@ -135,7 +135,7 @@ describe('approval buttons', () => {
       expect(reply.body.text).toMatch(/^Refused: This button does not match any request this bot made/);
     }
     expect(await transitions()).toBe(0);
-    const { rows } = await h.db.pool.query(`SELECT count(*)::int AS n FROM rollout.audit WHERE outcome = 'refused' AND action = 'approve'`);
+    const { rows } = await h.db.app.query(`SELECT count(*)::int AS n FROM rollout.audit WHERE outcome = 'refused' AND action = 'approve'`);
     expect(rows[0].n).toBe(tries.length);
     expect(said(await h.click(bob.id, ACTION.approve, JSON.stringify(value)))[0]).toContain('d1 started');
   });
@@ -163,7 +163,7 @@ describe('rollback buttons', () => {
     expect(said(await h.click(mallory.id, ACTION.rollback, rollback.value))[0]).toContain('Only rollout admins may rollback');
     expect(said(await h.click(carol.id, ACTION.rollback, rollback.value))[0]).toContain('Rolled back');
     expect(said(await h.click(carol.id, ACTION.rollback, rollback.value))[0]).toContain('This button was for D1 of rollout #1; the rollout is now ROLLED BACK');
-    const { rows } = await h.db.pool.query(`SELECT description FROM feature_flags`);
+    const { rows } = await h.db.app.query(`SELECT description FROM feature_flags`);
     expect(rows[0].description).toBe('Provider weights: 100% FAL, 0% Runware (Manual Rollback)');
   });
 });

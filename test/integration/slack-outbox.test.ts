@@ -17,7 +17,7 @@ async function fourEvents(): Promise<void> {
   await h.service.handle('rollback Runware 5xx in eu-west', carol);
 }
 
-const undelivered = async () => (await h.db.pool.query('SELECT id, attempts, last_error, next_attempt_at FROM rollout.outbox WHERE delivered_at IS NULL ORDER BY id')).rows;
+const undelivered = async () => (await h.db.app.query('SELECT id, attempts, last_error, next_attempt_at FROM rollout.outbox WHERE delivered_at IS NULL ORDER BY id')).rows;
 const posts = () => h.fake.calls.filter((c) => c.method === 'chat.postMessage').map((c) => c.body.text as string);
 const EXPECTED_POSTS = ['U_ALICE requests D1 (request #1): pending', 'D1 checklist: 0 of ? items green', expect.stringContaining('U_CAROL rolled back d1')];
 
@@ -25,7 +25,7 @@ describe('the outbox under a failing Slack', () => {
   it('a 429 holds the queue for Retry-After; afterwards every message arrives once, in order', async () => {
     await fourEvents();
     // The rollback is committed whatever Slack does.
-    expect((await h.db.pool.query('SELECT flag_value_text FROM feature_flags')).rows[0].flag_value_text).toBe('{"fal":1.0,"runware":0.0}');
+    expect((await h.db.app.query('SELECT flag_value_text FROM feature_flags')).rows[0].flag_value_text).toBe('{"fal":1.0,"runware":0.0}');
     h.fake.failNext({ status: 429, retryAfter: 30 });
     await h.flush();
     expect(h.fake.calls).toHaveLength(1);

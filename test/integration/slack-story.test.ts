@@ -23,8 +23,8 @@ const at = (hhmm: string) => new Date(`2026-11-28T${hhmm}:00Z`);
 async function traffic(end: string, minutes: number, runwareShare: number, runwareLatencyMs = 2_400) {
   const total = 100;
   const runware = Math.round(total * runwareShare);
-  await steadyTraffic(h.db.pool, { provider: 'fal', end: at(end), minutes, perMinute: total - runware, latencyMs: 3_100, cost: 0.04 });
-  await steadyTraffic(h.db.pool, { provider: 'runware', end: at(end), minutes, perMinute: runware, latencyMs: runwareLatencyMs, failureShare: 0.01, cost: 0.036 });
+  await steadyTraffic(h.db.app, { provider: 'fal', end: at(end), minutes, perMinute: total - runware, latencyMs: 3_100, cost: 0.04 });
+  await steadyTraffic(h.db.app, { provider: 'runware', end: at(end), minutes, perMinute: runware, latencyMs: runwareLatencyMs, failureShare: 0.01, cost: 0.036 });
 }
 
 /** What one step made Slack show: private replies and Web API calls, in order. */
@@ -77,7 +77,7 @@ it('D1 → D2 → breach → auto-rollback, message by message', async () => {
   h.clock.set('2026-11-28T11:11:00Z');
   await traffic('11:11', 5, 0.5, 9_000);
   await step('10 11:11 the breach held 5m: auto-rollback, D2 checklist frozen', () => h.front.scheduler.tick());
-  const { rows } = await h.db.pool.query('SELECT flag_value_text, description FROM feature_flags');
+  const { rows } = await h.db.app.query('SELECT flag_value_text, description FROM feature_flags');
   expect(rows).toEqual([{ flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Auto Rollback)' }]);
 
   h.setHealth(h.healthReporting(w(1, 0)));

@@ -47,7 +47,6 @@ export async function slackHarness(opts: { plan?: Plan; answerWithinMs?: number;
     async reset() {
       await front.scheduler.flush();
       await db.reset();
-      await db.pool.query('TRUNCATE rollout.slack_messages');
       fake.clear();
       clock.set(START);
       health = { kind: 'not_configured' };
