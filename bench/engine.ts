@@ -1,7 +1,7 @@
 import pg from 'pg';
 import defaultPlanJson from '../src/plan/default-plan.json' with { type: 'json' };
 import { parsePlan, type Plan } from '../src/plan/plan.ts';
-import { openDatabase, postgresPool, type Database } from '../src/db/database.ts';
+import { openDatabase, type Database } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { adminList } from '../src/engine/access.ts';
 import { RolloutService } from '../src/engine/service.ts';
@@ -54,16 +54,25 @@ export async function dropDatabase(base: string, name: string): Promise<void> {
   }
 }
 
-/** The bot's database (its own pools, as in production) with the bot's schema, no analytics index. */
+/**
+ * The bot's database (its own pools, as in production) after the bot's migrations.
+ * The migrations run on a pool WITHOUT the bot's 10 s statement_timeout: on the bot's own pool,
+ * CREATE INDEX CONCURRENTLY on 5 M rows here fails with "canceling statement due to statement
+ * timeout" (src/db/migrate.ts must lift the timeout for -- no-transaction files; reported).
+ */
 export async function openBot(url: string, createAnalyticsIndex: boolean): Promise<Database> {
-  const db = await openDatabase({ databaseUrl: url, dataDir: null });
-  await migrate(db.pool, { createAnalyticsIndex });
-  return db;
+  const pool = benchPool(url);
+  try {
+    await migrate(pool, { createAnalyticsIndex });
+  } finally {
+    await pool.end();
+  }
+  return openDatabase({ databaseUrl: url, dataDir: null });
 }
 
 /** A plain session for the bench's own queries: no statement timeout, one connection. */
 export const benchPool = (url: string) => {
-  const pool = postgresPool(url, 'rollout-bench', 1);
-  pool.on('connect', (c) => void c.query('SET statement_timeout = 0'));
+  const pool = new pg.Pool({ connectionString: url, max: 1, application_name: 'rollout-bench', statement_timeout: 0 });
+  pool.on('error', () => {});
   return pool;
 };

@@ -10,7 +10,7 @@
  *   BENCH_SHAPE=rate|span     rate: fixed production rate (10 M rows = 7 days), a smaller table
  *                             is less history; span: every size is 7 days  [rate]
  *   BENCH_REPEAT=30           timed runs of each fast measurement (guard, status, indexed queries)
- *   BENCH_SLOW_REPEAT=5       timed runs of each measurement without the index
+ *   BENCH_SLOW_REPEAT=4       timed runs of each measurement without the index
  *   BENCH_FRESH_MINUTES=90    the newest minutes are loaded after VACUUM (not all-visible)
  *   BENCH_MEM_CYCLES=10000    guard cycles for the memory run (0 skips it)
  *   BENCH_TRIALS=24           detection-latency trials (0 skips them)
@@ -42,7 +42,7 @@ if (!/^[a-z_][a-z0-9_]*$/.test(NAME)) throw new Error('BENCH_DB_NAME must be a p
 const SIZES = env('BENCH_SIZES', '1,5,10').split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
 const SHAPE = env('BENCH_SHAPE', 'rate') === 'span' ? 'span' : 'rate';
 const REPEAT = Number(env('BENCH_REPEAT', '30'));
-const SLOW = Number(env('BENCH_SLOW_REPEAT', '5'));
+const SLOW = Number(env('BENCH_SLOW_REPEAT', '4'));
 const FRESH = Number(env('BENCH_FRESH_MINUTES', '90'));
 const MEM_CYCLES = Number(env('BENCH_MEM_CYCLES', '10000'));
 const TRIALS = Number(env('BENCH_TRIALS', '24'));
@@ -99,7 +99,7 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
     // The seed's queries as a team runs them today: no index on the busy table.
     const seedNoIndex: Record<string, Stats> = {};
     for (const q of SEED_QUERIES) {
-      seedNoIndex[q.name] = await measure(SLOW, () => pool.query(q.sql, [END]));
+      seedNoIndex[q.name] = await measure(SLOW, () => pool.query(q.sql, [END]), 0);
       log(`${label}: seed ${q.name}, no index: ${ms(seedNoIndex[q.name])} ms`);
     }
     if (largest && EXPLAIN) for (const q of SEED_QUERIES) explains.push({ title: `seed: ${q.label} — WITHOUT the index`, plan: await explain(pool, q.sql, [END]) });
@@ -113,7 +113,7 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
     let t = performance.now();
     await guardCycle(svc); // the first cycle also measures the baseline cost (24 h of `from`)
     const baselineMs = performance.now() - t;
-    const guardNoIndex = await measure(SLOW, () => guardCycle(svc));
+    const guardNoIndex = await measure(SLOW, () => guardCycle(svc), 0);
     log(`${label}: guard cycle, no index: ${ms(guardNoIndex)} ms`);
 
     // The bot's migration: CREATE INDEX CONCURRENTLY IF NOT EXISTS, outside a transaction.
