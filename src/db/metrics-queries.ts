@@ -118,9 +118,23 @@ export async function readSnapshot(pool: Pick<pg.Pool, 'query'>, plan: Plan, end
   return { at: end, routes, vouchers };
 }
 
+/** Reading a day of traffic once per run may take longer than the guard's 10 s statement cap. */
+const BASELINE_TIMEOUT_MS = 120_000;
+
 /** The average cost of `from` over the lookback before `end`: the cost red line's baseline. */
-export async function measureBaselineCost(pool: Pick<pg.Pool, 'query'>, plan: Plan, end: Date): Promise<{ cost: number | null; samples: number }> {
-  const w = await readRouteWindow(pool, plan, end, plan.baselineLookbackMs, false);
-  const s = w.providers[plan.from];
-  return { cost: s && s.costSamples >= plan.minSamples ? s.avgCostPerImage : null, samples: s?.costSamples ?? 0 };
+export async function measureBaselineCost(pool: pg.Pool, plan: Plan, end: Date): Promise<{ cost: number | null; samples: number }> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SET LOCAL statement_timeout = ${BASELINE_TIMEOUT_MS}`);
+    const w = await readRouteWindow(client, plan, end, plan.baselineLookbackMs, false);
+    await client.query('COMMIT');
+    const s = w.providers[plan.from];
+    return { cost: s && s.costSamples >= plan.minSamples ? s.avgCostPerImage : null, samples: s?.costSamples ?? 0 };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }

@@ -55,6 +55,9 @@ export async function migrate(pool: pg.Pool, options: MigrationOptions): Promise
   const client = await pool.connect();
   const applied: string[] = [];
   try {
+    // The bot's pool caps statements at 10 s; building an index on a big live table takes longer,
+    // and a cancelled CONCURRENTLY build leaves an invalid index behind.
+    await client.query('SET statement_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists;
     // a least-privilege role (sql/roles.sql) owns an existing schema and has no such right.
@@ -99,6 +102,7 @@ export async function migrate(pool: pg.Pool, options: MigrationOptions): Promise
     }
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+    await client.query('RESET statement_timeout').catch(() => {});
     client.release();
   }
   return applied;
