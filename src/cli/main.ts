@@ -12,6 +12,7 @@ The break-glass path when chat is down: the same commands, locks and audit as Sl
   npx rollout d2 --as alice
   npx rollout approve 12 --as bob
   npx rollout history 20
+  npx rollout backtest --since 7d    (replays the red lines over history; 24h by default)
 Acts as ROLLOUT_USER (or the OS user) unless --as is given. Alerts it causes are queued
 in the database and posted by the running bot.`;
 
@@ -40,7 +41,8 @@ async function main(): Promise<number> {
   const { text, as } = argvToCommand(argv);
   const { service, db } = await openEngine(config, { log: silentLogger });
   try {
-    const reply = await service.handle(text, { id: as ?? config.localUser, via: 'cli' });
+    const progress = (done: number, total: number) => process.stderr.write(`backtest: ${done} of ${total} chunks of history read\n`);
+    const reply = await service.handle(text, { id: as ?? config.localUser, via: 'cli' }, { progress });
     process.stdout.write(`${renderOutcome(service.plan, reply.outcome)}\n`);
     const k = reply.outcome.kind;
     return k === 'usage' ? 2 : k === 'refused' || k === 'unavailable' || k === 'error' ? 1 : 0;

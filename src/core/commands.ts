@@ -62,9 +62,13 @@ export function parseCommand(plan: Plan, input: string): Parsed {
     case 'rollback':
       return { ok: true, command: { kind: 'rollback', reason: reasonOf(args.filter((a, i) => !(i === 0 && a.toLowerCase() === '--reason'))) } };
     case 'backtest': {
-      const spec = lowerArgs.filter((a) => a !== '--since')[0] ?? '24h';
-      const ms = parseDuration(spec);
-      if (ms === null || ms > 30 * 86_400_000) return { ok: false, problem: 'backtest takes a duration up to 720h, like "backtest 24h"' };
+      const specs = lowerArgs.filter((a) => a !== '--since');
+      const spec = specs[0] ?? '24h';
+      const days = /^(\d{1,2})d$/.exec(spec);
+      const ms = days ? Number(days[1]) * 86_400_000 : parseDuration(spec);
+      if (specs.length > 1 || ms === null || ms < 3_600_000 || ms > 30 * 86_400_000) {
+        return { ok: false, problem: 'backtest takes how far back to replay, from 1h to 30d, like "backtest 24h" or "backtest 7d"' };
+      }
       return { ok: true, command: { kind: 'backtest', sinceMs: ms } };
     }
   }
@@ -94,6 +98,7 @@ export function usage(plan: Plan): string[] {
     'rollback [reason] — send all traffic back to ' + plan.from + ' now; no approval needed',
     'complete — end the watch after the last stage',
     'history [n] — the latest audit entries',
+    'backtest [24h|7d] — replay the red lines over past analytics_logs: when each would have breached and rolled back',
     'help — this text',
   ];
 }

@@ -2,6 +2,7 @@ import type { RefusalCode } from './state-machine.ts';
 import type { AuditEntry, RequestView, RunView } from './views.ts';
 import type { StatusView } from './status.ts';
 import type { Weights } from '../plan/plan.ts';
+import type { BacktestResult } from './backtest.ts';
 
 /** What a command did, typed; renderers turn it into text or Block Kit. */
 export type Outcome =
@@ -16,13 +17,14 @@ export type Outcome =
   | { kind: 'rolled_back'; run: RunView; reason: string | null; weights: Weights }
   | { kind: 'completed'; run: RunView }
   | { kind: 'history'; entries: AuditEntry[] }
+  | { kind: 'backtest'; result: BacktestResult & { rowsRead: number; tookMs: number }; requestedBy: string }
   | { kind: 'unavailable'; message: string }
   | { kind: 'error'; message: string };
 
-/** Who should see the reply: the person who asked, or the whole channel. */
+/** Who should see the reply: the person who asked, the whole channel, or a thread in it (long reports). */
 export interface Reply {
   outcome: Outcome;
-  visibility: 'private' | 'channel';
+  visibility: 'private' | 'channel' | 'thread';
 }
 
 export const privately = (outcome: Outcome): Reply => ({ outcome, visibility: 'private' });

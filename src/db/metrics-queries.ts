@@ -26,7 +26,7 @@ const NUMBER_RE = String.raw`^[0-9]+(\.[0-9]+)?([eE]\+?[0-9]{1,3})?$`;
  * "≥ 0" on the number is exactly what the regex accepts on its text; only strings pay for the
  * regex.
  */
-const numeric = (j: string, maxParam: string) => `
+export const numeric = (j: string, maxParam: string) => `
     CASE jsonb_typeof(${j})
       WHEN 'number' THEN CASE WHEN ${j}::numeric BETWEEN 0 AND ${maxParam} THEN ${j}::numeric END
       WHEN 'string' THEN CASE WHEN ${j} #>> '{}' ~ '${NUMBER_RE}' THEN

@@ -18,6 +18,8 @@ import * as store from '../db/store.ts';
 import type { HealthSource } from '../adapters/health-endpoint.ts';
 import type { AccessPolicy } from './access.ts';
 import { describeError, isUnavailable } from './errors.ts';
+import { backtest } from './backtest.ts';
+import type { HistoryProgress } from '../db/history-queries.ts';
 
 export interface EngineDeps {
   db: Database;
@@ -25,6 +27,11 @@ export interface EngineDeps {
   now: () => Date;
   access: AccessPolicy;
   health: HealthSource;
+}
+
+export interface CommandHooks {
+  /** Long reads (backtest) report progress here: chunks done of total. */
+  progress?: HistoryProgress;
 }
 
 const ADMIN_COMMANDS = new Set<Command['kind']>(['promote', 'approve', 'reject', 'rollback', 'complete']);
@@ -41,20 +48,21 @@ export class RolloutService {
     return this.deps.plan;
   }
 
-  async handle(text: string, actor: Actor): Promise<Reply> {
+  async handle(text: string, actor: Actor, hooks: CommandHooks = {}): Promise<Reply> {
     const parsed = parseCommand(this.plan, text);
     if (!parsed.ok) return privately({ kind: 'usage', problem: parsed.problem, lines: usage(this.plan) });
-    return this.run(parsed.command, actor);
+    return this.run(parsed.command, actor, hooks);
   }
 
-  async run(command: Command, actor: Actor): Promise<Reply> {
+  async run(command: Command, actor: Actor, hooks: CommandHooks = {}): Promise<Reply> {
     try {
       if (ADMIN_COMMANDS.has(command.kind) && !this.deps.access.isAdmin(actor)) {
         const refusal = refuse('not_admin', `Only rollout admins may ${command.kind === 'promote' ? `request ${command.stage}` : command.kind}; you can use status, history and help. Ask an admin, or get added to ROLLOUT_ADMINS.`);
         await this.auditRefusal(actor, command, refusal);
         return privately(refusal.ok === false ? { kind: 'refused', code: refusal.code, message: refusal.message } : (null as never));
       }
-      return privately(await this.dispatch(command, actor));
+      const outcome = await this.dispatch(command, actor, hooks);
+      return { outcome, visibility: outcome.kind === 'backtest' ? 'thread' : 'private' };
     } catch (err) {
       if (isUnavailable(err)) {
         return privately({ kind: 'unavailable', message: `The database is unavailable (${describeError(err)}). Nothing was changed; try again in a minute.` });
@@ -63,7 +71,7 @@ export class RolloutService {
     }
   }
 
-  private async dispatch(command: Command, actor: Actor): Promise<Outcome> {
+  private async dispatch(command: Command, actor: Actor, hooks: CommandHooks): Promise<Outcome> {
     switch (command.kind) {
       case 'status':
         return { kind: 'status', status: await this.status() };
@@ -82,7 +90,7 @@ export class RolloutService {
       case 'complete':
         return this.complete(actor);
       case 'backtest':
-        return { kind: 'refused', code: 'not_active', message: 'backtest is not available yet.' };
+        return { kind: 'backtest', result: await backtest(this, command.sinceMs, hooks.progress), requestedBy: actor.id };
     }
   }
 

@@ -6,6 +6,7 @@ import { healthConfirms, healthSummary } from '../core/health.ts';
 import { RED_LINE_LABELS } from '../core/red-lines.ts';
 import { reportDeltas } from '../core/report.ts';
 import type { StatusView } from '../core/status.ts';
+import { renderBacktest } from './backtest.ts';
 import { formatValue, lineSummary, money, percent, statusLineSummary, utc, weightsLine } from './format.ts';
 
 /** Plain text for the console, the CLI and logs: the same facts the Slack messages show. */
@@ -37,6 +38,8 @@ export function renderOutcome(plan: Plan, o: Outcome): string {
       return o.entries
         .map((e) => `${utc(e.at)}  ${e.actor} (${e.via})  ${e.action}  ${e.outcome}${historyDetail(e.detail)}`)
         .join('\n');
+    case 'backtest':
+      return renderBacktest(plan, o.result);
     case 'unavailable':
     case 'error':
       return o.message;

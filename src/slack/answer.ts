@@ -6,7 +6,7 @@ import type { RolloutService } from '../engine/service.ts';
 import * as store from '../db/store.ts';
 import type { Logger } from '../log.ts';
 import type { RefusalCode } from '../core/state-machine.ts';
-import { outcomeMessage, slowDatabaseMessage } from '../render/blocks/outcome.ts';
+import { outcomeMessage, postedInThreadMessage, slowDatabaseMessage, threadRootMessage } from '../render/blocks/outcome.ts';
 import type { Message } from '../render/blocks/limits.ts';
 
 /** What every listener needs. */
@@ -17,6 +17,8 @@ export interface ListenerDeps {
   afterCommand: () => void;
   /** If the core has not answered by then, say so (the database may be down or slow). */
   answerWithinMs: number;
+  /** Posts a message to the rollout channel and a reply in its thread (long reports such as backtests). */
+  postInThread?: (root: Message, reply: Message) => Promise<void>;
 }
 
 export const slackActor = (userId: string): Actor => ({ id: userId, via: 'slack' });
@@ -52,6 +54,15 @@ export async function answer(deps: ListenerDeps, respond: RespondFn, work: () =>
   clearTimeout(timer);
   if (first === 'late') await send(slowDatabaseMessage(deps.answerWithinMs));
   const reply = await result;
+  if (reply.visibility === 'thread' && deps.postInThread) {
+    try {
+      await deps.postInThread(threadRootMessage(deps.service.plan, reply.outcome), outcomeMessage(deps.service.plan, reply.outcome));
+      await send(postedInThreadMessage());
+      return;
+    } catch (err) {
+      deps.log.warn('slack: could not post in the rollout channel; answering privately', { error: describeError(err) });
+    }
+  }
   await send(outcomeMessage(deps.service.plan, reply.outcome), reply.visibility === 'channel');
   if (reply.outcome.kind !== 'unavailable') deps.afterCommand();
 }

@@ -44,7 +44,13 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.isLeader });
   const { app, mode, receiver } = buildSlackApp({
     slack, log,
-    deps: { service, log, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000 },
+    deps: {
+      service, log, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
+      async postInThread(root, reply) {
+        const posted = await web.chat.postMessage({ channel: slack.channel, text: root.text, blocks: root.blocks as never });
+        await web.chat.postMessage({ channel: slack.channel, thread_ts: posted.ts!, text: reply.text, blocks: reply.blocks as never });
+      },
+    },
     databaseUp: async () => {
       const probe = db.pool.query('SELECT 1').then(() => true, () => false);
       const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref());

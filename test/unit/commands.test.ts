@@ -25,7 +25,10 @@ describe('the command grammar', () => {
     ['complete', { kind: 'complete' }],
     ['help', { kind: 'help' }],
     ['backtest 24h', { kind: 'backtest', sinceMs: 86_400_000 }],
-    ['backtest --since 7d', null],
+    ['backtest --since 7d', { kind: 'backtest', sinceMs: 7 * 86_400_000 }],
+    ['backtest', { kind: 'backtest', sinceMs: 86_400_000 }],
+    ['backtest 30m', null],
+    ['backtest 31d', null],
   ])('%j', (text, command) => {
     const r = parse(text);
     if (command === null) expect(r.ok).toBe(false);

@@ -5,6 +5,7 @@ import { utc, weightsLine } from '../format.ts';
 import { context, esc, section, upper, who, whoList } from './common.ts';
 import { fitMessage, type Message } from './limits.ts';
 import { statusMessage } from './status.ts';
+import { backtestLines } from '../backtest.ts';
 
 /**
  * The reply to one person's command or click (ephemeral). What the whole channel must know is
@@ -44,6 +45,18 @@ export function outcomeMessage(plan: Plan, o: Outcome): Message {
           ...o.entries.map((e) => context(`${utc(e.at)} · ${who(e.actor)} (${esc(e.via)}) · *${esc(e.action)}* ${esc(e.outcome)}${detail(e.detail)}`)),
         ],
       });
+    case 'backtest': {
+      const b = backtestLines(plan, o.result);
+      return fitMessage({
+        text,
+        blocks: [
+          section(`:rewind: *Backtest* requested by ${who(o.requestedBy)}\n${esc(b.title)}`),
+          section(b.lines.map((l) => `• ${esc(l)}`).join('\n')),
+          section(`*Auto-rollbacks that would have fired (${o.result.rollbacks.length})*\n${b.rollbacks.map((l) => `• ${esc(l)}`).join('\n')}`),
+          context(esc(b.footer)),
+        ],
+      });
+    }
     case 'unavailable':
       return fitMessage(one(`:warning: ${esc(o.message)}`));
     case 'error':
@@ -64,4 +77,17 @@ function detail(d: Record<string, unknown>): string {
 export function slowDatabaseMessage(waitedMs: number): Message {
   const text = `The database has not answered within ${(waitedMs / 1000).toFixed(waitedMs % 1000 ? 1 : 0)} s; it may be unavailable. Your command may still complete: its result will follow here, and changes are announced in the rollout channel.`;
   return { text, blocks: [section(`:hourglass_flowing_sand: ${text}`)] };
+}
+
+/** The channel message a long report hangs under, so the channel stays readable. */
+export function threadRootMessage(plan: Plan, o: Outcome): Message {
+  if (o.kind !== 'backtest') return outcomeMessage(plan, o);
+  const r = o.result;
+  const text = `Backtest ${utc(r.from)} → ${utc(r.to)} requested by ${o.requestedBy}: ${r.rollbacks.length} auto-rollback${r.rollbacks.length === 1 ? '' : 's'} would have fired. Details in the thread.`;
+  return { text, blocks: [section(`:rewind: *Backtest* ${utc(r.from)} → ${utc(r.to)}, requested by ${who(o.requestedBy)}: *${r.rollbacks.length}* auto-rollback${r.rollbacks.length === 1 ? '' : 's'} would have fired. Details in the thread.`)] };
+}
+
+export function postedInThreadMessage(): Message {
+  const text = 'Done: the result is in a thread in the rollout channel.';
+  return { text, blocks: [section(`:thread: ${text}`)] };
 }

@@ -1,0 +1,220 @@
+import type { Plan, RedLineName } from '../plan/plan.ts';
+import { RED_LINES } from '../plan/plan.ts';
+import { advanceClocks, emptyClocks } from './breach-clock.ts';
+import { emptyStats, type MetricsSnapshot, type ProviderStats } from './metrics.ts';
+import { evaluateRedLines, type LineEvaluation, type LineState } from './red-lines.ts';
+
+/**
+ * History as fixed buckets of `stepMs` (the plan's evaluateEvery, or a divisor of every window),
+ * so any window is a sum of whole buckets. Sums only: every red line but p95 is a ratio of sums,
+ * and for p95 the bucket keeps how many latencies reached the threshold, which decides the
+ * verdict exactly (see p95Verdict).
+ */
+export interface ProviderSeries {
+  requests: number[];
+  failures: number[];
+  latencySamples: number[];
+  latencyAtOrAbove: number[];
+  costSum: number[];
+  costSamples: number[];
+  costSkipped: number[];
+}
+
+export interface BucketSeries {
+  startMs: number;
+  stepMs: number;
+  length: number;
+  from: ProviderSeries;
+  to: ProviderSeries;
+  otherRequests: number[];
+  vouchers: number[];
+  genOk: number[];
+}
+
+export const emptyProviderSeries = (n: number): ProviderSeries => ({
+  requests: Array(n).fill(0), failures: Array(n).fill(0), latencySamples: Array(n).fill(0), latencyAtOrAbove: Array(n).fill(0),
+  costSum: Array(n).fill(0), costSamples: Array(n).fill(0), costSkipped: Array(n).fill(0),
+});
+
+export const emptySeries = (startMs: number, stepMs: number, length: number): BucketSeries => ({
+  startMs, stepMs, length, from: emptyProviderSeries(length), to: emptyProviderSeries(length),
+  otherRequests: Array(length).fill(0), vouchers: Array(length).fill(0), genOk: Array(length).fill(0),
+});
+
+/** The bucket size that tiles evaluateEvery and every window exactly. */
+export function bucketMs(plan: Plan): number {
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  return [plan.evaluateEveryMs, plan.trafficWindowMs, ...RED_LINES.map((n) => plan.redLines[n].windowMs)].reduce(gcd);
+}
+
+/** Prefix sums, so a window is two lookups whatever its length. */
+class Prefix {
+  private readonly p: Float64Array;
+  constructor(values: number[]) {
+    this.p = new Float64Array(values.length + 1);
+    values.forEach((v, i) => (this.p[i + 1] = this.p[i] + v));
+  }
+  /** Sum of buckets [from, to), clipped to the series. */
+  sum(from: number, to: number): number {
+    const a = Math.max(0, Math.min(from, this.p.length - 1));
+    const b = Math.max(0, Math.min(to, this.p.length - 1));
+    return this.p[b] - this.p[a];
+  }
+}
+
+type Prefixed<T> = { [K in keyof T]: Prefix };
+const prefixed = <T extends Record<string, number[]>>(s: T) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, new Prefix(v)])) as Prefixed<T>;
+
+/**
+ * p95 ≥ threshold, decided from two counts. PERCENTILE_CONT(0.95) interpolates between the
+ * sorted values at positions floor(p) and ceil(p), p = 0.95 (n − 1); with `below` values under
+ * the threshold, both positions are at or above it (breach), or both under it (ok), unless the
+ * threshold falls exactly between them: then only the values themselves can tell.
+ */
+export function p95Verdict(samples: number, atOrAbove: number): 'breach' | 'ok' | 'ambiguous' | 'none' {
+  if (samples === 0) return 'none';
+  const p = 0.95 * (samples - 1);
+  const below = samples - atOrAbove;
+  if (Math.floor(p) >= below) return 'breach';
+  if (Math.ceil(p) < below) return 'ok';
+  return 'ambiguous';
+}
+
+export class SeriesWindows {
+  private readonly from: Prefixed<ProviderSeries>;
+  private readonly to: Prefixed<ProviderSeries>;
+  private readonly other: Prefix;
+  private readonly vouchers: Prefix;
+  private readonly genOk: Prefix;
+
+  constructor(readonly plan: Plan, readonly series: BucketSeries) {
+    this.from = prefixed(series.from as unknown as Record<string, number[]>) as unknown as Prefixed<ProviderSeries>;
+    this.to = prefixed(series.to as unknown as Record<string, number[]>) as unknown as Prefixed<ProviderSeries>;
+    this.other = new Prefix(series.otherRequests);
+    this.vouchers = new Prefix(series.vouchers);
+    this.genOk = new Prefix(series.genOk);
+  }
+
+  /** The evaluation time that closes bucket i (exclusive end). */
+  timeAt(i: number): number {
+    return this.series.startMs + (i + 1) * this.series.stepMs;
+  }
+
+  p95VerdictAt(i: number): ReturnType<typeof p95Verdict> {
+    const w = this.plan.redLines.p95LatencyMs.windowMs / this.series.stepMs;
+    return p95Verdict(this.to.latencySamples.sum(i + 1 - w, i + 1), this.to.latencyAtOrAbove.sum(i + 1 - w, i + 1));
+  }
+
+  /**
+   * The guard's snapshot at the end of bucket i, built from sums. p95 is the exact value when
+   * given, else a stand-in with the same verdict (the threshold, or just under it).
+   */
+  snapshotAt(i: number, exactP95: Map<number, number | null>): MetricsSnapshot {
+    const { plan, series } = this;
+    const end = new Date(this.timeAt(i));
+    const windows = [...new Set([...RED_LINES.map((n) => plan.redLines[n].windowMs), plan.trafficWindowMs])];
+    const threshold = plan.redLines.p95LatencyMs.threshold;
+    const stats = (s: Prefixed<ProviderSeries>, a: number, b: number, withP95: boolean): ProviderStats => {
+      const costSamples = s.costSamples.sum(a, b);
+      const latencySamples = s.latencySamples.sum(a, b);
+      const requests = s.requests.sum(a, b);
+      let p95: number | null = null;
+      if (withP95) {
+        const verdict = p95Verdict(latencySamples, s.latencyAtOrAbove.sum(a, b));
+        p95 = exactP95.has(i) ? exactP95.get(i)! : verdict === 'breach' ? threshold : verdict === 'ok' ? threshold * (1 - 1e-9) : null;
+      }
+      return {
+        requests, failures: s.failures.sum(a, b), latencySamples, latencySkipped: requests - latencySamples, p95LatencyMs: p95,
+        costSamples, costSkipped: s.costSkipped.sum(a, b), avgCostPerImage: costSamples ? s.costSum.sum(a, b) / costSamples : null,
+      };
+    };
+    const routes = windows.map((windowMs) => {
+      const a = i + 1 - windowMs / series.stepMs;
+      const withP95 = windowMs === plan.redLines.p95LatencyMs.windowMs;
+      const providers: Record<string, ProviderStats> = {
+        [plan.from]: stats(this.from, a, i + 1, false),
+        [plan.to]: stats(this.to, a, i + 1, withP95),
+      };
+      const other = this.other.sum(a, i + 1);
+      if (other) providers.other = { ...emptyStats(), requests: other, latencySkipped: other };
+      return { windowMs, end, providers };
+    });
+    const vw = plan.redLines.regenerateRatePercent.windowMs;
+    const a = i + 1 - vw / series.stepMs;
+    return { at: end, routes, vouchers: [{ windowMs: vw, end, vouchers: this.vouchers.sum(a, i + 1), genOk: this.genOk.sum(a, i + 1) }] };
+  }
+}
+
+export interface BacktestLineSummary {
+  states: Record<LineState, number>;
+  breachEpisodes: number;
+  longestBreachMs: number;
+  firstBreachAt: string | null;
+}
+
+export interface WouldRollBack {
+  at: string;
+  line: LineEvaluation;
+  breachSince: string;
+  heldMs: number;
+}
+
+export interface BacktestResult {
+  from: string;
+  to: string;
+  stepMs: number;
+  evaluations: number;
+  baselineCost: number | null;
+  baselineNote: string;
+  lines: Record<RedLineName, BacktestLineSummary>;
+  /** In order; after each one the clocks restart, as a fresh D1 would. */
+  rollbacks: WouldRollBack[];
+}
+
+/**
+ * Replays the guard over history: the same evaluator (evaluateRedLines) and the same `for`
+ * clocks (advanceClocks) the guard uses, at every evaluateEvery from `first` to the end.
+ */
+export function replay(windows: SeriesWindows, first: number, exactP95: Map<number, number | null>, baselineCost: number | null, baselineNote: string): BacktestResult {
+  const { plan, series } = windows;
+  const lines = Object.fromEntries(
+    RED_LINES.map((n) => [n, { states: { ok: 0, breach: 0, no_data: 0, error: 0 }, breachEpisodes: 0, longestBreachMs: 0, firstBreachAt: null }]),
+  ) as Record<RedLineName, BacktestLineSummary>;
+  const rollbacks: WouldRollBack[] = [];
+  const every = plan.evaluateEveryMs / series.stepMs;
+  let clocks = emptyClocks();
+  let evaluations = 0;
+  const open: Partial<Record<RedLineName, number>> = {};
+  for (let i = first; i < series.length; i += every) {
+    const now = new Date(windows.timeAt(i));
+    const evals = evaluateRedLines(plan, windows.snapshotAt(i, exactP95), baselineCost);
+    // Weight 0: history does not know the weights, so no "no traffic" alerts are invented.
+    const step = advanceClocks(plan, clocks, evals, now, 0);
+    clocks = step.clocks;
+    evaluations++;
+    for (const e of evals) {
+      const s = lines[e.name];
+      s.states[e.state]++;
+      if (e.state === 'breach' && open[e.name] === undefined) {
+        open[e.name] = now.getTime();
+        s.breachEpisodes++;
+        s.firstBreachAt ??= now.toISOString();
+      }
+      if (e.state !== 'breach' && e.state !== 'error' && open[e.name] !== undefined) {
+        s.longestBreachMs = Math.max(s.longestBreachMs, now.getTime() - open[e.name]!);
+        delete open[e.name];
+      }
+    }
+    if (step.fired.length) {
+      const f = step.fired[0];
+      rollbacks.push({ at: now.toISOString(), line: f.line, breachSince: f.breachSince, heldMs: f.heldMs });
+      clocks = emptyClocks();
+    }
+  }
+  const end = windows.timeAt(series.length - 1);
+  for (const [name, since] of Object.entries(open)) lines[name as RedLineName].longestBreachMs = Math.max(lines[name as RedLineName].longestBreachMs, end - since!);
+  return {
+    from: new Date(windows.timeAt(first) - plan.evaluateEveryMs).toISOString(), to: new Date(end).toISOString(), stepMs: plan.evaluateEveryMs,
+    evaluations, baselineCost, baselineNote, lines, rollbacks,
+  };
+}
