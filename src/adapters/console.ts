@@ -61,7 +61,7 @@ export function startConsole(opts: ConsoleOptions): { done: Promise<void> } {
         actor = { id: as[1], via: 'console' };
         command = as[2];
       }
-      const reply = await service.handle(command, actor);
+      const reply = await service.handle(command, actor, { progress: (done, total) => output.write(`[backtest] ${done} of ${total} chunks of history read\n`) });
       output.write(`${renderOutcome(service.plan, reply.outcome)}\n`);
       await opts.afterCommand?.();
       prompt();

@@ -55,6 +55,17 @@ describe('/rollout', () => {
     expect(reply.body.blocks[0].text.text).toContain('Not understood');
   });
 
+  it('answers a backtest in a thread of the rollout channel, and tells the asker where', async () => {
+    const [reply] = await h.command(mallory.id, 'backtest 2h');
+    expect(reply.body.text).toBe('Done: the result is in a thread in the rollout channel.');
+    const posts = h.fake.calls.filter((c) => c.method === 'chat.postMessage');
+    expect(posts).toHaveLength(2);
+    const [root, thread] = posts;
+    expect(root.body.text).toMatch(/^Backtest .* requested by U_MALLORY: 0 auto-rollbacks would have fired\. Details in the thread\.$/);
+    expect(thread.body.thread_ts).toBe('1764324000.000001');
+    expect(thread.body.text).toContain('240 evaluations every 30s of Runware');
+  });
+
   it('refuses non-admins anything but status, history and help, and audits it', async () => {
     expect(said(await h.command(mallory.id, 'd1'))[0]).toContain('Refused: Only rollout admins may request d1');
     expect(said(await h.command(mallory.id, 'status'))[0]).toContain('Stage: idle');
