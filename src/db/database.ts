@@ -85,15 +85,25 @@ export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 /** One transaction on one client; rolls back on any error and rethrows it. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken = false;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    // A connection that cannot even roll back is dead: destroy it rather than pool it.
+    await client.query('ROLLBACK').catch(() => (broken = true));
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
+}
+
+/** Like withTransaction, with its own statement timeout (long reads that exceed the pool's cap). */
+export function withStatementTimeout<T>(pool: pg.Pool, timeoutMs: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withTransaction(pool, async (client) => {
+    await client.query(`SET LOCAL statement_timeout = ${Math.floor(timeoutMs)}`);
+    return fn(client);
+  });
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import type { BucketSeries, ProviderSeries } from '../core/backtest.ts';
+import { withStatementTimeout } from './database.ts';
 import { numeric } from './metrics-queries.ts';
 
 /*
@@ -76,40 +77,31 @@ export async function readHistory(pool: pg.Pool, plan: Plan, series: BucketSerie
 }
 
 async function readChunk(pool: pg.Pool, plan: Plan, series: BucketSeries, a: number, b: number): Promise<number> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query(`SET LOCAL statement_timeout = ${CHUNK_TIMEOUT_MS}`);
-    const range = [new Date(a), new Date(b), series.startMs, series.stepMs];
-    const route = await client.query(ROUTE_BUCKETS_SQL, [...range, plan.maxLatencyMs, plan.maxCostPerImage, plan.redLines.p95LatencyMs.threshold, plan.from, plan.to]);
-    const vouchers = await client.query(VOUCHER_BUCKETS_SQL, range);
-    await client.query('COMMIT');
-    let rows = 0;
-    for (const r of route.rows) {
-      rows += r.requests;
-      if (r.p === 2) {
-        series.otherRequests[r.i] += r.requests;
-        continue;
-      }
-      const s: ProviderSeries = r.p === 0 ? series.from : series.to;
-      s.requests[r.i] += r.requests;
-      s.failures[r.i] += r.failures;
-      s.latencySamples[r.i] += r.latency_samples;
-      s.latencyAtOrAbove[r.i] += r.latency_at_or_above;
-      s.costSum[r.i] += r.cost_sum;
-      s.costSamples[r.i] += r.cost_samples;
-      s.costSkipped[r.i] += r.cost_skipped;
+  const range = [new Date(a), new Date(b), series.startMs, series.stepMs];
+  const [route, vouchers] = await withStatementTimeout(pool, CHUNK_TIMEOUT_MS, async (c) => [
+    await c.query(ROUTE_BUCKETS_SQL, [...range, plan.maxLatencyMs, plan.maxCostPerImage, plan.redLines.p95LatencyMs.threshold, plan.from, plan.to]),
+    await c.query(VOUCHER_BUCKETS_SQL, range),
+  ]);
+  let rows = 0;
+  for (const r of route.rows) {
+    rows += r.requests;
+    if (r.p === 2) {
+      series.otherRequests[r.i] += r.requests;
+      continue;
     }
-    for (const r of vouchers.rows) {
-      rows += r.vouchers + r.gen_ok;
-      series.vouchers[r.i] += r.vouchers;
-      series.genOk[r.i] += r.gen_ok;
-    }
-    return rows;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
+    const s: ProviderSeries = r.p === 0 ? series.from : series.to;
+    s.requests[r.i] += r.requests;
+    s.failures[r.i] += r.failures;
+    s.latencySamples[r.i] += r.latency_samples;
+    s.latencyAtOrAbove[r.i] += r.latency_at_or_above;
+    s.costSum[r.i] += r.cost_sum;
+    s.costSamples[r.i] += r.cost_samples;
+    s.costSkipped[r.i] += r.cost_skipped;
   }
+  for (const r of vouchers.rows) {
+    rows += r.vouchers + r.gen_ok;
+    series.vouchers[r.i] += r.vouchers;
+    series.genOk[r.i] += r.gen_ok;
+  }
+  return rows;
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import { RED_LINES } from '../plan/plan.ts';
+import { withStatementTimeout } from './database.ts';
 import type { MetricsSnapshot, ProviderStats, RouteWindow, VoucherWindow } from '../core/metrics.ts';
 
 /*
@@ -123,18 +124,7 @@ const BASELINE_TIMEOUT_MS = 120_000;
 
 /** The average cost of `from` over the lookback before `end`: the cost red line's baseline. */
 export async function measureBaselineCost(pool: pg.Pool, plan: Plan, end: Date): Promise<{ cost: number | null; samples: number }> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query(`SET LOCAL statement_timeout = ${BASELINE_TIMEOUT_MS}`);
-    const w = await readRouteWindow(client, plan, end, plan.baselineLookbackMs, false);
-    await client.query('COMMIT');
-    const s = w.providers[plan.from];
-    return { cost: s && s.costSamples >= plan.minSamples ? s.avgCostPerImage : null, samples: s?.costSamples ?? 0 };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  const w = await withStatementTimeout(pool, BASELINE_TIMEOUT_MS, (c) => readRouteWindow(c, plan, end, plan.baselineLookbackMs, false));
+  const s = w.providers[plan.from];
+  return { cost: s && s.costSamples >= plan.minSamples ? s.avgCostPerImage : null, samples: s?.costSamples ?? 0 };
 }
