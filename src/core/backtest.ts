@@ -15,6 +15,9 @@ export interface ProviderSeries {
   failures: number[];
   latencySamples: number[];
   latencyAtOrAbove: number[];
+  /** The largest latency under the p95 threshold, and the smallest at or above it (NaN: none). */
+  latencyBelowMax: number[];
+  latencyAboveMin: number[];
   costSum: number[];
   costSamples: number[];
   costSkipped: number[];
@@ -33,6 +36,7 @@ export interface BucketSeries {
 
 export const emptyProviderSeries = (n: number): ProviderSeries => ({
   requests: Array(n).fill(0), failures: Array(n).fill(0), latencySamples: Array(n).fill(0), latencyAtOrAbove: Array(n).fill(0),
+  latencyBelowMax: Array(n).fill(Number.NaN), latencyAboveMin: Array(n).fill(Number.NaN),
   costSum: Array(n).fill(0), costSamples: Array(n).fill(0), costSkipped: Array(n).fill(0),
 });
 
@@ -63,13 +67,14 @@ class Prefix {
 }
 
 type Prefixed<T> = { [K in keyof T]: Prefix };
-const prefixed = <T extends Record<string, number[]>>(s: T) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, new Prefix(v)])) as Prefixed<T>;
+const prefixed = <T extends Record<string, number[]>>(s: T) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, new Prefix(v.map((x) => (Number.isNaN(x) ? 0 : x)))])) as Prefixed<T>;
 
 /**
  * p95 ≥ threshold, decided from two counts. PERCENTILE_CONT(0.95) interpolates between the
  * sorted values at positions floor(p) and ceil(p), p = 0.95 (n − 1); with `below` values under
  * the threshold, both positions are at or above it (breach), or both under it (ok), unless the
- * threshold falls exactly between them: then only the values themselves can tell.
+ * threshold falls exactly between them ("ambiguous"): then those two values are the largest one
+ * under the threshold and the smallest one at or above it, which the buckets also keep.
  */
 export function p95Verdict(samples: number, atOrAbove: number): 'breach' | 'ok' | 'ambiguous' | 'none' {
   if (samples === 0) return 'none';
@@ -100,29 +105,38 @@ export class SeriesWindows {
     return this.series.startMs + (i + 1) * this.series.stepMs;
   }
 
-  p95VerdictAt(i: number): ReturnType<typeof p95Verdict> {
-    const w = this.plan.redLines.p95LatencyMs.windowMs / this.series.stepMs;
-    return p95Verdict(this.to.latencySamples.sum(i + 1 - w, i + 1), this.to.latencyAtOrAbove.sum(i + 1 - w, i + 1));
+  /**
+   * The candidate's p95 over the window ending with bucket i: exact when the threshold falls
+   * between the interpolation points, else a stand-in with the same verdict (the threshold, or
+   * just under it). The report reads the exact value where it shows one.
+   */
+  private p95At(a: number, b: number): number | null {
+    const samples = this.to.latencySamples.sum(a, b);
+    const verdict = p95Verdict(samples, this.to.latencyAtOrAbove.sum(a, b));
+    const threshold = this.plan.redLines.p95LatencyMs.threshold;
+    if (verdict === 'none') return null;
+    if (verdict === 'breach') return threshold;
+    if (verdict === 'ok') return threshold * (1 - 1e-9);
+    let below = -Infinity;
+    let above = Infinity;
+    for (let k = Math.max(0, a); k < Math.min(b, this.series.length); k++) {
+      if (this.series.to.latencyBelowMax[k] > below) below = this.series.to.latencyBelowMax[k];
+      if (this.series.to.latencyAboveMin[k] < above) above = this.series.to.latencyAboveMin[k];
+    }
+    const p = 0.95 * (samples - 1);
+    return below + (p - Math.floor(p)) * (above - below);
   }
 
-  /**
-   * The guard's snapshot at the end of bucket i, built from sums. p95 is the exact value when
-   * given, else a stand-in with the same verdict (the threshold, or just under it).
-   */
-  snapshotAt(i: number, exactP95: Map<number, number | null>): MetricsSnapshot {
+  /** The guard's snapshot at the end of bucket i, built from sums. */
+  snapshotAt(i: number): MetricsSnapshot {
     const { plan, series } = this;
     const end = new Date(this.timeAt(i));
     const windows = [...new Set([...RED_LINES.map((n) => plan.redLines[n].windowMs), plan.trafficWindowMs])];
-    const threshold = plan.redLines.p95LatencyMs.threshold;
     const stats = (s: Prefixed<ProviderSeries>, a: number, b: number, withP95: boolean): ProviderStats => {
       const costSamples = s.costSamples.sum(a, b);
       const latencySamples = s.latencySamples.sum(a, b);
       const requests = s.requests.sum(a, b);
-      let p95: number | null = null;
-      if (withP95) {
-        const verdict = p95Verdict(latencySamples, s.latencyAtOrAbove.sum(a, b));
-        p95 = exactP95.has(i) ? exactP95.get(i)! : verdict === 'breach' ? threshold : verdict === 'ok' ? threshold * (1 - 1e-9) : null;
-      }
+      const p95 = withP95 ? this.p95At(a, b) : null;
       return {
         requests, failures: s.failures.sum(a, b), latencySamples, latencySkipped: requests - latencySamples, p95LatencyMs: p95,
         costSamples, costSkipped: s.costSkipped.sum(a, b), avgCostPerImage: costSamples ? s.costSum.sum(a, b) / costSamples : null,
@@ -175,7 +189,7 @@ export interface BacktestResult {
  * Replays the guard over history: the same evaluator (evaluateRedLines) and the same `for`
  * clocks (advanceClocks) the guard uses, at every evaluateEvery from `first` to the end.
  */
-export function replay(windows: SeriesWindows, first: number, exactP95: Map<number, number | null>, baselineCost: number | null, baselineNote: string): BacktestResult {
+export function replay(windows: SeriesWindows, first: number, baselineCost: number | null, baselineNote: string): BacktestResult {
   const { plan, series } = windows;
   const lines = Object.fromEntries(
     RED_LINES.map((n) => [n, { states: { ok: 0, breach: 0, no_data: 0, error: 0 }, breachEpisodes: 0, longestBreachMs: 0, firstBreachAt: null }]),
@@ -187,7 +201,7 @@ export function replay(windows: SeriesWindows, first: number, exactP95: Map<numb
   const open: Partial<Record<RedLineName, number>> = {};
   for (let i = first; i < series.length; i += every) {
     const now = new Date(windows.timeAt(i));
-    const evals = evaluateRedLines(plan, windows.snapshotAt(i, exactP95), baselineCost);
+    const evals = evaluateRedLines(plan, windows.snapshotAt(i), baselineCost);
     // Weight 0: history does not know the weights, so no "no traffic" alerts are invented.
     const step = advanceClocks(plan, clocks, evals, now, 0);
     clocks = step.clocks;

@@ -4,9 +4,6 @@ import { readHistory, type HistoryProgress } from '../db/history-queries.ts';
 import { measureBaselineCost, readRouteWindow } from '../db/metrics-queries.ts';
 import type { RolloutService } from './service.ts';
 
-/** Exact p95 look-ups allowed per backtest; each is one indexed 5-minute read. */
-const MAX_EXACT_P95 = 2_000;
-
 export interface BacktestRun extends BacktestResult {
   rowsRead: number;
   tookMs: number;
@@ -38,18 +35,7 @@ export async function backtest(service: RolloutService, sinceMs: number, onProgr
   ]);
   const windows = new SeriesWindows(plan, series);
   const first = longest / step - 1 + plan.evaluateEveryMs / step;
-  const every = plan.evaluateEveryMs / step;
-  // p95 is decided from counts; only where the threshold falls between the two values
-  // PERCENTILE_CONT interpolates does the exact value have to be read.
-  const exact = new Map<number, number | null>();
-  for (let i = first; i < series.length && exact.size < MAX_EXACT_P95; i += every) {
-    if (windows.p95VerdictAt(i) === 'ambiguous') exact.set(i, null);
-  }
-  for (const i of exact.keys()) {
-    const w = await readRouteWindow(db.metricsPool, plan, new Date(windows.timeAt(i)), plan.redLines.p95LatencyMs.windowMs, true);
-    exact.set(i, w.providers[plan.to]?.p95LatencyMs ?? null);
-  }
-  const result = replay(windows, first, exact, baseline.cost, baseline.note);
+  const result = replay(windows, first, baseline.cost, baseline.note);
   // The report shows p95 values where a rollback would have fired: read those exactly too.
   for (const r of result.rollbacks) {
     if (r.line.name !== 'p95LatencyMs') continue;

@@ -33,3 +33,42 @@ describe('p95 decided from counts', () => {
     expect(p95Verdict(1, 0)).toBe('ok');
   });
 });
+
+describe('p95 over a window of buckets', () => {
+  it('gives the guard\'s verdict everywhere, and PERCENTILE_CONT\'s exact value where the threshold falls between its two points', async () => {
+    const { SeriesWindows, emptySeries } = await import('../../src/core/backtest.ts');
+    const { defaultPlan } = await import('../../src/plan/plan.ts');
+    const plan = defaultPlan();
+    const threshold = plan.redLines.p95LatencyMs.threshold;
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const n = 400;
+    const series = emptySeries(0, 30_000, n);
+    const values: number[][] = [];
+    for (let i = 0; i < n; i++) {
+      const tail = (Math.sin(i / 20) + 1) * 0.05; // drifts around the threshold's share
+      values[i] = Array.from({ length: 3 + Math.floor(rand() * 8) }, () => Math.round(rand() < tail ? 7_000 + rand() * 3_000 : 1_000 + rand() * 3_000));
+      for (const v of values[i]) {
+        series.to.requests[i]++;
+        series.to.latencySamples[i]++;
+        if (v >= threshold) {
+          series.to.latencyAtOrAbove[i]++;
+          series.to.latencyAboveMin[i] = Number.isNaN(series.to.latencyAboveMin[i]) ? v : Math.min(series.to.latencyAboveMin[i], v);
+        } else series.to.latencyBelowMax[i] = Number.isNaN(series.to.latencyBelowMax[i]) ? v : Math.max(series.to.latencyBelowMax[i], v);
+      }
+    }
+    const windows = new SeriesWindows(plan, series);
+    let exactChecked = 0;
+    for (let i = 9; i < n; i++) {
+      const window = values.slice(i - 9, i + 1).flat();
+      const exact = percentileCont(window);
+      const p95 = windows.snapshotAt(i).routes.find((r) => r.windowMs === 300_000)!.providers.runware.p95LatencyMs!;
+      expect(p95 >= threshold).toBe(exact >= threshold);
+      if (p95Verdict(window.length, window.filter((v) => v >= threshold).length) === 'ambiguous') {
+        expect(p95).toBeCloseTo(exact, 9);
+        exactChecked++;
+      }
+    }
+    expect(exactChecked).toBeGreaterThan(0);
+  });
+});
