@@ -13,7 +13,7 @@ import {
 import { readFlag, type WeightsLabel } from '../core/weights.ts';
 import type { Actor, RequestView, RunView } from '../core/views.ts';
 import { withTransaction, type Database } from '../db/database.ts';
-import { readSnapshot } from '../db/metrics-queries.ts';
+import { readRouteWindow, readSnapshot } from '../db/metrics-queries.ts';
 import * as store from '../db/store.ts';
 import type { HealthSource } from '../adapters/health-endpoint.ts';
 import type { AccessPolicy } from './access.ts';
@@ -94,7 +94,12 @@ export class RolloutService {
     }
   }
 
-  async status(): Promise<StatusView> {
+  /**
+   * Everything `status` shows. With preferGuard (the live checklist, every 30 s), the red lines
+   * come from the guard's evaluation when it is fresh, so a refresh reads only the traffic split
+   * instead of every window a second time.
+   */
+  async status(opts: { preferGuard?: boolean } = {}): Promise<StatusView> {
     const { db, plan } = this.deps;
     const now = this.deps.now();
     const [run, pending, flagRow, health] = await Promise.all([
@@ -104,13 +109,19 @@ export class RolloutService {
       this.deps.health.read(),
     ]);
     const guard = run ? await store.readGuardState(db.pool, run.id) : null;
+    const guardFresh = !!guard && !!run && isActiveStage(plan, run.state) && now.getTime() - guard.evaluatedAt.getTime() <= 2 * plan.evaluateEveryMs;
     let lines;
     let split = { total: 0, shares: {}, counts: {} } as ReturnType<typeof trafficSplit>;
     let metricsError: string | null = null;
     try {
-      const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs]);
-      lines = evaluateRedLines(plan, snapshot, run?.baselineCost ?? plan.baselineCostPerImage);
-      split = trafficSplit(routeWindow(snapshot, plan.trafficWindowMs), plan.from, plan.to);
+      if (opts.preferGuard && guardFresh) {
+        lines = guard.evaluations;
+        split = trafficSplit(await readRouteWindow(db.metricsPool, plan, now, plan.trafficWindowMs, false), plan.from, plan.to);
+      } else {
+        const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs]);
+        lines = evaluateRedLines(plan, snapshot, run?.baselineCost ?? plan.baselineCostPerImage);
+        split = trafficSplit(routeWindow(snapshot, plan.trafficWindowMs), plan.from, plan.to);
+      }
     } catch (err) {
       if (isUnavailable(err) && db.metricsPool === db.pool) throw err;
       metricsError = describeError(err);

@@ -66,13 +66,16 @@ export class ChecklistRefresher {
     if (isActiveStage(plan, run.state)) {
       const row = await getMessage<ChecklistState>(db.pool, keys.checklist(run.id, run.state));
       if (!row || row.state.ended) return;
-      const status = await service.status();
+      const status = await service.status({ preferGuard: true });
       const stage = plan.stages.find((s) => s.name === run.state)!;
       const result = checklistItems(plan, stage, run.stageStartedAt, status, row.state.tracking);
       const next = nextStage(plan, { state: run.state, stageStartedAt: run.stageStartedAt });
       const pending = status.pending && next && status.pending.toStage === next.name ? { id: status.pending.id, stage: status.pending.toStage } : null;
       const state: ChecklistState = { ...row.state, items: result.items, ready: result.ready, tracking: result.tracking, pendingRequest: pending, checkedAt: status.at.toISOString() };
-      if (await this.edit(row, drawChecklist(plan, state))) await saveState(db.pool, row.key, state, service.deps.now());
+      const drawn = drawChecklist(plan, state);
+      // Slack is edited only when what people see changed (soak minutes, a tick, a value).
+      if (JSON.stringify(drawn) === JSON.stringify(drawChecklist(plan, row.state))) return;
+      if (await this.edit(row, drawn)) await saveState(db.pool, row.key, state, service.deps.now());
       return;
     }
     if (run.state === ROLLED_BACK) {
