@@ -1,6 +1,6 @@
 import type { Actor } from '../core/views.ts';
 
-/** Who may change the rollout. Everyone may read (status, history, help, backtest). */
+/** Who may change the rollout (and run backtests). Everyone may read status, history and help. */
 export interface AccessPolicy {
   isAdmin(actor: Actor): boolean;
   describe(): string;

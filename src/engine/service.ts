@@ -34,7 +34,8 @@ export interface CommandHooks {
   progress?: HistoryProgress;
 }
 
-const ADMIN_COMMANDS = new Set<Command['kind']>(['promote', 'approve', 'reject', 'rollback', 'complete']);
+// Backtest is read-only but reads days of history: admins only, like the spec's "status, history and help" for everyone else.
+const ADMIN_COMMANDS = new Set<Command['kind']>(['promote', 'approve', 'reject', 'rollback', 'complete', 'backtest']);
 
 /**
  * The command core: every front end (Slack, console, CLI) calls `handle(text, actor)` or a

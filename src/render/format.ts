@@ -53,3 +53,13 @@ export function utc(at: Date | string): string {
 }
 
 export const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
+
+/**
+ * Shadow mode must be said in every alert, so nobody reads an alert as "the bot has it in hand".
+ * Breach and would-be-rollback alerts say it in their own words; the others get this line.
+ */
+export function shadowNote(plan: Plan, kind: string): string | null {
+  if (plan.autoRollback) return null;
+  const alerts = ['breach_recovered', 'no_traffic', 'traffic_restored', 'flag_drift', 'guard_error', 'guard_recovered', 'manual_rollback'];
+  return alerts.includes(kind) ? 'Shadow mode: the guard alerts only and never writes the flag.' : null;
+}

@@ -7,7 +7,7 @@ import { RED_LINE_LABELS } from '../core/red-lines.ts';
 import { reportDeltas } from '../core/report.ts';
 import type { StatusView } from '../core/status.ts';
 import { renderBacktest } from './backtest.ts';
-import { formatValue, lineSummary, money, percent, statusLineSummary, utc, weightsLine } from './format.ts';
+import { formatValue, lineSummary, money, shadowNote, percent, statusLineSummary, utc, weightsLine } from './format.ts';
 
 /** Plain text for the console, the CLI and logs: the same facts the Slack messages show. */
 
@@ -78,6 +78,12 @@ export function renderStatus(plan: Plan, s: StatusView): string {
 }
 
 export function renderEvent(plan: Plan, e: RolloutEvent): string {
+  const text = eventText(plan, e);
+  const note = shadowNote(plan, e.kind);
+  return note ? `${text} (${note})` : text;
+}
+
+function eventText(plan: Plan, e: RolloutEvent): string {
   const cand = plan.providerNames[plan.to];
   switch (e.kind) {
     case 'request_opened':

@@ -56,12 +56,12 @@ describe('/rollout', () => {
   });
 
   it('answers a backtest in a thread of the rollout channel, and tells the asker where', async () => {
-    const [reply] = await h.command(mallory.id, 'backtest 2h');
+    const [reply] = await h.command(alice.id, 'backtest 2h');
     expect(reply.body.text).toBe('Done: the result is in a thread in the rollout channel.');
     const posts = h.fake.calls.filter((c) => c.method === 'chat.postMessage');
     expect(posts).toHaveLength(2);
     const [root, thread] = posts;
-    expect(root.body.text).toMatch(/^Backtest .* requested by U_MALLORY: 0 auto-rollbacks would have fired\. Details in the thread\.$/);
+    expect(root.body.text).toMatch(/^Backtest .* requested by U_ALICE: 0 auto-rollbacks would have fired\. Details in the thread\.$/);
     expect(thread.body.thread_ts).toBe('1764324000.000001');
     expect(thread.body.text).toContain('240 evaluations every 30s of Runware');
   });

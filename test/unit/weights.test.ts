@@ -62,3 +62,18 @@ describe('the health endpoint answer', () => {
     if (r.kind === 'read') expect(r).toMatchObject({ weights: null, providers: {} });
   });
 });
+
+describe('shadow mode is said in every alert', () => {
+  it('adds the note to alerts that do not say it themselves, and not to reports', async () => {
+    const { renderEvent } = await import('../../src/render/text.ts');
+    const { parsePlan } = await import('../../src/plan/plan.ts');
+    const seed = (await import('../../src/plan/default-plan.json', { with: { type: 'json' } })).default;
+    const shadow = parsePlan({ ...structuredClone(seed), autoRollback: false });
+    const at = '2026-11-28T10:00:00.000Z';
+    const drift = { kind: 'flag_drift', runId: 1, stage: 'd1', expected: { fal: 0.9, runware: 0.1 }, found: 'x', problem: 'not JSON', at } as const;
+    expect(renderEvent(shadow, drift)).toContain('Shadow mode: the guard alerts only and never writes the flag.');
+    expect(renderEvent(plan, drift)).not.toContain('Shadow mode');
+    const guardError = { kind: 'guard_error', runId: 1, stage: 'd1', message: 'boom', at } as const;
+    expect(renderEvent(shadow, guardError)).toContain('Shadow mode');
+  });
+});

@@ -4,7 +4,7 @@ import type { RolloutEvent } from '../../core/events.ts';
 import { RED_LINE_LABELS } from '../../core/red-lines.ts';
 import { reportDeltas } from '../../core/report.ts';
 import { renderEvent } from '../text.ts';
-import { formatValue, lineIcon, lineSummary, money, percent, weightsLine } from '../format.ts';
+import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, weightsLine } from '../format.ts';
 import { ACTION, encodeValue } from './buttons.ts';
 import { actions, button, confirm, context, esc, hhmm, section, upper, who } from './common.ts';
 import { fitMessage, type Message } from './limits.ts';
@@ -18,7 +18,8 @@ type Of<K extends RolloutEvent['kind']> = Extract<RolloutEvent, { kind: K }>;
 export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_opened' | 'request_updated' | 'stage_started'>>, extra: { baseline?: number | null; confirmation?: string | null } = {}): Message {
   const text = renderEvent(plan, e);
   const cand = plan.providerNames[plan.to];
-  const msg = (...blocks: Message['blocks']) => fitMessage({ text, blocks });
+  const note = shadowNote(plan, e.kind);
+  const msg = (...blocks: Message['blocks']) => fitMessage({ text, blocks: note ? [...blocks, context(`:ghost: ${note}`)] : blocks });
   switch (e.kind) {
     case 'breach_started': {
       const deadline = new Date(Date.parse(e.at) + e.forMs);
