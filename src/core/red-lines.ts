@@ -15,6 +15,8 @@ export interface LineEvaluation {
   samples: number;
   /** Candidate gen_route rows in the window, the no-data gate. */
   candidateRequests: number;
+  /** Rows whose value was unusable (missing, non-numeric, negative, absurd): skipped and counted. */
+  skipped?: number;
   /** The same metric for `from`, for comparison only; never part of the verdict. */
   fromValue: number | null;
   /** Cost only: the candidate's average cost and the baseline it is compared to. */
@@ -59,10 +61,12 @@ function evaluateOne(plan: Plan, snapshot: MetricsSnapshot, baselineCost: number
   let fromValue: number | null;
   let cost: LineEvaluation['cost'];
   let missing: string | undefined;
+  let skipped = 0;
   switch (name) {
     case 'p95LatencyMs':
       value = cand.p95LatencyMs;
       samples = cand.latencySamples;
+      skipped = cand.latencySkipped;
       fromValue = from.p95LatencyMs;
       break;
     case 'failureRatePercent':
@@ -74,6 +78,7 @@ function evaluateOne(plan: Plan, snapshot: MetricsSnapshot, baselineCost: number
       cost = { candidate: cand.avgCostPerImage, baseline: baselineCost };
       value = baselineCost && cand.avgCostPerImage !== null ? cand.avgCostPerImage / baselineCost : null;
       samples = cand.costSamples;
+      skipped = cand.costSkipped;
       fromValue = baselineCost && from.avgCostPerImage !== null ? from.avgCostPerImage / baselineCost : null;
       if (!baselineCost) missing = 'no baseline cost (set baselineCostPerImage, or let D1 measure it)';
       break;
@@ -86,7 +91,7 @@ function evaluateOne(plan: Plan, snapshot: MetricsSnapshot, baselineCost: number
       break;
     }
   }
-  const base = { name, threshold: spec.threshold, windowMs: spec.windowMs, samples, candidateRequests: cand.requests, fromValue, ...(cost ? { cost } : {}) };
+  const base = { name, threshold: spec.threshold, windowMs: spec.windowMs, samples, candidateRequests: cand.requests, fromValue, ...(cost ? { cost } : {}), ...(skipped ? { skipped } : {}) };
   if (missing) return { ...base, state: 'no_data', value: null, reason: missing };
   if (cand.requests < plan.minSamples) {
     return { ...base, state: 'no_data', value, reason: `${cand.requests} ${plan.to} requests in the window, fewer than minSamples ${plan.minSamples}` };

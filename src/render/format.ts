@@ -36,7 +36,8 @@ export function lineSummary(plan: Plan, line: LineEvaluation, held?: { heldMs: n
   if (line.state === 'breach' && held?.heldMs != null) state = `BREACH for ${formatDuration(held.heldMs)} of ${durationLabel(held.forMs)}`;
   if (line.state === 'no_data' || line.state === 'error') state += line.reason ? ` (${line.reason})` : '';
   const cost = line.cost ? `, ${plan.providerNames[plan.to]} ${money(line.cost.candidate)} vs baseline ${money(line.cost.baseline)}` : '';
-  return `${label} ${value} (red line ${formatThreshold(line.name, line.threshold)}, ${durationLabel(line.windowMs)} window, n=${line.samples}${cost}): ${state}`;
+  const skipped = line.skipped ? `, ${line.skipped} unusable skipped` : '';
+  return `${label} ${value} (red line ${formatThreshold(line.name, line.threshold)}, ${durationLabel(line.windowMs)} window, n=${line.samples}${skipped}${cost}): ${state}`;
 }
 
 export const statusLineSummary = (plan: Plan, l: StatusLine) => lineSummary(plan, l.evaluation, { heldMs: l.heldMs, forMs: l.forMs });

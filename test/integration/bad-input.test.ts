@@ -123,6 +123,7 @@ describe('broken analytics rows are skipped and counted, never fatal', () => {
     const { readRouteWindow } = await import('../../src/db/metrics-queries.ts');
     const w = await readRouteWindow(db.pool, service.plan, clock.now(), 5 * MINUTE, true);
     expect((w.providers.runware as unknown as Record<string, number>)[counter]).toBe(10);
+    expect(renderStatus(service.plan, await service.status())).toContain('10 unusable skipped');
   });
 
   it.each([
