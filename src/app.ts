@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Config } from './config.ts';
 import { loadPlan, type Plan } from './plan/plan.ts';
 import { openDatabase, redactUrl, type Database } from './db/database.ts';
+import { DataDirBusyError } from './db/pglite.ts';
 import { migrate } from './db/migrate.ts';
 import { adminList } from './engine/access.ts';
 import { describeError } from './engine/errors.ts';
@@ -39,6 +40,7 @@ export async function openEngine(config: Config, opts: Pick<StartOptions, 'log' 
     db = await openDatabase({ databaseUrl: config.databaseUrl, metricsDatabaseUrl: config.metricsDatabaseUrl, dataDir: config.dataDir });
     await db.pool.query('SELECT 1');
   } catch (err) {
+    if (err instanceof DataDirBusyError) throw err;
     const where = config.databaseUrl ? redactUrl(config.databaseUrl) : `the embedded database in ${config.dataDir}`;
     throw new StartupError(`cannot open ${where}: ${describeError(err)}. Check DATABASE_URL and that Postgres is running.`);
   }
