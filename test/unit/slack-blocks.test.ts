@@ -104,6 +104,18 @@ describe('renderers', () => {
     expect((d2.blocks.find((b) => b.type === 'actions') as any).elements[0].confirm).toBeUndefined();
   });
 
+  it("an auto-rollback's next step points at what its red line measures", () => {
+    const next = (name: LineEvaluation['name']) => {
+      const m = eventMessage(plan, { kind: 'auto_rollback', runId: 1, stage: 'd2', line: line({ name }), heldMs: 600_000, others: [], weights: { fal: 1, runware: 0 }, shadow: false, at });
+      return JSON.stringify(m.blocks.at(-1));
+    };
+    expect(next('p95LatencyMs')).toContain("Runware's slow requests");
+    expect(next('failureRatePercent')).toContain("Runware's errors");
+    expect(next('costPerImageRatio')).toContain("Runware's cost per image with the baseline");
+    expect(next('regenerateRatePercent')).toContain('why users regenerate');
+    expect(next('costPerImageRatio')).toContain('/rollout d1');
+  });
+
   it('every event renders with a fallback text, inside the limits, even with a 300-character reason', () => {
     const reason = '<script> '.repeat(40);
     const events: RolloutEvent[] = [

@@ -1,4 +1,4 @@
-import type { Plan } from '../../plan/plan.ts';
+import type { Plan, RedLineName } from '../../plan/plan.ts';
 import { durationLabel, formatDuration } from '../../plan/duration.ts';
 import type { RolloutEvent } from '../../core/events.ts';
 import { RED_LINE_LABELS } from '../../core/red-lines.ts';
@@ -8,6 +8,14 @@ import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, weights
 import { ACTION, encodeValue } from './buttons.ts';
 import { actions, button, confirm, context, esc, hhmm, section, upper, who } from './common.ts';
 import { fitMessage, type Message } from './limits.ts';
+
+// The first place to look depends on which red line fired: an error hunt is no help for cost.
+const WHERE_TO_LOOK: Record<RedLineName, (provider: string) => string> = {
+  p95LatencyMs: (p) => `look at ${p}'s slow requests (\`latency_ms\` of its \`gen_route\` rows)`,
+  failureRatePercent: (p) => `look at ${p}'s errors in \`analytics_logs\``,
+  costPerImageRatio: (p) => `compare ${p}'s cost per image with the baseline (price, resolution, retries)`,
+  regenerateRatePercent: (p) => `look at why users regenerate ${p}'s images (quality, wrong output)`,
+};
 
 type Of<K extends RolloutEvent['kind']> = Extract<RolloutEvent, { kind: K }>;
 
@@ -47,7 +55,7 @@ export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_op
       const blocks = [section(head), section(facts.join('\n'))];
       if (!e.shadow) blocks.push(context(extra.confirmation ?? `Health endpoint: checking that the app reports ${weightsLine(plan, e.weights)}…`));
       else blocks.push(actions(rollbackButton(plan, e.runId, e.stage, 'Roll back now')));
-      blocks.push(context(`Next: look at ${cand}'s errors in \`analytics_logs\`, fix, then start again with \`/rollout ${plan.stages[0].name}\`.`));
+      blocks.push(context(`Next: ${WHERE_TO_LOOK[e.line.name](cand)}, fix, then start again with \`/rollout ${plan.stages[0].name}\`.`));
       return msg(...blocks);
     }
     case 'manual_rollback': {
