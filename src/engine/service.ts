@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import { stageIndex } from '../plan/plan.ts';
+import { durationLabel } from '../plan/duration.ts';
 import { parseCommand, usage, type Command } from '../core/commands.ts';
 import { requestJson, type RolloutEvent } from '../core/events.ts';
 import { privately, type Outcome, type Reply } from '../core/outcomes.ts';
@@ -287,6 +288,14 @@ export class RolloutService {
     const guard = await store.readGuardState(c, run.id);
     const breaching = guard?.evaluations.filter((e) => e.state === 'breach').map((e) => e.name) ?? [];
     if (breaching.length) return refuse('breaching', `Not promoting while ${breaching.join(', ')} ${breaching.length > 1 ? 'are' : 'is'} in breach; wait for recovery, roll back, or add --force (audited).`);
+    // A soak with no judged traffic proves nothing: the runbook promotes only when the metrics
+    // were checked and fine. Latency and failure rate are the candidate's own 5-minute lines.
+    const own = guard?.evaluations.filter((e) => e.name === 'p95LatencyMs' || e.name === 'failureRatePercent') ?? [];
+    if (!own.some((e) => e.state === 'ok')) {
+      const to = this.plan.providerNames[this.plan.to];
+      const seen = own[0] ? `${own[0].candidateRequests} ${to} requests in the last ${durationLabel(own[0].windowMs)}, ${own[0].state === 'error' ? 'and the guard cannot read the metrics' : `under minSamples ${this.plan.minSamples}`}` : 'the guard has not evaluated this stage yet';
+      return refuse('no_evidence', `Not promoting: the red lines have nothing to judge ${to} by (${seen}). Check that traffic reaches ${to} and wait for an evaluation, or add --force (audited).`);
+    }
     return null;
   }
 

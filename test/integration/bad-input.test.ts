@@ -4,7 +4,7 @@ import { parsePlan } from '../../src/plan/plan.ts';
 import { guardCycle } from '../../src/engine/guard.ts';
 import { renderOutcome, renderStatus } from '../../src/render/text.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
-import { alice, bob, engine, mallory, planWith } from '../support/engine.ts';
+import { alice, bob, engine, mallory, planWith, soakHealthy } from '../support/engine.ts';
 import { MINUTE, SECOND } from '../support/clock.ts';
 import { feed, insertRoutes } from '../support/traffic.ts';
 
@@ -33,7 +33,7 @@ async function atD1WithRequest() {
   const { service, clock } = engine(db, { plan: planWith({ approvals: 1 }) });
   await service.handle('d1', alice);
   await service.handle('approve', bob);
-  clock.advance(2 * 3_600_000);
+  await soakHealthy(db, service, clock, 2 * 3_600_000);
   await service.handle('d2', alice);
   return { service, clock };
 }

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
-import { alice, bob, carol, engine, flagRow, mallory, outboxKinds, planWith } from '../support/engine.ts';
+import { alice, bob, carol, engine, flagRow, mallory, outboxKinds, planWith, soakHealthy } from '../support/engine.ts';
 import { HOUR, MINUTE } from '../support/clock.ts';
+import { guardCycle } from '../../src/engine/guard.ts';
+import { renderOutcome } from '../../src/render/text.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -60,7 +62,7 @@ describe('stage transitions with the two-person rule', () => {
     for (const [cmd, wait] of [['d1', HOUR], ['d2', 3 * HOUR], ['d3', 0]] as const) {
       expect((await service.handle(cmd, alice)).outcome.kind).toBe('stage_started');
       descriptions.push((await flagRow(db)).description);
-      clock.advance(wait);
+      await soakHealthy(db, service, clock, wait);
     }
     expect((await service.handle('complete', bob)).outcome.kind).toBe('completed');
     expect(descriptions).toEqual([
@@ -70,6 +72,22 @@ describe('stage transitions with the two-person rule', () => {
     ]);
     expect((await flagRow(db)).flag_value_text).toBe('{"fal":0.0,"runware":1.0}');
     expect((await service.handle('d1', alice)).outcome).toMatchObject({ kind: 'refused', code: 'skip' });
+  });
+
+  it('will not promote a stage whose red lines had nothing to judge, unless forced', async () => {
+    const { service, clock } = engine(db, { plan: planWith({ approvals: 0 }) });
+    await service.handle('d1', alice);
+    clock.advance(HOUR);
+    const unjudged = await service.handle('d2', alice);
+    expect(unjudged.outcome).toMatchObject({ kind: 'refused', code: 'no_evidence' });
+    expect(renderOutcome(service.plan, unjudged.outcome)).toContain('the guard has not evaluated this stage yet');
+    await guardCycle(service);
+    const thin = renderOutcome(service.plan, (await service.handle('d2', alice)).outcome);
+    expect(thin).toContain('0 Runware requests in the last 5m, under minSamples 50');
+    expect((await flagRow(db)).flag_value_text).toBe('{"fal":0.9,"runware":0.1}');
+    expect((await service.handle('d2 --force', alice)).outcome.kind).toBe('stage_started');
+    await soakHealthy(db, service, clock, 3 * HOUR);
+    expect((await service.handle('d3', alice)).outcome.kind).toBe('stage_started');
   });
 
   it('rolls back without approval, and only d1 may follow', async () => {

@@ -5,7 +5,10 @@ import { RolloutService } from '../../src/engine/service.ts';
 import type { HealthReading } from '../../src/core/health.ts';
 import type { Actor } from '../../src/core/views.ts';
 import type { Database } from '../../src/db/database.ts';
+import { guardCycle } from '../../src/engine/guard.ts';
 import { TestClock } from './clock.ts';
+import { feed } from './traffic.ts';
+import type { TestDatabase } from './db.ts';
 
 export const alice: Actor = { id: 'U_ALICE', via: 'slack' };
 export const bob: Actor = { id: 'U_BOB', via: 'slack' };
@@ -39,4 +42,15 @@ export async function flagRow(db: Database) {
 export async function outboxKinds(db: Database): Promise<string[]> {
   const { rows } = await db.pool.query('SELECT kind FROM rollout.outbox ORDER BY id');
   return rows.map((r) => r.kind);
+}
+
+/**
+ * Lets a stage soak for `ms` with healthy traffic on both providers in the guard's windows, and
+ * lets the guard judge it: promotion needs red lines that had something to judge.
+ */
+export async function soakHealthy(db: TestDatabase, service: RolloutService, clock: TestClock, ms: number): Promise<void> {
+  const start = clock.now();
+  const end = clock.advance(ms);
+  await feed(db.app, new Date(Math.max(start.getTime(), end.getTime() - 10 * 60_000)), end, { perMinute: 60 }, { perMinute: 60 });
+  await guardCycle(service);
 }
