@@ -150,7 +150,7 @@ async function captureBaseline(service: RolloutService, run: RunView, now: Date)
     const measured = await measureBaselineCost(db.metricsPool, plan, run.startedAt);
     cost = measured.cost;
     note = cost !== null
-      ? `average ${plan.providerNames[plan.from]} cost over the ${Math.round(plan.baselineLookbackMs / 3_600_000)} h before ${run.state} (${measured.samples} images)`
+      ? `average ${plan.providerNames[plan.from]} cost over the ${Math.round(plan.baselineLookbackMs / 3_600_000)} h before ${plan.stages[0].name.toUpperCase()} started (${measured.samples} images)`
       : `not measurable: ${measured.samples} ${plan.providerNames[plan.from]} costs in the ${Math.round(plan.baselineLookbackMs / 3_600_000)} h before the run, fewer than minSamples ${plan.minSamples}; the cost red line has no data (set baselineCostPerImage in the plan)`;
   } catch (err) {
     if (isUnavailable(err)) throw err;

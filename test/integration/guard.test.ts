@@ -224,7 +224,7 @@ describe('the guard: shadow mode, thin traffic and the baseline', () => {
     await guardCycle(service);
     const { rows } = await db.app.query('SELECT baseline_cost, baseline_note FROM rollout.runs');
     expect(rows[0].baseline_cost).toBeCloseTo(0.004, 9);
-    expect(rows[0].baseline_note).toContain('over the 24 h before d1 (120 images)');
+    expect(rows[0].baseline_note).toContain('over the 24 h before D1 started (120 images)');
   });
 
   it('says so when the baseline cannot be measured, and the cost red line has no data', async () => {
