@@ -39,7 +39,7 @@ export const REFRESH_MS = 10 * MINUTE;
 /** Windows shorter than this are read in one shot (the bookkeeping would cost more than it saves). */
 export const MIN_ROLLING_WINDOW_MS = 15 * MINUTE;
 
-interface Range {
+export interface Range {
   lo: number;
   hi: number;
   /** true: [lo, hi]; false: [lo, hi). */
@@ -178,6 +178,18 @@ FROM (
 ) route
 GROUP BY minute, provider`;
 
+/** The per-minute route query over these ranges, with its parameters (for EXPLAIN in bench/). */
+export function routeBucketsQuery(plan: Plan, ranges: Range[]): { sql: string; params: unknown[] } {
+  const r = rangesSql(ranges, 3);
+  return { sql: routeBucketsSql(r.sql), params: [plan.maxLatencyMs, plan.maxCostPerImage, ...r.params] };
+}
+
+/** The per-minute voucher query over these ranges, with its parameters (for EXPLAIN in bench/). */
+export function voucherBucketsQuery(ranges: Range[]): { sql: string; params: unknown[] } {
+  const r = rangesSql(ranges, 1);
+  return { sql: voucherBucketsSql(r.sql), params: r.params };
+}
+
 const routeKind = (plan: Plan): Kind<RouteAgg> => ({
   empty: () => new Map(),
   add(a, b) {
@@ -186,8 +198,8 @@ const routeKind = (plan: Plan): Kind<RouteAgg> => ({
     return out;
   },
   async fetch(pool, ranges) {
-    const r = rangesSql(ranges, 3);
-    const { rows } = await pool.query(routeBucketsSql(r.sql), [plan.maxLatencyMs, plan.maxCostPerImage, ...r.params]);
+    const q = routeBucketsQuery(plan, ranges);
+    const { rows } = await pool.query(q.sql, q.params);
     const out = new Map<number, RouteAgg>();
     for (const row of rows) {
       const m = (row.minute as Date).getTime();
@@ -221,8 +233,8 @@ const voucherKind: Kind<VoucherSums> = {
   empty: () => ({ vouchers: 0, genOk: 0 }),
   add: (a, b) => ({ vouchers: a.vouchers + b.vouchers, genOk: a.genOk + b.genOk }),
   async fetch(pool, ranges) {
-    const r = rangesSql(ranges, 1);
-    const { rows } = await pool.query(voucherBucketsSql(r.sql), r.params);
+    const q = voucherBucketsQuery(ranges);
+    const { rows } = await pool.query(q.sql, q.params);
     return new Map(rows.map((row) => [(row.minute as Date).getTime(), { vouchers: row.vouchers, genOk: row.gen_ok }]));
   },
 };
