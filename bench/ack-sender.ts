@@ -1,10 +1,13 @@
 /*
- * The Slack side of bench/ack.ts, in its own process so the bot's event loop serves only the
- * bot: posts signed `/rollout` commands to the bot's /slack/events and prints, as one JSON line,
- * the time from sending each POST to its HTTP answer. Singles go one after another; bursts send
- * ACK_BURST_SIZE at once. Signing happens before the clock starts.
- * Env: ACK_PORT, ACK_RESPOND_BASE (the fake Slack's base URL), ACK_SINGLES, ACK_BURSTS, ACK_BURST_SIZE.
+ * The Slack side of bench/ack.ts, in its own process (forked with an IPC channel) so the bot's
+ * event loop serves only the bot, as in production where Slack is elsewhere: it runs the fake
+ * Slack Web API and response_url endpoints, posts signed `/rollout` commands to the bot's
+ * /slack/events, and sends back the time from sending each POST to its HTTP answer. Singles go
+ * one after another; bursts send ACK_BURST_SIZE at once. Signing happens before the clock starts.
+ * Protocol: child → {fake: url}; parent → {port}; child → {single, burst, sent, statuses, replied}.
+ * Env: ACK_SINGLES, ACK_BURSTS, ACK_BURST_SIZE.
  */
+import { FakeSlack } from '../test/support/fake-slack.ts';
 import { commandBody, sign } from '../test/support/slack-requests.ts';
 
 const env = (k: string) => {
@@ -12,8 +15,12 @@ const env = (k: string) => {
   if (!v) throw new Error(`ack-sender: ${k} is not set`);
   return v;
 };
-const port = Number(env('ACK_PORT'));
-const respondBase = env('ACK_RESPOND_BASE');
+const fake = await new FakeSlack().start();
+const port = await new Promise<number>((resolve) => {
+  process.once('message', (m: { port: number }) => resolve(m.port));
+  process.send!({ fake: fake.url });
+});
+const respondBase = fake.url;
 const singles = Number(env('ACK_SINGLES'));
 const bursts = Number(env('ACK_BURSTS'));
 const burstSize = Number(env('ACK_BURST_SIZE'));
@@ -46,4 +53,9 @@ for (let b = 0; b < bursts; b++) {
   burst.push(...(await Promise.all(Array.from({ length: burstSize }, () => one()))));
   await new Promise((r) => setTimeout(r, 200));
 }
-process.stdout.write(JSON.stringify({ single, burst, sent: n, statuses }) + '\n');
+// The answers come after the 2 s queries; give the handlers a while to end on their own.
+const answered = () => new Set(fake.replies.map((r) => r.url)).size;
+await fake.until(() => answered() >= n, 'replies', 30_000).catch(() => {});
+process.send!({ single, burst, sent: n, statuses, replied: answered() }, () => {
+  void fake.stop().then(() => process.exit(0));
+});

@@ -4,7 +4,8 @@
  * not wait for it.
  *
  * The real thing end to end: Bolt's HTTPReceiver on a free port (the bot's own Slack front end,
- * src/slack/front-end.ts), a fake Slack Web API and response_url (test/support/fake-slack.ts),
+ * src/slack/front-end.ts), a fake Slack Web API and response_url (test/support/fake-slack.ts,
+ * run by the sender),
  * requests signed as Slack signs them (test/support/slack-requests.ts), and the bot's database
  * behind a TCP proxy that holds everything the bot sends for 2 s (test/support/tcp-proxy.ts),
  * so every query — and every new connection — takes 2 s or more. A sender in its own process
@@ -16,7 +17,7 @@
  * Needs BENCH_DATABASE_URL (else TEST_DATABASE_URL); uses its own database rollout_bench_ack.
  * Knobs: ACK_SINGLES=100, ACK_BURSTS=10, ACK_BURST_SIZE=20, ACK_DELAY_MS=2000.
  */
-import { spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openDatabase } from '../src/db/database.ts';
 import { adminList } from '../src/engine/access.ts';
@@ -24,7 +25,6 @@ import { soleLeader } from '../src/engine/leader.ts';
 import { RolloutService } from '../src/engine/service.ts';
 import { silentLogger } from '../src/log.ts';
 import { createSlackFrontEnd } from '../src/slack/front-end.ts';
-import { FakeSlack } from '../test/support/fake-slack.ts';
 import { SIGNING_SECRET } from '../test/support/slack-requests.ts';
 import { tcpProxy } from '../test/support/tcp-proxy.ts';
 import { benchPlan, databaseUrl, dropDatabase, openBot, recreateDatabase } from './engine.ts';
@@ -58,14 +58,24 @@ export async function ackBench(base: string, opts: { singles?: number; bursts?: 
   const target = new URL(url);
   const proxy = await tcpProxy({ host: target.hostname, port: Number(target.port || 5432) }, { delayMs });
   const db = await openDatabase({ databaseUrl: proxy.url(url) });
-  const fake = await new FakeSlack().start();
+  const child = fork(fileURLToPath(new URL('./ack-sender.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ACK_SINGLES: String(singles), ACK_BURSTS: String(bursts), ACK_BURST_SIZE: String(burstSize) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const next = <T>() => new Promise<T>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as T));
+    void exited.then((code) => reject(new Error(`ack-sender exited with ${code}`)));
+  });
+  const fakeUrl = (await next<{ fake: string }>()).fake;
   const service = new RolloutService({
     db, plan: benchPlan(), now: () => new Date(), access: adminList([ADMIN]),
     health: { read: async () => ({ kind: 'not_configured' }) },
   });
   const front = createSlackFrontEnd({
     service, leader: soleLeader(), log: silentLogger,
-    slack: { botToken: 'xoxb-bench', signingSecret: SIGNING_SECRET, apiUrl: fake.apiUrl, channel: 'C0ROLLOUT', port: 0 },
+    slack: { botToken: 'xoxb-bench', signingSecret: SIGNING_SECRET, apiUrl: `${fakeUrl}/api/`, channel: 'C0ROLLOUT', port: 0 },
   });
   const port = (await front.listen())!;
   try {
@@ -74,26 +84,18 @@ export async function ackBench(base: string, opts: { singles?: number; bursts?: 
     await db.pool.query('SELECT 1');
     const queryMs = performance.now() - t;
     log(`ack: one query through the slow proxy takes ${queryMs.toFixed(0)} ms; ${singles} single commands, then ${bursts} bursts of ${burstSize}…`);
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./ack-sender.ts', import.meta.url))], {
-      env: { ...process.env, ACK_PORT: String(port), ACK_RESPOND_BASE: fake.url, ACK_SINGLES: String(singles), ACK_BURSTS: String(bursts), ACK_BURST_SIZE: String(burstSize) },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    if (code !== 0) throw new Error(`ack-sender exited with ${code}`);
-    const sent = JSON.parse(out) as { single: number[]; burst: number[]; sent: number; statuses: Record<string, number> };
+    const result = next<{ single: number[]; burst: number[]; sent: number; statuses: Record<string, number>; replied: number }>();
+    child.send({ port });
+    const sent = await result;
+    await exited;
     const non200 = sent.sent - (sent.statuses['200'] ?? 0);
-    // The answers come after the 2 s queries; give the handlers a while to end on their own.
-    const answered = () => new Set(fake.replies.map((r) => r.url)).size;
-    await fake.until(() => answered() >= sent.sent, 'replies', 30_000).catch(() => {});
-    log(`ack: ${answered()}/${sent.sent} commands got a reply through response_url within 30 s`);
-    return { delayMs, single: stats(sent.single), burst: stats(sent.burst), burstSize, bursts, queryMs, non200, replied: answered(), sent: sent.sent };
+    log(`ack: ${sent.replied}/${sent.sent} commands got a reply through response_url within 30 s`);
+    return { delayMs, single: stats(sent.single), burst: stats(sent.burst), burstSize, bursts, queryMs, non200, replied: sent.replied, sent: sent.sent };
   } finally {
+    child.kill();
     await front.stop().catch(() => {});
     await proxy.close();
     await db.close().catch(() => {});
-    await fake.stop();
     await dropDatabase(base, name);
   }
 }
