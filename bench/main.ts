@@ -16,20 +16,26 @@
  *   BENCH_TRIALS=24           detection-latency trials (0 skips them)
  *   BENCH_END=2026-11-28T15:00:00Z   last instant of the data ("now"); 15:00 UTC is the daily peak
  *   BENCH_EXPLAIN=1           print EXPLAIN (ANALYZE, BUFFERS) at the largest size (0 skips)
+ *   BENCH_ACK=1               slash-command ack latency with 2 s queries (bench/ack.ts; 0 skips)
  * Quick run: BENCH_SIZES=0.2,1 BENCH_REPEAT=10 BENCH_MEM_CYCLES=1000 BENCH_TRIALS=4 npm run bench
  */
 import type pg from 'pg';
-import { guardCycle } from '../src/engine/guard.ts';
+import os from 'node:os';
+import { guardCycle, guardWindows } from '../src/engine/guard.ts';
+import { backtest } from '../src/engine/backtest.ts';
+import type { RolloutService } from '../src/engine/service.ts';
+import { routeBucketsQuery, voucherBucketsQuery } from '../src/db/rolling-windows.ts';
 import { readRouteWindow, readVoucherWindow, ROUTE_WINDOW_NO_P95_SQL, ROUTE_WINDOW_SQL, VOUCHER_WINDOW_SQL } from '../src/db/metrics-queries.ts';
 import type { Database } from '../src/db/database.ts';
 import { loadAnalytics, shapeFor, type Shape } from './data.ts';
 import { ADMIN, benchPlan, benchPool, Clock, databaseUrl, dropDatabase, openBot, recreateDatabase, service } from './engine.ts';
 import { SEED_QUERIES } from './seed-queries.ts';
 import { explain } from './explain.ts';
-import { log, measure, type Stats } from './timing.ts';
+import { log, measure, stats, type Stats } from './timing.ts';
 import { detectionTrials, type DetectionResult } from './detection.ts';
 import { memoryRun, type MemoryResult } from './memory.ts';
 import { bytes, int, ms, ratio, table } from './report.ts';
+import { ackBench, type AckResult } from './ack.ts';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
 const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
@@ -48,6 +54,7 @@ const MEM_CYCLES = Number(env('BENCH_MEM_CYCLES', '10000'));
 const TRIALS = Number(env('BENCH_TRIALS', '24'));
 const END = new Date(env('BENCH_END', '2026-11-28T15:00:00Z'));
 const EXPLAIN = env('BENCH_EXPLAIN', '1') !== '0';
+const ACK = env('BENCH_ACK', '1') !== '0';
 const url = databaseUrl(base, NAME);
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -68,8 +75,12 @@ interface SizeResult {
   seedSumIndex: number;
   bot: Record<string, Stats>;
   guardNoIndex: Stats;
+  guardColdNoIndexMs: number;
   guard: Stats;
+  guardColdMs: number;
   guardResult: string;
+  guardReads: string;
+  backtest24h: Stats;
   status: Stats;
   baselineMs: number;
   explains: { title: string; plan: string }[];
@@ -81,6 +92,36 @@ async function windowRows(pool: pg.Pool) {
   const q = async (types: string[], w: number) =>
     Number((await pool.query(`SELECT count(*) AS n FROM analytics_logs WHERE event_type = ANY($1) AND created_at >= $2 AND created_at <= $3`, [types, new Date(END.getTime() - w), END])).rows[0].n);
   return { route5m: await q(['gen_route'], 5 * MIN), route1h: await q(['gen_route'], HOUR), vouchers1h: await q(['gen_ok', 'voucher_issued'], HOUR) };
+}
+
+/*
+ * The guard as the scheduler runs it: the clock advances evaluateEvery (30 s) per cycle and ends
+ * at the data's last instant, so every cycle's windows slide over real rows and the incremental
+ * 1 h windows (src/db/rolling-windows.ts) read what a live bot reads: the head and tail minutes,
+ * the minutes that settled since the last cycle, and the few whose 10 min re-read fell due.
+ * The first cycle (empty cache: a full read, as after a start or a leader change) is timed
+ * apart; `warmup` more cycles are run untimed, then `n` timed.
+ */
+async function guardRun(svc: RolloutService, clock: Clock, n: number, warmup: number, every: number) {
+  const total = 1 + warmup + n;
+  clock.t = END.getTime() - (total - 1) * every;
+  let t = performance.now();
+  let kind = (await guardCycle(svc)).kind;
+  const coldMs = performance.now() - t;
+  for (let i = 0; i < warmup; i++) {
+    clock.t += every;
+    kind = (await guardCycle(svc)).kind;
+  }
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    clock.t += every;
+    t = performance.now();
+    kind = (await guardCycle(svc)).kind;
+    samples.push(performance.now() - t);
+  }
+  if (clock.t !== END.getTime()) throw new Error('guardRun: the clock did not end at the data end');
+  const reads = Object.entries(guardWindows(svc).lastReads()).map(([k, r]) => `${k}: ${r.minutes} min in ${r.ranges} ranges`).join('; ');
+  return { stats: stats(samples), coldMs, kind, reads };
 }
 
 async function benchSize(millions: number, largest: boolean): Promise<{ result: SizeResult; detection: DetectionResult | null }> {
@@ -113,8 +154,10 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
     let t = performance.now();
     await guardCycle(svc); // the first cycle also measures the baseline cost (24 h of `from`)
     const baselineMs = performance.now() - t;
-    const guardNoIndex = await measure(SLOW, () => guardCycle(svc), 0);
-    log(`${label}: guard cycle, no index: ${ms(guardNoIndex)} ms`);
+    const every = plan.evaluateEveryMs;
+    const gni = await guardRun(svc, clock, SLOW, 0, every);
+    const guardNoIndex = gni.stats;
+    log(`${label}: guard cycle, no index: ${ms(guardNoIndex)} ms (first cycle ${gni.coldMs.toFixed(0)} ms)`);
 
     // The bot's migration: CREATE INDEX CONCURRENTLY IF NOT EXISTS, outside a transaction.
     t = performance.now();
@@ -141,15 +184,29 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
       explains.push({ title: 'bot: route window 5 min with p95 (p95 + failure rate lines)', plan: await explain(pool, ROUTE_WINDOW_SQL, p(5 * MIN)) });
       explains.push({ title: 'bot: route window 1 h without p95 (cost line)', plan: await explain(pool, ROUTE_WINDOW_NO_P95_SQL, p(HOUR)) });
       explains.push({ title: 'bot: voucher window 1 h (regenerate-voucher line)', plan: await explain(pool, VOUCHER_WINDOW_SQL, [new Date(END.getTime() - HOUR), END]) });
+      // What the guard's incremental 1 h windows read in a typical cycle at 30 s past a minute:
+      // the head (30 s), one minute due for its 10 min re-read, and the tail (the last 2.5 min).
+      const e = END.getTime() - 30_000;
+      const ranges = [
+        { lo: e - HOUR, hi: e - HOUR + 30_000, inclusive: false },
+        { lo: e - 30 * MIN + 30_000, hi: e - 29 * MIN + 30_000, inclusive: false },
+        { lo: e - 2 * MIN - 30_000, hi: e, inclusive: true },
+      ];
+      const rq = routeBucketsQuery(plan, ranges);
+      explains.push({ title: 'guard: incremental cost window, one cycle (per-minute sums: head, one re-read minute, tail)', plan: await explain(pool, rq.sql, rq.params) });
+      const vq = voucherBucketsQuery(ranges);
+      explains.push({ title: 'guard: incremental voucher window, one cycle', plan: await explain(pool, vq.sql, vq.params) });
     }
 
-    let guardResult = '';
-    const guard = await measure(REPEAT, async () => {
-      guardResult = (await guardCycle(svci)).kind;
-    }, 3);
-    log(`${label}: guard cycle: ${ms(guard)} ms (${guardResult})`);
+    const g = await guardRun(svci, clock, REPEAT, 3, every);
+    const guard = g.stats;
+    const guardResult = g.kind;
+    log(`${label}: guard cycle: ${ms(guard)} ms (${guardResult}); first cycle ${g.coldMs.toFixed(0)} ms; last cycle read ${g.reads}`);
+    clock.t = END.getTime();
     const status = await measure(REPEAT, () => svci.status(), 2);
     log(`${label}: status: ${ms(status)} ms`);
+    const backtest24h = await measure(3, () => backtest(svci, 24 * HOUR), 0);
+    log(`${label}: backtest 24 h: ${ms(backtest24h)} ms`);
 
     // Detection latency needs the production rate in the windows: the first size of a "rate" run.
     let detection: DetectionResult | null = null;
@@ -164,7 +221,8 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
       result: {
         label, shape, rows: load.rows, heapBytes: Number(sizes.heap), indexBytes: Number(sizes.idx), totalBytes: Number(sizes.total),
         loadSeconds: load.seconds, indexSeconds, windowRows: wr, seedNoIndex, seedIndex,
-        seedSumNoIndex: sumMedians(seedNoIndex), seedSumIndex: sumMedians(seedIndex), bot, guardNoIndex, guard, guardResult, status, baselineMs, explains,
+        seedSumNoIndex: sumMedians(seedNoIndex), seedSumIndex: sumMedians(seedIndex), bot, guardNoIndex, guardColdNoIndexMs: gni.coldMs, guard, guardColdMs: g.coldMs,
+        guardResult, guardReads: g.reads, backtest24h, status, baselineMs, explains,
       },
     };
   } finally {
@@ -190,7 +248,31 @@ async function memoryPhase(): Promise<MemoryResult | null> {
   }
 }
 
-function print(results: SizeResult[], detection: DetectionResult | null, memory: MemoryResult | null, wallSeconds: number) {
+/** The machine, described once: cores, RAM, Postgres, and the load average sampled through the run. */
+interface Machine {
+  cpus: string;
+  ramGb: number;
+  node: string;
+  postgres: string;
+  pgSettings: string;
+  load: number[];
+}
+
+async function describeMachine(pool: pg.Pool): Promise<Omit<Machine, 'load'>> {
+  const cpus = os.cpus();
+  const version = (await pool.query('SELECT version() AS v')).rows[0].v as string;
+  const settings = (await pool.query(`SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'max_parallel_workers_per_gather', 'jit') ORDER BY name`)).rows
+    .map((r) => `${r.name}=${r.setting}${r.unit ?? ''}`).join(', ');
+  return {
+    cpus: `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}`,
+    ramGb: os.totalmem() / 1024 ** 3,
+    node: process.version,
+    postgres: version.split(',')[0],
+    pgSettings: settings,
+  };
+}
+
+function print(results: SizeResult[], detection: DetectionResult | null, memory: MemoryResult | null, ack: AckResult | null, machine: Machine, wallSeconds: number) {
   const first = results[0];
   const last = results[results.length - 1];
   const cols = ['', ...results.map((r) => r.label), results.length > 1 ? `${last.label} / ${first.label}` : ''];
@@ -212,21 +294,30 @@ function print(results: SizeResult[], detection: DetectionResult | null, memory:
     'rule',
     ...Object.keys(first.bot).map((k) => timeRow(`bot query: ${k} (ms)`, (r) => r.bot[k])),
     timeRow('GUARD CYCLE, NO index (ms)', (r) => r.guardNoIndex),
+    row('guard first cycle, empty cache, NO index (ms)', (r) => r.guardColdNoIndexMs.toFixed(0), ratio(last.guardColdNoIndexMs, first.guardColdNoIndexMs)),
     timeRow('GUARD CYCLE, with index (ms)  <- target', (r) => r.guard),
+    row('guard first cycle, empty cache (ms)', (r) => r.guardColdMs.toFixed(1), ratio(last.guardColdMs, first.guardColdMs)),
     timeRow('status render (ms)', (r) => r.status),
     row('baseline capture, 24 h, once a run (ms)', (r) => r.baselineMs.toFixed(0), ratio(last.baselineMs, first.baselineMs)),
-    row('backtest 24 h', () => 'pending (no backtest yet)'),
-    row('slash-command ack p50 / p99, every query 2 s', () => 'pending (no Slack front end yet)'),
+    timeRow('backtest 24 h (ms)', (r) => r.backtest24h),
+    // Not per size (its own small database): shown once, in the last column.
+    row('slash-command ack p50 / p99 (ms), every query 2 s: single', (r) => (r !== last ? '' : ack ? `${ack.single.median.toFixed(1)} / ${ack.single.p99.toFixed(1)}` : 'skipped')),
+    row(`slash-command ack p50 / p99 (ms), every query 2 s: bursts of ${ack?.burstSize ?? 20}`, (r) => (r !== last ? '' : ack ? `${ack.burst.median.toFixed(1)} / ${ack.burst.p99.toFixed(1)}` : 'skipped')),
     'rule',
     row('guard / seed, NO index (median / sum)', (r) => ratio(r.guard.median, r.seedSumNoIndex, 3)),
     row('guard / seed, with index (median / sum)', (r) => ratio(r.guard.median, r.seedSumIndex, 2)),
   ];
   const out: string[] = [];
   out.push('# rollout-bot performance bench', '');
+  const load = machine.load;
+  const mean = load.reduce((a, b) => a + b, 0) / (load.length || 1);
+  out.push(`Machine: ${machine.cpus}, ${machine.ramGb.toFixed(0)} GB RAM, Node ${machine.node}; ${machine.postgres} on the same machine (${machine.pgSettings}).`);
+  out.push(`Load average (1 min) during the run: mean ${mean.toFixed(2)}, min ${Math.min(...load).toFixed(2)}, max ${Math.max(...load).toFixed(2)} (${load.length} samples, every 10 s).`, '');
   out.push(`Postgres ${url.replace(/:[^:@/]*@/, ':***@')}; data ends ${END.toISOString()} (the daily peak); shape "${SHAPE}" ` +
     (SHAPE === 'rate' ? '(fixed production rate, ≈1.43 M rows a day: 10 M rows = 7 days; a smaller table is less history).' : '(every size is 7 days; the rate scales with the size).'));
   out.push(`Cells are "median / p95" in ms over ${REPEAT} runs (${SLOW} runs without the index). The newest ${FRESH} min are not all-visible (loaded after VACUUM).`);
-  out.push(`Seed queries: verbatim, NOW() pinned to the data's end. Guard cycle: guardCycle() with the run in D1 (every red line, both providers, breach clocks, its transaction); last result: ${first.guardResult}.`, '');
+  out.push(`Seed queries: verbatim, NOW() pinned to the data's end. Guard cycle: guardCycle() with the run in D1 (every red line, both providers, breach clocks, its transaction), the clock advancing 30 s a cycle and ending at the data's end; last result: ${first.guardResult}.`);
+  out.push(`Guard's incremental 1 h windows, last cycle at ${last.label}: ${last.guardReads}.`, '');
   out.push(table(cols, rows), '');
 
   // Targets.
@@ -242,7 +333,11 @@ function print(results: SizeResult[], detection: DetectionResult | null, memory:
     out.push(`  (by construction ≤ 1 + cycle time / evaluateEvery: a breach starting just after an evaluation waits a whole interval, ≈ ${(1 + last.guard.median / benchPlan().evaluateEveryMs).toFixed(4)} here)`);
   }
   if (memory) out.push(`- memory over ${int(memory.cycles)} guard cycles: heap ${memory.samples[0].heapMb.toFixed(1)} → ${memory.samples[memory.samples.length - 1].heapMb.toFixed(1)} MB, growth ${(memory.heapGrowthMb * 1024).toFixed(0)} KB (last 3 samples vs first 3), slope ${memory.slopeKbPer1000.toFixed(1)} KB / 1 000 cycles (target: no growth; MET if < 1 MB): ${verdict(memory.heapGrowthMb < 1)}`);
-  out.push('- slash-command ack latency with 2 s queries: pending (the Slack front end does not exist yet)', '');
+  if (ack) {
+    out.push(`- slash-command ack with every query delayed ${ack.delayMs} ms (one query measured ${ack.queryMs.toFixed(0)} ms): single p50 ${ack.single.median.toFixed(1)} / p99 ${ack.single.p99.toFixed(1)} / max ${ack.single.max.toFixed(1)} ms (n ${ack.single.n}); bursts of ${ack.burstSize}: p50 ${ack.burst.median.toFixed(1)} / p99 ${ack.burst.p99.toFixed(1)} / max ${ack.burst.max.toFixed(1)} ms (n ${ack.burst.n}); non-200: ${ack.non200} (target p99 < 50 ms): ${verdict(ack.single.p99 < 50 && ack.burst.p99 < 50 && ack.non200 === 0)}`);
+    out.push(`  (${ack.replied}/${ack.sent} commands got their reply — the answer, or the slow-database notice after 4 s — through response_url within 30 s)`);
+  }
+  out.push('');
 
   if (detection) {
     out.push('## Guard detection latency (controlled clock, real rows at the production rate)');
@@ -271,6 +366,11 @@ function print(results: SizeResult[], detection: DetectionResult | null, memory:
 
 async function main() {
   const t = performance.now();
+  const load: number[] = [os.loadavg()[0]];
+  const sampler = setInterval(() => load.push(os.loadavg()[0]), 10_000);
+  const adminPool = benchPool(base!);
+  const machine = { ...(await describeMachine(adminPool)), load };
+  await adminPool.end();
   const results: SizeResult[] = [];
   let detection: DetectionResult | null = null;
   for (const [i, m] of SIZES.entries()) {
@@ -280,10 +380,16 @@ async function main() {
   }
   const memory = await memoryPhase();
   if (process.env.BENCH_KEEP !== '1') await dropDatabase(base!, NAME);
-  print(results, detection, memory, (performance.now() - t) / 1000);
+  let ack: AckResult | null = null;
+  if (ACK) {
+    log('ack: slash commands with every query delayed 2 s…');
+    ack = await ackBench(base!);
+  }
+  clearInterval(sampler);
+  print(results, detection, memory, ack, machine, (performance.now() - t) / 1000);
 }
 
-main().catch((err) => {
+main().then(() => process.exit(0), (err) => {
   console.error(err);
   process.exit(1);
 });

@@ -4,6 +4,7 @@ export interface Stats {
   n: number;
   median: number;
   p95: number;
+  p99: number;
   min: number;
   max: number;
 }
@@ -17,7 +18,7 @@ export function stats(samples: number[]): Stats {
     const hi = Math.ceil(i);
     return s[lo] + (s[hi] - s[lo]) * (i - lo);
   };
-  return { n: s.length, median: q(0.5), p95: q(0.95), min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
+  return { n: s.length, median: q(0.5), p95: q(0.95), p99: q(0.99), min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
 }
 
 /** Runs fn `warmup` times untimed, then `n` times timed (ms, wall clock). */

@@ -3,6 +3,7 @@ import type { Plan } from '../plan/plan.ts';
 import { RED_LINES } from '../plan/plan.ts';
 import { withStatementTimeout } from './database.ts';
 import type { MetricsSnapshot, ProviderStats, RouteWindow, VoucherWindow } from '../core/metrics.ts';
+import { MIN_ROLLING_WINDOW_MS, type RollingWindows } from './rolling-windows.ts';
 
 /*
  * The seed's metrics over a window [end - window, end], as the plan's SQL defines them, made
@@ -107,14 +108,23 @@ export async function readVoucherWindow(pool: Pick<pg.Pool, 'query'>, end: Date,
   return { windowMs, end, vouchers: rows[0].vouchers, genOk: rows[0].gen_ok };
 }
 
-/** The windows the red lines need, plus any extra (the traffic split). */
-export async function readSnapshot(pool: Pick<pg.Pool, 'query'>, plan: Plan, end: Date, extraRouteWindows: number[] = []): Promise<MetricsSnapshot> {
+/**
+ * The windows the red lines need, plus any extra (the traffic split). With `rolling` (the
+ * guard), windows of 15 min or more that need no p95 are read incrementally
+ * (src/db/rolling-windows.ts); everything else, and every read without it, is one exact query.
+ */
+export async function readSnapshot(
+  pool: Pick<pg.Pool, 'query'>, plan: Plan, end: Date, extraRouteWindows: number[] = [], rolling?: RollingWindows,
+): Promise<MetricsSnapshot> {
   const p95Window = plan.redLines.p95LatencyMs.windowMs;
   const routeWindows = [...new Set([...RED_LINES.map((n) => plan.redLines[n].windowMs), ...extraRouteWindows])];
   const voucherWindows = [plan.redLines.regenerateRatePercent.windowMs];
+  const incremental = (w: number, p95: boolean) => !!rolling && !p95 && w >= MIN_ROLLING_WINDOW_MS;
   const [routes, vouchers] = await Promise.all([
-    Promise.all(routeWindows.map((w) => readRouteWindow(pool, plan, end, w, w === p95Window))),
-    Promise.all(voucherWindows.map((w) => readVoucherWindow(pool, end, w))),
+    Promise.all(routeWindows.map((w) => incremental(w, w === p95Window)
+      ? rolling!.readRoute(pool, end, w)
+      : readRouteWindow(pool, plan, end, w, w === p95Window))),
+    Promise.all(voucherWindows.map((w) => (incremental(w, false) ? rolling!.readVoucher(pool, end, w) : readVoucherWindow(pool, end, w)))),
   ]);
   return { at: end, routes, vouchers };
 }

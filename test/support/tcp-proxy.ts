@@ -3,8 +3,10 @@ import net from 'node:net';
 /**
  * A TCP proxy in front of Postgres that a test can cut: `down()` drops every open connection
  * and refuses new ones, as a database outage or a network partition would look to the bot.
+ * With `delayMs`, everything the client sends reaches Postgres that much later (order kept):
+ * every query, and the connection start-up, takes at least `delayMs` (bench/ack.ts: 2 s).
  */
-export async function tcpProxy(target: { host: string; port: number }) {
+export async function tcpProxy(target: { host: string; port: number }, opts: { delayMs?: number } = {}) {
   const sockets = new Set<net.Socket>();
   let up = true;
   const server = net.createServer((client) => {
@@ -15,7 +17,13 @@ export async function tcpProxy(target: { host: string; port: number }) {
       s.on('close', () => sockets.delete(s));
       s.on('error', () => {});
     }
-    client.pipe(upstream).pipe(client);
+    if (opts.delayMs) {
+      client.on('data', (chunk) => {
+        setTimeout(() => upstream.destroyed || upstream.write(chunk), opts.delayMs);
+      });
+      client.on('end', () => setTimeout(() => upstream.end(), opts.delayMs));
+      upstream.pipe(client);
+    } else client.pipe(upstream).pipe(client);
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
