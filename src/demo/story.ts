@@ -6,6 +6,7 @@ import type { Reply } from '../core/outcomes.ts';
 import type { Actor } from '../core/views.ts';
 import * as store from '../db/store.ts';
 import type { Logger } from '../log.ts';
+import type { Database } from '../db/database.ts';
 import { ACTION, parseValue, requestStageValue } from '../render/blocks/buttons.ts';
 import { outcomeMessage } from '../render/blocks/outcome.ts';
 import { formatValue } from '../render/format.ts';
@@ -47,6 +48,11 @@ export interface DemoIo {
   /** Override terminal detection (tests). */
   tty?: boolean;
   color?: boolean;
+  /**
+   * Tests only: an empty, migrated embedded database to use (and leave open) instead of a new
+   * one, so several runs share one PGlite start.
+   */
+  db?: Database;
 }
 
 /** The whole rehearsal: history, D1, D2, the fault, the guard's answer, the timeline. */
@@ -75,7 +81,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
     '',
   ].join('\n'));
 
-  const world = await openWorld({ plan, rate: options.rate, seed: options.seed, screen, style, timeline, log });
+  const world = await openWorld({ plan, rate: options.rate, seed: options.seed, screen, style, timeline, log, db: io.db });
   const { clock, service, scheduler, refresher, channel, db } = world;
   const start = clock.now();
   let steps = 0;
@@ -100,7 +106,8 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
     await act(ALICE, 'types /rollout d1', () => service.handle('d1', ALICE));
 
     let faultAt: Date | null = null;
-    let pendingApproval: { by: Actor } | null = { by: BOB };
+    let pendingApproval: { by: Actor; after: number } | null = { by: BOB, after: 0 };
+    let noTrafficSeen: number | null = null;
     let requestedD2 = false;
     let afterEnd = 0;
     const pace = wallStart;
@@ -108,7 +115,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
 
     for (;;) {
       // The admins act on what the channel shows, one evaluation after the event (people are not instant).
-      if (pendingApproval) {
+      if (pendingApproval && steps > pendingApproval.after) {
         const value = channel.buttonValue(ACTION.approve);
         const by = pendingApproval.by;
         pendingApproval = null;
@@ -121,7 +128,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
         if (parsed && parsed.from === 'd1') {
           requestedD2 = true;
           const r = await act(BOB, `clicks [ Request D2 ] on the D1 checklist`, () => service.run({ kind: 'promote', stage: parsed.to, force: false }, BOB));
-          if (r.outcome.kind === 'requested') pendingApproval = { by: ALICE };
+          if (r.outcome.kind === 'requested') pendingApproval = { by: ALICE, after: steps };
           else requestedD2 = false;
         }
       }
@@ -129,7 +136,8 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
         faultAt = new Date(run.stageStartedAt.getTime() + options.onsetMs);
       }
       if (faultAt && !timeline.faultAt && clock.now() >= faultAt) timeline.fault(faultAt, spec.describe(options.size));
-      if (timeline.noTrafficAt && !timeline.rollbackAt && run && run.state === 'd2') {
+      if (timeline.noTrafficAt && noTrafficSeen === null) noTrafficSeen = steps;
+      if (noTrafficSeen !== null && steps > noTrafficSeen && !timeline.rollbackAt && run && run.state === 'd2') {
         await act(ALICE, 'reads the alert and types /rollout rollback Runware gets no traffic', () => service.handle('rollback Runware gets no traffic', ALICE));
       }
 
@@ -160,7 +168,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       await scheduler.flush();
 
       const r = await store.latestRun(db.pool);
-      screen.progress(progressLine({ now: to, start, wallStart, speed: options.speed, stage: r?.state ?? 'idle', weights, rate: lastRate, lines: lastEval, faultAt: timeline.faultAt }), to.getTime() - start.getTime());
+      screen.progress(progressLine({ now: to, start, wallStart, speed: options.speed, stage: r?.state ?? 'idle', candidate: `${plan.providerNames[plan.to]} ${Math.round((weights[plan.to] ?? 0) * 100)}%`, rate: lastRate, lines: lastEval, faultAt: timeline.faultAt }), to.getTime() - start.getTime());
       if (options.speed !== null) {
         const due = pace + ((to.getTime() - start.getTime()) / options.speed);
         const wait = due - Date.now();
@@ -206,12 +214,12 @@ function cronMinutes(expr: string): number | null {
   return m ? Number(m[1]) : expr.trim() === '* * * * *' ? 1 : null;
 }
 
-function progressLine(p: { now: Date; start: Date; wallStart: number; speed: number | null; stage: string; weights: Record<string, number>; rate: number; lines: LineEvaluation[]; faultAt: Date | null }): string {
+function progressLine(p: { now: Date; start: Date; wallStart: number; speed: number | null; stage: string; candidate: string; rate: number; lines: LineEvaluation[]; faultAt: Date | null }): string {
   const sim = formatDuration(p.now.getTime() - p.start.getTime());
   const wall = ((Date.now() - p.wallStart) / 1000).toFixed(1);
   const vals = p.lines.map((l) => `${short[l.name]} ${l.state === 'no_data' && l.value === null ? '—' : formatValue(l.name, l.value).replace(' baseline', '')}${l.state === 'breach' ? '!' : ''}`).join(' ');
   const fault = p.faultAt ? ` · fault since ${formatDuration(p.now.getTime() - p.faultAt.getTime())}` : '';
-  return `⏱ ${p.now.toISOString().slice(11, 19)} (+${sim}, wall ${wall}s${p.speed ? `, ×${p.speed}` : ''}) · ${p.stage.toUpperCase()} · Runware ${Math.round((p.weights.runware ?? 0) * 100)}% · ${p.rate.toFixed(1)} req/s · ${vals}${fault}`;
+  return `⏱ ${p.now.toISOString().slice(11, 19)} (+${sim}, wall ${wall}s${p.speed ? `, ×${p.speed}` : ''}) · ${p.stage.toUpperCase()} · ${p.candidate} · ${p.rate.toFixed(1)} req/s${vals ? ` · ${vals}` : ''}${fault}`;
 }
 
 const short: Record<RedLineName, string> = { p95LatencyMs: 'p95', failureRatePercent: 'fail', costPerImageRatio: 'cost', regenerateRatePercent: 'regen' };

@@ -69,10 +69,20 @@ export function messageLines(message: Message, style: Style): string[] {
   return out;
 }
 
-/** The lines of `next` that are not in `prev`: what an edit changed, as a reader would notice it. */
+/**
+ * A line's shape: its words and icons with numbers and durations blanked, so "BREACH for 1m 30s
+ * of 5m" and "BREACH for 2m of 5m" are the same line with a new value.
+ */
+export const lineShape = (line: string) => line.replace(/\d+(\.\d+)?/g, '#').replace(/#[hms]( #[hms])*/g, '#t');
+
+/**
+ * What an edit changed that a reader should notice: lines whose shape is new (an icon, a state,
+ * a verdict, a button). Lines where only a number moved (soak minutes, a value, "Checked at")
+ * are left to the progress line, or the terminal would reprint every checklist every 30 s.
+ */
 export function changedLines(prev: string[], next: string[]): string[] {
-  const before = new Set(prev);
-  return next.filter((l) => !before.has(l));
+  const before = new Set(prev.map(lineShape));
+  return next.filter((l) => !before.has(lineShape(l)));
 }
 
 /** A framed message: a header line, then each line behind a bar. */

@@ -45,11 +45,12 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function openWorld(opts: { plan: Plan; rate: number; seed: number; screen: Screen; style: Style; timeline: Timeline; log: Logger }): Promise<World> {
+export async function openWorld(opts: { plan: Plan; rate: number; seed: number; screen: Screen; style: Style; timeline: Timeline; log: Logger; db?: Database }): Promise<World> {
   const { plan, screen, style, timeline, log } = opts;
   const clock = new ManualClock(DEMO_START);
-  const db = await openDatabase({ dataDir: null });
-  await migrate(db.pool, { createAnalyticsIndex: true });
+  // Always the embedded database in memory: the demo never connects to a real one.
+  const db = opts.db ?? (await openDatabase({ dataDir: null }));
+  if (!opts.db) await migrate(db.pool, { createAnalyticsIndex: true });
   // A malformed flag: the app keeps its default, all on FAL.
   const liveWeights = async () => {
     const flag = readFlag(plan, await store.readFlagRow(db.pool, plan));
@@ -79,7 +80,7 @@ export async function openWorld(opts: { plan: Plan; rate: number; seed: number; 
     plan, db, clock, service, scheduler, refresher, channel, traffic, liveWeights,
     async close() {
       await scheduler.flush();
-      await db.close();
+      if (!opts.db) await db.close();
     },
   };
 }
