@@ -27,6 +27,16 @@ export async function main(argv: string[], io: { out: Writable; err: Writable })
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // `npm run demo | head`: a closed pipe ends the demo quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
+  // Ctrl-C: leave the terminal on a clean line (the progress line is redrawn in place).
+  process.once('SIGINT', () => {
+    if (process.stdout.isTTY) process.stdout.write('\r\x1b[2K');
+    process.stdout.write('demo interrupted; nothing outside this process was touched.\n');
+    process.exit(130);
+  });
   main(process.argv.slice(2), { out: process.stdout, err: process.stderr }).then((code) => {
     process.exitCode = code;
   });

@@ -41,7 +41,9 @@ ${faults}
   --seed <n>          random seed of the traffic (default ${DEFAULTS.seed}); same seed, same run
   --help              this text
 
-Red lines, windows, \`for\` and the 30 s evaluation are the seed plan's own.`;
+Red lines, windows, \`for\` and the 30 s evaluation are the seed plan's own. A fault too small
+to cross a red line ends the demo 90 simulated minutes after its start, with no rollback.
+Exit code: 0 the demo ran to its end, 1 it failed, 2 an option is wrong.`;
 }
 
 const fail = (message: string): never => {
