@@ -37,6 +37,8 @@ export interface DemoResult {
   faultAt: Date | null;
   rollbackAt: Date | null;
   noTrafficAt: Date | null;
+  /** Breach episodes that started (a red line went from ok or no data to breach). */
+  breaches: number;
   simMs: number;
   wallMs: number;
   steps: number;
@@ -187,6 +189,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
     faultAt: timeline.faultAt,
     rollbackAt: timeline.rollbackAt,
     noTrafficAt: timeline.noTrafficAt,
+    breaches: timeline.moments.filter((m) => m.key === 'breach').length,
     simMs: clock.now().getTime() - start.getTime(),
     wallMs,
     steps,
@@ -201,7 +204,9 @@ function summary(r: DemoResult, expected: RedLineName | null): string[] {
   const head = {
     auto_rollback: `Outcome: auto-rollback by the ${r.line ? RED_LINE_LABELS[r.line] : '?'} red line, ${after(r.rollbackAt)} after the fault started${expected && r.line !== expected ? ` (expected ${RED_LINE_LABELS[expected]})` : ''}.`,
     manual_rollback: `Outcome: no auto-rollback (Runware had no traffic to judge, so the red lines read "no data"); the guard alerted ${after(r.noTrafficAt)} after the fault started and @alice rolled back by hand.`,
-    no_rollback: `Outcome: no red line fired within ${formatDuration(GIVE_UP_AFTER_FAULT_MS)} of the fault; it was too small to cross a red line.`,
+    no_rollback: r.breaches
+      ? `Outcome: no rollback within ${formatDuration(GIVE_UP_AFTER_FAULT_MS)} of the fault: red lines breached ${r.breaches} time${r.breaches === 1 ? '' : 's'} but recovered each time before their \`for\` had passed.`
+      : `Outcome: no rollback within ${formatDuration(GIVE_UP_AFTER_FAULT_MS)} of the fault: it never crossed a red line.`,
     rollback_before_fault: 'Outcome: a rollback happened before the fault was injected — a false alarm on healthy traffic.',
     stuck_before_d2: 'Outcome: the rollout never reached D2 (the D1 checklist did not turn green).',
   }[r.outcome];
