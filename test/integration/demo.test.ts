@@ -20,7 +20,10 @@ class Capture extends Writable {
   }
 }
 
-describe.skipIf(dbKind() === 'postgres')('npm run demo', () => {
+// A run takes 2–4 s on a quiet machine; a loaded 2-core CI box has been seen at 5× that.
+const RUN_TIMEOUT_MS = 120_000;
+
+describe.skipIf(dbKind() === 'postgres')('npm run demo', { timeout: RUN_TIMEOUT_MS }, () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await openTestDatabase();
