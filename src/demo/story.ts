@@ -83,6 +83,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
     '',
   ].join('\n'));
 
+  screen.print(a.dim('Starting the embedded database and writing the hour of FAL-only traffic before D1…'));
   const world = await openWorld({ plan, rate: options.rate, seed: options.seed, screen, style, timeline, log, db: io.db });
   const { clock, service, scheduler, refresher, channel, db } = world;
   const start = clock.now();
