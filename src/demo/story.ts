@@ -120,9 +120,13 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       // The admins act on what the channel shows, one evaluation after the event (people are not instant).
       if (pendingApproval && steps > pendingApproval.after) {
         const value = channel.buttonValue(ACTION.approve);
-        const by = pendingApproval.by;
+        const by: Actor = pendingApproval.by;
         pendingApproval = null;
-        if (value) await act(by, `clicks [ Approve ${JSON.parse(value).stage.toUpperCase()} ]`, () => decide(listener, by, value, 'approve'));
+        if (value) {
+          const r = await act(by, `clicks [ Approve ${JSON.parse(value).stage.toUpperCase()} ]`, () => decide(listener, by, value, 'approve'));
+          // Refused while the request stays open (a red line breached since it was asked): try again at the next evaluation.
+          if (r.outcome.kind === 'refused') pendingApproval = { by, after: steps };
+        }
       }
       const run = await store.latestRun(db.pool);
       if (run?.state === 'd1' && !requestedD2) {
