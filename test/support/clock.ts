@@ -1,20 +1,2 @@
-/** A clock the test moves by hand; the engine never reads the real time. */
-export class TestClock {
-  private t: number;
-  constructor(start = '2026-11-28T10:00:00Z') {
-    this.t = Date.parse(start);
-  }
-  now = (): Date => new Date(this.t);
-  advance(ms: number): Date {
-    this.t += ms;
-    return this.now();
-  }
-  set(iso: string): Date {
-    this.t = Date.parse(iso);
-    return this.now();
-  }
-}
-
-export const SECOND = 1_000;
-export const MINUTE = 60_000;
-export const HOUR = 3_600_000;
+/** A clock the test moves by hand; the engine never reads the real time. Shared with the demo. */
+export { ManualClock as TestClock, SECOND, MINUTE, HOUR } from '../../src/demo/clock.ts';

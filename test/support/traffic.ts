@@ -1,29 +1,8 @@
 import type pg from 'pg';
 
-export interface RouteRow {
-  provider: string;
-  latencyMs?: number | string | null;
-  error?: string | null;
-  cost?: number | string | null;
-  at: Date;
-}
-
-/** Inserts gen_route rows in one statement, as the app logs them. */
-export async function insertRoutes(pool: Pick<pg.Pool, 'query'>, rows: RouteRow[]): Promise<void> {
-  if (!rows.length) return;
-  const data = rows.map((r) => {
-    const d: Record<string, unknown> = { provider: r.provider };
-    if (r.latencyMs !== undefined) d.latency_ms = r.latencyMs;
-    if (r.error !== undefined) d.error = r.error;
-    if (r.cost !== undefined) d.cost_per_image = r.cost;
-    return d;
-  });
-  await pool.query(
-    `INSERT INTO analytics_logs (event_type, event_data, created_at)
-     SELECT 'gen_route', d, t FROM unnest($1::jsonb[], $2::timestamptz[]) AS x(d, t)`,
-    [data.map((d) => JSON.stringify(d)), rows.map((r) => r.at)],
-  );
-}
+// gen_route rows as the app logs them; one implementation, shared with the demo's traffic generator.
+export { insertRoutes, type RouteRow } from '../../src/demo/traffic.ts';
+import { insertRoutes, type RouteRow } from '../../src/demo/traffic.ts';
 
 export async function insertEvents(pool: Pick<pg.Pool, 'query'>, type: string, count: number, at: Date, data: Record<string, unknown> = {}): Promise<void> {
   await pool.query(

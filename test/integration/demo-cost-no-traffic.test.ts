@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { dbKind } from '../support/db.ts';
+import { demoRunner, itRollsBack, RUN_TIMEOUT_MS } from '../support/demo.ts';
+
+/** The other faults of `npm run demo` (see demo.test.ts); a second file, so both cores run demo runs. */
+describe.skipIf(dbKind() === 'postgres')('npm run demo', { timeout: RUN_TIMEOUT_MS }, () => {
+  const demo = demoRunner();
+  itRollsBack(demo, 'cost');
+
+  it('no-traffic: an alert, not a rollback; an admin rolls back by hand', async () => {
+    const { result, text } = await demo('no-traffic');
+    expect(result.outcome).toBe('manual_rollback');
+    expect(result.line).toBeNull();
+    expect(result.firstBreach).toEqual({});
+    // Thin for longer than the longest `for` (10 min) after the 5m window empties.
+    expect(result.noTrafficAt!.getTime() - result.faultAt!.getTime()).toBeGreaterThan(10 * 60_000);
+    expect(text).toContain('Traffic is not reaching Runware at D2');
+    expect(text).toContain('@alice rolled back D2');
+  });
+});
