@@ -15,6 +15,8 @@ export default defineConfig({
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { test: { name: 'pglite', include: ['test/integration/**/*.test.ts'], env: { TEST_DB_KIND: 'pglite' }, ...slow } },
+      // `npm run demo` end to end: it brings its own in-memory PGlite, whatever the environment.
+      { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], ...slow } },
       ...(process.env.TEST_DATABASE_URL
         ? [
             { test: { name: 'postgres', include: ['test/integration/**/*.test.ts'], ...realPostgres, ...slow } },

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { dbKind } from '../support/db.ts';
 import { demoRunner, itRollsBack, RUN_TIMEOUT_MS } from '../support/demo.ts';
 
 /** The other faults of `npm run demo` (see demo.test.ts); a second file, so both cores run demo runs. */
-describe.skipIf(dbKind() === 'postgres')('npm run demo', { timeout: RUN_TIMEOUT_MS }, () => {
+describe('npm run demo', { timeout: RUN_TIMEOUT_MS }, () => {
   const demo = demoRunner();
   itRollsBack(demo, 'cost');
 
