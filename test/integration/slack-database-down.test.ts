@@ -6,9 +6,13 @@ import { alice } from '../support/engine.ts';
 import type { TestDatabase } from '../support/db.ts';
 import { slackHarness, said, type SlackHarness } from '../support/slack-bot.ts';
 
-/** A real pg pool to a server that is not there (refused) or never answers (hangs). */
+/**
+ * A real pg pool to a server that is not there (refused) or never answers (hangs). Enough slots
+ * that the command never queues behind the scheduler's own failing attempts: under load that
+ * queue turned "refused" into a pool wait timeout and made the reason vary.
+ */
 function databaseAt(port: number): TestDatabase {
-  const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'rollout', database: 'rollout', connectionTimeoutMillis: 1_000, max: 2 });
+  const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'rollout', database: 'rollout', connectionTimeoutMillis: 1_000, max: 10 });
   pool.on('error', () => {});
   return {
     kind: 'postgres', pool, app: pool, metricsPool: pool, description: 'unreachable', url: null, testUrl: null, ownerUrl: null,
