@@ -94,7 +94,7 @@ function evaluateOne(plan: Plan, snapshot: MetricsSnapshot, baselineCost: number
   const base = { name, threshold: spec.threshold, windowMs: spec.windowMs, samples, candidateRequests: cand.requests, fromValue, ...(cost ? { cost } : {}), ...(skipped ? { skipped } : {}) };
   if (missing) return { ...base, state: 'no_data', value: null, reason: missing };
   if (cand.requests < plan.minSamples) {
-    return { ...base, state: 'no_data', value, reason: `${cand.requests} ${plan.to} requests in the window, fewer than minSamples ${plan.minSamples}` };
+    return { ...base, state: 'no_data', value, reason: `${cand.requests} ${plan.providerNames[plan.to]} requests in the window, fewer than minSamples ${plan.minSamples}` };
   }
   if (samples < plan.minSamples || value === null) {
     return { ...base, state: 'no_data', value, reason: `${samples} samples in the window, fewer than minSamples ${plan.minSamples}` };

@@ -30,7 +30,7 @@ describe('terminal rendering of Block Kit', () => {
     expect(lines).toEqual([
       '🚨 p95 latency is in breach at D2',
       '🔴 p95 latency 9.12 s (red line ≥ 8.00 s, 5m window, n=400): BREACH',
-      'Auto-rollback in 5m (at 09:15 UTC) if it holds for the whole time.',
+      'Auto-rollback in 5m (at 09:15:00 UTC) if it holds for the whole time.',
       '[ Roll back now ]',
     ]);
   });

@@ -31,5 +31,7 @@ export function confirm(title: string, text: string, yes: string, style: 'primar
 
 /** "10:35 UTC" for messages about today; the full date only in the checklist header and history. */
 export const hhmm = (at: Date | string) => `${(typeof at === 'string' ? at : at.toISOString()).slice(11, 16)} UTC`;
+/** With seconds: the guard acts on a 30 s beat, so a deadline without them is off by up to half a minute. */
+export const hhmmss = (at: Date | string) => `${(typeof at === 'string' ? at : at.toISOString()).slice(11, 19)} UTC`;
 
 export const upper = (stage: string) => stage.toUpperCase();

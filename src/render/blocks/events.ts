@@ -6,7 +6,7 @@ import { reportDeltas } from '../../core/report.ts';
 import { renderEvent } from '../text.ts';
 import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, weightsLine } from '../format.ts';
 import { ACTION, encodeValue } from './buttons.ts';
-import { actions, button, confirm, context, esc, hhmm, section, upper, who } from './common.ts';
+import { actions, button, confirm, context, esc, hhmm, hhmmss, section, upper, who } from './common.ts';
 import { fitMessage, type Message } from './limits.ts';
 
 // The first place to look depends on which red line fired: an error hunt is no help for cost.
@@ -33,7 +33,7 @@ export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_op
       const deadline = new Date(Date.parse(e.at) + e.forMs);
       const act = e.shadow
         ? '_Shadow mode: no automatic rollback; this is an alert only._'
-        : `Auto-rollback in *${durationLabel(e.forMs)}* (at ${hhmm(deadline)}) if it holds for the whole time.`;
+        : `Auto-rollback in *${durationLabel(e.forMs)}* (at ${hhmmss(deadline)}) if it holds for the whole time.`;
       return msg(
         section(`:rotating_light: *${RED_LINE_LABELS[e.line.name]} is in breach at ${upper(e.stage)}*`),
         section(`${lineIcon(e.line)} ${esc(lineSummary(plan, e.line))}\n${act}`),
