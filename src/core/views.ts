@@ -6,6 +6,18 @@ export interface Actor {
   /** Slack user ID, or a local user name for the console and CLI. */
   id: string;
   via: 'slack' | 'console' | 'cli' | 'guard' | 'demo';
+  /**
+   * Console and CLI only: where the command was typed. The OS user and host are what the machine
+   * says; `claimed` is a name the person typed (`--as`, `as <user>`, ROLLOUT_USER) that nobody
+   * verified. Every audit row of a local actor records all three.
+   */
+  origin?: LocalOrigin;
+}
+
+export interface LocalOrigin {
+  osUser: string;
+  host: string;
+  claimed: string | null;
 }
 
 export interface RunView {
@@ -17,6 +29,8 @@ export interface RunView {
   writtenWeights: Weights;
   baselineCost: number | null;
   baselineNote: string;
+  /** When the guard last tried to measure the baseline; null before the first try. */
+  baselineCheckedAt: Date | null;
   endedAt: Date | null;
   endReason: string | null;
   driftReported: string | null;
@@ -48,4 +62,5 @@ export interface AuditEntry {
   action: string;
   outcome: string;
   detail: Record<string, unknown>;
+  origin?: LocalOrigin;
 }

@@ -1,7 +1,11 @@
 import { ordered, weightsProblem, type Plan, type Weights } from '../plan/plan.ts';
 
-/** Why the bot wrote the weights: the label at the end of the flag's description. */
-export type WeightsLabel = { stage: string } | 'Rollback' | 'Manual Rollback' | 'Auto Rollback';
+/**
+ * Why the bot wrote the weights: the label at the end of the flag's description, exactly as the
+ * runbook writes it — dashboards and people search for these strings. An automatic rollback is
+ * the runbook's "(Rollback)"; the audit and the alert say it was automatic and why.
+ */
+export type WeightsLabel = { stage: string } | 'Rollback' | 'Manual Rollback';
 
 /** Compact JSON with the seed's number style: 0.9 → 0.9, 0 → 0.0, 1 → 1.0. */
 export function weightsText(plan: Plan, weights: Weights): string {

@@ -3,7 +3,7 @@ import type { Plan, Weights } from '../plan/plan.ts';
 import type { GuardClocks } from '../core/breach-clock.ts';
 import type { RolloutEvent } from '../core/events.ts';
 import type { LineEvaluation } from '../core/red-lines.ts';
-import type { AuditEntry, RequestView, RunView } from '../core/views.ts';
+import type { AuditEntry, LocalOrigin, RequestView, RunView } from '../core/views.ts';
 import { weightsDescription, weightsText, type FlagRow, type WeightsLabel } from '../core/weights.ts';
 import type { Queryable } from './database.ts';
 
@@ -17,7 +17,7 @@ export async function lockState(client: pg.PoolClient): Promise<void> {
 const toRun = (r: any): RunView => ({
   id: r.id, state: r.state, startedAt: r.started_at, startedBy: r.started_by, stageStartedAt: r.stage_started_at,
   writtenWeights: r.written_weights, baselineCost: r.baseline_cost, baselineNote: r.baseline_note,
-  endedAt: r.ended_at, endReason: r.end_reason, driftReported: r.drift_reported,
+  baselineCheckedAt: r.baseline_checked_at ?? null, endedAt: r.ended_at, endReason: r.end_reason, driftReported: r.drift_reported,
 });
 
 const toRequest = (r: any): RequestView => ({
@@ -26,20 +26,30 @@ const toRequest = (r: any): RequestView => ({
   decisionNote: r.decision_note,
 });
 
+// Every column but the stored plan document, which only the CLI needs (latestRunPlan).
+const RUN_COLUMNS = `id, state, started_at, started_by, stage_started_at, written_weights, baseline_cost, baseline_note,
+  baseline_checked_at, ended_at, end_reason, drift_reported`;
+
 /** The latest run: the one that is active, or the one that ended last. Reads one row by the primary key. */
 export async function latestRun(q: Queryable): Promise<RunView | null> {
-  const { rows } = await q.query('SELECT * FROM rollout.runs ORDER BY id DESC LIMIT 1');
+  const { rows } = await q.query(`SELECT ${RUN_COLUMNS} FROM rollout.runs ORDER BY id DESC LIMIT 1`);
   return rows[0] ? toRun(rows[0]) : null;
+}
+
+/** The latest run's id, state and the plan document it was started with (null before migration 011). */
+export async function latestRunPlan(q: Queryable): Promise<{ id: number; state: string; plan: unknown } | null> {
+  const { rows } = await q.query('SELECT id, state, plan FROM rollout.runs ORDER BY id DESC LIMIT 1');
+  return rows[0] ? { id: rows[0].id, state: rows[0].state, plan: rows[0].plan } : null;
 }
 
 export async function insertRun(
   q: Queryable,
-  run: { state: string; at: Date; by: string; weights: Weights; baselineCost: number | null; baselineNote: string },
+  run: { state: string; at: Date; by: string; weights: Weights; baselineCost: number | null; baselineNote: string; plan: unknown },
 ): Promise<RunView> {
   const { rows } = await q.query(
-    `INSERT INTO rollout.runs (state, started_at, started_by, stage_started_at, written_weights, baseline_cost, baseline_note)
-     VALUES ($1, $2, $3, $2, $4, $5, $6) RETURNING *`,
-    [run.state, run.at, run.by, JSON.stringify(run.weights), run.baselineCost, run.baselineNote],
+    `INSERT INTO rollout.runs (state, started_at, started_by, stage_started_at, written_weights, baseline_cost, baseline_note, plan)
+     VALUES ($1, $2, $3, $2, $4, $5, $6, $7) RETURNING ${RUN_COLUMNS}`,
+    [run.state, run.at, run.by, JSON.stringify(run.weights), run.baselineCost, run.baselineNote, JSON.stringify(run.plan)],
   );
   return toRun(rows[0]);
 }
@@ -47,16 +57,19 @@ export async function insertRun(
 export async function updateRun(
   q: Queryable,
   id: number,
-  patch: Partial<{ state: string; stageStartedAt: Date; writtenWeights: Weights; endedAt: Date; endReason: string; driftReported: string | null; baselineCost: number | null; baselineNote: string }>,
+  patch: Partial<{
+    state: string; stageStartedAt: Date; writtenWeights: Weights; endedAt: Date; endReason: string; driftReported: string | null;
+    baselineCost: number | null; baselineNote: string; baselineCheckedAt: Date;
+  }>,
 ): Promise<RunView> {
   const columns: Record<string, string> = {
     state: 'state', stageStartedAt: 'stage_started_at', writtenWeights: 'written_weights', endedAt: 'ended_at', endReason: 'end_reason',
-    driftReported: 'drift_reported', baselineCost: 'baseline_cost', baselineNote: 'baseline_note',
+    driftReported: 'drift_reported', baselineCost: 'baseline_cost', baselineNote: 'baseline_note', baselineCheckedAt: 'baseline_checked_at',
   };
   const keys = Object.keys(patch) as (keyof typeof patch)[];
   const sets = keys.map((k, i) => `${columns[k]} = $${i + 2}`);
   const values = keys.map((k) => (k === 'writtenWeights' ? JSON.stringify(patch[k]) : patch[k]));
-  const { rows } = await q.query(`UPDATE rollout.runs SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, [id, ...values]);
+  const { rows } = await q.query(`UPDATE rollout.runs SET ${sets.join(', ')} WHERE id = $1 RETURNING ${RUN_COLUMNS}`, [id, ...values]);
   return toRun(rows[0]);
 }
 
@@ -102,6 +115,8 @@ export interface AuditInput {
   runId: number | null;
   actor: string;
   via: string;
+  /** Console and CLI: the OS user and host the command came from, and any name typed. */
+  origin?: LocalOrigin;
   action: string;
   outcome: 'done' | 'refused' | 'alert' | 'error';
   detail?: Record<string, unknown>;
@@ -109,14 +124,17 @@ export interface AuditInput {
 
 export async function audit(q: Queryable, e: AuditInput): Promise<void> {
   await q.query(
-    'INSERT INTO rollout.audit (at, run_id, actor, via, action, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-    [e.at, e.runId, e.actor, e.via, e.action, e.outcome, JSON.stringify(e.detail ?? {})],
+    'INSERT INTO rollout.audit (at, run_id, actor, via, action, outcome, detail, os_user, host, claimed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+    [e.at, e.runId, e.actor, e.via, e.action, e.outcome, JSON.stringify(e.detail ?? {}), e.origin?.osUser ?? null, e.origin?.host ?? null, e.origin?.claimed ?? null],
   );
 }
 
 export async function recentAudit(q: Queryable, limit: number): Promise<AuditEntry[]> {
   const { rows } = await q.query('SELECT * FROM rollout.audit ORDER BY id DESC LIMIT $1', [limit]);
-  return rows.map((r: any) => ({ id: r.id, at: r.at, runId: r.run_id, actor: r.actor, via: r.via, action: r.action, outcome: r.outcome, detail: r.detail }));
+  return rows.map((r: any) => ({
+    id: r.id, at: r.at, runId: r.run_id, actor: r.actor, via: r.via, action: r.action, outcome: r.outcome, detail: r.detail,
+    origin: r.os_user ? { osUser: r.os_user, host: r.host, claimed: r.claimed } : undefined,
+  }));
 }
 
 export async function enqueue(q: Queryable, at: Date, runId: number | null, event: RolloutEvent): Promise<void> {

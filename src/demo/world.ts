@@ -74,7 +74,7 @@ export async function openWorld(opts: { plan: Plan; rate: number; seed: number; 
     notice: (text) => slack.notice(text),
   };
   const scheduler = new Scheduler({ service, sink, leader: soleLeader(), log });
-  const refresher = new ChecklistRefresher({ service, web: channel.web, log, isLeader: () => scheduler.isLeader });
+  const refresher = new ChecklistRefresher({ service, web: channel.web, log, isLeader: () => scheduler.confirmLeader() });
   const traffic = new TrafficGenerator(new Random(opts.seed), opts.rate, { from: plan.from, to: plan.to });
   return {
     plan, db, clock, service, scheduler, refresher, channel, traffic, liveWeights,

@@ -44,7 +44,7 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
   const now = service.deps.now();
   let run = await store.latestRun(db.pool);
   if (!run || !isActiveStage(plan, run.state)) return { kind: 'idle' };
-  if (run.baselineNote === 'pending') run = await captureBaseline(service, run, now);
+  if (baselineDue(service, run, now)) run = await captureBaseline(service, run, now);
 
   let evaluations: LineEvaluation[];
   let metricsError: string | null = null;
@@ -72,7 +72,7 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
       // Someone ran the seed's rollback SQL (or deleted the row): adopt it, never overwrite it.
       await store.updateRun(c, current.id, { state: ROLLED_BACK, endedAt: now, endReason: 'flag set to the rollback weights by hand (who is unknown)' });
       const pending = await store.pendingRequest(c);
-      if (pending) await store.updateRequest(c, pending.id, { status: 'stale', decidedAt: now, decidedBy: 'guard', decisionNote: 'rolled back by hand' });
+      if (pending) await service.markStale(c, now, pending, 'the flag was set to the rollback weights by hand');
       await store.audit(c, { at: now, runId: current.id, actor: 'unknown', via: 'flag', action: 'rollback', outcome: 'done', detail: { from: current.state, flag: flag.kind, drift } });
       await emit({ kind: 'manual_rollback', runId: current.id, stage: current.state, by: 'unknown', via: 'flag', reason: drift, weights: plan.rollbackWeights, byHand: true, at: now.toISOString() });
       return { kind: 'adopted_manual_rollback' } as GuardResult;
@@ -106,7 +106,7 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
       if (plan.autoRollback) {
         await store.saveGuardState(c, { runId: current.id, evaluatedAt: now, clocks, evaluations });
         const reason = `${RED_LINE_LABELS[first.line.name]} in breach for ${Math.round(first.heldMs / 1000)} s`;
-        await service.endWithRollback(c, now, current, GUARD, 'Auto Rollback', reason, { line: first.line, heldMs: first.heldMs, breachSince: first.breachSince, baseline: current.baselineCost });
+        await service.endWithRollback(c, now, current, GUARD, 'Rollback', reason, { automatic: true, line: first.line, heldMs: first.heldMs, breachSince: first.breachSince, baseline: current.baselineCost });
         await emit({
           kind: 'auto_rollback', runId: current.id, stage: current.state, line: first.line, heldMs: first.heldMs,
           others: others.map((o) => o.line.name), weights: plan.rollbackWeights, shadow: false, at: now.toISOString(),
@@ -150,26 +150,52 @@ async function emitClockEvent(
   void c;
 }
 
-/** Baseline cost: the plan's number, else `from`'s average over the lookback before the run started. */
+/** An unmeasurable baseline is measured again this often, on the traffic `from` still serves. */
+const BASELINE_RETRY_MS = 10 * 60_000;
+
+/** First evaluation of a run, or an unmeasured baseline whose retry is due. */
+function baselineDue(service: RolloutService, run: RunView, now: Date): boolean {
+  if (run.baselineNote === 'pending') return true;
+  if (run.baselineCost !== null || service.deps.plan.baselineCostPerImage !== null) return false;
+  return !run.baselineCheckedAt || now.getTime() - run.baselineCheckedAt.getTime() >= BASELINE_RETRY_MS;
+}
+
+/**
+ * Baseline cost: the plan's number, else `from`'s average over the lookback before the run
+ * started. When that is not measurable (too few `from` costs before D1), it is tried again every
+ * 10 min over the lookback ending now: during D1 and D2 `from` still serves most traffic, so
+ * waiting for its traffic gives the cost red line a baseline.
+ */
 async function captureBaseline(service: RolloutService, run: RunView, now: Date): Promise<RunView> {
   const { db, plan } = service.deps;
+  const first = run.baselineNote === 'pending';
+  const from = plan.providerNames[plan.from];
+  const hours = Math.round(plan.baselineLookbackMs / 3_600_000);
+  // Before D1 first; then (the first time too, when the guard starts late) up to now.
+  const ends = first && now.getTime() > run.startedAt.getTime() ? [run.startedAt, now] : [first ? run.startedAt : now];
   let cost: number | null = null;
-  let note: string;
+  let note = '';
   try {
-    const measured = await measureBaselineCost(db.metricsPool, plan, run.startedAt);
-    cost = measured.cost;
-    note = cost !== null
-      ? `average ${plan.providerNames[plan.from]} cost over the ${Math.round(plan.baselineLookbackMs / 3_600_000)} h before ${plan.stages[0].name.toUpperCase()} started (${measured.samples} images)`
-      : `not measurable: ${measured.samples} ${plan.providerNames[plan.from]} costs in the ${Math.round(plan.baselineLookbackMs / 3_600_000)} h before the run, fewer than minSamples ${plan.minSamples}; the cost red line has no data (set baselineCostPerImage in the plan)`;
+    for (const end of ends) {
+      const span = end === run.startedAt
+        ? `the ${hours} h before ${plan.stages[0].name.toUpperCase()} started`
+        : `the ${hours} h before ${now.toISOString().slice(11, 16)} UTC (${from}'s traffic during the rollout, as too little was logged before it)`;
+      const measured = await measureBaselineCost(db.metricsPool, plan, end);
+      cost = measured.cost;
+      note = cost !== null
+        ? `average ${from} cost over ${span} (${measured.samples} images)`
+        : `not measurable yet: ${measured.samples} ${from} costs in ${span}, fewer than minSamples ${plan.minSamples}; the cost red line has no data until ${from} traffic gives one (tried every 10 min), or set baselineCostPerImage in the plan`;
+      if (cost !== null) break;
+    }
   } catch (err) {
     if (isUnavailable(err)) throw err;
-    note = `not measurable: ${describeError(err)}; the cost red line has no data`;
+    note = `not measurable yet: ${describeError(err)}; the cost red line has no data (tried again in 10 min)`;
   }
   return withTransaction(db.pool, async (c) => {
     await store.lockState(c);
     const current = await store.latestRun(c);
-    if (!current || current.id !== run.id || current.baselineNote !== 'pending') return current ?? run;
-    await store.audit(c, { at: now, runId: run.id, actor: GUARD.id, via: GUARD.via, action: 'baseline', outcome: 'done', detail: { cost, note } });
-    return store.updateRun(c, run.id, { baselineCost: cost, baselineNote: note });
+    if (!current || current.id !== run.id || current.baselineCost !== null || (first && current.baselineNote !== 'pending')) return current ?? run;
+    if (cost !== null || first) await store.audit(c, { at: now, runId: run.id, actor: GUARD.id, via: GUARD.via, action: 'baseline', outcome: 'done', detail: { cost, note } });
+    return store.updateRun(c, run.id, { baselineCost: cost, baselineNote: note, baselineCheckedAt: now });
   });
 }

@@ -1,57 +1,137 @@
 import pg from 'pg';
 
 /** Exactly one replica runs the guard, the reports and the outbox: the one holding this lock. */
-const LEADER_LOCK = 7_406_211_003;
+const LEADER_LOCK = 7_406_211_003n;
+// How pg_locks shows a bigint advisory key: high and low 32 bits.
+const LOCK_CLASSID = Number(LEADER_LOCK >> 32n);
+const LOCK_OBJID = Number(LEADER_LOCK & 0xffffffffn);
 
 export interface Leadership {
   /** Checks (and if free, takes) leadership; false while another replica holds it; throws when the database cannot be reached. */
   check(): Promise<boolean>;
+  /**
+   * True only if this process holds the lock right now, proved by a query on the lock's own
+   * connection. Called before every act only a leader may do (deliver the outbox, post a
+   * report, edit a checklist); never throws.
+   */
+  confirm(): Promise<boolean>;
   release(): Promise<void>;
 }
 
 /** PGlite is one process by construction (the data folder is locked): always the leader. */
-export const soleLeader = (): Leadership => ({ check: async () => true, release: async () => {} });
+export const soleLeader = (): Leadership => ({ check: async () => true, confirm: async () => true, release: async () => {} });
+
+export interface LeaderTimings {
+  /** The leader pings its lock connection this often while it leads. */
+  heartbeatMs: number;
+  /**
+   * Postgres ends the lock's session when it has been idle this long (idle_session_timeout),
+   * which frees the lock: a leader whose host vanished, or that is cut off, loses it this long
+   * after its last heartbeat, whatever TCP does. Must exceed heartbeatMs comfortably.
+   */
+  sessionTimeoutMs: number;
+  /** A query on the lock connection that takes longer counts as a lost connection. */
+  queryTimeoutMs: number;
+}
+
+export const LEADER_TIMINGS: LeaderTimings = { heartbeatMs: 10_000, sessionTimeoutMs: 30_000, queryTimeoutMs: 5_000 };
+
+export class TransactionPoolerError extends Error {}
 
 /**
  * A session advisory lock on a dedicated connection: held as long as this process and its
  * connection live, released by Postgres the moment either dies, so a standby replica takes over
  * at its next check. Reuses Postgres; no consensus of our own.
+ *
+ * A host that vanishes without closing its socket is the hard case: Postgres would keep the lock
+ * until TCP gives up (about 2 h by default). So the session asks Postgres to end it when it goes
+ * quiet (idle_session_timeout, PostgreSQL 14+) and to probe the peer (TCP keepalives, user
+ * timeout), and the leader heartbeats well inside that: a standby leads within about
+ * sessionTimeout + one evaluateEvery of the leader's last word.
  */
-export function advisoryLeader(url: string): Leadership {
+export function advisoryLeader(url: string, timings: LeaderTimings = LEADER_TIMINGS): Leadership {
   let client: pg.Client | null = null;
   let leading = false;
+  let heartbeat: NodeJS.Timeout | null = null;
   const drop = async () => {
     const c = client;
     client = null;
     leading = false;
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = null;
     if (c) await c.end().catch(() => {});
+  };
+  const holds = async (c: pg.Client): Promise<boolean> => {
+    const { rows } = await c.query(
+      `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objid = $2 AND objsubid = 1
+                        AND granted AND pid = pg_backend_pid()) AS held`,
+      [LOCK_CLASSID, LOCK_OBJID],
+    );
+    return rows[0].held === true;
+  };
+  const connect = async (): Promise<pg.Client> => {
+    const c = new pg.Client({
+      connectionString: url, application_name: 'rollout-bot-leader', connectionTimeoutMillis: 5_000,
+      query_timeout: timings.queryTimeoutMs, keepAlive: true, keepAliveInitialDelayMillis: 10_000,
+    });
+    c.on('error', () => {
+      if (client === c) void drop();
+    });
+    await c.connect();
+    const seconds = (ms: number) => Math.max(1, Math.round(ms / 1000));
+    // The server's side of the same promise; each is best effort (a Unix socket has no TCP, older servers lack some).
+    for (const setting of [
+      `SET tcp_keepalives_idle = ${seconds(timings.heartbeatMs)}`,
+      `SET tcp_keepalives_interval = ${seconds(timings.heartbeatMs / 2)}`,
+      'SET tcp_keepalives_count = 3',
+      `SET tcp_user_timeout = ${Math.round(timings.sessionTimeoutMs)}`,
+    ]) await c.query(setting).catch(() => {});
+    return c;
   };
   return {
     async check() {
       try {
-        if (!client) {
-          const c = new pg.Client({ connectionString: url, application_name: 'rollout-bot-leader', connectionTimeoutMillis: 5_000 });
-          c.on('error', () => {
-            if (client === c) {
-              client = null;
-              leading = false;
-            }
-          });
-          await c.connect();
-          client = c;
-        }
+        if (!client) client = await connect();
         if (leading) {
-          await client.query('SELECT 1');
-          return true;
+          if (await holds(client)) return true;
+          // The lock is gone (the session was ended and this connection is a new one, or a pooler moved us).
+          await drop();
+          return false;
         }
-        const { rows } = await client.query('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK]);
-        leading = rows[0].ok === true;
-        return leading;
+        const { rows } = await client.query('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK.toString()]);
+        if (rows[0].ok !== true) return false;
+        if (!(await holds(client))) {
+          await drop();
+          throw new TransactionPoolerError(
+            'the leader lock was granted to a different server session than the one asking for it: DATABASE_URL goes through a transaction-mode pooler (PgBouncer pool_mode=transaction, Supabase port 6543), where session advisory locks do not hold. Point DATABASE_URL at Postgres directly or at a session-mode pooler (Supabase: port 5432)',
+          );
+        }
+        leading = true;
+        const c = client;
+        // Only the leader's session ends when it goes quiet: a standby's may idle between checks.
+        await c.query(`SET idle_session_timeout = ${Math.round(timings.sessionTimeoutMs)}`).catch(() => {});
+        heartbeat = setInterval(() => {
+          c.query('SELECT 1').catch(() => {
+            if (client === c) void drop();
+          });
+        }, timings.heartbeatMs);
+        heartbeat.unref();
+        return true;
       } catch (err) {
         // Unreachable is not "someone else leads": the caller reports the outage.
         await drop();
         throw err;
       }
+    },
+    async confirm() {
+      if (!leading || !client) return false;
+      try {
+        if (await holds(client)) return true;
+      } catch {
+        // A connection that cannot answer cannot prove anything.
+      }
+      await drop();
+      return false;
     },
     release: drop,
   };

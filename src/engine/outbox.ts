@@ -28,14 +28,20 @@ export interface OutboxResult {
  * must not overtake it) and schedules a retry; a row is marked delivered only after the sink
  * took it. Only the leader calls this, so one process delivers.
  */
-export async function deliverOutbox(pool: pg.Pool, sink: EventSink, now: () => Date, batch = 50): Promise<OutboxResult> {
+export async function deliverOutbox(
+  pool: pg.Pool, sink: EventSink, now: () => Date, opts: { batch?: number; mayDeliver?: () => Promise<boolean> } = {},
+): Promise<OutboxResult> {
   let delivered = 0;
+  let allowed = false;
   for (;;) {
     const { rows } = await pool.query(
       'SELECT id, created_at, payload, attempts, next_attempt_at FROM rollout.outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1',
-      [batch],
+      [opts.batch ?? 50],
     );
     if (!rows.length) return { delivered, blocked: null };
+    // Asked once per call, and only when there is something to deliver (the leader proves its lock).
+    if (!allowed && opts.mayDeliver && !(await opts.mayDeliver())) return { delivered, blocked: null };
+    allowed = true;
     for (const row of rows) {
       if (row.next_attempt_at && row.next_attempt_at.getTime() > now().getTime()) {
         return { delivered, blocked: { id: row.id, error: 'waiting to retry', retryAt: row.next_attempt_at } };

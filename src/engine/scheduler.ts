@@ -66,6 +66,18 @@ export class Scheduler {
     return this.leading;
   }
 
+  /**
+   * Proves leadership before an act only the leader may do: the cached flag is only as fresh as
+   * the last tick, and two replicas must never deliver or report at once.
+   */
+  async confirmLeader(): Promise<boolean> {
+    if (!this.leading) return false;
+    if (await this.deps.leader.confirm()) return true;
+    this.leading = false;
+    this.deps.log.warn('leader: the lock is no longer held; this replica stops acting until it leads again');
+    return false;
+  }
+
   /** One guard evaluation (if leader), then the outbox. Exposed for tests and the demo. */
   async tick(): Promise<GuardResult | null> {
     if (this.guardRunning) return null;
@@ -76,6 +88,7 @@ export class Scheduler {
       if (this.leading !== was) this.deps.log.info(this.leading ? 'leader: this replica runs the guard' : 'standby: another replica runs the guard');
       if (!this.leading) return null;
       const result = await guardCycle(this.deps.service);
+      await this.deps.service.expireRequests();
       await this.databaseUp();
       this.kick();
       return result;
@@ -90,7 +103,7 @@ export class Scheduler {
   }
 
   async report(): Promise<void> {
-    if (!this.leading) return;
+    if (!(await this.confirmLeader())) return;
     try {
       await reportCycle(this.deps.service);
       this.kick();
@@ -110,7 +123,7 @@ export class Scheduler {
       do {
         this.drainAgain = false;
         try {
-          const r = await deliverOutbox(this.deps.service.deps.db.pool, this.deps.sink, this.deps.service.deps.now);
+          const r = await deliverOutbox(this.deps.service.deps.db.pool, this.deps.sink, this.deps.service.deps.now, { mayDeliver: () => this.confirmLeader() });
           if (r.blocked && r.blocked.error !== 'waiting to retry') this.deps.log.warn('outbox: delivery failed, will retry', { id: r.blocked.id, error: r.blocked.error, retryAt: r.blocked.retryAt });
         } catch (err) {
           await this.failed('outbox', err);

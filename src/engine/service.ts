@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import { stageIndex } from '../plan/plan.ts';
-import { durationLabel } from '../plan/duration.ts';
+import { durationLabel, formatDuration } from '../plan/duration.ts';
 import { parseCommand, usage, type Command } from '../core/commands.ts';
 import { requestJson, type RolloutEvent } from '../core/events.ts';
 import { privately, type Outcome, type Reply } from '../core/outcomes.ts';
-import { errorEvaluations, evaluateRedLines } from '../core/red-lines.ts';
+import { errorEvaluations, evaluateRedLines, RED_LINE_LABELS, type LineEvaluation } from '../core/red-lines.ts';
 import { routeWindow, trafficSplit } from '../core/metrics.ts';
 import { buildStatus, flagDrift, type StatusView } from '../core/status.ts';
 import {
@@ -13,7 +13,7 @@ import {
 } from '../core/state-machine.ts';
 import { readFlag, type WeightsLabel } from '../core/weights.ts';
 import type { Actor, RequestView, RunView } from '../core/views.ts';
-import { withTransaction, type Database } from '../db/database.ts';
+import { withTransaction, type Database, type Queryable } from '../db/database.ts';
 import { readRouteWindow, readSnapshot } from '../db/metrics-queries.ts';
 import * as store from '../db/store.ts';
 import type { HealthSource } from '../adapters/health-endpoint.ts';
@@ -21,6 +21,7 @@ import type { AccessPolicy } from './access.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import { backtest } from './backtest.ts';
 import type { HistoryProgress } from '../db/history-queries.ts';
+import { formatThreshold, formatValue } from '../render/format.ts';
 
 export interface EngineDeps {
   db: Database;
@@ -35,8 +36,6 @@ export interface CommandHooks {
   progress?: HistoryProgress;
 }
 
-// Backtest is read-only but reads days of history: admins only, like the spec's "status, history and help" for everyone else.
-const ADMIN_COMMANDS = new Set<Command['kind']>(['promote', 'approve', 'reject', 'rollback', 'complete', 'backtest']);
 
 /**
  * The command core: every front end (Slack, console, CLI) calls `handle(text, actor)` or a
@@ -58,10 +57,11 @@ export class RolloutService {
 
   async run(command: Command, actor: Actor, hooks: CommandHooks = {}): Promise<Reply> {
     try {
-      if (ADMIN_COMMANDS.has(command.kind) && !this.deps.access.isAdmin(actor)) {
-        const refusal = refuse('not_admin', `Only rollout admins may ${command.kind === 'promote' ? `request ${command.stage}` : command.kind}; you can use status, history and help. Ask an admin, or get added to ROLLOUT_ADMINS.`);
-        await this.auditRefusal(actor, command, refusal);
-        return privately(refusal.ok === false ? { kind: 'refused', code: refusal.code, message: refusal.message } : (null as never));
+      const denied = this.deps.access.refusal(actor, command);
+      if (denied) {
+        const refusal = refuse('not_admin', denied);
+        await this.auditRefusal(this.deps.db.pool, this.deps.now(), await store.latestRun(this.deps.db.pool), actor, { action: command.kind }, refusal);
+        return privately(refused(refusal));
       }
       const outcome = await this.dispatch(command, actor, hooks);
       return { outcome, visibility: outcome.kind === 'backtest' ? 'thread' : 'private' };
@@ -145,13 +145,15 @@ export class RolloutService {
       if (pending) {
         if (isStale(plan, pending, run)) {
           await this.markStale(c, now, pending, 'the rollout moved on');
+        } else if (isExpired(plan, pending, now)) {
+          await this.markExpired(c, now, pending);
         } else {
           const hint = pending.requestedBy === actor.id ? 'wait for an approval, or reject it to withdraw' : 'approve or reject it';
           return refuse('pending', `${pending.requestedBy} already requested ${pending.toStage} (request #${pending.id}); ${hint}.`);
         }
       }
       if (run && isActiveStage(plan, run.state) && !force) {
-        const blocker = await this.promotionBlocker(c, run);
+        const blocker = await this.promotionBlocker(c, run, now);
         if (blocker) return blocker;
       }
       if (plan.approvals === 0) return this.applyStage(c, now, run, check.stage.name, actor, [], force, null);
@@ -178,9 +180,8 @@ export class RolloutService {
         await this.markStale(c, now, request, 'the rollout moved on since it was requested');
         return refuse('stale', `Request #${request.id} for ${request.toStage} is stale: the rollout is now ${run?.state ?? 'idle'}. Request again if still wanted.`);
       }
-      if (now.getTime() - request.requestedAt.getTime() > plan.requestTtlMs) {
-        const expired = await store.updateRequest(c, request.id, { status: 'expired', decidedAt: now, decidedBy: 'guard', decisionNote: 'expired' });
-        await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(expired), needed: plan.approvals });
+      if (isExpired(plan, request, now)) {
+        await this.markExpired(c, now, request);
         return refuse('expired', `Request #${request.id} for ${request.toStage} expired (older than ${Math.round(plan.requestTtlMs / 60_000)} min). Request again.`);
       }
       if (request.requestedBy === actor.id) return refuse('self_approval', `You requested ${request.toStage}; another admin must approve it (two-person rule).`);
@@ -196,7 +197,7 @@ export class RolloutService {
       if (!check.ok) return check;
       // The world may have changed since the request: re-check what would block it now.
       if (run && isActiveStage(plan, run.state) && !request.forced) {
-        const blocker = await this.promotionBlocker(c, run);
+        const blocker = await this.promotionBlocker(c, run, now);
         if (blocker) return blocker;
       }
       const decided = await store.updateRequest(c, request.id, { status: 'approved', approvals, decidedBy: actor.id, decidedAt: now });
@@ -234,6 +235,10 @@ export class RolloutService {
     return this.transaction(actor, { action: 'complete' }, async (c, now, run) => {
       const check = checkComplete(this.plan, position(run));
       if (!check.ok) return check;
+      const breaching = (await store.readGuardState(c, run!.id))?.evaluations.filter((e) => e.state === 'breach') ?? [];
+      if (breaching.length) {
+        return refuse('breaching', `Not completing while ${describeLines(this.plan, breaching)} ${breaching.length > 1 ? 'are' : 'is'} in breach: the runbook watches ${run!.state.toUpperCase()} until it is clean. Wait for recovery, or roll back.`);
+      }
       const ended = await store.updateRun(c, run!.id, { state: COMPLETE, endedAt: now, endReason: `completed by ${actor.id}` });
       await this.staleAll(c, now, 'the rollout completed');
       await this.record(c, now, run!.id, actor, 'complete', { stage: run!.state });
@@ -268,6 +273,7 @@ export class RolloutService {
         state: stage.name, at: now, by: requester.id, weights: stage.weights,
         baselineCost: plan.baselineCostPerImage,
         baselineNote: plan.baselineCostPerImage !== null ? 'baselineCostPerImage from the plan' : 'pending',
+        plan: plan.document,
       });
     } else {
       next = await store.updateRun(c, run.id, { state: stage.name, stageStartedAt: now, writtenWeights: stage.weights, driftReported: null });
@@ -280,21 +286,27 @@ export class RolloutService {
     return { kind: 'stage_started', run: next, stage: stage.name, weights: stage.weights, forced, approvers };
   }
 
-  /** Promotion waits while a red line breaches or the flag was changed by hand (unless forced). */
-  private async promotionBlocker(c: pg.PoolClient, run: RunView): Promise<Refusal | null> {
-    const flag = readFlag(this.plan, await store.readFlagRow(c, this.plan));
-    const drift = flagDrift(this.plan, run, flag);
+  /**
+   * Promotion goes ahead only on fresh, complete evidence (unless forced, audited): the flag is
+   * what the bot wrote, the guard evaluated within 2 × evaluateEvery, and every red line was
+   * judged ok — the runbook promotes only "if all are fine".
+   */
+  private async promotionBlocker(c: pg.PoolClient, run: RunView, now: Date): Promise<Refusal | null> {
+    const { plan } = this;
+    const flag = readFlag(plan, await store.readFlagRow(c, plan));
+    const drift = flagDrift(plan, run, flag);
     if (drift) return refuse('drift', `Not promoting: ${drift}. Roll back, or add --force to overwrite it (audited).`);
     const guard = await store.readGuardState(c, run.id);
-    const breaching = guard?.evaluations.filter((e) => e.state === 'breach').map((e) => e.name) ?? [];
-    if (breaching.length) return refuse('breaching', `Not promoting while ${breaching.join(', ')} ${breaching.length > 1 ? 'are' : 'is'} in breach; wait for recovery, roll back, or add --force (audited).`);
-    // A soak with no judged traffic proves nothing: the runbook promotes only when the metrics
-    // were checked and fine. Latency and failure rate are the candidate's own 5-minute lines.
-    const own = guard?.evaluations.filter((e) => e.name === 'p95LatencyMs' || e.name === 'failureRatePercent') ?? [];
-    if (!own.some((e) => e.state === 'ok')) {
-      const to = this.plan.providerNames[this.plan.to];
-      const seen = own[0] ? `${own[0].candidateRequests} ${to} requests in the last ${durationLabel(own[0].windowMs)}, ${own[0].state === 'error' ? 'and the guard cannot read the metrics' : `under minSamples ${this.plan.minSamples}`}` : 'the guard has not evaluated this stage yet';
-      return refuse('no_evidence', `Not promoting: the red lines have nothing to judge ${to} by (${seen}). Check that traffic reaches ${to} and wait for an evaluation, or add --force (audited).`);
+    const ageMs = guard ? now.getTime() - guard.evaluatedAt.getTime() : null;
+    if (ageMs === null || ageMs > 2 * plan.evaluateEveryMs) {
+      const when = ageMs === null ? `has not evaluated ${run.state.toUpperCase()} yet` : `last evaluated ${formatDuration(ageMs)} ago`;
+      return refuse('unwatched', `Nobody is watching: the guard ${when} (it should every ${durationLabel(plan.evaluateEveryMs)}). Check that a bot replica is running and leads (GET /healthz, its log), then try again; or add --force (audited).`);
+    }
+    const breaching = guard!.evaluations.filter((e) => e.state === 'breach');
+    if (breaching.length) return refuse('breaching', `Not promoting while ${describeLines(plan, breaching)} ${breaching.length > 1 ? 'are' : 'is'} in breach; wait for recovery, roll back, or add --force (audited).`);
+    const unjudged = guard!.evaluations.filter((e) => e.state !== 'ok');
+    if (unjudged.length) {
+      return refuse('no_evidence', `Not promoting: not every red line was judged ok. ${unjudged.map((e) => `${RED_LINE_LABELS[e.name]} is ${e.state.replace('_', ' ')} (${e.reason ?? 'no reason recorded'}): ${whatToDo(plan, e)}`).join('; ')}. Or add --force (audited).`);
     }
     return null;
   }
@@ -311,9 +323,34 @@ export class RolloutService {
     return { ok: true, request: pending };
   }
 
-  private async markStale(c: pg.PoolClient, now: Date, request: RequestView, why: string): Promise<void> {
+  /** Closes a request the rollout moved past; its message loses its buttons and says why. */
+  async markStale(c: pg.PoolClient, now: Date, request: RequestView, why: string): Promise<void> {
     const stale = await store.updateRequest(c, request.id, { status: 'stale', decidedAt: now, decidedBy: 'guard', decisionNote: why });
     await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(stale), needed: this.plan.approvals });
+  }
+
+  private async markExpired(c: pg.PoolClient, now: Date, request: RequestView): Promise<void> {
+    const expired = await store.updateRequest(c, request.id, { status: 'expired', decidedAt: now, decidedBy: 'guard', decisionNote: `expired after ${durationLabel(this.plan.requestTtlMs)} without enough approvals` });
+    await this.record(c, now, request.runId, { id: 'guard', via: 'guard' }, 'expire', { request: request.id, stage: request.toStage });
+    await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(expired), needed: this.plan.approvals });
+  }
+
+  /**
+   * Expires the open request once it is older than requestTtl, so its message says so and a new
+   * request is accepted even if nobody clicks. The leader calls it every evaluation: one indexed
+   * read, and a transaction only when there is something to expire.
+   */
+  async expireRequests(): Promise<boolean> {
+    const pending = await store.pendingRequest(this.deps.db.pool);
+    if (!pending || !isExpired(this.plan, pending, this.deps.now())) return false;
+    return withTransaction(this.deps.db.pool, async (c) => {
+      await store.lockState(c);
+      const now = this.deps.now();
+      const current = await store.pendingRequest(c);
+      if (!current || current.id !== pending.id || !isExpired(this.plan, current, now)) return false;
+      await this.markExpired(c, now, current);
+      return true;
+    });
   }
 
   private async staleAll(c: pg.PoolClient, now: Date, why: string): Promise<void> {
@@ -322,7 +359,7 @@ export class RolloutService {
   }
 
   private record(c: pg.PoolClient, now: Date, runId: number | null, actor: Actor, action: string, detail: Record<string, unknown>) {
-    return store.audit(c, { at: now, runId, actor: actor.id, via: actor.via, action, outcome: 'done', detail });
+    return store.audit(c, { at: now, runId, actor: actor.id, via: actor.via, origin: actor.origin, action, outcome: 'done', detail });
   }
 
   private emit(c: pg.PoolClient, now: Date, runId: number | null, event: RolloutEvent) {
@@ -330,38 +367,47 @@ export class RolloutService {
   }
 
   /**
-   * One transaction under the state lock: read the latest run, decide, write. A refusal rolls
-   * the transaction back and is then audited on its own, so nothing half-changes.
+   * One transaction under the state lock: read the latest run, decide, write. A refusal commits
+   * with its audit row whatever it recorded on the way (an expiry, a stale request): those are
+   * facts to keep, not half a change. The deciding functions write nothing else before refusing.
    */
   private async transaction(actor: Actor, what: Record<string, unknown>, fn: (c: pg.PoolClient, now: Date, run: RunView | null) => Promise<Outcome | Refusal>): Promise<Outcome> {
-    const result = await withTransaction(this.deps.db.pool, async (c) => {
+    return withTransaction(this.deps.db.pool, async (c) => {
       await store.lockState(c);
       const now = this.deps.now();
-      const outcome = await fn(c, now, await store.latestRun(c));
-      if ('ok' in outcome) throw new RefusedSignal(outcome);
-      return outcome;
-    }).catch(async (err) => {
-      if (!(err instanceof RefusedSignal)) throw err;
-      await this.auditRefusal(actor, what, err.refusal);
-      return { kind: 'refused', code: err.refusal.code, message: err.refusal.message } as Outcome;
+      const run = await store.latestRun(c);
+      const outcome = await fn(c, now, run);
+      if (!('ok' in outcome)) return outcome;
+      await this.auditRefusal(c, now, run, actor, what, outcome);
+      return refused(outcome);
     });
-    return result;
   }
 
-  private async auditRefusal(actor: Actor, what: Record<string, unknown> | Command, refusal: Refusal): Promise<void> {
-    const run = await store.latestRun(this.deps.db.pool);
-    await store.audit(this.deps.db.pool, {
-      at: this.deps.now(), runId: run?.id ?? null, actor: actor.id, via: actor.via,
-      action: String('action' in what ? what.action : (what as Command).kind), outcome: 'refused',
-      detail: { ...what, code: refusal.code, message: refusal.message },
+  private async auditRefusal(q: Queryable, now: Date, run: RunView | null, actor: Actor, what: Record<string, unknown>, refusal: Refusal): Promise<void> {
+    await store.audit(q, {
+      at: now, runId: run?.id ?? null, actor: actor.id, via: actor.via, origin: actor.origin,
+      action: String(what.action), outcome: 'refused', detail: { ...what, code: refusal.code, message: refusal.message },
     });
   }
 }
 
-class RefusedSignal extends Error {
-  constructor(readonly refusal: Refusal) {
-    super(refusal.message);
-  }
+const refused = (r: Refusal): Outcome => ({ kind: 'refused', code: r.code, message: r.message });
+
+const isExpired = (plan: Plan, request: RequestView, now: Date) => now.getTime() - request.requestedAt.getTime() > plan.requestTtlMs;
+
+/** "p95 latency (9.10 s, red line ≥ 8.00 s)" for refusals. */
+const describeLines = (plan: Plan, lines: LineEvaluation[]) =>
+  lines.map((l) => `${RED_LINE_LABELS[l.name]} (${formatValue(l.name, l.value)}, red line ${formatThreshold(l.name, l.threshold)})`).join(', ');
+
+/** What a person can do about a red line that was not judged ok. */
+function whatToDo(plan: Plan, e: LineEvaluation): string {
+  const to = plan.providerNames[plan.to];
+  const from = plan.providerNames[plan.from];
+  if (e.state === 'error') return 'fix what stops the guard reading analytics_logs (see its alert)';
+  if (e.state === 'breach') return 'wait for recovery or roll back';
+  if (e.name === 'costPerImageRatio' && !e.cost?.baseline) return `set baselineCostPerImage in the plan, or wait for ${from} traffic to measure the baseline`;
+  if (e.candidateRequests < plan.minSamples) return `check that traffic reaches ${to} and wait for ${plan.minSamples} requests in ${durationLabel(e.windowMs)}`;
+  return `wait for ${plan.minSamples} samples in ${durationLabel(e.windowMs)}`;
 }
 
 const position = (run: RunView | null): RunPosition | null => (run ? { state: run.state, stageStartedAt: run.stageStartedAt } : null);

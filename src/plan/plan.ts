@@ -48,6 +48,8 @@ export interface Plan {
   /** Values above these are absurd: skipped and counted, never averaged. */
   maxLatencyMs: number;
   maxCostPerImage: number;
+  /** The JSON document this plan was parsed from: stored with each run, re-parsed by the CLI. */
+  document: unknown;
 }
 
 const duration = () =>
@@ -187,6 +189,7 @@ export function parsePlan(input: unknown, source = 'plan'): Plan {
     healthConfirmWithinMs: p.healthConfirmWithin,
     maxLatencyMs: p.maxLatencyMs,
     maxCostPerImage: p.maxCostPerImage,
+    document: structuredClone(input),
   };
 }
 

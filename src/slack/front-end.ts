@@ -41,7 +41,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const web = slackWebClient(slack.botToken, slack.apiUrl, log);
   const sink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now });
   const scheduler = new Scheduler({ service, sink, leader: opts.leader, log });
-  const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.isLeader });
+  const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.confirmLeader() });
   const { app, mode, receiver } = buildSlackApp({
     slack, log,
     deps: {

@@ -18,8 +18,8 @@ export interface RefresherDeps {
   service: RolloutService;
   web: WebClient;
   log: Logger;
-  /** Only the leader edits messages, like only the leader runs the guard. */
-  isLeader: () => boolean;
+  /** Only the leader edits messages, like only the leader runs the guard (proved, not cached). */
+  isLeader: () => boolean | Promise<boolean>;
   everyMs?: number;
 }
 
@@ -46,8 +46,7 @@ export class ChecklistRefresher {
 
   /** One pass; overlapping calls share it. */
   refresh(): Promise<void> {
-    if (!this.deps.isLeader()) return Promise.resolve();
-    this.running ??= this.pass()
+    this.running ??= this.leaderPass()
       .catch((err) => {
         if (isUnavailable(err)) return; // the scheduler announces database outages
         this.deps.log.warn('checklist refresh failed', { error: describeError(err) });
@@ -56,6 +55,10 @@ export class ChecklistRefresher {
         this.running = null;
       });
     return this.running;
+  }
+
+  private async leaderPass(): Promise<void> {
+    if (await this.deps.isLeader()) await this.pass();
   }
 
   private async pass(): Promise<void> {

@@ -86,14 +86,14 @@ describe('the guard: Prometheus `for:` semantics', () => {
     expect(rolledBackAt! - firstBreachAt!).toBe(5 * MINUTE);
     // The condition became true after the fault began; rollback is at most one interval after `for`.
     expect(rolledBackAt! - faultAt).toBeLessThanOrEqual(5 * MINUTE + 30 * SECOND);
-    expect(await flagRow(db)).toMatchObject({ flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Auto Rollback)' });
+    expect(await flagRow(db)).toMatchObject({ flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Rollback)' });
     expect((await runState()).state).toBe('rolled_back');
     expect((await step(service, clock, FAILING)).kind).toBe('idle');
     const { rows } = await db.app.query(`SELECT payload FROM rollout.outbox WHERE kind = 'auto_rollback'`);
     expect(rows).toHaveLength(1);
     expect(rows[0].payload).toMatchObject({ stage: 'd1', shadow: false, line: { name: 'failureRatePercent', value: 100, threshold: 2, windowMs: MINUTE }, heldMs: 5 * MINUTE });
     const audit = await db.app.query(`SELECT actor, detail FROM rollout.audit WHERE action = 'rollback'`);
-    expect(audit.rows).toEqual([expect.objectContaining({ actor: 'guard', detail: expect.objectContaining({ label: 'Auto Rollback', baseline: 0.005 }) })]);
+    expect(audit.rows).toEqual([expect.objectContaining({ actor: 'guard', detail: expect.objectContaining({ label: 'Rollback', automatic: true, baseline: 0.005 }) })]);
   });
 
   it('a restart in the middle of a breach keeps its clock', async () => {
@@ -227,14 +227,24 @@ describe('the guard: shadow mode, thin traffic and the baseline', () => {
     expect(rows[0].baseline_note).toContain('over the 24 h before D1 started (120 images)');
   });
 
-  it('says so when the baseline cannot be measured, and the cost red line has no data', async () => {
+  it('says so when the baseline cannot be measured, and measures it on FAL traffic during the rollout once there is some', async () => {
     const { service, clock } = engine(db, { plan: planWith({ approvals: 0, minSamples: 20 }) });
     await startD1(service);
-    const r = await step(service, clock, HEALTHY);
-    expect(r.kind).toBe('evaluated');
-    expect((r as { evaluations: { name: string; state: string }[] }).evaluations.find((e) => e.name === 'costPerImageRatio')!.state).toBe('no_data');
-    const { rows } = await db.app.query('SELECT baseline_cost, baseline_note FROM rollout.runs');
-    expect(rows[0]).toMatchObject({ baseline_cost: null });
-    expect(rows[0].baseline_note).toMatch(/^not measurable: 0 FAL costs/);
+    const costState = (r: GuardResult) => (r as { evaluations: { name: string; state: string }[] }).evaluations.find((e) => e.name === 'costPerImageRatio')!.state;
+    const baseline = async () => (await db.app.query('SELECT baseline_cost, baseline_note FROM rollout.runs')).rows[0];
+
+    const start = clock.now();
+    await feed(db.app, start, clock.advance(30 * SECOND), HEALTHY);
+    const r = await guardCycle(service);
+    expect(costState(r)).toBe('no_data');
+    expect(await baseline()).toMatchObject({ baseline_cost: null });
+    expect((await baseline()).baseline_note).toMatch(/^not measurable yet: 0 FAL costs in the 24 h before .*set baselineCostPerImage in the plan$/);
+
+    // FAL keeps serving 90 % during D1: after 10 min the guard tries again, over the 24 h up to now.
+    const later = clock.now();
+    await feed(db.app, later, clock.advance(10 * MINUTE), HEALTHY, { perMinute: 20, latencyMs: 1200, cost: 0.0045 });
+    expect(costState(await guardCycle(service))).toBe('ok');
+    expect((await baseline()).baseline_cost).toBeCloseTo(0.0045, 9);
+    expect((await baseline()).baseline_note).toContain("FAL's traffic during the rollout");
   });
 });

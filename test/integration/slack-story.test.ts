@@ -78,7 +78,7 @@ it('D1 → D2 → breach → auto-rollback, message by message', async () => {
   await traffic('11:11', 5, 0.5, 9_000);
   await step('10 11:11 the breach held 5m: auto-rollback, D2 checklist frozen', () => h.front.scheduler.tick());
   const { rows } = await h.db.app.query('SELECT flag_value_text, description FROM feature_flags');
-  expect(rows).toEqual([{ flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Auto Rollback)' }]);
+  expect(rows).toEqual([{ flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Rollback)' }]);
 
   h.setHealth(h.healthReporting(w(1, 0)));
   h.clock.set('2026-11-28T11:12:00Z');

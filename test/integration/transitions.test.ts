@@ -78,12 +78,13 @@ describe('stage transitions with the two-person rule', () => {
     const { service, clock } = engine(db, { plan: planWith({ approvals: 0 }) });
     await service.handle('d1', alice);
     clock.advance(HOUR);
-    const unjudged = await service.handle('d2', alice);
-    expect(unjudged.outcome).toMatchObject({ kind: 'refused', code: 'no_evidence' });
-    expect(renderOutcome(service.plan, unjudged.outcome)).toContain('the guard has not evaluated this stage yet');
+    const unwatched = await service.handle('d2', alice);
+    expect(unwatched.outcome).toMatchObject({ kind: 'refused', code: 'unwatched' });
+    expect(renderOutcome(service.plan, unwatched.outcome)).toContain('Nobody is watching: the guard has not evaluated D1 yet');
     await guardCycle(service);
-    const thin = renderOutcome(service.plan, (await service.handle('d2', alice)).outcome);
-    expect(thin).toContain('0 Runware requests in the last 5m, under minSamples 50');
+    const thin = (await service.handle('d2', alice)).outcome;
+    expect(thin).toMatchObject({ kind: 'refused', code: 'no_evidence' });
+    expect(renderOutcome(service.plan, thin)).toContain('p95 latency is no data (0 Runware requests in the window, fewer than minSamples 50): check that traffic reaches Runware');
     expect((await flagRow(db)).flag_value_text).toBe('{"fal":0.9,"runware":0.1}');
     expect((await service.handle('d2 --force', alice)).outcome.kind).toBe('stage_started');
     await soakHealthy(db, service, clock, 3 * HOUR);

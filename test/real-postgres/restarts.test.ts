@@ -58,7 +58,7 @@ describe('SIGKILL and restart', () => {
     await traffic.stop();
     const audit = await one<{ detail: any }>(db.pool, `SELECT detail FROM rollout.audit WHERE action = 'rollback'`);
     expect(audit!.detail.breachSince).toBe(since); // the same clock, not one restarted by the new process
-    expect(audit!.detail.label).toBe('Auto Rollback');
+    expect(audit!.detail).toMatchObject({ label: 'Rollback', automatic: true });
     expect(a.count(/AUTO-ROLLBACK/) + b.count(/AUTO-ROLLBACK/)).toBe(1);
     const outbox = await one<{ n: number; undelivered: number }>(db.pool, `SELECT count(*)::int AS n, count(*) FILTER (WHERE delivered_at IS NULL)::int AS undelivered FROM rollout.outbox WHERE kind = 'auto_rollback'`);
     expect(outbox).toEqual({ n: 1, undelivered: 0 });
@@ -109,7 +109,7 @@ describe('SIGKILL and restart', () => {
     await b.waitFor(/AUTO-ROLLBACK at d1/);
     await traffic.stop();
     expect(await one(db.pool, `SELECT flag_value_text, description FROM feature_flags`)).toEqual({
-      flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Auto Rollback)',
+      flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Rollback)',
     });
     expect(a.count(/AUTO-ROLLBACK/) + b.count(/AUTO-ROLLBACK/)).toBe(1);
     expect(await one(db.pool, `SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'rollback'`)).toEqual({ n: 1 });

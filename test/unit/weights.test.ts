@@ -11,9 +11,9 @@ describe('the weights flag', () => {
     expect(plan.stages.map((s) => weightsText(plan, s.weights))).toEqual(['{"fal":0.9,"runware":0.1}', '{"fal":0.5,"runware":0.5}', '{"fal":0.0,"runware":1.0}']);
     expect(weightsText(plan, { runware: 0, fal: 1 })).toBe('{"fal":1.0,"runware":0.0}');
     expect(weightsDescription(plan, plan.stages[2].weights, { stage: 'd3' })).toBe('Provider weights: 0% FAL, 100% Runware (D3)');
-    for (const label of ['Rollback', 'Manual Rollback', 'Auto Rollback'] as const) {
-      expect(weightsDescription(plan, plan.rollbackWeights, label)).toBe(`Provider weights: 100% FAL, 0% Runware (${label})`);
-    }
+    // The runbook's exact strings: an automatic rollback is "(Rollback)", one by a person "(Manual Rollback)".
+    expect(weightsDescription(plan, plan.rollbackWeights, 'Rollback')).toBe('Provider weights: 100% FAL, 0% Runware (Rollback)');
+    expect(weightsDescription(plan, plan.rollbackWeights, 'Manual Rollback')).toBe('Provider weights: 100% FAL, 0% Runware (Manual Rollback)');
   });
 
   it.each([
