@@ -1,7 +1,7 @@
 import type { SocketModeReceiver } from '@slack/bolt';
-import { describeError } from '../engine/errors.ts';
 import type { Logger } from '../log.ts';
 import { backoffDelayMs, SOCKET_BACKOFF, type Backoff } from './backoff.ts';
+import { classify } from './web.ts';
 
 type SocketClient = SocketModeReceiver['client'];
 
@@ -102,10 +102,11 @@ export class SocketLink {
     }
     const waitMs = backoffDelayMs(this.attempt, this.random, this.backoff);
     if (err !== null) {
-      // A platform error (invalid_auth, link_disabled…) needs an operator; a 5xx or network error just time.
+      // A platform error (invalid_auth, not_allowed_token_type…) needs an operator; a 5xx or network error just time.
       const platform = (err as { code?: string }).code === 'slack_webapi_platform_error';
-      const line = `slack: Socket Mode could not connect (attempt ${this.attempt}${this.current === 'connecting' ? ', commands and buttons are unavailable until it does' : ''}); retrying in ${(waitMs / 1000).toFixed(1)} s`;
-      this.opts.log[platform ? 'error' : 'warn'](line, { error: describeError(err) });
+      const failure = classify(err);
+      const line = `slack: Socket Mode could not connect (attempt ${this.attempt}${this.current === 'connecting' ? ', commands and buttons are unavailable until it does' : ''}); retrying in ${(waitMs / 1000).toFixed(waitMs < 1000 ? 2 : 1)} s`;
+      this.opts.log[platform ? 'error' : 'warn'](line, { error: failure.kind === 'retry' ? failure.error.message : `Slack refused the call: ${failure.code}` });
     }
     this.timer = setTimeout(() => this.connect(), waitMs);
   }
