@@ -27,12 +27,7 @@ export async function socketHarness(opts: { db?: TestDatabase } = {}) {
   const clock = new TestClock(START);
   const { service } = engine(db, { clock });
   const lines: string[] = [];
-  const t0 = Date.now();
-  const dbg = (l: string) => process.env.SOCKET_DEBUG && process.stderr.write(`${Date.now() - t0} ${l}\n`);
-  const keep = (l: string) => {
-    lines.push(l);
-    dbg(l);
-  };
+  const keep = (l: string) => void lines.push(l);
   const log: Logger = {
     info: (m) => keep(`INFO ${m}`),
     warn: (m, f) => keep(`WARN ${m}${f ? ` ${JSON.stringify(f)}` : ''}`),
@@ -47,7 +42,6 @@ export async function socketHarness(opts: { db?: TestDatabase } = {}) {
     db, fake, sm, clock, service, front, lines, port: 0,
     /** Starts /healthz and the connection (the harness starts nothing by itself, for the start-up tests). */
     async listen() {
-      dbg('listen');
       h.port = await front.listen();
       return h;
     },
@@ -85,15 +79,11 @@ export async function socketHarness(opts: { db?: TestDatabase } = {}) {
       return { ack, replies: mine() };
     },
     async close() {
-      dbg('close');
       await front.scheduler.flush();
-      dbg('flushed');
       await front.stop();
-      dbg('front stopped');
       await sm.stop();
       await fake.stop();
       if (!opts.db) await db.close();
-      dbg('closed');
     },
   };
   return h;
