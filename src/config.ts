@@ -21,6 +21,18 @@ export interface SlackConfig {
   apiUrl?: string;
   channel: string;
   port: number;
+  /** Socket Mode timings. Not read from the environment: the defaults suit Slack; tests shorten them. */
+  socket?: SocketTuning;
+}
+
+export interface SocketTuning {
+  /** A pong must come this soon after a ping, or the link is dead (library default 5 s). */
+  clientPingTimeoutMs?: number;
+  /** Once Slack has pinged, the next ping must come this soon (library default 30 s). */
+  serverPingTimeoutMs?: number;
+  /** Reconnection backoff: doubling from min to max, with jitter (default 1 s to 60 s). */
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
 }
 
 export class ConfigError extends Error {}

@@ -3,12 +3,15 @@ import { PlanError } from './plan/plan.ts';
 import { startConsoleBot, StartupError, type Bot } from './app.ts';
 import { DataDirBusyError } from './db/pglite.ts';
 import { stderrLogger } from './log.ts';
+import { installProcessGuards } from './process-guards.ts';
 
 /** `npm start`: console mode with no Slack variables, Slack mode with them. */
 async function main(): Promise<void> {
-  let bot: Bot;
+  let bot: Bot | undefined;
   const config = loadConfig(process.env);
   const log = stderrLogger(config.logLevel);
+  // Before anything starts: a stray rejection from Slack must not take the guard with it.
+  installProcessGuards({ log, stop: async () => bot?.stop() });
   if (config.slack) {
     const { startSlackBot } = await import('./slack/start.ts');
     bot = await startSlackBot(config, { log });
@@ -17,7 +20,7 @@ async function main(): Promise<void> {
   }
   const shutdown = (signal: string) => {
     log.info(`${signal}: stopping`);
-    void bot.stop().then(() => process.exit(0), () => process.exit(1));
+    void bot!.stop().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -6,6 +6,8 @@ import type { ListenerDeps } from './answer.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { register as registerActions } from './listeners/actions/index.ts';
 import { register as registerCommands } from './listeners/commands/index.ts';
+import { SOCKET_BACKOFF } from './backoff.ts';
+import { SocketLink, type SocketState } from './socket-link.ts';
 import { DEFAULT_SLACK_API_URL } from './web.ts';
 
 export interface SlackAppOptions {
@@ -21,19 +23,48 @@ export interface SlackAppOptions {
  * on PORT). It never calls auth.test: `authorize` hands Bolt the bot token, so the bot starts
  * (and answers /healthz) even while Slack is unreachable.
  */
-export function buildSlackApp(opts: SlackAppOptions): { app: App; mode: 'socket' | 'http'; receiver: Receiver } {
+export interface SlackApp {
+  app: App;
+  mode: 'socket' | 'http';
+  receiver: Receiver;
+  /** Socket Mode only: the connection that keeps itself up. */
+  link: SocketLink | null;
+  /** GET /healthz, served by HTTPReceiver in HTTP mode and by a plain server in Socket Mode. */
+  healthz: (res: ServerResponse) => void;
+}
+
+export function buildSlackApp(opts: SlackAppOptions): SlackApp {
   const { slack, log } = opts;
   const logger = boltLogger(log);
-  const clientOptions = { slackApiUrl: slack.apiUrl ?? DEFAULT_SLACK_API_URL, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true };
-  const customRoutes = [{ path: '/healthz', method: ['GET'], handler: (_req: unknown, res: ServerResponse) => void healthz(opts, res) }];
+  const apiUrl = slack.apiUrl ?? DEFAULT_SLACK_API_URL;
+  const clientOptions = { slackApiUrl: apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true };
+  let link: SocketLink | null = null;
+  const health = (res: ServerResponse) => void healthz(opts, link?.state ?? 'http', res);
   let receiver: Receiver;
   let mode: 'socket' | 'http';
   if (slack.appToken) {
     mode = 'socket';
-    receiver = new SocketModeReceiver({ appToken: slack.appToken, logger, customRoutes, installerOptions: { port: slack.port, clientOptions } });
+    const tuning = slack.socket ?? {};
+    const socketReceiver = new SocketModeReceiver({
+      // No customRoutes: Bolt would start their server unawaited (a busy port becomes an uncaught
+      // exception) and only together with the socket; front-end.ts serves /healthz itself.
+      appToken: slack.appToken, logger,
+      // SocketLink owns reconnection: the library's gives up on a 5xx from apps.connections.open.
+      autoReconnectEnabled: false,
+      clientPingTimeout: tuning.clientPingTimeoutMs,
+      serverPingTimeout: tuning.serverPingTimeoutMs,
+      // Its own client for apps.connections.open: one try per attempt (SocketLink backs off), never hanging.
+      installerOptions: { port: slack.port, clientOptions: { slackApiUrl: apiUrl, retryConfig: { retries: 0 }, timeout: 10_000 } },
+    });
+    link = new SocketLink(socketReceiver.client, {
+      log,
+      backoff: { minMs: tuning.reconnectMinMs ?? SOCKET_BACKOFF.minMs, maxMs: tuning.reconnectMaxMs ?? SOCKET_BACKOFF.maxMs },
+    });
+    receiver = socketReceiver;
   } else {
     mode = 'http';
     // Signature verification stays on (Bolt's default): every request is checked against the signing secret.
+    const customRoutes = [{ path: '/healthz', method: ['GET'], handler: (_req: unknown, res: ServerResponse) => health(res) }];
     receiver = new HTTPReceiver({ signingSecret: slack.signingSecret!, port: slack.port, logger, customRoutes });
   }
   const app = new App({
@@ -47,11 +78,15 @@ export function buildSlackApp(opts: SlackAppOptions): { app: App; mode: 'socket'
   });
   registerCommands(app, opts.deps);
   registerActions(app, opts.deps);
-  return { app, mode, receiver };
+  return { app, mode, receiver, link, healthz: health };
 }
 
-async function healthz(opts: SlackAppOptions, res: ServerResponse): Promise<void> {
+/**
+ * 503 only when the database is down: that is what a restart might fix. A Slack outage is
+ * reported (`slack`) but answered 200, so a process manager does not restart a guard that works.
+ */
+async function healthz(opts: SlackAppOptions, slack: SocketState | 'http', res: ServerResponse): Promise<void> {
   const up = await opts.databaseUp().catch(() => false);
   res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ ok: up, bot: 'up', database: up ? 'up' : 'unavailable' }));
+  res.end(JSON.stringify({ ok: up, bot: 'up', database: up ? 'up' : 'unavailable', slack }));
 }

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import type { App, SocketModeReceiver } from '@slack/bolt';
+import { createServer, type Server } from 'node:http';
+import type { App } from '@slack/bolt';
 import type { SlackConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Leadership } from '../engine/leader.ts';
@@ -27,8 +27,13 @@ export interface SlackFrontEnd {
   sink: EventSink;
   scheduler: Scheduler;
   refresher: ChecklistRefresher;
-  /** Starts receiving Slack requests; HTTP mode resolves to the port it listens on. */
-  listen(): Promise<number | null>;
+  /** Socket Mode: 'connecting' | 'connected' | 'reconnecting'; HTTP mode: 'http'. */
+  slackState(): string;
+  /**
+   * Starts receiving Slack requests and resolves to the port of /healthz (and, in HTTP mode,
+   * /slack/events). Socket Mode connects in the background, for as long as it takes.
+   */
+  listen(): Promise<number>;
   /** Guard, reports, outbox and checklist refresher (leader only). */
   startBackground(): void;
   stop(): Promise<void>;
@@ -42,7 +47,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const sink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now });
   const scheduler = new Scheduler({ service, sink, leader: opts.leader, log });
   const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.confirmLeader() });
-  const { app, mode, receiver } = buildSlackApp({
+  const { app, mode, link, healthz } = buildSlackApp({
     slack, log,
     deps: {
       service, log, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
@@ -58,18 +63,23 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
     },
   });
   let background = false;
-  let started = false;
+  let healthServer: Server | null = null;
   return {
     app, mode, web, sink, scheduler, refresher,
+    slackState: () => link?.state ?? 'http',
     async listen() {
-      if (mode === 'socket') {
-        // A second attempt after a failed connection: app.start() would re-listen /healthz and throw.
-        if (started) await (receiver as SocketModeReceiver).client.start();
-        else {
-          started = true;
-          await app.start();
-        }
-        return null;
+      if (link) {
+        const server = createServer((req, res) => {
+          if (req.method === 'GET' && new URL(req.url ?? '/', 'http://localhost').pathname === '/healthz') return healthz(res);
+          res.writeHead(404).end();
+        });
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(slack.port, () => resolve());
+        });
+        healthServer = server;
+        link.start();
+        return (server.address() as AddressInfo).port;
       }
       const server = (await app.start(slack.port)) as Server;
       return (server.address() as AddressInfo).port;
@@ -80,7 +90,12 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
       refresher.start();
     },
     async stop() {
+      link?.stop();
       await app.stop().catch(() => {});
+      if (healthServer) {
+        healthServer.closeAllConnections();
+        await new Promise<void>((resolve) => healthServer!.close(() => resolve()));
+      }
       await refresher.stop();
       if (background) await scheduler.stop();
     },

@@ -15,40 +15,24 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
   front.startBackground();
   const where = `${db.description}; channel ${slack.channel}; ${service.deps.access.describe()}`;
   if (!config.admins.length) opts.log.warn('ROLLOUT_ADMINS is empty: nobody can request, approve or roll back from Slack (status, history and help still work)');
-  let retry: NodeJS.Timeout | null = null;
-  let stopped = false;
+  let port: number;
+  try {
+    port = await front.listen();
+  } catch (err) {
+    await front.stop();
+    await db.close();
+    throw new StartupError(`cannot listen on port ${slack.port} (GET /healthz${front.mode === 'http' ? ', POST /slack/events' : ''}): ${describeError(err)}`);
+  }
   if (front.mode === 'socket') {
-    // A failed first connection is retried here (Socket Mode reconnects by itself only once connected);
+    // Socket Mode connects in the background and keeps reconnecting for as long as Slack is away;
     // meanwhile the guard runs and the outbox keeps every message for later.
-    opts.log.info(`rollout-bot on ${where}; Slack Socket Mode: connecting`);
-    const connect = (attempt: number): void => {
-      front.listen().then(
-        () => opts.log.info('slack: Socket Mode connected'),
-        (err) => {
-          if (stopped) return;
-          const waitMs = Math.min(60_000, 5_000 * attempt);
-          opts.log.error(`slack: Socket Mode could not connect; commands and buttons are unavailable; retrying in ${waitMs / 1000} s`, { error: describeError(err) });
-          retry = setTimeout(() => connect(attempt + 1), waitMs);
-        },
-      );
-    };
-    connect(1);
+    opts.log.info(`rollout-bot on ${where}; Slack Socket Mode: connecting (GET /healthz on port ${port})`);
   } else {
-    let port: number | null;
-    try {
-      port = await front.listen();
-    } catch (err) {
-      await front.stop();
-      await db.close();
-      throw new StartupError(`cannot start the Slack HTTP receiver on port ${slack.port}: ${describeError(err)}`);
-    }
     opts.log.info(`rollout-bot on ${where}; Slack HTTP mode on port ${port} (POST /slack/events, GET /healthz)`);
   }
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
-      stopped = true;
-      if (retry) clearTimeout(retry);
       await front.stop();
       await db.close();
     })());

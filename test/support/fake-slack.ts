@@ -24,6 +24,10 @@ export class FakeSlack {
   readonly calls: ApiCall[] = [];
   readonly replies: Reply[] = [];
   private script: Scripted[] = [];
+  private methodScript = new Map<string, Scripted[]>();
+  private held = new Map<string, Scripted>();
+  /** Socket Mode: where apps.connections.open sends the bot (see fake-socket-mode.ts). */
+  socketUrl: (() => string) | null = null;
   private server: Server;
   private tsCounter = 0;
   private responseCounter = 0;
@@ -57,6 +61,20 @@ export class FakeSlack {
   /** The next Web API calls get these answers, in order; then ok again. */
   failNext(...answers: Scripted[]): void {
     this.script.push(...answers);
+  }
+
+  /** The next calls of this one method get these answers, in order (other methods are not affected). */
+  failNextOf(method: string, ...answers: Scripted[]): void {
+    this.methodScript.set(method, [...(this.methodScript.get(method) ?? []), ...answers]);
+  }
+
+  /** Every call of this method gets this answer until `release(method)`: an outage of any length. */
+  hold(method: string, answer: Scripted): void {
+    this.held.set(method, answer);
+  }
+
+  release(method: string): void {
+    this.held.delete(method);
   }
 
   clear(): void {
@@ -105,7 +123,7 @@ export class FakeSlack {
     const body: Record<string, unknown> = {};
     for (const [k, v] of new URLSearchParams(raw)) body[k] = k === 'blocks' ? JSON.parse(v) : v;
     this.calls.push({ method, body, authorization: req.headers.authorization });
-    const scripted = this.script.shift();
+    const scripted = this.held.get(method) ?? (this.methodScript.get(method)?.length ? this.methodScript.get(method)!.shift() : this.script.shift());
     this.notify();
     if (scripted && !('pass' in scripted)) {
       if ('drop' in scripted) return void req.socket.destroy();
@@ -117,6 +135,7 @@ export class FakeSlack {
       const ts = `1764324000.${String(++this.tsCounter).padStart(6, '0')}`;
       return json(200, { ok: true, channel: body.channel, ts, message: { ts } });
     }
+    if (method === 'apps.connections.open' && this.socketUrl) return json(200, { ok: true, url: this.socketUrl() });
     if (method === 'chat.update') return json(200, { ok: true, channel: body.channel, ts: body.ts });
     return json(200, { ok: true });
   }
