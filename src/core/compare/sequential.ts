@@ -51,6 +51,8 @@ interface Difference {
   /** On the scale the sequence runs on: a fraction, or a difference of mean logs. */
   d: number;
   v: number;
+  /** The variance once k times the current data are in, at the current rates. */
+  vAt: (k: number) => number;
   margin: number;
   nR: number;
   nF: number;
@@ -86,9 +88,9 @@ function judge(x: Difference, o: SequentialOptions): { verdict: Verdict; lo: num
  */
 function moreNeeded(x: Difference, tau: number, alpha: number): number | null {
   const gap = Math.max(x.margin - x.d, x.d);
-  if (sequenceHalfWidth(x.v, tau, alpha) < gap) return 0;
+  if (sequenceHalfWidth(x.vAt(1), tau, alpha) < gap) return 0;
   let hiK = 2;
-  while (sequenceHalfWidth(x.v / hiK, tau, alpha) >= gap) {
+  while (sequenceHalfWidth(x.vAt(hiK), tau, alpha) >= gap) {
     hiK *= 2;
     if (hiK > 1e7) return null;
   }
@@ -96,7 +98,7 @@ function moreNeeded(x: Difference, tau: number, alpha: number): number | null {
   // "About N" needs no more than half a percent of precision.
   while (hiK - loK > 0.005 * hiK) {
     const mid = (loK + hiK) / 2;
-    if (sequenceHalfWidth(x.v / mid, tau, alpha) >= gap) loK = mid;
+    if (sequenceHalfWidth(x.vAt(mid), tau, alpha) >= gap) loK = mid;
     else hiK = mid;
   }
   return Math.ceil(x.nR * (hiK - 1));
@@ -119,7 +121,8 @@ export function failureSequential(runware: Proportion, fal: Proportion, o: Failu
     if (p.events > p.trials) throw new RangeError(`failures (${p.events}) cannot exceed requests (${p.trials})`);
   }
   if (!(o.marginPp > 0)) throw new RangeError(`the failure margin must be a positive number of pp (got ${o.marginPp})`);
-  const x = { d: rateOf(runware) - rateOf(fal), v: varianceOfRate(runware) + varianceOfRate(fal), margin: o.marginPp / 100, nR: runware.trials, nF: fal.trials };
+  const vAt = (k: number) => varianceOfRate(scaled(runware, k)) + varianceOfRate(scaled(fal, k));
+  const x = { d: rateOf(runware) - rateOf(fal), v: vAt(1), vAt, margin: o.marginPp / 100, nR: runware.trials, nF: fal.trials };
   const r = judge(x, o);
   return result(r, x, o, 100 * x.d, 100 * r.lo, 100 * r.hi, o.marginPp);
 }
@@ -145,7 +148,8 @@ export interface LatencySequentialOptions extends SequentialOptions {
 export function latencySequential(runware: LogMoments, fal: LogMoments, o: LatencySequentialOptions): SequentialResult {
   for (const m of [runware, fal]) checkCount('latency rows', m.n);
   if (!(o.marginRatio > 1)) throw new RangeError(`the latency margin must be a ratio above 1, like 1.1 (got ${o.marginRatio})`);
-  const x = { d: meanLog(runware) - meanLog(fal), v: varianceOfMeanLog(runware) + varianceOfMeanLog(fal), margin: Math.log(o.marginRatio), nR: runware.n, nF: fal.n };
+  const v = varianceOfMeanLog(runware) + varianceOfMeanLog(fal);
+  const x = { d: meanLog(runware) - meanLog(fal), v, vAt: (k: number) => v / k, margin: Math.log(o.marginRatio), nR: runware.n, nF: fal.n };
   const r = judge(x, o);
   return result(r, x, o, Math.exp(x.d), Math.exp(r.lo), Math.exp(r.hi), o.marginRatio);
 }
@@ -165,6 +169,11 @@ function varianceOfRate(p: Proportion): number {
   if (!p.trials) return Infinity;
   const s = (p.events + 1) / (p.trials + 2);
   return (s * (1 - s)) / p.trials;
+}
+
+/** k times the requests at the same rate (fractional counts are fine for a projection). */
+function scaled(p: Proportion, k: number): Proportion {
+  return { events: p.events * k, trials: p.trials * k };
 }
 
 function meanLog(m: LogMoments): number {
