@@ -146,7 +146,8 @@ function quantile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-describe('checked every 30 s through a 3-hour stage, the sequential test keeps its promises', () => {
+// A generous timeout, not a timing claim: a loaded machine must not fail a correct simulation.
+describe('checked every 30 s through a 3-hour stage, the sequential test keeps its promises', { timeout: 60_000 }, () => {
   test('no true difference in failures (D1 and D2 weights): "worse" in at most 5 % of runs', () => {
     const d1 = runs(300, 1_000, (s) => failureRun(s, 0.1, 0.007, 0.007, LOOKS_3H));
     const d2 = runs(200, 2_000, (s) => failureRun(s, 0.5, 0.007, 0.007, LOOKS_3H));
