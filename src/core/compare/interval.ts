@@ -1,0 +1,17 @@
+/** A point estimate with its interval, in the unit the function names (pp, or a ratio). */
+export interface Interval {
+  estimate: number;
+  lower: number;
+  upper: number;
+  confidence: number;
+}
+
+/** Either an interval, or why none can be given (too few rows, nothing to divide by). */
+export type Comparison = { ok: true; interval: Interval } | { ok: false; reason: string };
+
+export const comparison = (interval: Interval): Comparison => ({ ok: true, interval });
+export const noComparison = (reason: string): Comparison => ({ ok: false, reason });
+
+export function checkCount(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be a whole number ≥ 0 (got ${value})`);
+}

@@ -1,0 +1,100 @@
+import { formatDuration } from '../plan/duration.ts';
+import type { Comparison } from '../core/compare/interval.ts';
+import type { SequentialResult } from '../core/compare/sequential.ts';
+import type { SharedBreachLine } from '../core/compare/shared-breach.ts';
+import type { OnSharedBreach } from '../core/compare/schema.ts';
+import { formatValue } from './format.ts';
+
+/** The providers as people read them: plan.providerNames[plan.to] and [plan.from]. */
+export interface Names {
+  to: string;
+  from: string;
+}
+
+const MINUS = '\u2212';
+
+/** "+0.4", "−0.1", "0.0": the real minus sign, and no "−0.0". */
+export function signed(value: number, digits = 1): string {
+  const text = Math.abs(value).toFixed(digits);
+  if (Number(text) === 0) return text;
+  return `${value < 0 ? MINUS : '+'}${text}`;
+}
+
+const ratio = (value: number) => (Number.isFinite(value) ? value.toFixed(2) : '∞');
+const unavailable = (what: string, c: Extract<Comparison, { ok: false }>) => `${what}: no comparison (${c.reason})`;
+
+/** "failures +0.4 pp [−0.1, +0.9]" */
+export function failureText(c: Comparison): string {
+  if (!c.ok) return unavailable('failures', c);
+  return `failures ${signed(c.interval.estimate)} pp [${signed(c.interval.lower)}, ${signed(c.interval.upper)}]`;
+}
+
+/** "p95 1.12× FAL [0.98, 1.30]" */
+export function p95Text(c: Comparison, names: Names): string {
+  if (!c.ok) return unavailable('p95', c);
+  return `p95 ${ratio(c.interval.estimate)}× ${names.from} [${ratio(c.interval.lower)}, ${ratio(c.interval.upper)}]`;
+}
+
+/** "cost 1.05× FAL [1.01, 1.09]" */
+export function costText(c: Comparison, names: Names): string {
+  if (!c.ok) return unavailable('cost', c);
+  return `cost ${ratio(c.interval.estimate)}× ${names.from} [${ratio(c.interval.lower)}, ${ratio(c.interval.upper)}]`;
+}
+
+/** "vouchers +0.3 pp vs the hour before D1 [−0.2, +0.8]" */
+export function voucherText(c: Comparison, firstStage = 'D1'): string {
+  if (!c.ok) return unavailable('vouchers', c);
+  return `vouchers ${signed(c.interval.estimate)} pp vs the hour before ${firstStage} [${signed(c.interval.lower)}, ${signed(c.interval.upper)}]`;
+}
+
+/** "Runware vs FAL: failures +0.4 pp [−0.1, +0.9] · p95 1.12× FAL [0.98, 1.30] · …" */
+export const versusLine = (names: Names, parts: string[]) => `${names.to} vs ${names.from}: ${parts.join(' · ')}`;
+
+/** Which comparison a sequential result is about, and how its numbers read. */
+type Metric = 'failures' | 'latency';
+
+function estimateText(r: SequentialResult, metric: Metric): string {
+  return metric === 'failures'
+    ? `${signed(r.estimate)} pp [${signed(r.lower)}, ${signed(r.upper)}]`
+    : `${ratio(r.estimate)}× [${ratio(r.lower)}, ${ratio(r.upper)}]`;
+}
+
+const marginText = (r: SequentialResult, metric: Metric) => (metric === 'failures' ? `${r.margin} pp` : `${r.margin}×`);
+
+/** About how long `more` Runware requests take at the current rate, or '' without a rate. */
+function timeText(more: number, runwarePerMinute: number | null): string {
+  if (!runwarePerMinute || runwarePerMinute <= 0) return '';
+  return `, ~${formatDuration(Math.max(1, Math.ceil(more / runwarePerMinute)) * 60_000)} at the current rate`;
+}
+
+/**
+ * The checklist's sentence for the sequential comparison:
+ *   "Runware not worse than FAL on failures (margin 1 pp): +0.1 pp [−0.6, +0.8]"
+ *   "Runware worse than FAL on latency: 1.25× [1.08, 1.44]"
+ *   "Runware vs FAL on failures inconclusive: about 1,200 more Runware requests, ~33m at the current rate"
+ */
+export function verdictText(r: SequentialResult, metric: Metric, names: Names, runwarePerMinute: number | null = null): string {
+  const nums = estimateText(r, metric);
+  const more = r.moreRunware === null ? '' : `about ${r.moreRunware.toLocaleString('en-US')} more ${names.to} requests${timeText(r.moreRunware, runwarePerMinute)}`;
+  switch (r.verdict) {
+    case 'not_worse':
+      return `${names.to} not worse than ${names.from} on ${metric} (margin ${marginText(r, metric)}): ${nums}`;
+    case 'worse':
+      return `${names.to} worse than ${names.from} on ${metric}: ${nums}`;
+    case 'inconclusive':
+      return `${names.to} vs ${names.from} on ${metric} inconclusive (margin ${marginText(r, metric)}): ${nums}${more ? `; ${more}` : ''}`;
+    case 'too_few':
+      return `${names.to} vs ${names.from} on ${metric}: too few requests yet (${r.runwareSamples} ${names.to}, ${r.falSamples} ${names.from}; each needs the minimum)${more ? `; ${more}` : ''}`;
+  }
+}
+
+/**
+ * The sentence every breach and rollback alert adds when FAL breaches the same red line:
+ * "FAL is at 9.10 s too: the cause is probably shared — network, database, the app — and rolling back may not help."
+ */
+export function sharedBreachText(line: SharedBreachLine, names: Names, onSharedBreach: OnSharedBreach): string {
+  const base = `${names.from} is at ${formatValue(line.name, line.fromValue)} too: the cause is probably shared — network, database, the app — and rolling back may not help`;
+  return onSharedBreach === 'hold'
+    ? `${base}. The plan holds instead of rolling back (onSharedBreach: "hold"); roll back by hand if ${names.to} is still to blame.`
+    : `${base}. The plan rolls back all the same (onSharedBreach: "rollback").`;
+}
