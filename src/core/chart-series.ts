@@ -103,3 +103,12 @@ function onVerdictSide(value: number, threshold: number, breach: boolean): numbe
   if (breach) return Math.max(value, threshold);
   return value >= threshold ? threshold * 0.999 : value;
 }
+
+/** The part of a line between two times (an alert's window), breaches clipped to it. */
+export function sliceLine(line: LineSeries, fromMs: number, toMs: number): LineSeries {
+  return {
+    ...line,
+    points: line.points.filter((p) => p.atMs >= fromMs && p.atMs <= toMs),
+    breaches: line.breaches.filter((b) => b.toMs >= fromMs && b.fromMs <= toMs).map((b) => ({ ...b, fromMs: Math.max(b.fromMs, fromMs), toMs: Math.min(b.toMs, toMs) })),
+  };
+}

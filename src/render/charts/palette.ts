@@ -26,7 +26,7 @@ export const COLORS = {
 export const FONT_FAMILY = 'Inter';
 
 /** Sizes in pixels at the PNG's size; Slack's phone preview shows the image about 1/3 as wide. */
-export const FONT = { title: 30, panelTitle: 24, axis: 20, legend: 22, note: 20 } as const;
+export const FONT = { title: 32, panelTitle: 24, axis: 22, legend: 22, note: 21 } as const;
 
 export interface ChartSpec {
   width: number;

@@ -36,7 +36,7 @@ export const seriesNames = (plan: Plan) => ({ candidate: plan.providerNames[plan
  * (the voucher rate, not per provider, as one), the threshold, breach periods shaded, the
  * moment each breach held for its whole `for`, and the marks given (stage starts, rollbacks).
  */
-export function panelsSpec(plan: Plan, data: ChartSeries, opts: { title: string; subtitle: string; marks: ChartMark[] }): ChartSpec {
+export function panelsSpec(plan: Plan, data: ChartSeries, opts: { title: string; subtitle: string; marks: ChartMark[]; firedLabel?: string }): ChartSpec {
   const names = seriesNames(plan);
   const grids = RED_LINES.map((_, k) => panelGrid(k));
   const lines = RED_LINES.map((n) => data.lines[n]);
@@ -68,7 +68,7 @@ export function panelsSpec(plan: Plan, data: ChartSeries, opts: { title: string;
       xAxis: grids.map((_, k) => timeAxis(k, data.fromMs, data.toMs, k >= 2)),
       yAxis: grids.map((_, k) => valueAxis(k, maxes[k])),
       series: [
-        ...lines.flatMap((line, k) => lineSeries(plan, line, k, data, opts.marks)),
+        ...lines.flatMap((line, k) => lineSeries(plan, line, k, data, opts.marks, 3, opts.firedLabel ?? 'fired')),
         // Only for the legend's swatch.
         { type: 'line', name: names.breach, data: [], itemStyle: { color: COLORS.breach }, lineStyle: { color: COLORS.breach } },
       ],
@@ -77,7 +77,7 @@ export function panelsSpec(plan: Plan, data: ChartSeries, opts: { title: string;
 }
 
 /** The series of one panel (shared with the alert chart, which draws one panel large). */
-export function lineSeries(plan: Plan, line: LineSeries, k: number, span: { fromMs: number; toMs: number }, marks: ChartMark[], width = 3): LineSeriesOption[] {
+export function lineSeries(plan: Plan, line: LineSeries, k: number, span: { fromMs: number; toMs: number }, marks: ChartMark[], width = 3, firedLabel: string | null = 'fired'): LineSeriesOption[] {
   const names = seriesNames(plan);
   const combined = line.name === 'regenerateRatePercent';
   const th = display(line.name, line.threshold);
@@ -91,7 +91,7 @@ export function lineSeries(plan: Plan, line: LineSeries, k: number, span: { from
       markArea: { silent: true, itemStyle: { color: COLORS.breach }, data: line.breaches.map((b) => [{ xAxis: b.fromMs }, { xAxis: Math.max(b.toMs, b.fromMs + plan.evaluateEveryMs / 2) }] as [{ xAxis: number }, { xAxis: number }]) },
       markLine: {
         silent: true, symbol: 'none', animation: false,
-        lineStyle: { color: COLORS.marker, type: 'dashed' as const, width: 2 }, label: { ...markLabel, show: k < 2 },
+        lineStyle: { color: COLORS.marker, type: 'dashed' as const, width: 2 }, label: { ...markLabel, show: k < 2 || firedLabel === null },
         data: marks.filter((m) => m.atMs >= span.fromMs && m.atMs <= span.toMs).map((m) => ({ name: m.label, xAxis: m.atMs })),
       },
     },
@@ -109,7 +109,7 @@ export function lineSeries(plan: Plan, line: LineSeries, k: number, span: { from
       markLine: {
         silent: true, symbol: 'none', animation: false,
         lineStyle: { color: COLORS.threshold, type: 'solid' as const, width: 2 }, label: { ...markLabel, color: COLORS.threshold, position: 'insideEndBottom' as const },
-        data: line.breaches.filter((b) => b.firedAtMs !== null).map((b) => ({ name: `fired ${clockUtc(b.firedAtMs!).slice(0, 5)}`, xAxis: b.firedAtMs! })),
+        data: line.breaches.filter((b) => firedLabel !== null && b.firedAtMs !== null).map((b) => ({ name: `${firedLabel} ${clockUtc(b.firedAtMs!).slice(0, 5)}`, xAxis: b.firedAtMs! })),
       },
     },
   ];
