@@ -37,7 +37,7 @@ export function syntheticHistory(plan: Plan, hours: number, traffic: Traffic = {
     h[i].set(binOf(latency), (h[i].get(binOf(latency)) ?? 0) + 1);
   };
   for (let i = 0; i < length; i++) {
-    const c = { p95Ms: 4000, failure: 0.005, cost: 0.004, ...traffic.candidate?.(i) };
+    const c = { p95Ms: 4000, failure: 0.005, cost: 0.0034, ...traffic.candidate?.(i) };
     // Latencies log-normal-ish around a median so that the 95th percentile lands near p95Ms.
     const latency = (p95: number) => Math.max(50, (p95 / 1.9) * Math.exp(0.39 * rnd.normal()));
     for (let n = 0; n < 30; n++) add(series.to, hist.to, i, latency(c.p95Ms), rnd.chance(c.failure), c.cost * (0.9 + 0.2 * rnd.next()));
