@@ -17,7 +17,7 @@ SELECT i, p, CASE WHEN lat < 1 THEN 0 ELSE 1 + floor(ln(lat) / ln(${BIN_RATIO}))
 FROM (
   SELECT date_bin($4::interval, created_at, $3::timestamptz) AS i,
          CASE event_data->>'provider' WHEN $6 THEN 0 ELSE 1 END AS p,
-         (${numeric("event_data->'latency_ms'", '$5')})::float8 AS lat
+         (${numeric("(event_data->'latency_ms')", '$5')})::float8 AS lat
   FROM analytics_logs
   WHERE event_type = 'gen_route' AND created_at >= $1 AND created_at < $2 AND event_data->>'provider' IN ($6, $7)
   OFFSET 0
