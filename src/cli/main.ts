@@ -13,6 +13,7 @@ The break-glass path when chat is down: the same commands, locks and audit as Sl
   npx rollout approve 12 --as bob
   npx rollout history 20
   npx rollout backtest --since 7d    (replays the red lines over history; 24h by default)
+  npx rollout chart [--since 3h] [--out file.png]   (the red lines as a PNG; the stage so far by default)
 Acts as ROLLOUT_USER (or the OS user) unless --as is given. Alerts it causes are queued
 in the database and posted by the running bot.`;
 

@@ -10,7 +10,8 @@ export type Command =
   | { kind: 'reject'; requestId: number | null; reason: string | null }
   | { kind: 'rollback'; reason: string | null }
   | { kind: 'complete' }
-  | { kind: 'backtest'; sinceMs: number };
+  | { kind: 'backtest'; sinceMs: number }
+  | { kind: 'chart'; sinceMs: number | null; out: string | null };
 
 export type Parsed = { ok: true; command: Command } | { ok: false; problem: string };
 
@@ -71,6 +72,8 @@ export function parseCommand(plan: Plan, input: string): Parsed {
       }
       return { ok: true, command: { kind: 'backtest', sinceMs: ms } };
     }
+    case 'chart':
+      return parseChart(args);
   }
   if (plan.stages.some((s) => s.name === word)) {
     const unknown = lowerArgs.filter((a) => a !== '--force');
@@ -78,6 +81,27 @@ export function parseCommand(plan: Plan, input: string): Parsed {
     return { ok: true, command: { kind: 'promote', stage: word, force: lowerArgs.includes('--force') } };
   }
   return { ok: false, problem: `"${clip(head)}" is not a command` };
+}
+
+const CHART_USAGE = 'chart takes an optional span from 30m to 24h and an optional .png file, like "chart", "chart --since 3h" or "chart --out d2.png"';
+
+function parseChart(args: string[]): Parsed {
+  let sinceMs: number | null = null;
+  let out: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i].toLowerCase();
+    const value = args[i + 1];
+    if (flag === '--since' && value !== undefined) {
+      sinceMs = parseDuration(value.toLowerCase());
+      if (sinceMs === null || sinceMs < 30 * 60_000 || sinceMs > 24 * 3_600_000) return { ok: false, problem: CHART_USAGE };
+      i++;
+    } else if (flag === '--out' && value !== undefined) {
+      if (!/\.png$/i.test(value)) return { ok: false, problem: `the chart is a PNG: give --out a file name ending in .png (got "${clip(value)}")` };
+      out = value;
+      i++;
+    } else return { ok: false, problem: CHART_USAGE };
+  }
+  return { ok: true, command: { kind: 'chart', sinceMs, out } };
 }
 
 /** undefined: not a request number; null: absent. */
@@ -98,6 +122,7 @@ export function usage(plan: Plan): string[] {
     'rollback [reason] — send all traffic back to ' + plan.from + ' now; no approval needed',
     'complete — end the watch after the last stage',
     'history [n] — the latest audit entries',
+    'chart [--since 3h] [--out file.png] — the four red lines as a picture, written to a PNG file',
     'backtest [24h|7d] — replay the red lines over past analytics_logs: when each would have breached and rolled back',
     'help — this text',
   ];

@@ -18,6 +18,7 @@ export type Outcome =
   | { kind: 'completed'; run: RunView }
   | { kind: 'history'; entries: AuditEntry[] }
   | { kind: 'backtest'; result: BacktestResult & { rowsRead: number; tookMs: number }; requestedBy: string }
+  | { kind: 'chart'; path: string; title: string; summary: string; bytes: number }
   | { kind: 'unavailable'; message: string }
   | { kind: 'error'; message: string };
 

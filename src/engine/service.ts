@@ -20,6 +20,7 @@ import type { HealthSource } from '../adapters/health-endpoint.ts';
 import type { AccessPolicy } from './access.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import { backtest } from './backtest.ts';
+import { writeStageChart } from './chart.ts';
 import type { HistoryProgress } from '../db/history-queries.ts';
 import { formatThreshold, formatValue } from '../render/format.ts';
 
@@ -93,6 +94,8 @@ export class RolloutService {
         return this.complete(actor);
       case 'backtest':
         return { kind: 'backtest', result: await backtest(this, command.sinceMs, hooks.progress), requestedBy: actor.id };
+      case 'chart':
+        return { kind: 'chart', ...(await writeStageChart(this, command)) };
     }
   }
 

@@ -40,6 +40,8 @@ export function renderOutcome(plan: Plan, o: Outcome): string {
         .join('\n');
     case 'backtest':
       return renderBacktest(plan, o.result);
+    case 'chart':
+      return `Chart written to ${o.path} (${Math.round(o.bytes / 1024)} KB): ${o.summary}.`;
     case 'unavailable':
     case 'error':
       return o.message;

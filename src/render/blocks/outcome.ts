@@ -45,6 +45,9 @@ export function outcomeMessage(plan: Plan, o: Outcome): Message {
           ...o.entries.map((e) => context(`${utc(e.at)} · ${who(e.actor)} (${esc(e.via)}) · *${esc(e.action)}* ${esc(e.outcome)}${detail(e.detail)}`)),
         ],
       });
+    case 'chart':
+      // The Slack front end uploads the picture instead (files.uploadV2); this is the fallback text.
+      return fitMessage(one(`:chart_with_upwards_trend: ${esc(text)}`));
     case 'backtest': {
       const b = backtestLines(plan, o.result);
       return fitMessage({

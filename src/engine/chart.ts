@@ -1,0 +1,72 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { RED_LINES } from '../plan/plan.ts';
+import { bucketMs, emptySeries, SeriesWindows } from '../core/backtest.ts';
+import { chartSeries, type ChartSeries } from '../core/chart-series.ts';
+import { emptyHistograms } from '../core/latency-histogram.ts';
+import { weightsSummary } from '../core/weights.ts';
+import { readHistory } from '../db/history-queries.ts';
+import { readLatencyHistograms } from '../db/chart-queries.ts';
+import * as store from '../db/store.ts';
+import { isActiveStage } from '../core/state-machine.ts';
+import { panelsSpec, type ChartMark } from '../render/charts/panels.ts';
+import { minuteUtc } from '../render/charts/axes.ts';
+import type { ChartSpec } from '../render/charts/palette.ts';
+import { renderPng } from '../adapters/chart-png.ts';
+import type { RolloutService } from './service.ts';
+
+export interface StageChart {
+  png: Buffer;
+  title: string;
+  /** One line for the message the picture goes with. */
+  summary: string;
+  spec: ChartSpec;
+  data: ChartSeries;
+}
+
+/** Without --since: the current stage so far (at least 30 min, at most 24 h), or the last 3 h. */
+const DEFAULT_SINCE_MS = 3 * 3_600_000;
+
+/**
+ * The four red lines over a span as one PNG, from bucketed reads proportional to the span (the
+ * backtest's sums plus per-bucket latency histograms), never one query per point. Read-only and
+ * on the metrics pool, off the guard's path.
+ */
+export async function stageChart(service: RolloutService, opts: { sinceMs?: number | null } = {}): Promise<StageChart> {
+  const { plan, db } = service.deps;
+  const step = bucketMs(plan);
+  const end = Math.floor(service.deps.now().getTime() / step) * step;
+  const run = await store.latestRun(db.pool);
+  const active = run !== null && isActiveStage(plan, run.state);
+  const stageSoFar = active ? Math.min(24 * 3_600_000, Math.max(30 * 60_000, end - run.stageStartedAt.getTime())) : DEFAULT_SINCE_MS;
+  const sinceMs = Math.ceil((opts.sinceMs ?? stageSoFar) / step) * step;
+  const longest = Math.max(plan.trafficWindowMs, ...RED_LINES.map((n) => plan.redLines[n].windowMs));
+  const startMs = end - sinceMs - longest;
+  const length = (end - startMs) / step;
+  const series = emptySeries(startMs, step, length);
+  const histograms = { from: emptyHistograms(length), to: emptyHistograms(length) };
+  // Latencies matter only for the p95 windows ending inside the span.
+  const latencyFrom = end - sinceMs - plan.redLines.p95LatencyMs.windowMs;
+  await Promise.all([readHistory(db.metricsPool, plan, series), readLatencyHistograms(db.metricsPool, plan, startMs, step, latencyFrom, end, histograms)]);
+  const first = longest / step - 1 + plan.evaluateEveryMs / step;
+  const data = chartSeries(new SeriesWindows(plan, series), histograms, first, run?.baselineCost ?? plan.baselineCostPerImage);
+  const marks: ChartMark[] = [];
+  if (run) {
+    if (run.startedAt.getTime() !== run.stageStartedAt.getTime()) marks.push({ atMs: run.startedAt.getTime(), label: 'rollout start' });
+    marks.push({ atMs: run.stageStartedAt.getTime(), label: `${run.state.toUpperCase()} start` });
+  }
+  const title = active ? `Stage ${run.state.toUpperCase()}: ${weightsSummary(plan, run.writtenWeights)}` : `Red lines${run ? ` (${run.state.replace('_', ' ')})` : ''}`;
+  const spec = panelsSpec(plan, data, { title, subtitle: `${minuteUtc(data.fromMs)} – ${minuteUtc(data.toMs)} UTC · evaluated every ${plan.evaluateEveryMs / 1000}s as the guard does`, marks });
+  const breaching = RED_LINES.filter((n) => data.lines[n].held);
+  const summary = breaching.length ? `${title}; in breach now: ${breaching.join(', ')}` : `${title}; no red line in breach now`;
+  return { png: renderPng(spec), title, summary, spec, data };
+}
+
+/** `chart [--since 3h] [--out file.png]`: the same picture as Slack's, written to a file. */
+export async function writeStageChart(service: RolloutService, opts: { sinceMs: number | null; out: string | null }): Promise<{ path: string; title: string; summary: string; bytes: number }> {
+  const chart = await stageChart(service, opts);
+  const stamp = service.deps.now().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
+  const path = resolve(opts.out ?? `rollout-chart-${stamp}Z.png`);
+  await writeFile(path, chart.png);
+  return { path, title: chart.title, summary: chart.summary, bytes: chart.png.length };
+}
