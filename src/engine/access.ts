@@ -9,7 +9,7 @@ export interface AccessPolicy {
   describe(): string;
 }
 
-const READ_ONLY = new Set<Command['kind']>(['status', 'help', 'history']);
+const READ_ONLY = new Set<Command['kind']>(['status', 'help', 'history', 'chart']);
 /** The break-glass path: anyone who can reach the database from the CLI or console may stop the rollout. */
 const BREAK_GLASS = new Set<Command['kind']>(['rollback', 'backtest']);
 
