@@ -1,4 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron';
+import type { RolloutMetrics } from '../adapters/metrics.ts';
 import type { Logger } from '../log.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import { guardCycle, type GuardResult } from './guard.ts';
@@ -14,6 +15,8 @@ export interface SchedulerDeps {
   log: Logger;
   /** How often to drain the outbox when nothing kicks it. */
   outboxEveryMs?: number;
+  /** Told of every guard cycle and database failure (Prometheus). */
+  metrics?: Pick<RolloutMetrics, 'observeGuard' | 'databaseError'>;
 }
 
 /** Six-field cron for an interval, when cron can say it exactly. */
@@ -75,7 +78,12 @@ export class Scheduler {
       this.leading = await this.deps.leader.check();
       if (this.leading !== was) this.deps.log.info(this.leading ? 'leader: this replica runs the guard' : 'standby: another replica runs the guard');
       if (!this.leading) return null;
-      const result = await guardCycle(this.deps.service);
+      const started = performance.now();
+      const result = await guardCycle(this.deps.service).catch((err) => {
+        this.deps.metrics?.observeGuard(null, (performance.now() - started) / 1000);
+        throw err;
+      });
+      this.deps.metrics?.observeGuard(result, (performance.now() - started) / 1000);
       await this.databaseUp();
       this.kick();
       return result;
@@ -128,6 +136,7 @@ export class Scheduler {
   }
 
   private async failed(what: string, err: unknown): Promise<void> {
+    this.deps.metrics?.databaseError(what, err);
     if (isUnavailable(err)) {
       if (!this.dbDown) {
         this.dbDown = describeError(err);

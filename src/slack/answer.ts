@@ -5,6 +5,7 @@ import { describeError, isUnavailable } from '../engine/errors.ts';
 import type { RolloutService } from '../engine/service.ts';
 import * as store from '../db/store.ts';
 import type { Logger } from '../log.ts';
+import type { RolloutMetrics } from '../adapters/metrics.ts';
 import type { RefusalCode } from '../core/state-machine.ts';
 import { outcomeMessage, postedInThreadMessage, slowDatabaseMessage, threadRootMessage } from '../render/blocks/outcome.ts';
 import type { Message } from '../render/blocks/limits.ts';
@@ -19,6 +20,8 @@ export interface ListenerDeps {
   answerWithinMs: number;
   /** Posts a message to the rollout channel and a reply in its thread (long reports such as backtests). */
   postInThread?: (root: Message, reply: Message) => Promise<void>;
+  /** Counts what commands did (Prometheus). */
+  metrics?: Pick<RolloutMetrics, 'observeOutcome'>;
 }
 
 export const slackActor = (userId: string): Actor => ({ id: userId, via: 'slack' });
@@ -54,6 +57,7 @@ export async function answer(deps: ListenerDeps, respond: RespondFn, work: () =>
   clearTimeout(timer);
   if (first === 'late') await send(slowDatabaseMessage(deps.answerWithinMs));
   const reply = await result;
+  deps.metrics?.observeOutcome(reply.outcome);
   if (reply.visibility === 'thread' && deps.postInThread) {
     try {
       await deps.postInThread(threadRootMessage(deps.service.plan, reply.outcome), outcomeMessage(deps.service.plan, reply.outcome));

@@ -7,6 +7,8 @@ import { boltLogger } from './bolt-logger.ts';
 import { register as registerActions } from './listeners/actions/index.ts';
 import { register as registerCommands } from './listeners/commands/index.ts';
 import { DEFAULT_SLACK_API_URL } from './web.ts';
+import type { RolloutMetrics } from '../adapters/metrics.ts';
+import { serveMetrics } from '../adapters/metrics-server.ts';
 
 export interface SlackAppOptions {
   slack: SlackConfig;
@@ -14,6 +16,8 @@ export interface SlackAppOptions {
   log: Logger;
   /** GET /healthz: true when the database answers. */
   databaseUp: () => Promise<boolean>;
+  /** GET /metrics (Prometheus text format). */
+  metrics: RolloutMetrics;
 }
 
 /**
@@ -25,7 +29,10 @@ export function buildSlackApp(opts: SlackAppOptions): { app: App; mode: 'socket'
   const { slack, log } = opts;
   const logger = boltLogger(log);
   const clientOptions = { slackApiUrl: slack.apiUrl ?? DEFAULT_SLACK_API_URL, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true };
-  const customRoutes = [{ path: '/healthz', method: ['GET'], handler: (_req: unknown, res: ServerResponse) => void healthz(opts, res) }];
+  const customRoutes = [
+    { path: '/healthz', method: ['GET'], handler: (_req: unknown, res: ServerResponse) => void healthz(opts, res) },
+    { path: '/metrics', method: ['GET'], handler: (_req: unknown, res: ServerResponse) => void serveMetrics(opts.metrics, res) },
+  ];
   let receiver: Receiver;
   let mode: 'socket' | 'http';
   if (slack.appToken) {

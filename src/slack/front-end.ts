@@ -6,6 +6,7 @@ import type { Logger } from '../log.ts';
 import type { Leadership } from '../engine/leader.ts';
 import type { EventSink } from '../engine/outbox.ts';
 import { Scheduler } from '../engine/scheduler.ts';
+import { rolloutMetrics, type RolloutMetrics } from '../adapters/metrics.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { buildSlackApp } from './app.ts';
 import { ChecklistRefresher } from './refresher.ts';
@@ -18,6 +19,8 @@ export interface SlackFrontEndOptions {
   leader: Leadership;
   log: Logger;
   answerWithinMs?: number;
+  /** Prometheus: GET /metrics next to /healthz. Without it, one is made for this front end. */
+  metrics?: RolloutMetrics;
 }
 
 export interface SlackFrontEnd {
@@ -27,6 +30,7 @@ export interface SlackFrontEnd {
   sink: EventSink;
   scheduler: Scheduler;
   refresher: ChecklistRefresher;
+  metrics: RolloutMetrics;
   /** Starts receiving Slack requests; HTTP mode resolves to the port it listens on. */
   listen(): Promise<number | null>;
   /** Guard, reports, outbox and checklist refresher (leader only). */
@@ -39,13 +43,15 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const { service, slack, log } = opts;
   const { plan, db, now } = service.deps;
   const web = slackWebClient(slack.botToken, slack.apiUrl, log);
-  const sink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now });
-  const scheduler = new Scheduler({ service, sink, leader: opts.leader, log });
+  // The scheduler is made just below; the metrics ask it who leads only when scraped.
+  const metrics = opts.metrics ?? rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
+  const sink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError: (kind) => metrics.slackError(kind) });
+  const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, metrics });
   const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.isLeader });
   const { app, mode, receiver } = buildSlackApp({
-    slack, log,
+    slack, log, metrics,
     deps: {
-      service, log, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
+      service, log, metrics, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
       async postInThread(root, reply) {
         const posted = await web.chat.postMessage({ channel: slack.channel, text: root.text, blocks: root.blocks as never });
         await web.chat.postMessage({ channel: slack.channel, thread_ts: posted.ts!, text: reply.text, blocks: reply.blocks as never });
@@ -60,7 +66,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   let background = false;
   let started = false;
   return {
-    app, mode, web, sink, scheduler, refresher,
+    app, mode, web, sink, scheduler, refresher, metrics,
     async listen() {
       if (mode === 'socket') {
         // A second attempt after a failed connection: app.start() would re-listen /healthz and throw.

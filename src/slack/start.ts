@@ -17,6 +17,7 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
   if (!config.admins.length) opts.log.warn('ROLLOUT_ADMINS is empty: nobody can request, approve or roll back from Slack (status, history and help still work)');
   let retry: NodeJS.Timeout | null = null;
   let stopped = false;
+  let metricsPort: number | null = slack.port;
   if (front.mode === 'socket') {
     // A failed first connection is retried here (Socket Mode reconnects by itself only once connected);
     // meanwhile the guard runs and the outbox keeps every message for later.
@@ -42,7 +43,8 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
       await db.close();
       throw new StartupError(`cannot start the Slack HTTP receiver on port ${slack.port}: ${describeError(err)}`);
     }
-    opts.log.info(`rollout-bot on ${where}; Slack HTTP mode on port ${port} (POST /slack/events, GET /healthz)`);
+    metricsPort = port;
+    opts.log.info(`rollout-bot on ${where}; Slack HTTP mode on port ${port} (POST /slack/events, GET /healthz, GET /metrics)`);
   }
   let stopping: Promise<void> | null = null;
   const stop = () =>
@@ -52,5 +54,5 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
       await front.stop();
       await db.close();
     })());
-  return { plan, db, service, scheduler: front.scheduler, stop };
+  return { plan, db, service, scheduler: front.scheduler, metrics: front.metrics, metricsPort, stop };
 }
