@@ -52,7 +52,7 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   const leader = new Gauge({ name: 'rollout_leader', help: '1 on the replica that runs the guard, reports and outbox; 0 on standbys', registers: reg });
   const stageInfo = new Gauge({ name: 'rollout_stage_info', help: 'Always 1; the labels say the latest run and its state (idle, a stage, complete, rolled_back)', labelNames: ['stage', 'run'], registers: reg });
   const stageStarted = new Gauge({ name: 'rollout_stage_started_timestamp_seconds', help: 'When the current stage (or the run\'s end state) began', registers: reg });
-  const weight = new Gauge({ name: 'rollout_weight_percent', help: 'Traffic weight per provider, as the feature flag holds it (source="flag") and as the app\'s health endpoint reports it (source="health")', labelNames: ['provider', 'source'], registers: reg });
+  const weight = new Gauge({ name: 'rollout_weight_ratio', help: 'Traffic weight per provider (0 to 1), as the feature flag holds it (source="flag") and as the app\'s health endpoint reports it (source="health")', labelNames: ['provider', 'source'], registers: reg });
   const drift = new Gauge({ name: 'rollout_flag_drift', help: '1 when the flag differs from what the bot wrote (changed by hand)', registers: reg });
   const soakLeft = new Gauge({ name: 'rollout_soak_remaining_seconds', help: 'Soak time left in the active stage before the next may be requested', registers: reg });
   const lineValue = new Gauge({ name: 'rollout_red_line_value', help: 'The red line\'s metric in its window at the guard\'s latest evaluation, per provider (only the candidate\'s is judged; cost: ratio to the baseline)', labelNames: ['red_line', 'provider'], registers: reg });
@@ -77,6 +77,13 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   const decisionSeconds = new Histogram({ name: 'rollout_request_decision_seconds', help: 'Time from a stage request to its approval or rejection', labelNames: ['decision'], buckets: [30, 60, 300, 600, 1800, 3600, 7200], registers: reg });
   const stageSeconds = new Histogram({ name: 'rollout_stage_seconds', help: 'Time spent in a stage, observed by the leader when the stage ends', labelNames: ['stage', 'ended'], buckets: [600, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800], registers: reg });
 
+  // reset() leaves a label-less gauge at 0; remove() drops it, so what is not known is not reported.
+  const labelless = [stageStarted, drift, soakLeft, evaluatedAt, outboxDepth, outboxAge];
+  const clearRollout = () => {
+    rollout.forEach((g) => g.reset());
+    labelless.forEach((g) => g.remove());
+  };
+
   let seen: { runId: number; state: string; since: Date } | null = null;
 
   async function readRollout(): Promise<void> {
@@ -89,7 +96,7 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
       service.deps.health.read().catch((): HealthReading => ({ kind: 'not_configured' })),
     ]);
     const guard = run && isActiveStage(plan, run.state) ? await store.readGuardState(db.pool, run.id) : null;
-    for (const g of rollout) g.reset();
+    clearRollout();
     noteStage(run);
     stageInfo.set({ stage: run?.state ?? 'idle', run: String(run?.id ?? 0) }, 1);
     if (run) stageStarted.set(Math.floor((run.endedAt ?? run.stageStartedAt).getTime() / 1000));
@@ -179,11 +186,11 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
           await readRollout();
         } catch (err) {
           // Without the database the rollout's state is unknown: report none rather than stale numbers.
-          for (const g of rollout) g.reset();
+          clearRollout();
           dbErrors.inc({ during: 'metrics', unavailable: String(isUnavailable(err)) });
         }
       } else {
-        for (const g of rollout) g.reset();
+        clearRollout();
       }
       return registry.metrics();
     },
