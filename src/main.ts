@@ -8,7 +8,7 @@ import { stderrLogger } from './log.ts';
 async function main(): Promise<void> {
   let bot: Bot;
   const config = loadConfig(process.env);
-  const log = stderrLogger(config.logLevel);
+  const log = stderrLogger(config.logLevel, config.logFormat);
   if (config.slack) {
     const { startSlackBot } = await import('./slack/start.ts');
     bot = await startSlackBot(config, { log });
