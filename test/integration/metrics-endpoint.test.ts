@@ -4,6 +4,8 @@ import { alice, bob, planWith } from '../support/engine.ts';
 import { steadyTraffic } from '../support/traffic.ts';
 import { slackHarness, type SlackHarness } from '../support/slack-bot.ts';
 import { scrape } from '../support/prometheus.ts';
+import { rolloutMetrics } from '../../src/adapters/metrics.ts';
+import { startMetricsServer } from '../../src/adapters/metrics-server.ts';
 
 /**
  * GET /metrics on the Slack HTTP port, through Bolt's real receiver, parsed as Prometheus
@@ -96,4 +98,28 @@ it('reports the stage, weights, red lines, counters and outbox along D1 → brea
   const delivered = await scrape(h.port);
   expect(delivered.value('rollout_outbox_depth')).toBe(0);
   expect(delivered.value('rollout_rollbacks_total', { kind: 'auto', red_line: 'p95LatencyMs' })).toBe(1);
+});
+
+it('a standby reports rollout_leader 0 and none of the rollout gauges; console mode serves /metrics on its own port', async () => {
+  await h.reset();
+  await h.command(alice.id, 'd1');
+  await h.flush();
+  await h.click(bob.id, ACTION.approve, h.buttonValue(ACTION.approve));
+  const standby = rolloutMetrics({ service: h.service, isLeader: () => false });
+  const server = await startMetricsServer(standby, 0, async () => true);
+  try {
+    const seen = await scrape(server.port);
+    expect(seen.value('rollout_leader')).toBe(0);
+    for (const name of ['rollout_stage_info', 'rollout_weight_ratio', 'rollout_red_line_state', 'rollout_outbox_depth', 'rollout_outbox_oldest_age_seconds', 'rollout_soak_remaining_seconds']) {
+      expect(seen.family(name)?.metrics ?? [], name).toEqual([]);
+    }
+    expect(seen.family('process_cpu_seconds_total')?.type).toBe('COUNTER');
+    const health = await fetch(`http://127.0.0.1:${server.port}/healthz`);
+    expect([health.status, await health.json()]).toEqual([200, { ok: true, bot: 'up', database: 'up' }]);
+    expect((await fetch(`http://127.0.0.1:${server.port}/other`)).status).toBe(404);
+  } finally {
+    await server.close();
+  }
+  // The leader (the Slack front end's scheduler) reports the same stage.
+  expect((await scrape(h.port)).value('rollout_stage_info', { stage: 'd1', run: '1' })).toBe(1);
 });
