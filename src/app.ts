@@ -13,12 +13,17 @@ import { RolloutService } from './engine/service.ts';
 import { healthEndpoint, type HealthSource } from './adapters/health-endpoint.ts';
 import { consoleSink, startConsole } from './adapters/console.ts';
 import type { Logger } from './log.ts';
+import { rolloutMetrics, type RolloutMetrics } from './adapters/metrics.ts';
+import { startMetricsServer } from './adapters/metrics-server.ts';
 
 export interface Bot {
   plan: Plan;
   db: Database;
   service: RolloutService;
   scheduler: Scheduler;
+  metrics: RolloutMetrics;
+  /** Where GET /metrics answers (console mode only when METRICS_PORT or PORT is set; Slack HTTP mode: PORT). */
+  metricsPort: number | null;
   stop(): Promise<void>;
 }
 
@@ -61,15 +66,34 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
   const { plan, db, service } = await openEngine(config, opts);
   const output = opts.output ?? process.stdout;
   const sink: EventSink = consoleSink(plan, output);
-  const scheduler = new Scheduler({ service, sink, leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader(), log: opts.log });
-  output.write(`rollout-bot on ${db.description}; plan: ${config.planPath ?? 'built-in (the seed plan)'}; ${service.deps.access.describe()}.\n`);
+  const metrics = rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
+  const scheduler: Scheduler = new Scheduler({ service, sink, leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader(), log: opts.log, metrics });
+  let server: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
+  if (config.metricsPort !== null) {
+    try {
+      server = await startMetricsServer(metrics, config.metricsPort, () => databaseUp(db));
+    } catch (err) {
+      await db.close();
+      throw new StartupError(`cannot serve /metrics on port ${config.metricsPort}: ${describeError(err)}. Free the port or set METRICS_PORT to another.`);
+    }
+  }
+  const served = server ? `; GET /metrics and /healthz on port ${server.port}` : '';
+  output.write(`rollout-bot on ${db.description}; plan: ${config.planPath ?? 'built-in (the seed plan)'}; ${service.deps.access.describe()}${served}.\n`);
   scheduler.start();
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
+      await server?.close();
       await scheduler.stop();
       await db.close();
     })());
-  startConsole({ service, input: opts.input ?? process.stdin, output, localUser: config.localUser, afterCommand: () => scheduler.flush(), onQuit: () => void stop().then(() => process.exit(0)) });
-  return { plan, db, service, scheduler, stop };
+  startConsole({ service, input: opts.input ?? process.stdin, output, localUser: config.localUser, metrics, afterCommand: () => scheduler.flush(), onQuit: () => void stop().then(() => process.exit(0)) });
+  return { plan, db, service, scheduler, metrics, metricsPort: server?.port ?? null, stop };
+}
+
+/** The database answers within 2 s (the /healthz probe). */
+function databaseUp(db: Database): Promise<boolean> {
+  const probe = db.pool.query('SELECT 1').then(() => true, () => false);
+  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref());
+  return Promise.race([probe, timeout]);
 }

@@ -11,6 +11,10 @@ export interface Config {
   admins: string[];
   healthUrl?: string;
   logLevel: 'info' | 'warn' | 'error' | 'silent';
+  /** Unset: text when stderr is a terminal, JSON lines otherwise. */
+  logFormat?: 'text' | 'json';
+  /** Console mode: where GET /metrics and /healthz listen (METRICS_PORT, else PORT); null: no server. Slack modes serve them on PORT. */
+  metricsPort: number | null;
   slack: SlackConfig | null;
 }
 
@@ -59,6 +63,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   if (badAdmin) throw new ConfigError(`ROLLOUT_ADMINS must list user IDs separated by commas (like U01ABCDEF,U02GHIJKL); "${badAdmin}" is not one`);
   const logLevel = (get('LOG_LEVEL') ?? 'info') as Config['logLevel'];
   if (!['info', 'warn', 'error', 'silent'].includes(logLevel)) throw new ConfigError('LOG_LEVEL must be info, warn, error or silent');
+  const logFormat = get('LOG_FORMAT')?.toLowerCase();
+  if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json') throw new ConfigError(`LOG_FORMAT must be text or json (got "${env.LOG_FORMAT}"); unset, it is text in a terminal and json otherwise`);
+  for (const k of ['PORT', 'METRICS_PORT']) {
+    const v = get(k);
+    if (v !== undefined && !(/^\d{1,5}$/.test(v) && Number(v) <= 65535)) throw new ConfigError(`${k} must be a port number from 0 to 65535 (got "${env[k]}")`);
+  }
+  if (get('METRICS_PORT') && get('SLACK_BOT_TOKEN')) throw new ConfigError('METRICS_PORT is for console mode; with Slack, GET /metrics is served on PORT next to /healthz: unset METRICS_PORT');
+  const metricsPort = get('METRICS_PORT') ?? get('PORT');
   if (get('METRICS_DATABASE_URL') && !get('DATABASE_URL')) throw new ConfigError('METRICS_DATABASE_URL needs DATABASE_URL too (the bot\'s state cannot live on a read replica)');
   return {
     databaseUrl: get('DATABASE_URL'),
@@ -70,6 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     admins,
     healthUrl,
     logLevel,
+    logFormat: logFormat as Config['logFormat'],
+    metricsPort: metricsPort === undefined ? null : Number(metricsPort),
     slack: slackConfig(get),
   };
 }

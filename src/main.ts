@@ -9,7 +9,7 @@ import { installProcessGuards } from './process-guards.ts';
 async function main(): Promise<void> {
   let bot: Bot | undefined;
   const config = loadConfig(process.env);
-  const log = stderrLogger(config.logLevel);
+  const log = stderrLogger(config.logLevel, config.logFormat);
   // Before anything starts: a stray rejection from Slack must not take the guard with it.
   installProcessGuards({ log, stop: async () => bot?.stop() });
   if (config.slack) {

@@ -5,6 +5,7 @@ import type { Actor } from '../core/views.ts';
 import type { EventSink } from '../engine/outbox.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { renderEvent, renderOutcome } from '../render/text.ts';
+import type { RolloutMetrics } from './metrics.ts';
 
 /** The console front end: prints events as they are delivered. */
 export function consoleSink(plan: Plan, out: Writable): EventSink {
@@ -26,6 +27,8 @@ export interface ConsoleOptions {
   /** Called after each command, so events it caused are shown right away. */
   afterCommand?: () => Promise<void>;
   onQuit?: () => void;
+  /** Counts what commands did (Prometheus). */
+  metrics?: Pick<RolloutMetrics, 'observeOutcome'>;
 }
 
 /**
@@ -62,6 +65,7 @@ export function startConsole(opts: ConsoleOptions): { done: Promise<void> } {
         command = as[2];
       }
       const reply = await service.handle(command, actor, { progress: (done, total) => output.write(`[backtest] ${done} of ${total} chunks of history read\n`) });
+      opts.metrics?.observeOutcome(reply.outcome);
       output.write(`${renderOutcome(service.plan, reply.outcome)}\n`);
       await opts.afterCommand?.();
       prompt();

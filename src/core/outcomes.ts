@@ -12,7 +12,7 @@ export type Outcome =
   | { kind: 'refused'; code: RefusalCode; message: string }
   | { kind: 'requested'; request: RequestView; needed: number }
   | { kind: 'approval_recorded'; request: RequestView; needed: number }
-  | { kind: 'stage_started'; run: RunView; stage: string; weights: Weights; forced: boolean; approvers: string[] }
+  | { kind: 'stage_started'; run: RunView; stage: string; weights: Weights; forced: boolean; approvers: string[]; request?: RequestView }
   | { kind: 'rejected'; request: RequestView }
   | { kind: 'rolled_back'; run: RunView; reason: string | null; weights: Weights }
   | { kind: 'completed'; run: RunView }

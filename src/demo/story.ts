@@ -69,6 +69,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
     info() {},
     warn: (msg, f) => screen.print(a.dim(`[bot warn] ${msg}${f ? ` ${JSON.stringify(f)}` : ''}`)),
     error: (msg, f) => screen.print(a.red(`[bot error] ${msg}${f ? ` ${JSON.stringify(f)}` : ''}`)),
+    child: () => log,
   };
   const spec = FAULTS[options.fault];
   const fault = { kind: options.fault, size: options.size };

@@ -6,6 +6,7 @@ import { isActiveStage, ROLLED_BACK } from '../core/state-machine.ts';
 import { flagDrift } from '../core/status.ts';
 import { readFlag, sameWeights } from '../core/weights.ts';
 import type { Actor, RunView } from '../core/views.ts';
+import type { RedLineName } from '../plan/plan.ts';
 import { withTransaction } from '../db/database.ts';
 import { measureBaselineCost, readSnapshot } from '../db/metrics-queries.ts';
 import { RollingWindows } from '../db/rolling-windows.ts';
@@ -18,8 +19,8 @@ export const GUARD: Actor = { id: 'guard', via: 'guard' };
 export type GuardResult =
   | { kind: 'idle' }
   | { kind: 'raced' }
-  | { kind: 'evaluated'; evaluations: LineEvaluation[] }
-  | { kind: 'rolled_back'; line: LineEvaluation }
+  | { kind: 'evaluated'; evaluations: LineEvaluation[]; breachesStarted: RedLineName[] }
+  | { kind: 'rolled_back'; line: LineEvaluation; breachesStarted: RedLineName[] }
   | { kind: 'adopted_manual_rollback' };
 
 interface GuardClocksWithError extends GuardClocks {
@@ -93,6 +94,7 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
     const candidateWeight = flag.kind === 'malformed' ? current.writtenWeights[plan.to] : flag.weights[plan.to];
     const step = advanceClocks(plan, prev, evaluations, now, candidateWeight);
     const clocks: GuardClocksWithError = { ...step.clocks, metricsError };
+    const breachesStarted = step.events.flatMap((e) => (e.kind === 'breach_started' ? [e.line.name] : []));
     if (metricsError && !prev.metricsError) {
       await alert('guard_error', { message: metricsError });
       await emit({ kind: 'guard_error', runId: current.id, stage: current.state, message: metricsError, at: now.toISOString() });
@@ -111,7 +113,7 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
           kind: 'auto_rollback', runId: current.id, stage: current.state, line: first.line, heldMs: first.heldMs,
           others: others.map((o) => o.line.name), weights: plan.rollbackWeights, shadow: false, at: now.toISOString(),
         });
-        return { kind: 'rolled_back', line: first.line } as GuardResult;
+        return { kind: 'rolled_back', line: first.line, breachesStarted } as GuardResult;
       }
       for (const f of step.fired) {
         if (clocks.shadowFired.includes(f.line.name)) continue;
@@ -124,7 +126,7 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
       }
     }
     await store.saveGuardState(c, { runId: current.id, evaluatedAt: now, clocks, evaluations });
-    return { kind: 'evaluated', evaluations } as GuardResult;
+    return { kind: 'evaluated', evaluations, breachesStarted } as GuardResult;
   });
 }
 

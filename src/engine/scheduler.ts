@@ -1,4 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron';
+import type { RolloutMetrics } from '../adapters/metrics.ts';
 import type { Logger } from '../log.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import { guardCycle, type GuardResult } from './guard.ts';
@@ -14,6 +15,8 @@ export interface SchedulerDeps {
   log: Logger;
   /** How often to drain the outbox when nothing kicks it. */
   outboxEveryMs?: number;
+  /** Told of every guard cycle and database failure (Prometheus). */
+  metrics?: Pick<RolloutMetrics, 'observeGuard' | 'databaseError'>;
 }
 
 /** Six-field cron for an interval, when cron can say it exactly. */
@@ -38,7 +41,13 @@ export class Scheduler {
   private drainAgain = false;
   private guardRunning = false;
 
-  constructor(private readonly deps: SchedulerDeps) {}
+  private readonly log: Logger;
+  private readonly guardLog: Logger;
+
+  constructor(private readonly deps: SchedulerDeps) {
+    this.log = deps.log.child({ component: 'scheduler' });
+    this.guardLog = deps.log.child({ component: 'guard' });
+  }
 
   start(): void {
     const { plan } = this.deps.service;
@@ -74,7 +83,7 @@ export class Scheduler {
     if (!this.leading) return false;
     if (await this.deps.leader.confirm()) return true;
     this.leading = false;
-    this.deps.log.warn('leader: the lock is no longer held; this replica stops acting until it leads again');
+    this.log.warn('leader: the lock is no longer held; this replica stops acting until it leads again');
     return false;
   }
 
@@ -85,9 +94,16 @@ export class Scheduler {
     try {
       const was = this.leading;
       this.leading = await this.deps.leader.check();
-      if (this.leading !== was) this.deps.log.info(this.leading ? 'leader: this replica runs the guard' : 'standby: another replica runs the guard');
+      if (this.leading !== was) this.log.info(this.leading ? 'leader: this replica runs the guard' : 'standby: another replica runs the guard');
       if (!this.leading) return null;
-      const result = await guardCycle(this.deps.service);
+      const started = performance.now();
+      const result = await guardCycle(this.deps.service).catch((err) => {
+        this.deps.metrics?.observeGuard(null, (performance.now() - started) / 1000);
+        throw err;
+      });
+      this.deps.metrics?.observeGuard(result, (performance.now() - started) / 1000);
+      if (result.kind === 'rolled_back') this.guardLog.warn('auto-rollback', { redLine: result.line.name, value: result.line.value, threshold: result.line.threshold });
+      if (result.kind === 'adopted_manual_rollback') this.guardLog.warn('the flag was set to the rollback weights by hand; the run is ended');
       await this.deps.service.expireRequests();
       await this.databaseUp();
       this.kick();
@@ -124,7 +140,7 @@ export class Scheduler {
         this.drainAgain = false;
         try {
           const r = await deliverOutbox(this.deps.service.deps.db.pool, this.deps.sink, this.deps.service.deps.now, { mayDeliver: () => this.confirmLeader() });
-          if (r.blocked && r.blocked.error !== 'waiting to retry') this.deps.log.warn('outbox: delivery failed, will retry', { id: r.blocked.id, error: r.blocked.error, retryAt: r.blocked.retryAt });
+          if (r.blocked && r.blocked.error !== 'waiting to retry') this.log.warn('outbox: delivery failed, will retry', { id: r.blocked.id, error: r.blocked.error, retryAt: r.blocked.retryAt });
         } catch (err) {
           await this.failed('outbox', err);
         }
@@ -141,23 +157,29 @@ export class Scheduler {
   }
 
   private async failed(what: string, err: unknown): Promise<void> {
+    this.deps.metrics?.databaseError(what, err);
     if (isUnavailable(err)) {
       if (!this.dbDown) {
         this.dbDown = describeError(err);
-        this.deps.log.error('database unavailable', { during: what, error: this.dbDown });
+        this.log.error('database unavailable', { during: what, error: this.dbDown, code: errorCode(err) });
         await this.deps.sink
           .notice(`Database unavailable (${this.dbDown}). The guard is paused: no evaluation, so no rollback can come from the gap; a red line that held through it is acted on once the database is back. Commands answer "database unavailable" meanwhile.`)
           .catch(() => {});
       }
       return;
     }
-    this.deps.log.error(`${what} failed`, { error: describeError(err) });
+    this.log.error(`${what} failed`, { during: what, error: describeError(err), code: errorCode(err) });
   }
 
   private async databaseUp(): Promise<void> {
     if (!this.dbDown) return;
     this.dbDown = null;
-    this.deps.log.info('database available again');
+    this.log.info('database available again');
     await this.deps.sink.notice('Database is back; the guard resumed.').catch(() => {});
   }
 }
+
+const errorCode = (err: unknown): string | undefined => {
+  const c = (err as { code?: unknown } | null)?.code;
+  return c === undefined ? undefined : String(c);
+};

@@ -206,7 +206,8 @@ export class RolloutService {
       const decided = await store.updateRequest(c, request.id, { status: 'approved', approvals, decidedBy: actor.id, decidedAt: now });
       await this.record(c, now, request.runId, actor, 'approve', { request: request.id, stage: request.toStage, approvals: approvals.length, needed: plan.approvals });
       await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(decided), needed: plan.approvals });
-      return this.applyStage(c, now, run, request.toStage, { id: request.requestedBy, via: actor.via }, approvals.map((a) => a.by), request.forced, request.id);
+      const started = await this.applyStage(c, now, run, request.toStage, { id: request.requestedBy, via: actor.via }, approvals.map((a) => a.by), request.forced, request.id);
+      return started.kind === 'stage_started' ? { ...started, request: decided } : started;
     });
   }
 

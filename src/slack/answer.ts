@@ -5,6 +5,7 @@ import { describeError, isUnavailable } from '../engine/errors.ts';
 import type { RolloutService } from '../engine/service.ts';
 import * as store from '../db/store.ts';
 import type { Logger } from '../log.ts';
+import type { RolloutMetrics } from '../adapters/metrics.ts';
 import type { RefusalCode } from '../core/state-machine.ts';
 import { outcomeMessage, postedInThreadMessage, slowDatabaseMessage, threadRootMessage } from '../render/blocks/outcome.ts';
 import type { Message } from '../render/blocks/limits.ts';
@@ -19,6 +20,8 @@ export interface ListenerDeps {
   answerWithinMs: number;
   /** Posts a message to the rollout channel and a reply in its thread (long reports such as backtests). */
   postInThread?: (root: Message, reply: Message) => Promise<void>;
+  /** Counts what commands did (Prometheus). */
+  metrics?: Pick<RolloutMetrics, 'observeOutcome'>;
 }
 
 export const slackActor = (userId: string): Actor => ({ id: userId, via: 'slack' });
@@ -28,17 +31,18 @@ export const slackActor = (userId: string): Actor => ({ id: userId, via: 'slack'
  * response_url. A core that hangs (database down, pool exhausted) gets a "not answered yet"
  * reply first; the real result follows when it comes (response_url takes 5 replies).
  */
-export async function answer(deps: ListenerDeps, respond: RespondFn, work: () => Promise<Reply>): Promise<void> {
+export async function answer(deps: ListenerDeps, respond: RespondFn, work: () => Promise<Reply>, context: { user: string; action: string }): Promise<void> {
+  const log = deps.log.child({ component: 'slack', ...context });
   const send = async (message: Message, inChannel = false) => {
     try {
       await respond({ response_type: inChannel ? 'in_channel' : 'ephemeral', replace_original: false, text: message.text, blocks: message.blocks as never });
     } catch (err) {
-      deps.log.warn('slack: could not answer through response_url', { error: describeError(err) });
+      log.warn('slack: could not answer through response_url', { error: describeError(err) });
     }
   };
   const result = work().catch((err): Reply => {
     const unavailable = isUnavailable(err);
-    if (!unavailable) deps.log.error('slack: command failed', { error: describeError(err) });
+    log.error(unavailable ? 'slack: command failed: database unavailable' : 'slack: command failed', { error: describeError(err), code: (err as { code?: unknown })?.code });
     return {
       visibility: 'private',
       outcome: unavailable
@@ -54,13 +58,15 @@ export async function answer(deps: ListenerDeps, respond: RespondFn, work: () =>
   clearTimeout(timer);
   if (first === 'late') await send(slowDatabaseMessage(deps.answerWithinMs));
   const reply = await result;
+  deps.metrics?.observeOutcome(reply.outcome);
+  log.info('command answered', outcomeContext(reply.outcome));
   if (reply.visibility === 'thread' && deps.postInThread) {
     try {
       await deps.postInThread(threadRootMessage(deps.service.plan, reply.outcome), outcomeMessage(deps.service.plan, reply.outcome));
       await send(postedInThreadMessage());
       return;
     } catch (err) {
-      deps.log.warn('slack: could not post in the rollout channel; answering privately', { error: describeError(err) });
+      log.warn('slack: could not post in the rollout channel; answering privately', { error: describeError(err) });
     }
   }
   await send(outcomeMessage(deps.service.plan, reply.outcome), reply.visibility === 'channel');
@@ -76,4 +82,23 @@ export async function refuseButton(deps: ListenerDeps, actor: Actor, action: str
   const run = await store.latestRun(db.pool);
   await store.audit(db.pool, { at: now(), runId: run?.id ?? null, actor: actor.id, via: actor.via, action, outcome: 'refused', detail: { ...detail, code, message } });
   return { visibility: 'private', outcome: { kind: 'refused', code, message } };
+}
+
+/** What a log pipeline filters a command by: its outcome, run, stage, request and refusal code. */
+function outcomeContext(o: Reply['outcome']): Record<string, unknown> {
+  switch (o.kind) {
+    case 'refused':
+      return { outcome: o.kind, code: o.code };
+    case 'requested':
+    case 'approval_recorded':
+    case 'rejected':
+      return { outcome: o.kind, requestId: o.request.id, runId: o.request.runId, stage: o.request.toStage };
+    case 'stage_started':
+      return { outcome: o.kind, runId: o.run.id, stage: o.stage, requestId: o.request?.id };
+    case 'rolled_back':
+    case 'completed':
+      return { outcome: o.kind, runId: o.run.id, stage: o.run.state };
+    default:
+      return { outcome: o.kind };
+  }
 }

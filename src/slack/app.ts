@@ -9,6 +9,8 @@ import { register as registerCommands } from './listeners/commands/index.ts';
 import { SOCKET_BACKOFF } from './backoff.ts';
 import { SocketLink, type SocketState } from './socket-link.ts';
 import { DEFAULT_SLACK_API_URL } from './web.ts';
+import type { RolloutMetrics } from '../adapters/metrics.ts';
+import { serveMetrics } from '../adapters/metrics-server.ts';
 
 export interface SlackAppOptions {
   slack: SlackConfig;
@@ -16,6 +18,8 @@ export interface SlackAppOptions {
   log: Logger;
   /** GET /healthz: true when the database answers. */
   databaseUp: () => Promise<boolean>;
+  /** GET /metrics (Prometheus text format). */
+  metrics: RolloutMetrics;
 }
 
 /**
@@ -64,7 +68,10 @@ export function buildSlackApp(opts: SlackAppOptions): SlackApp {
   } else {
     mode = 'http';
     // Signature verification stays on (Bolt's default): every request is checked against the signing secret.
-    const customRoutes = [{ path: '/healthz', method: ['GET'], handler: (_req: unknown, res: ServerResponse) => health(res) }];
+    const customRoutes = [
+      { path: '/healthz', method: ['GET'], handler: (_req: unknown, res: ServerResponse) => health(res) },
+      { path: '/metrics', method: ['GET'], handler: (_req: unknown, res: ServerResponse) => void serveMetrics(opts.metrics, res) },
+    ];
     receiver = new HTTPReceiver({ signingSecret: slack.signingSecret!, port: slack.port, logger, customRoutes });
   }
   const app = new App({

@@ -7,6 +7,8 @@ import type { Leadership } from '../engine/leader.ts';
 import type { EventSink } from '../engine/outbox.ts';
 import { Scheduler } from '../engine/scheduler.ts';
 import type { RolloutService } from '../engine/service.ts';
+import { rolloutMetrics, type RolloutMetrics } from '../adapters/metrics.ts';
+import { serveMetrics } from '../adapters/metrics-server.ts';
 import { buildSlackApp } from './app.ts';
 import { ChecklistRefresher } from './refresher.ts';
 import { slackSink } from './sink.ts';
@@ -18,6 +20,8 @@ export interface SlackFrontEndOptions {
   leader: Leadership;
   log: Logger;
   answerWithinMs?: number;
+  /** Prometheus: GET /metrics next to /healthz. Without it, one is made for this front end. */
+  metrics?: RolloutMetrics;
 }
 
 export interface SlackFrontEnd {
@@ -27,6 +31,7 @@ export interface SlackFrontEnd {
   sink: EventSink;
   scheduler: Scheduler;
   refresher: ChecklistRefresher;
+  metrics: RolloutMetrics;
   /** Socket Mode: 'connecting' | 'connected' | 'reconnecting'; HTTP mode: 'http'. */
   slackState(): string;
   /**
@@ -44,13 +49,15 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const { service, slack, log } = opts;
   const { plan, db, now } = service.deps;
   const web = slackWebClient(slack.botToken, slack.apiUrl, log);
-  const sink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now });
-  const scheduler = new Scheduler({ service, sink, leader: opts.leader, log });
+  // The scheduler is made just below; the metrics ask it who leads only when scraped.
+  const metrics = opts.metrics ?? rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
+  const sink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError: (kind) => metrics.slackError(kind) });
+  const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, metrics });
   const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.confirmLeader() });
   const { app, mode, link, healthz } = buildSlackApp({
-    slack, log,
+    slack, log, metrics,
     deps: {
-      service, log, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
+      service, log, metrics, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
       async postInThread(root, reply) {
         const posted = await web.chat.postMessage({ channel: slack.channel, text: root.text, blocks: root.blocks as never });
         await web.chat.postMessage({ channel: slack.channel, thread_ts: posted.ts!, text: reply.text, blocks: reply.blocks as never });
@@ -65,12 +72,14 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   let background = false;
   let healthServer: Server | null = null;
   return {
-    app, mode, web, sink, scheduler, refresher,
+    app, mode, web, sink, scheduler, refresher, metrics,
     slackState: () => link?.state ?? 'http',
     async listen() {
       if (link) {
         const server = createServer((req, res) => {
-          if (req.method === 'GET' && new URL(req.url ?? '/', 'http://localhost').pathname === '/healthz') return healthz(res);
+          const path = req.method === 'GET' ? new URL(req.url ?? '/', 'http://localhost').pathname : null;
+          if (path === '/healthz') return healthz(res);
+          if (path === '/metrics') return void serveMetrics(metrics, res);
           res.writeHead(404).end();
         });
         await new Promise<void>((resolve, reject) => {

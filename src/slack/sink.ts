@@ -9,7 +9,7 @@ import { hhmm, upper } from '../render/blocks/common.ts';
 import type { Message } from '../render/blocks/limits.ts';
 import { drawChecklist, newChecklist, type ChecklistState, type RollbackState } from './checklist-state.ts';
 import { getMessage, keys, runMessages, saveMessage, saveState } from './messages.ts';
-import { classify, type WebClient } from './web.ts';
+import { classify, failureKind, type WebClient } from './web.ts';
 
 export interface SlackSinkDeps {
   plan: Plan;
@@ -18,6 +18,8 @@ export interface SlackSinkDeps {
   channel: string;
   log: Logger;
   now: () => Date;
+  /** Counts failed Slack calls by kind (Prometheus). */
+  onSlackError?: (kind: string) => void;
 }
 
 type Opened = Extract<RolloutEvent, { kind: 'request_opened' }>;
@@ -44,6 +46,7 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
     try {
       return (await web.chat.postMessage({ ...args, blocks: message.blocks })).ts as string;
     } catch (err) {
+      deps.onSlackError?.(failureKind(err));
       const failure = classify(err);
       if (failure.kind === 'retry') throw failure.error;
       // A payload Slack will never take must not block the queue forever: send the words alone.
@@ -51,6 +54,7 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
       try {
         return (await web.chat.postMessage(args)).ts as string;
       } catch (again) {
+        deps.onSlackError?.(failureKind(again));
         const f = classify(again);
         throw f.kind === 'retry' ? f.error : again;
       }
@@ -61,6 +65,7 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
     try {
       await web.chat.update({ channel: at.channel, ts: at.ts, text: message.text, blocks: message.blocks });
     } catch (err) {
+      deps.onSlackError?.(failureKind(err));
       const failure = classify(err);
       if (failure.kind === 'retry') throw failure.error;
       // The message was deleted or cannot be edited; the event itself was shown when it was posted.

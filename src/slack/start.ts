@@ -26,9 +26,9 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
   if (front.mode === 'socket') {
     // Socket Mode connects in the background and keeps reconnecting for as long as Slack is away;
     // meanwhile the guard runs and the outbox keeps every message for later.
-    opts.log.info(`rollout-bot on ${where}; Slack Socket Mode: connecting (GET /healthz on port ${port})`);
+    opts.log.info(`rollout-bot on ${where}; Slack Socket Mode: connecting (GET /healthz and /metrics on port ${port})`);
   } else {
-    opts.log.info(`rollout-bot on ${where}; Slack HTTP mode on port ${port} (POST /slack/events, GET /healthz)`);
+    opts.log.info(`rollout-bot on ${where}; Slack HTTP mode on port ${port} (POST /slack/events, GET /healthz, GET /metrics)`);
   }
   let stopping: Promise<void> | null = null;
   const stop = () =>
@@ -36,5 +36,5 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
       await front.stop();
       await db.close();
     })());
-  return { plan, db, service, scheduler: front.scheduler, stop };
+  return { plan, db, service, scheduler: front.scheduler, metrics: front.metrics, metricsPort: port, stop };
 }

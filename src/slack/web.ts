@@ -53,3 +53,20 @@ export function classify(err: unknown): SlackFailure {
       return { kind: 'retry', error: new DeliveryError(`Slack call failed: ${e?.message ?? String(err)}`) };
   }
 }
+
+/** A short, bounded label for a failed Web API call (metrics): Slack's error code or the transport failure. */
+export function failureKind(err: unknown): string {
+  const e = err as { code?: string; data?: { error?: string } };
+  switch (e?.code) {
+    case 'slack_webapi_rate_limited_error':
+      return 'rate_limited';
+    case 'slack_webapi_http_error':
+      return 'http_error';
+    case 'slack_webapi_request_error':
+      return 'unreachable';
+    case 'slack_webapi_platform_error':
+      return /^[a-z_]{1,40}$/.test(e.data?.error ?? '') ? e.data!.error! : 'unknown_error';
+    default:
+      return 'other';
+  }
+}

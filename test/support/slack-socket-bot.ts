@@ -32,6 +32,7 @@ export async function socketHarness(opts: { db?: TestDatabase } = {}) {
     info: (m) => keep(`INFO ${m}`),
     warn: (m, f) => keep(`WARN ${m}${f ? ` ${JSON.stringify(f)}` : ''}`),
     error: (m, f) => keep(`ERROR ${m}${f ? ` ${JSON.stringify(f)}` : ''}`),
+    child: () => log,
   };
   const front = createSlackFrontEnd({
     service, log, leader: soleLeader(),

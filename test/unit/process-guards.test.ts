@@ -1,10 +1,11 @@
+import type { Logger } from '../../src/log.ts';
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { installProcessGuards } from '../../src/process-guards.ts';
 
 function recorder() {
   const lines: { msg: string; fields?: Record<string, unknown> }[] = [];
-  const log = { info() {}, warn() {}, error: (msg: string, fields?: Record<string, unknown>) => lines.push({ msg, fields }) };
+  const log: Logger = { info() {}, warn() {}, error: (msg, fields) => void lines.push({ msg, fields }), child: () => log };
   return { lines, log };
 }
 

@@ -13,7 +13,7 @@ export type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & 
 export const buttonListener = (deps: ListenerDeps, act: (actor: Actor, rawValue: unknown) => Promise<Reply>) =>
   async ({ ack, body, action, respond }: ButtonArgs) => {
     await ack();
-    await answer(deps, respond, () => act(slackActor(body.user.id), action.value));
+    await answer(deps, respond, () => act(slackActor(body.user.id), action.value), { user: body.user.id, action: action.action_id });
   };
 
 export const isAdmin = (deps: ListenerDeps, actor: Actor) => deps.service.deps.access.isAdmin(actor);

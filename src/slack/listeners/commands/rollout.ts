@@ -5,5 +5,5 @@ import { answer, slackActor, type ListenerDeps } from '../../answer.ts';
 export const rolloutCommand = (deps: ListenerDeps) => async ({ command, ack, respond }: SlackCommandMiddlewareArgs & AllMiddlewareArgs) => {
   // Ack before touching the database: Slack gives 3 s, a slow database may take longer.
   await ack();
-  await answer(deps, respond, () => deps.service.handle(command.text ?? '', slackActor(command.user_id)));
+  await answer(deps, respond, () => deps.service.handle(command.text ?? '', slackActor(command.user_id)), { user: command.user_id, action: `/rollout ${(command.text ?? '').trim().split(/\s+/)[0] || 'help'}` });
 };
