@@ -40,7 +40,7 @@ describe('the bot process in Socket Mode', () => {
       },
       /Socket Mode connected/,
     );
-    port = Number(bot.output.match(/GET \/healthz on port (\d+)/)![1]);
+    port = Number(bot.output.match(/GET \/healthz and \/metrics on port (\d+)/)![1]);
   }, 90_000);
 
   afterAll(async () => {
