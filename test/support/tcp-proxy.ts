@@ -9,6 +9,8 @@ import net from 'node:net';
 export async function tcpProxy(target: { host: string; port: number }, opts: { delayMs?: number } = {}) {
   const sockets = new Set<net.Socket>();
   let up = true;
+  // A host that vanished: bytes stop flowing both ways, and nobody sends FIN or RST.
+  let stalled = false;
   const server = net.createServer((client) => {
     if (!up) return client.destroy();
     const upstream = net.connect(target.port, target.host);
@@ -23,7 +25,12 @@ export async function tcpProxy(target: { host: string; port: number }, opts: { d
       });
       client.on('end', () => setTimeout(() => upstream.end(), opts.delayMs));
       upstream.pipe(client);
-    } else client.pipe(upstream).pipe(client);
+    } else {
+      client.on('data', (chunk) => stalled || upstream.destroyed || upstream.write(chunk));
+      upstream.on('data', (chunk) => stalled || client.destroyed || client.write(chunk));
+      client.on('end', () => stalled || upstream.end());
+      upstream.on('end', () => stalled || client.end());
+    }
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -41,6 +48,10 @@ export async function tcpProxy(target: { host: string; port: number }, opts: { d
     down() {
       up = false;
       for (const s of sockets) s.destroy();
+    },
+    /** Silently drops every byte from now on, on open and new connections alike; closes nothing. */
+    stall() {
+      stalled = true;
     },
     up() {
       up = true;
