@@ -24,7 +24,7 @@ import os from 'node:os';
 import { guardCycle, guardWindows } from '../src/engine/guard.ts';
 import { backtest } from '../src/engine/backtest.ts';
 import type { RolloutService } from '../src/engine/service.ts';
-import { routeBucketsQuery, voucherBucketsQuery } from '../src/db/rolling-windows.ts';
+import { bucketQueries } from '../src/db/rolling-windows.ts';
 import { readRouteWindow, readVoucherWindow, ROUTE_WINDOW_NO_P95_SQL, ROUTE_WINDOW_SQL, VOUCHER_WINDOW_SQL } from '../src/db/metrics-queries.ts';
 import type { Database } from '../src/db/database.ts';
 import { loadAnalytics, shapeFor, type Shape } from './data.ts';
@@ -120,7 +120,8 @@ async function guardRun(svc: RolloutService, clock: Clock, n: number, warmup: nu
     samples.push(performance.now() - t);
   }
   if (clock.t !== END.getTime()) throw new Error('guardRun: the clock did not end at the data end');
-  const reads = Object.entries(guardWindows(svc).lastReads()).map(([k, r]) => `${k}: ${r.minutes} min in ${r.ranges} ranges`).join('; ');
+  const r = guardWindows(svc).lastRead;
+  const reads = `${r.minutes} whole min (${r.fineMinutes} per ms) in ${r.ranges} ranges`;
   return { stats: stats(samples), coldMs, kind, reads };
 }
 
@@ -184,18 +185,15 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
       explains.push({ title: 'bot: route window 5 min with p95 (p95 + failure rate lines)', plan: await explain(pool, ROUTE_WINDOW_SQL, p(5 * MIN)) });
       explains.push({ title: 'bot: route window 1 h without p95 (cost line)', plan: await explain(pool, ROUTE_WINDOW_NO_P95_SQL, p(HOUR)) });
       explains.push({ title: 'bot: voucher window 1 h (regenerate-voucher line)', plan: await explain(pool, VOUCHER_WINDOW_SQL, [new Date(END.getTime() - HOUR), END]) });
-      // What the guard's incremental 1 h windows read in a typical cycle at 30 s past a minute:
-      // the head (30 s), one minute due for its 10 min re-read, and the tail (the last 2.5 min).
+      // What the guard's per-minute cache reads in a typical cycle at 30 s past a minute: one
+      // minute due for its 10 min re-read, and the tail (the last 2.5 min), latencies kept.
       const e = END.getTime() - 30_000;
-      const ranges = [
-        { lo: e - HOUR, hi: e - HOUR + 30_000, inclusive: false },
-        { lo: e - 30 * MIN + 30_000, hi: e - 29 * MIN + 30_000, inclusive: false },
-        { lo: e - 2 * MIN - 30_000, hi: e, inclusive: true },
-      ];
-      const rq = routeBucketsQuery(plan, ranges);
-      explains.push({ title: 'guard: incremental cost window, one cycle (per-minute sums: head, one re-read minute, tail)', plan: await explain(pool, rq.sql, rq.params) });
-      const vq = voucherBucketsQuery(ranges);
-      explains.push({ title: 'guard: incremental voucher window, one cycle', plan: await explain(pool, vq.sql, vq.params) });
+      const q = bucketQueries(plan, {
+        ranges: [{ lo: e - 30 * MIN + 30_000, hi: e - 29 * MIN + 30_000, inclusive: false }, { lo: e - 2 * MIN - 30_000, hi: e, inclusive: true }],
+        fine: [], latenciesFrom: e - 5 * MIN - 30_000,
+      });
+      explains.push({ title: 'guard: per-minute gen_route sums, one cycle (one re-read minute, tail)', plan: await explain(pool, q.route.sql, q.route.params) });
+      explains.push({ title: 'guard: per-minute voucher sums, one cycle', plan: await explain(pool, q.vouchers.sql, q.vouchers.params) });
     }
 
     const g = await guardRun(svci, clock, REPEAT, 3, every);
