@@ -93,8 +93,8 @@ async function prepare(millions: number): Promise<string> {
   await migrate(bot, { createAnalyticsIndex: true });
   // A fresh rollout each run: the bot's own tables emptied (as their owner, the bot's role).
   await bot.query('TRUNCATE rollout.runs, rollout.requests, rollout.audit, rollout.outbox, rollout.reports, rollout.guard_state, rollout.slack_messages RESTART IDENTITY CASCADE');
-  await bot.query(`DELETE FROM rollout.feature_flags`);
   await bot.end();
+  await one(url, 'DELETE FROM public.feature_flags');
   return url;
 }
 
@@ -136,7 +136,7 @@ async function cycle(svc: RolloutService, clock: Clock): Promise<void> {
 /** A short, readable label for a statement. */
 function label(q: string): string {
   const s = q.replace(/\s+/g, ' ').trim();
-  if (/date_bin\('1 minute'/.test(s)) return s.includes('gen_route') ? 'metrics: per-minute gen_route sums' : 'metrics: per-minute voucher/gen_ok sums';
+  if (/date_bin/.test(s)) return s.includes('gen_route') ? 'metrics: per-minute gen_route sums' : 'metrics: per-minute voucher/gen_ok sums';
   if (/percentile_cont/.test(s)) return 'metrics: one-shot route window with p95';
   if (/event_type = 'gen_route'/.test(s)) return 'metrics: one-shot route window';
   if (/voucher_issued/.test(s)) return 'metrics: one-shot voucher window';

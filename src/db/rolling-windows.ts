@@ -70,8 +70,16 @@ function rangesSql(ranges: { lo: number; hi: number; inclusive: boolean }[], fir
 }
 
 const BUCKET = `date_bin('1 minute', created_at, 'epoch'::timestamptz)`;
-/** Rows of the listed minutes come back per millisecond (floor: a row at x.5 ms is at or after x ms). */
-const partSql = (param: string) => `CASE WHEN ${BUCKET} = ANY(${param}::timestamptz[]) THEN floor(extract(epoch FROM created_at) * 1000)::int8 END`;
+/**
+ * Rows of the listed minutes come back per millisecond (floor: a row at x.5 ms is at or after
+ * x ms). Plain range tests on created_at, and no per-row work at all when there are none.
+ */
+function partSql(fine: number[], first: number): { sql: string; params: Date[] } {
+  if (!fine.length) return { sql: 'NULL::int8', params: [] };
+  const params = fine.flatMap((m) => [new Date(m), new Date(m + MINUTE)]);
+  const test = fine.map((_, i) => `(created_at >= $${first + 2 * i} AND created_at < $${first + 2 * i + 1})`).join(' OR ');
+  return { sql: `CASE WHEN ${test} THEN floor(extract(epoch FROM created_at) * 1000)::int8 END`, params };
+}
 
 export interface ReadPlan {
   ranges: { lo: number; hi: number; inclusive: boolean }[];
@@ -79,17 +87,24 @@ export interface ReadPlan {
   latenciesFrom: number;
 }
 
-/** The two queries of one read, with their parameters (also for EXPLAIN in bench/). */
+/**
+ * The two queries of one read, with their parameters (also for EXPLAIN in bench/). Without the
+ * statistics judge's moments: ln() twice and a numeric product per row made the read ~60 % dearer
+ * (bench:db); the judge asks for them with routeBucketsSql({ moments: true }) where it needs them.
+ */
 export function bucketQueries(plan: Plan, read: ReadPlan): { route: { sql: string; params: unknown[] }; vouchers: { sql: string; params: unknown[] } } {
-  const fine = read.fine.map((m) => new Date(m).toISOString());
-  const r = rangesSql(read.ranges, 5);
+  const withLatencies = Number.isFinite(read.latenciesFrom);
+  const head = [plan.maxLatencyMs, plan.maxCostPerImage, ...(withLatencies ? [new Date(read.latenciesFrom)] : [])];
+  const rp = partSql(read.fine, head.length + 1);
+  const r = rangesSql(read.ranges, head.length + rp.params.length + 1);
   const route = routeBucketsSql({
-    bucket: BUCKET, part: partSql('$3'), where: r.sql, latMax: '$1', costMax: '$2', latencies: 'created_at >= $4::timestamptz', moments: true,
+    bucket: BUCKET, part: rp.sql, where: r.sql, latMax: '$1', costMax: '$2', latencies: withLatencies ? 'created_at >= $3' : undefined,
   });
-  const v = rangesSql(read.ranges, 2);
+  const vp = partSql(read.fine, 1);
+  const v = rangesSql(read.ranges, vp.params.length + 1);
   return {
-    route: { sql: route, params: [plan.maxLatencyMs, plan.maxCostPerImage, fine, Number.isFinite(read.latenciesFrom) ? new Date(read.latenciesFrom) : null, ...r.params] },
-    vouchers: { sql: voucherBucketsSql({ bucket: BUCKET, part: partSql('$1'), where: v.sql }), params: [fine, ...v.params] },
+    route: { sql: route, params: [...head, ...rp.params, ...r.params] },
+    vouchers: { sql: voucherBucketsSql({ bucket: BUCKET, part: vp.sql, where: v.sql }), params: [...vp.params, ...v.params] },
   };
 }
 
