@@ -136,7 +136,7 @@ async function cycle(svc: RolloutService, clock: Clock): Promise<void> {
 /** A short, readable label for a statement. */
 function label(q: string): string {
   const s = q.replace(/\s+/g, ' ').trim();
-  if (/date_bin/.test(s)) return s.includes('gen_route') ? 'metrics: per-minute gen_route sums' : 'metrics: per-minute voucher/gen_ok sums';
+  if (/date_bin/.test(s)) return s.includes('provider') ? 'metrics: per-minute gen_route sums' : 'metrics: per-minute voucher/gen_ok sums';
   if (/percentile_cont/.test(s)) return 'metrics: one-shot route window with p95';
   if (/event_type = 'gen_route'/.test(s)) return 'metrics: one-shot route window';
   if (/voucher_issued/.test(s)) return 'metrics: one-shot voucher window';

@@ -109,18 +109,23 @@ export interface BucketSqlOptions {
   where: string;
   latMax: string;
   costMax: string;
-  /** Boolean expression of created_at: return those rows' latencies (float8[]), for an exact p95. */
-  latencies?: string;
+  /** Parameter (a bucket start): from there on, also return the latencies themselves (float8[]), for an exact p95. */
+  latenciesFrom?: string;
   /** Parameter holding the p95 threshold: the counts that decide p95 ≥ threshold (the backtest). */
   threshold?: string;
   /** The statistics judge's moments: Σ ln latency and Σ ln² latency (float8), Σ cost² (exact). */
   moments?: boolean;
 }
 
-/** Sums of gen_route rows per bucket, part and provider (columns: see parseRouteSums). */
+/**
+ * Sums of gen_route rows per bucket, part and provider (columns: see parseRouteSums). With
+ * latencies, the rows before and after `latenciesFrom` are two branches of a UNION ALL over
+ * disjoint ranges (no row is read twice): array_agg keeps Postgres from hash-aggregating (it
+ * reserves 8 kB a group), so only the few minutes that need their values pay for the sort.
+ */
 export function routeBucketsSql(o: BucketSqlOptions): string {
-  const cols = [
-    o.latencies ? 'array_agg(lat::float8) FILTER (WHERE lat IS NOT NULL AND keep_latencies) AS latencies' : 'NULL::float8[] AS latencies',
+  const cols = (latencies: boolean) => [
+    latencies ? 'array_agg(lat::float8) FILTER (WHERE lat IS NOT NULL) AS latencies' : 'NULL::float8[] AS latencies',
     ...(o.moments
       ? [
           'count(lat) FILTER (WHERE lat > 0)::int AS ln_samples',
@@ -138,13 +143,15 @@ export function routeBucketsSql(o: BucketSqlOptions): string {
       : []),
   ];
   const extra: [string, string][] = [[o.bucket, 'bucket'], [o.part, 'part']];
-  if (o.latencies) extra.push([o.latencies, 'keep_latencies']);
-  return `
+  const branch = (where: string, latencies: boolean) => `
 SELECT bucket, part, provider,${ROUTE_COUNTS},
        sum(cost)::text AS cost_sum,
-       ${cols.join(',\n       ')}
-FROM ${routeRows(o.where, o.latMax, o.costMax, extra)}
+       ${cols(latencies).join(',\n       ')}
+FROM ${routeRows(where, o.latMax, o.costMax, extra)}
 GROUP BY bucket, part, provider`;
+  if (!o.latenciesFrom) return branch(o.where, false);
+  return `${branch(`${o.where} AND created_at < ${o.latenciesFrom}`, false)}
+UNION ALL${branch(`${o.where} AND created_at >= ${o.latenciesFrom}`, true)}`;
 }
 
 /**

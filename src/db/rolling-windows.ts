@@ -98,7 +98,7 @@ export function bucketQueries(plan: Plan, read: ReadPlan): { route: { sql: strin
   const rp = partSql(read.fine, head.length + 1);
   const r = rangesSql(read.ranges, head.length + rp.params.length + 1);
   const route = routeBucketsSql({
-    bucket: BUCKET, part: rp.sql, where: r.sql, latMax: '$1', costMax: '$2', latencies: withLatencies ? 'created_at >= $3' : undefined,
+    bucket: BUCKET, part: rp.sql, where: r.sql, latMax: '$1', costMax: '$2', latenciesFrom: withLatencies ? '$3::timestamptz' : undefined,
   });
   const vp = partSql(read.fine, 1);
   const v = rangesSql(read.ranges, vp.params.length + 1);
