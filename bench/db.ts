@@ -37,10 +37,6 @@ import { getMessage, keys } from '../src/slack/messages.ts';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
 const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-if (!base) {
-  console.error('npm run bench:db needs BENCH_DATABASE_URL or TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres), as a superuser.');
-  process.exit(2);
-}
 const SIZES = env('BENCH_DB_SIZES', '1,10').split(',').map(Number).filter((n) => n > 0);
 const WARMUP = Number(env('BENCH_DB_WARMUP', '150'));
 const CYCLES = Number(env('BENCH_DB_CYCLES', '360'));
@@ -165,7 +161,8 @@ async function openBot(url: string): Promise<Database> {
   return openDatabase({ databaseUrl: withUser(url, BOT_ROLE) });
 }
 
-async function benchSize(millions: number) {
+/** The bot's database time per evaluation at one size: steady state and first evaluations after a start. */
+export async function benchSize(millions: number) {
   const url = await prepare(millions);
   const plan = benchPlan({ evaluateEvery: '5s', baselineCostPerImage: 0.005 });
   const clock = new Clock(END.getTime() - (WARMUP + CYCLES) * EVERY);
@@ -206,14 +203,28 @@ async function benchSize(millions: number) {
   return { millions, steady, steadyMs: steady.reduce((a, s) => a + s.ms, 0) / CYCLES, wallMs, firsts };
 }
 
-async function main() {
+/** null when pg_stat_statements is loaded; else what to do about it. */
+export async function statStatementsMissing(): Promise<string | null> {
   const preload = (await one(base!, 'SHOW shared_preload_libraries'))[0].shared_preload_libraries as string;
-  if (!preload.split(',').map((s) => s.trim()).includes('pg_stat_statements')) {
-    console.error(
-      `bench:db measures through pg_stat_statements, which this server does not load (shared_preload_libraries = '${preload}').\n` +
-        `As a superuser: ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'; then restart Postgres ` +
-        `(e.g. pg_ctlcluster --skip-systemctl-redirect 15 main restart), and run npm run bench:db again.`,
-    );
+  if (preload.split(',').map((s) => s.trim()).includes('pg_stat_statements')) return null;
+  return `bench:db measures through pg_stat_statements, which this server does not load (shared_preload_libraries = '${preload}'). ` +
+    `As a superuser: ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'; then restart Postgres ` +
+    `(e.g. pg_ctlcluster --skip-systemctl-redirect 15 main restart), and run the bench again.`;
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+};
+
+async function main() {
+  if (!base) {
+    console.error('npm run bench:db needs BENCH_DATABASE_URL or TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres), as a superuser.');
+    process.exit(2);
+  }
+  const missing = await statStatementsMissing();
+  if (missing) {
+    console.error(missing);
     process.exit(3);
   }
   const results = [];
@@ -236,7 +247,9 @@ async function main() {
   console.log('targets: steady ≤ 25 ms at 10 M and ≤ 1.5× the 1 M figure; first evaluation ≤ 500 ms');
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -17,6 +17,7 @@
  *   BENCH_END=2026-11-28T15:00:00Z   last instant of the data ("now"); 15:00 UTC is the daily peak
  *   BENCH_EXPLAIN=1           print EXPLAIN (ANALYZE, BUFFERS) at the largest size (0 skips)
  *   BENCH_ACK=1               slash-command ack latency with 2 s queries (bench/ack.ts; 0 skips)
+ *   BENCH_DB=1                the bot role's database time per evaluation (bench/db.ts, pg_stat_statements; 0 skips)
  * Quick run: BENCH_SIZES=0.2,1 BENCH_REPEAT=10 BENCH_MEM_CYCLES=1000 BENCH_TRIALS=4 npm run bench
  */
 import type pg from 'pg';
@@ -36,6 +37,7 @@ import { detectionTrials, type DetectionResult } from './detection.ts';
 import { memoryRun, type MemoryResult } from './memory.ts';
 import { bytes, int, ms, ratio, table } from './report.ts';
 import { ackBench, type AckResult } from './ack.ts';
+import { benchSize as botDatabaseTime, median, statStatementsMissing } from './db.ts';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
 const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
@@ -84,6 +86,8 @@ interface SizeResult {
   status: Stats;
   baselineMs: number;
   explains: { title: string; plan: string }[];
+  /** bench/db.ts: the bot role's database time per evaluation at 5 s (pg_stat_statements); null when unavailable. */
+  botDb: { steadyMs: number; firstMs: number } | null;
 }
 
 const sumMedians = (r: Record<string, Stats>) => Object.values(r).reduce((a, s) => a + s.median, 0);
@@ -220,7 +224,7 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
         label, shape, rows: load.rows, heapBytes: Number(sizes.heap), indexBytes: Number(sizes.idx), totalBytes: Number(sizes.total),
         loadSeconds: load.seconds, indexSeconds, windowRows: wr, seedNoIndex, seedIndex,
         seedSumNoIndex: sumMedians(seedNoIndex), seedSumIndex: sumMedians(seedIndex), bot, guardNoIndex, guardColdNoIndexMs: gni.coldMs, guard, guardColdMs: g.coldMs,
-        guardResult, guardReads: g.reads, backtest24h, status, baselineMs, explains,
+        guardResult, guardReads: g.reads, backtest24h, status, baselineMs, explains, botDb: null,
       },
     };
   } finally {
@@ -298,6 +302,8 @@ function print(results: SizeResult[], detection: DetectionResult | null, memory:
     timeRow('status render (ms)', (r) => r.status),
     row('baseline capture, 24 h, once a run (ms)', (r) => r.baselineMs.toFixed(0), ratio(last.baselineMs, first.baselineMs)),
     timeRow('backtest 24 h (ms)', (r) => r.backtest24h),
+    row("bot's database time per evaluation, steady, every 5 s (ms, pg_stat_statements, bench:db)", (r) => (r.botDb ? r.botDb.steadyMs.toFixed(1) : '—')),
+    row("bot's database time, first evaluation after a start (ms, bench:db)", (r) => (r.botDb ? r.botDb.firstMs.toFixed(0) : '—')),
     // Not per size (its own small database): shown once, in the last column.
     row('slash-command ack p50 / p99 (ms), every query 2 s: single', (r) => (r !== last ? '' : ack ? `${ack.single.median.toFixed(1)} / ${ack.single.p99.toFixed(1)}` : 'skipped')),
     row(`slash-command ack p50 / p99 (ms), every query 2 s: bursts of ${ack?.burstSize ?? 20}`, (r) => (r !== last ? '' : ack ? `${ack.burst.median.toFixed(1)} / ${ack.burst.p99.toFixed(1)}` : 'skipped')),
@@ -375,6 +381,16 @@ async function main() {
     const r = await benchSize(m, i === SIZES.length - 1);
     results.push(r.result);
     detection ??= r.detection;
+  }
+  // The bot's whole database time per evaluation, from pg_stat_statements on its own role
+  // (bench/db.ts; its databases rollout_benchdb_<size>m are kept and reused). BENCH_DB=0 skips.
+  if (env('BENCH_DB', '1') !== '0') {
+    const missing = await statStatementsMissing();
+    if (missing) log(missing);
+    else for (const r of results) {
+      const d = await botDatabaseTime(Number(r.label.split(' ')[0]));
+      r.botDb = { steadyMs: d.steadyMs, firstMs: median(d.firsts.map((f) => f.ms)) };
+    }
   }
   const memory = await memoryPhase();
   if (process.env.BENCH_KEEP !== '1') await dropDatabase(base!, NAME);
