@@ -31,8 +31,9 @@ export async function tcpProxy(target: { host: string; port: number }, opts: { d
       client.on('end', () => stalled || upstream.end());
       upstream.on('end', () => stalled || client.end());
     }
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    // Once stalled, a side that closes is not told to the other: the far end just hears nothing.
+    client.on('close', () => stalled || upstream.destroy());
+    upstream.on('close', () => stalled || client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
