@@ -7,7 +7,7 @@ import { migrate, schemaProblem } from './db/migrate.ts';
 import * as store from './db/store.ts';
 import { adminList } from './engine/access.ts';
 import { describeError } from './engine/errors.ts';
-import { advisoryLeader, soleLeader } from './engine/leader.ts';
+import { advisoryLeader, assertSessionConnections, soleLeader, TransactionPoolerError } from './engine/leader.ts';
 import type { EventSink } from './engine/outbox.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { RolloutService } from './engine/service.ts';
@@ -53,7 +53,12 @@ export async function openEngine(config: Config, opts: EngineOptions) {
   try {
     db = await openDatabase({ databaseUrl: config.databaseUrl, metricsDatabaseUrl: config.metricsDatabaseUrl, dataDir: config.dataDir });
     await db.pool.query('SELECT 1');
+    if (db.url && !opts.breakGlass) await assertSessionConnections(db.url);
   } catch (err) {
+    if (err instanceof TransactionPoolerError) {
+      await db!.close();
+      throw new StartupError(err.message);
+    }
     if (err instanceof DataDirBusyError) throw err;
     const where = config.databaseUrl ? redactUrl(config.databaseUrl) : `the embedded database in ${config.dataDir}`;
     throw new StartupError(`cannot open ${where}: ${describeError(err)}. Check DATABASE_URL and that Postgres is running.`);
