@@ -15,6 +15,8 @@ export interface AlertEpisode {
   firstBreachAt: string;
   /** breach_started events counted, the first included. */
   breaches: number;
+  /** Breaches and recoveries told in the episode: the parent, then its thread replies. */
+  told: number;
   /** The longest breach that has recovered (an ongoing one is not over yet). */
   longestMs: number;
   breachingSince: string | null;
@@ -54,7 +56,7 @@ function joins(e: AlertEpisode, event: EpisodeEvent, windowMs: number): boolean 
 }
 
 function apply(e: AlertEpisode, event: EpisodeEvent): AlertEpisode {
-  const base = { ...e, lastEventAt: event.at, lastOutboxId: event.outboxId };
+  const base = { ...e, told: e.told + 1, lastEventAt: event.at, lastOutboxId: event.outboxId };
   if (event.kind === 'breach_started') {
     // Already breaching cannot happen with the guard's clocks; counting it keeps the number honest anyway.
     return { ...base, breaches: e.breaches + 1, breachingSince: event.at, recoveredAt: null };
@@ -64,7 +66,7 @@ function apply(e: AlertEpisode, event: EpisodeEvent): AlertEpisode {
 }
 
 function start(event: EpisodeEvent): AlertEpisode {
-  const common = { runId: event.runId, line: event.line, stage: event.stage, lastEventAt: event.at, lastOutboxId: event.outboxId, rolledBackAt: null, breaches: 1 };
+  const common = { runId: event.runId, line: event.line, stage: event.stage, lastEventAt: event.at, lastOutboxId: event.outboxId, rolledBackAt: null, breaches: 1, told: 1 };
   if (event.kind === 'breach_started') {
     return { ...common, firstBreachAt: event.at, longestMs: 0, breachingSince: event.at, recoveredAt: null };
   }

@@ -60,7 +60,7 @@ describe('advanceEpisode: which breach alerts join a thread', () => {
       name: 'a fault hovering at the threshold stays one episode',
       timeline: ['B 10:00', 'R 10:02', 'B 10:10', 'R 10:13', 'B 10:40', 'R 10:41'],
       actions: [N, R, R, R, R, R],
-      episode: { breaches: 3, longestMs: 3 * MIN, firstBreachAt: at('10:00'), lastEventAt: at('10:41'), lastOutboxId: 6 },
+      episode: { breaches: 3, told: 6, longestMs: 3 * MIN, firstBreachAt: at('10:00'), lastEventAt: at('10:41'), lastOutboxId: 6 },
     },
     {
       name: 'the window counts from the last breach or recovery, not from the first breach',
@@ -78,7 +78,7 @@ describe('advanceEpisode: which breach alerts join a thread', () => {
       name: 'a breach more than 30 min after the last event starts a new episode',
       timeline: ['B 10:00', 'R 10:01', 'B 10:31:01'],
       actions: [N, R, N],
-      episode: { breaches: 1, firstBreachAt: at('10:31:01'), longestMs: 0, lastOutboxId: 3 },
+      episode: { breaches: 1, told: 1, firstBreachAt: at('10:31:01'), longestMs: 0, lastOutboxId: 3 },
     },
     {
       name: 'a recovery always joins the breach it ends, however long that breach held (shadow mode)',
@@ -156,6 +156,11 @@ describe('the episode parent', () => {
     { name: 'breaching in shadow mode', p: parent(['B 10:00', 'R 10:02', 'B 10:30'], { shadow: true }), text: 'breached 2 times in 30m, longest 2m, breaching since 10:30 UTC' },
     { name: 'a single breach that recovered', p: parent(['B 10:00', 'R 10:03:10']), text: 'breached once for 3m 10s, now recovered' },
     {
+      name: 'a single breach rolled back',
+      p: (() => { const p = parent(['B 10:00']); return { ...p, episode: rollEpisodeBack(p.episode, at('10:05'))! }; })(),
+      text: 'breaching since 10:00 UTC, rolled back at 10:05 UTC',
+    },
+    {
       name: 'rolled back while breaching',
       p: (() => { const p = parent(['B 10:00', 'R 10:02', 'B 10:30']); return { ...p, episode: rollEpisodeBack(p.episode, at('10:35'))! }; })(),
       text: 'breached 2 times in 35m, longest 2m, breaching since 10:30 UTC, rolled back at 10:35 UTC',
@@ -169,10 +174,15 @@ describe('the episode parent', () => {
     expect(recovered.text).toBe('[alert] failure rate at d1: breached 7 times in 42m, longest 3m 10s, now recovered.');
     expect(JSON.stringify(recovered.blocks[0])).toContain('failure rate breached at D1, now recovered');
     expect(recovered.blocks.at(-1)!.type).toBe('actions');
+    expect(JSON.stringify(recovered.blocks[1])).toContain('Each later breach and recovery is in the thread.');
     const p = parent(['B 10:00', 'R 10:02', 'B 10:30']);
     expect(JSON.stringify(episodeParentMessage(plan, p).blocks[0])).toContain(':rotating_light: *failure rate is in breach at D1*');
     const rolled = episodeParentMessage(plan, { ...p, episode: rollEpisodeBack(p.episode, at('10:35'))! });
     expect(JSON.stringify(rolled.blocks[0])).toContain('rolled back at 10:35 UTC');
     expect(rolled.blocks.some((b) => b.type === 'actions')).toBe(false);
+    // A single breach rolled back has no thread to point to.
+    const alone = parent(['B 10:00']);
+    const aloneRolled = episodeParentMessage(plan, { ...alone, episode: rollEpisodeBack(alone.episode, at('10:05'))! });
+    expect(JSON.stringify(aloneRolled.blocks[1])).not.toContain('thread');
   });
 });

@@ -22,7 +22,7 @@ export function episodeSummary(p: EpisodeParent): string {
   const e = p.episode;
   const parts: string[] = [];
   if (e.breaches === 1) {
-    parts.push(e.recoveredAt ? `breached once for ${formatDuration(e.longestMs)}` : 'breached once');
+    if (e.recoveredAt) parts.push(`breached once for ${formatDuration(e.longestMs)}`);
   } else {
     const end = Math.max(ms(e.lastEventAt), e.rolledBackAt ? ms(e.rolledBackAt) : 0);
     parts.push(`breached ${e.breaches} times in ${formatDuration(end - ms(e.firstBreachAt))}`);
@@ -54,7 +54,7 @@ export function episodeParentMessage(plan: Plan, p: EpisodeParent): Message {
   const summary = episodeSummary(p);
   const blocks = [
     section(head),
-    section(`${summary[0].toUpperCase()}${summary.slice(1)}. Each breach and recovery is in the thread.`),
+    section(`${summary[0].toUpperCase()}${summary.slice(1)}.${e.told > 1 ? ' Each later breach and recovery is in the thread.' : ''}`),
     context(`First breach ${hhmm(e.firstBreachAt)}: ${lineIcon(p.first)} ${esc(lineSummary(plan, p.first))} · red line's \`for\`: ${durationLabel(p.forMs)}`),
   ];
   if (p.shadow) blocks.push(context(':ghost: Shadow mode: the guard alerts only and never writes the flag.'));
