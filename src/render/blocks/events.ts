@@ -104,7 +104,7 @@ function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
   });
 }
 
-function rollbackButton(plan: Plan, runId: number, stage: string, label: string) {
+export function rollbackButton(plan: Plan, runId: number, stage: string, label: string) {
   return button(label, ACTION.rollback, encodeValue({ run: runId, stage }), {
     style: 'danger',
     confirm: confirm(`Roll back ${upper(stage)}?`, `All traffic goes back to ${plan.providerNames[plan.from]}: ${weightsLine(plan, plan.rollbackWeights)}. No approval needed.`, 'Roll back'),
