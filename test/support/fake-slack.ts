@@ -33,6 +33,8 @@ export class FakeSlack {
   readonly calls: ApiCall[] = [];
   readonly replies: Reply[] = [];
   readonly uploads: Upload[] = [];
+  /** Files completeUploadExternal shared (what the channel shows), with the index of that call. */
+  readonly shared: { call: number; fileId: string; title: string | undefined; channel: unknown; threadTs: unknown }[] = [];
   private fileCounter = 0;
   private script: Scripted[] = [];
   private methodScript = new Map<string, Scripted[]>();
@@ -92,6 +94,7 @@ export class FakeSlack {
     this.calls.length = 0;
     this.replies.length = 0;
     this.uploads.length = 0;
+    this.shared.length = 0;
     this.tsCounter = 0;
   }
 
@@ -168,6 +171,7 @@ export class FakeSlack {
     if (method === 'files.completeUploadExternal') {
       const files = body.files as { id: string; title?: string }[];
       if (files.some((f) => !this.uploads.some((u) => u.fileId === f.id))) return json(200, { ok: false, error: 'file_not_found' });
+      for (const f of files) this.shared.push({ call: this.calls.length - 1, fileId: f.id, title: f.title, channel: body.channel_id, threadTs: body.thread_ts });
       return json(200, { ok: true, files: files.map((f) => ({ id: f.id, title: f.title })) });
     }
     if (method === 'chat.update') return json(200, { ok: true, channel: body.channel, ts: body.ts });
