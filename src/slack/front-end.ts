@@ -12,6 +12,8 @@ import { serveMetrics } from '../adapters/metrics-server.ts';
 import { buildSlackApp } from './app.ts';
 import { ChecklistRefresher } from './refresher.ts';
 import { slackSink } from './sink.ts';
+import { ChartPoster, recordBacktestChart, withCharts } from './chart-poster.ts';
+import { describeError } from '../engine/errors.ts';
 import { slackWebClient, type WebClient } from './web.ts';
 
 export interface SlackFrontEndOptions {
@@ -22,6 +24,8 @@ export interface SlackFrontEndOptions {
   answerWithinMs?: number;
   /** Prometheus: GET /metrics next to /healthz. Without it, one is made for this front end. */
   metrics?: RolloutMetrics;
+  /** Charts under reports, alerts and backtests (default true; tests of the text alone turn them off). */
+  charts?: boolean;
 }
 
 export interface SlackFrontEnd {
@@ -31,6 +35,8 @@ export interface SlackFrontEnd {
   sink: EventSink;
   scheduler: Scheduler;
   refresher: ChecklistRefresher;
+  /** Draws and shares charts after their text (null when charts are off). */
+  charts: ChartPoster | null;
   metrics: RolloutMetrics;
   /** Socket Mode: 'connecting' | 'connected' | 'reconnecting'; HTTP mode: 'http'. */
   slackState(): string;
@@ -51,16 +57,26 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const web = slackWebClient(slack.botToken, slack.apiUrl, log);
   // The scheduler is made just below; the metrics ask it who leads only when scraped.
   const metrics = opts.metrics ?? rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
-  const sink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError: (kind) => metrics.slackError(kind) });
+  const onSlackError = (kind: string) => metrics.slackError(kind);
+  const charts = opts.charts === false ? null : new ChartPoster({ service, web, channel: slack.channel, log, isLeader: () => scheduler.confirmLeader(), onSlackError });
+  const textSink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError });
+  const sink = charts ? withCharts(textSink, { service, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink;
   const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, metrics });
   const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.confirmLeader() });
   const { app, mode, link, healthz } = buildSlackApp({
     slack, log, metrics,
     deps: {
       service, log, metrics, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
-      async postInThread(root, reply) {
+      async postInThread(root, reply, outcome) {
         const posted = await web.chat.postMessage({ channel: slack.channel, text: root.text, blocks: root.blocks as never });
         await web.chat.postMessage({ channel: slack.channel, thread_ts: posted.ts!, text: reply.text, blocks: reply.blocks as never });
+        if (charts && outcome.kind === 'backtest') {
+          // The replay's chart follows in the same thread; the answer never waits for it.
+          await recordBacktestChart(db.pool, slack.channel, posted.ts!, outcome.result, now()).then(
+            () => charts.kick(),
+            (err) => log.warn('charts: could not record the backtest chart', { error: describeError(err) }),
+          );
+        }
       },
     },
     databaseUp: async () => {
@@ -72,7 +88,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   let background = false;
   let healthServer: Server | null = null;
   return {
-    app, mode, web, sink, scheduler, refresher, metrics,
+    app, mode, web, sink, scheduler, refresher, charts, metrics,
     slackState: () => link?.state ?? 'http',
     async listen() {
       if (link) {
@@ -97,6 +113,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
       background = true;
       scheduler.start();
       refresher.start();
+      charts?.start();
     },
     async stop() {
       link?.stop();
@@ -106,6 +123,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
         await new Promise<void>((resolve) => healthServer!.close(() => resolve()));
       }
       await refresher.stop();
+      await charts?.stop();
       if (background) await scheduler.stop();
     },
   };
