@@ -12,6 +12,7 @@ import { serveMetrics } from '../adapters/metrics-server.ts';
 import { buildSlackApp } from './app.ts';
 import { ChecklistRefresher } from './refresher.ts';
 import { slackSink } from './sink.ts';
+import { HomePublisher, refreshingHome, type HomeDeps } from './home.ts';
 import { slackWebClient, type WebClient } from './web.ts';
 
 export interface SlackFrontEndOptions {
@@ -22,6 +23,8 @@ export interface SlackFrontEndOptions {
   answerWithinMs?: number;
   /** Prometheus: GET /metrics next to /healthz. Without it, one is made for this front end. */
   metrics?: RolloutMetrics;
+  /** The Home tab's republishing pace (defaults in HOME_DEFAULTS). */
+  home?: Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass'>;
 }
 
 export interface SlackFrontEnd {
@@ -31,6 +34,7 @@ export interface SlackFrontEnd {
   sink: EventSink;
   scheduler: Scheduler;
   refresher: ChecklistRefresher;
+  home: HomePublisher;
   metrics: RolloutMetrics;
   /** Socket Mode: 'connecting' | 'connected' | 'reconnecting'; HTTP mode: 'http'. */
   slackState(): string;
@@ -51,13 +55,14 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const web = slackWebClient(slack.botToken, slack.apiUrl, log);
   // The scheduler is made just below; the metrics ask it who leads only when scraped.
   const metrics = opts.metrics ?? rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
-  const sink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError: (kind) => metrics.slackError(kind) });
+  const home = new HomePublisher({ service, web, log, onSlackError: (kind) => metrics.slackError(kind), ...opts.home });
+  const sink = refreshingHome(slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError: (kind) => metrics.slackError(kind) }), home);
   const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, metrics });
   const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.confirmLeader() });
   const { app, mode, link, healthz } = buildSlackApp({
     slack, log, metrics,
     deps: {
-      service, log, metrics, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
+      service, log, metrics, home, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
       async postInThread(root, reply) {
         const posted = await web.chat.postMessage({ channel: slack.channel, text: root.text, blocks: root.blocks as never });
         await web.chat.postMessage({ channel: slack.channel, thread_ts: posted.ts!, text: reply.text, blocks: reply.blocks as never });
@@ -72,7 +77,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   let background = false;
   let healthServer: Server | null = null;
   return {
-    app, mode, web, sink, scheduler, refresher, metrics,
+    app, mode, web, sink, scheduler, refresher, home, metrics,
     slackState: () => link?.state ?? 'http',
     async listen() {
       if (link) {
@@ -106,6 +111,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
         await new Promise<void>((resolve) => healthServer!.close(() => resolve()));
       }
       await refresher.stop();
+      await home.stop();
       if (background) await scheduler.stop();
     },
   };

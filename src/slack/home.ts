@@ -1,3 +1,4 @@
+import type { EventSink } from '../engine/outbox.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { describeError, isUnavailable } from '../engine/errors.ts';
 import * as store from '../db/store.ts';
@@ -34,6 +35,7 @@ export class HomePublisher {
   private again = false;
   private lastPassAt = Number.NEGATIVE_INFINITY;
   private retryAt = 0;
+  private dueAt = 0;
   private stopped = false;
   private readonly o: Required<Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass'>>;
 
@@ -62,8 +64,14 @@ export class HomePublisher {
     }
     if (this.timer) return;
     const wait = Math.max(0, this.lastPassAt + this.o.minIntervalMs - Date.now(), this.retryAt - Date.now());
+    this.dueAt = Date.now() + wait;
     this.timer = setTimeout(() => this.startPass(), wait);
     this.timer.unref?.();
+  }
+
+  /** How long until the next republishing pass, when one is waiting (its pace is Slack's rate tier). */
+  dueInMs(): number | null {
+    return this.timer ? Math.max(0, this.dueAt - Date.now()) : null;
   }
 
   /** Runs a due pass now and waits for it (tests, shutdown). */
@@ -146,6 +154,20 @@ export class HomePublisher {
       return 'failed';
     }
   }
+}
+
+/**
+ * The channel sink, and after each event it delivered, the Home tabs of recent viewers (the
+ * leader delivers, so the leader republishes). Reports change no state and refresh nothing.
+ */
+export function refreshingHome(sink: EventSink, home: Pick<HomePublisher, 'stateChanged'>): EventSink {
+  return {
+    async deliver(event, meta) {
+      await sink.deliver(event, meta);
+      if (event.kind !== 'report') home.stateChanged();
+    },
+    notice: (text) => sink.notice(text),
+  };
 }
 
 function definedOnly(d: HomeDeps): Partial<typeof HOME_DEFAULTS> {

@@ -2,7 +2,7 @@ import type { Plan } from '../../plan/plan.ts';
 import { MAX_REASON_LENGTH } from '../../core/commands.ts';
 import { weightsLine } from '../format.ts';
 import { encodeValue, type DecisionValue, type RollbackValue } from './buttons.ts';
-import { plain, section, upper, who } from './common.ts';
+import { plain, section, upper } from './common.ts';
 import { fitView, type Block, type Message, type ModalView } from './limits.ts';
 
 /** Callback ids of the forms; the view listeners are registered under them. */
@@ -38,12 +38,12 @@ export function rollbackModal(plan: Plan, v: RollbackValue): ModalView {
 }
 
 /** Reject asks why too, but may be left blank. */
-export function rejectModal(v: DecisionValue, requestedBy: string | null): ModalView {
+export function rejectModal(v: DecisionValue): ModalView {
   return fitView({
     type: 'modal', callback_id: VIEW.rejectReason, private_metadata: encodeValue(v),
     title: plain(`Reject ${upper(v.stage)}`), submit: plain('Reject'), close: plain('Cancel'),
     blocks: [
-      section(`Reject request #${v.request} for *${upper(v.stage)}*${requestedBy ? ` by ${who(requestedBy)}` : ''}. The requester can ask again later.`),
+      section(`Reject request #${v.request} for *${upper(v.stage)}*. The requester can ask again later.`),
       reasonInput('Why? (optional)', true, 'e.g. wait until the EU peak is over'),
     ],
   });
