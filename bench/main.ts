@@ -17,6 +17,7 @@
  *   BENCH_END=2026-11-28T15:00:00Z   last instant of the data ("now"); 15:00 UTC is the daily peak
  *   BENCH_EXPLAIN=1           print EXPLAIN (ANALYZE, BUFFERS) at the largest size (0 skips)
  *   BENCH_ACK=1               slash-command ack latency with 2 s queries (bench/ack.ts; 0 skips)
+ *   BENCH_DB=1                the bot role's database time per evaluation (bench/db.ts, pg_stat_statements; 0 skips)
  * Quick run: BENCH_SIZES=0.2,1 BENCH_REPEAT=10 BENCH_MEM_CYCLES=1000 BENCH_TRIALS=4 npm run bench
  */
 import type pg from 'pg';
@@ -24,7 +25,7 @@ import os from 'node:os';
 import { guardCycle, guardWindows } from '../src/engine/guard.ts';
 import { backtest } from '../src/engine/backtest.ts';
 import type { RolloutService } from '../src/engine/service.ts';
-import { routeBucketsQuery, voucherBucketsQuery } from '../src/db/rolling-windows.ts';
+import { bucketQueries } from '../src/db/rolling-windows.ts';
 import { readRouteWindow, readVoucherWindow, ROUTE_WINDOW_NO_P95_SQL, ROUTE_WINDOW_SQL, VOUCHER_WINDOW_SQL } from '../src/db/metrics-queries.ts';
 import type { Database } from '../src/db/database.ts';
 import { loadAnalytics, shapeFor, type Shape } from './data.ts';
@@ -36,6 +37,7 @@ import { detectionTrials, type DetectionResult } from './detection.ts';
 import { memoryRun, type MemoryResult } from './memory.ts';
 import { bytes, int, ms, ratio, table } from './report.ts';
 import { ackBench, type AckResult } from './ack.ts';
+import { benchSize as botDatabaseTime, median, statStatementsMissing } from './db.ts';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
 const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
@@ -84,6 +86,8 @@ interface SizeResult {
   status: Stats;
   baselineMs: number;
   explains: { title: string; plan: string }[];
+  /** bench/db.ts: the bot role's database time per evaluation at 5 s (pg_stat_statements); null when unavailable. */
+  botDb: { steadyMs: number; firstMs: number } | null;
 }
 
 const sumMedians = (r: Record<string, Stats>) => Object.values(r).reduce((a, s) => a + s.median, 0);
@@ -120,7 +124,8 @@ async function guardRun(svc: RolloutService, clock: Clock, n: number, warmup: nu
     samples.push(performance.now() - t);
   }
   if (clock.t !== END.getTime()) throw new Error('guardRun: the clock did not end at the data end');
-  const reads = Object.entries(guardWindows(svc).lastReads()).map(([k, r]) => `${k}: ${r.minutes} min in ${r.ranges} ranges`).join('; ');
+  const r = guardWindows(svc).lastRead;
+  const reads = `${r.minutes} whole min (${r.fineMinutes} per ms) in ${r.ranges} ranges`;
   return { stats: stats(samples), coldMs, kind, reads };
 }
 
@@ -184,18 +189,15 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
       explains.push({ title: 'bot: route window 5 min with p95 (p95 + failure rate lines)', plan: await explain(pool, ROUTE_WINDOW_SQL, p(5 * MIN)) });
       explains.push({ title: 'bot: route window 1 h without p95 (cost line)', plan: await explain(pool, ROUTE_WINDOW_NO_P95_SQL, p(HOUR)) });
       explains.push({ title: 'bot: voucher window 1 h (regenerate-voucher line)', plan: await explain(pool, VOUCHER_WINDOW_SQL, [new Date(END.getTime() - HOUR), END]) });
-      // What the guard's incremental 1 h windows read in a typical cycle at 30 s past a minute:
-      // the head (30 s), one minute due for its 10 min re-read, and the tail (the last 2.5 min).
+      // What the guard's per-minute cache reads in a typical cycle at 30 s past a minute: one
+      // minute due for its 10 min re-read, and the tail (the last 2.5 min), latencies kept.
       const e = END.getTime() - 30_000;
-      const ranges = [
-        { lo: e - HOUR, hi: e - HOUR + 30_000, inclusive: false },
-        { lo: e - 30 * MIN + 30_000, hi: e - 29 * MIN + 30_000, inclusive: false },
-        { lo: e - 2 * MIN - 30_000, hi: e, inclusive: true },
-      ];
-      const rq = routeBucketsQuery(plan, ranges);
-      explains.push({ title: 'guard: incremental cost window, one cycle (per-minute sums: head, one re-read minute, tail)', plan: await explain(pool, rq.sql, rq.params) });
-      const vq = voucherBucketsQuery(ranges);
-      explains.push({ title: 'guard: incremental voucher window, one cycle', plan: await explain(pool, vq.sql, vq.params) });
+      const q = bucketQueries(plan, {
+        ranges: [{ lo: e - 30 * MIN + 30_000, hi: e - 29 * MIN + 30_000, inclusive: false }, { lo: e - 2 * MIN - 30_000, hi: e, inclusive: true }],
+        fine: [], latenciesFrom: e - 5 * MIN - 30_000,
+      });
+      explains.push({ title: 'guard: per-minute gen_route sums, one cycle (one re-read minute, tail)', plan: await explain(pool, q.route.sql, q.route.params) });
+      explains.push({ title: 'guard: per-minute voucher sums, one cycle', plan: await explain(pool, q.vouchers.sql, q.vouchers.params) });
     }
 
     const g = await guardRun(svci, clock, REPEAT, 3, every);
@@ -222,7 +224,7 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
         label, shape, rows: load.rows, heapBytes: Number(sizes.heap), indexBytes: Number(sizes.idx), totalBytes: Number(sizes.total),
         loadSeconds: load.seconds, indexSeconds, windowRows: wr, seedNoIndex, seedIndex,
         seedSumNoIndex: sumMedians(seedNoIndex), seedSumIndex: sumMedians(seedIndex), bot, guardNoIndex, guardColdNoIndexMs: gni.coldMs, guard, guardColdMs: g.coldMs,
-        guardResult, guardReads: g.reads, backtest24h, status, baselineMs, explains,
+        guardResult, guardReads: g.reads, backtest24h, status, baselineMs, explains, botDb: null,
       },
     };
   } finally {
@@ -300,6 +302,8 @@ function print(results: SizeResult[], detection: DetectionResult | null, memory:
     timeRow('status render (ms)', (r) => r.status),
     row('baseline capture, 24 h, once a run (ms)', (r) => r.baselineMs.toFixed(0), ratio(last.baselineMs, first.baselineMs)),
     timeRow('backtest 24 h (ms)', (r) => r.backtest24h),
+    row("bot's database time per evaluation, steady, every 5 s (ms, pg_stat_statements, bench:db)", (r) => (r.botDb ? r.botDb.steadyMs.toFixed(1) : '—')),
+    row("bot's database time, first evaluation after a start (ms, bench:db)", (r) => (r.botDb ? r.botDb.firstMs.toFixed(0) : '—')),
     // Not per size (its own small database): shown once, in the last column.
     row('slash-command ack p50 / p99 (ms), every query 2 s: single', (r) => (r !== last ? '' : ack ? `${ack.single.median.toFixed(1)} / ${ack.single.p99.toFixed(1)}` : 'skipped')),
     row(`slash-command ack p50 / p99 (ms), every query 2 s: bursts of ${ack?.burstSize ?? 20}`, (r) => (r !== last ? '' : ack ? `${ack.burst.median.toFixed(1)} / ${ack.burst.p99.toFixed(1)}` : 'skipped')),
@@ -377,6 +381,16 @@ async function main() {
     const r = await benchSize(m, i === SIZES.length - 1);
     results.push(r.result);
     detection ??= r.detection;
+  }
+  // The bot's whole database time per evaluation, from pg_stat_statements on its own role
+  // (bench/db.ts; its databases rollout_benchdb_<size>m are kept and reused). BENCH_DB=0 skips.
+  if (env('BENCH_DB', '1') !== '0') {
+    const missing = await statStatementsMissing();
+    if (missing) log(missing);
+    else for (const r of results) {
+      const d = await botDatabaseTime(Number(r.label.split(' ')[0]));
+      r.botDb = { steadyMs: d.steadyMs, firstMs: median(d.firsts.map((f) => f.ms)) };
+    }
   }
   const memory = await memoryPhase();
   if (process.env.BENCH_KEEP !== '1') await dropDatabase(base!, NAME);

@@ -1,12 +1,13 @@
 import type { Readable, Writable } from 'node:stream';
 import type { Config } from './config.ts';
-import { loadPlan, type Plan } from './plan/plan.ts';
+import { loadPlan, parsePlan, PlanError, type Plan } from './plan/plan.ts';
 import { openDatabase, redactUrl, type Database } from './db/database.ts';
 import { DataDirBusyError } from './db/pglite.ts';
-import { migrate } from './db/migrate.ts';
+import { migrate, schemaProblem } from './db/migrate.ts';
+import * as store from './db/store.ts';
 import { adminList } from './engine/access.ts';
 import { describeError } from './engine/errors.ts';
-import { advisoryLeader, soleLeader } from './engine/leader.ts';
+import { advisoryLeader, assertSessionConnections, soleLeader, TransactionPoolerError } from './engine/leader.ts';
 import type { EventSink } from './engine/outbox.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { RolloutService } from './engine/service.ts';
@@ -37,28 +38,71 @@ export interface StartOptions {
   health?: HealthSource;
 }
 
+export interface EngineOptions extends Pick<StartOptions, 'log' | 'now' | 'health'> {
+  /**
+   * The break-glass CLI: never migrate (check the schema instead), and act on the plan stored
+   * with the run in progress rather than on the plan file of whoever runs it.
+   */
+  breakGlass?: boolean;
+}
+
 /** Opens the database, migrates, and wires the engine; front ends attach to what it returns. */
-export async function openEngine(config: Config, opts: Pick<StartOptions, 'log' | 'now' | 'health'>) {
-  const plan = loadPlan(config.planPath);
+export async function openEngine(config: Config, opts: EngineOptions) {
+  let plan = opts.breakGlass ? null : loadPlan(config.planPath);
   let db: Database;
   try {
     db = await openDatabase({ databaseUrl: config.databaseUrl, metricsDatabaseUrl: config.metricsDatabaseUrl, dataDir: config.dataDir });
     await db.pool.query('SELECT 1');
+    if (db.url && !opts.breakGlass) await assertSessionConnections(db.url);
   } catch (err) {
+    if (err instanceof TransactionPoolerError) {
+      await db!.close();
+      throw new StartupError(err.message);
+    }
     if (err instanceof DataDirBusyError) throw err;
     const where = config.databaseUrl ? redactUrl(config.databaseUrl) : `the embedded database in ${config.dataDir}`;
     throw new StartupError(`cannot open ${where}: ${describeError(err)}. Check DATABASE_URL and that Postgres is running.`);
   }
-  try {
-    await migrate(db.pool, { createAnalyticsIndex: config.createAnalyticsIndex });
-  } catch (err) {
-    await db.close();
-    throw new StartupError(`${describeError(err)}. The bot needs to create its schema "rollout" (see sql/roles.sql).`);
+  if (opts.breakGlass) {
+    try {
+      const problem = await schemaProblem(db.pool);
+      if (problem) throw new StartupError(`${problem}. The CLI never migrates: start the bot once (npm start) to migrate, then try again.`);
+      plan = await runPlan(db, config, opts.log);
+    } catch (err) {
+      await db.close();
+      throw err instanceof StartupError || err instanceof PlanError ? err : new StartupError(`cannot read the rollout schema: ${describeError(err)}`);
+    }
+  } else {
+    try {
+      await migrate(db.pool, { createAnalyticsIndex: config.createAnalyticsIndex, onWait: () => opts.log.info('migrations: another replica is migrating; waiting for it') });
+    } catch (err) {
+      await db.close();
+      throw new StartupError(`${describeError(err)}. The bot needs to create its schema "rollout" (see sql/roles.sql).`);
+    }
   }
+  plan ??= loadPlan(config.planPath);
   const service = new RolloutService({
     db, plan, now: opts.now ?? (() => new Date()), access: adminList(config.admins), health: opts.health ?? healthEndpoint(plan, config.healthUrl),
   });
   return { plan, db, service };
+}
+
+/**
+ * The plan of the run in progress (or the last one), as stored when it started; the local plan
+ * file only when there is no stored one. A break-glass rollback must write what the running
+ * rollout means by "rollback", whatever file is on this laptop.
+ */
+async function runPlan(db: Database, config: Config, log: Logger): Promise<Plan | null> {
+  const run = await store.latestRunPlan(db.pool);
+  if (!run?.plan) return null;
+  try {
+    const plan = parsePlan(run.plan, `the plan stored with rollout #${run.id}`);
+    if (config.planPath) log.warn(`acting on the plan stored with rollout #${run.id}, not on ROLLOUT_PLAN (${config.planPath})`);
+    return plan;
+  } catch (err) {
+    log.warn(`the plan stored with rollout #${run.id} no longer parses (${(err as Error).message}); using the local plan`);
+    return null;
+  }
 }
 
 /** The real product without Slack: engine, guard, reports, outbox, and a console. */
@@ -87,7 +131,7 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
       await scheduler.stop();
       await db.close();
     })());
-  startConsole({ service, input: opts.input ?? process.stdin, output, localUser: config.localUser, metrics, afterCommand: () => scheduler.flush(), onQuit: () => void stop().then(() => process.exit(0)) });
+  startConsole({ service, input: opts.input ?? process.stdin, output, localUser: config.localUser, origin: config.origin, metrics, afterCommand: () => scheduler.flush(), onQuit: () => void stop().then(() => process.exit(0)) });
   return { plan, db, service, scheduler, metrics, metricsPort: server?.port ?? null, stop };
 }
 

@@ -1,4 +1,4 @@
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 
 /** Everything the bot reads from the environment, validated once at start. Mirrored in .env.example. */
 export interface Config {
@@ -7,7 +7,10 @@ export interface Config {
   dataDir: string;
   planPath?: string;
   createAnalyticsIndex: boolean;
+  /** Who the console and CLI say they act as: ROLLOUT_USER, else the OS user (a claim unless it is the OS user). */
   localUser: string;
+  /** What the machine says about who typed a console or CLI command; recorded in every audit row. */
+  origin: { osUser: string; host: string };
   admins: string[];
   healthUrl?: string;
   logLevel: 'info' | 'warn' | 'error' | 'silent';
@@ -79,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     planPath: get('ROLLOUT_PLAN'),
     createAnalyticsIndex: bool('ROLLOUT_CREATE_INDEX', true),
     localUser: get('ROLLOUT_USER') ?? safeUserName(),
+    origin: { osUser: safeUserName(), host: safeHostName() },
     admins,
     healthUrl,
     logLevel,
@@ -106,6 +110,14 @@ function slackConfig(get: (k: string) => string | undefined): SlackConfig | null
   const apiUrl = get('SLACK_API_URL');
   if (apiUrl && !/^https?:\/\/.+\/$/.test(apiUrl)) throw new ConfigError('SLACK_API_URL must be an http(s) URL ending in / (like https://slack.com/api/)');
   return { botToken, appToken, signingSecret, apiUrl, channel, port };
+}
+
+function safeHostName(): string {
+  try {
+    return hostname() || 'unknown-host';
+  } catch {
+    return 'unknown-host';
+  }
 }
 
 function safeUserName(): string {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import * as echarts from 'echarts';
-import { Resvg } from '@resvg/resvg-js';
+import { Resvg, renderAsync } from '@resvg/resvg-js';
 import type { ChartSpec } from '../render/charts/palette.ts';
 import { FONT_FAMILY } from '../render/charts/palette.ts';
 
@@ -28,14 +28,24 @@ export function renderSvg(spec: ChartSpec): string {
 const FONT_SHORTHAND = /font:\s*(normal|italic|oblique)\s+(normal|bold|bolder|lighter|\d{3})\s+([\d.]+)px\s+([^;"]+)/g;
 const longhand = (svg: string) => svg.replace(FONT_SHORTHAND, 'font-style:$1;font-weight:$2;font-size:$3px;font-family:$4');
 
+const resvgOptions = (fitWidth?: number) => ({
+  ...(fitWidth ? { fitTo: { mode: 'width' as const, value: fitWidth } } : {}),
+  font: { fontFiles: FONT_FILES, loadSystemFonts: false, defaultFontFamily: FONT_FAMILY, sansSerifFamily: FONT_FAMILY },
+  background: '#ffffff',
+});
+
 export function svgToPng(svg: string, fitWidth?: number): Buffer {
-  const resvg = new Resvg(longhand(svg), {
-    ...(fitWidth ? { fitTo: { mode: 'width' as const, value: fitWidth } } : {}),
-    font: { fontFiles: FONT_FILES, loadSystemFonts: false, defaultFontFamily: FONT_FAMILY, sansSerifFamily: FONT_FAMILY },
-    background: '#ffffff',
-  });
-  return resvg.render().asPng();
+  return new Resvg(longhand(svg), resvgOptions(fitWidth)).render().asPng();
 }
 
 /** Spec → PNG bytes, the picture Slack and the `chart` command show. */
 export const renderPng = (spec: ChartSpec, fitWidth?: number): Buffer => svgToPng(renderSvg(spec), fitWidth);
+
+/**
+ * The same picture for the bot's own process: rasterising (most of the time) runs on libuv's
+ * thread pool, so a chart for Slack does not hold the event loop the guard and Bolt share.
+ */
+export async function renderPngAsync(spec: ChartSpec): Promise<Buffer> {
+  const svg = renderSvg(spec);
+  return (await renderAsync(longhand(svg), resvgOptions())).asPng();
+}

@@ -4,6 +4,7 @@ import type { Plan } from '../plan/plan.ts';
 import type { Actor } from '../core/views.ts';
 import type { EventSink } from '../engine/outbox.ts';
 import type { RolloutService } from '../engine/service.ts';
+import { localActor } from '../engine/access.ts';
 import { renderEvent, renderOutcome } from '../render/text.ts';
 import type { RolloutMetrics } from './metrics.ts';
 
@@ -23,6 +24,8 @@ export interface ConsoleOptions {
   service: RolloutService;
   input: Readable;
   output: Writable;
+  /** The OS user and host, and the name the console acts as by default (ROLLOUT_USER). */
+  origin: { osUser: string; host: string };
   localUser: string;
   /** Called after each command, so events it caused are shown right away. */
   afterCommand?: () => Promise<void>;
@@ -32,8 +35,9 @@ export interface ConsoleOptions {
 }
 
 /**
- * Reads commands line by line and acts as the local user; "as <user> <command>" acts as someone
- * else, so the two-person rule can be tried on one machine. When input ends (not a terminal,
+ * Reads commands line by line and acts as the local user; "as <user> <command>" names someone
+ * else, so the two-person rule can be rehearsed on one machine (honoured in trial mode only: see
+ * adminList; the audit always records the OS user and host next to the name). When input ends (not a terminal,
  * e.g. under a process manager) the bot keeps running.
  */
 export function startConsole(opts: ConsoleOptions): { done: Promise<void> } {
@@ -57,11 +61,11 @@ export function startConsole(opts: ConsoleOptions): { done: Promise<void> } {
         prompt();
         return;
       }
-      let actor: Actor = { id: opts.localUser, via: 'console' };
+      let actor: Actor = localActor('console', opts.origin, opts.localUser);
       let command = text;
       const as = /^as\s+(\S+)\s*(.*)$/i.exec(text);
       if (as) {
-        actor = { id: as[1], via: 'console' };
+        actor = localActor('console', opts.origin, as[1]);
         command = as[2];
       }
       const reply = await service.handle(command, actor, { progress: (done, total) => output.write(`[backtest] ${done} of ${total} chunks of history read\n`) });

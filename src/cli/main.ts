@@ -2,7 +2,8 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { PlanError } from '../plan/plan.ts';
 import { openEngine, StartupError } from '../app.ts';
 import { DataDirBusyError } from '../db/pglite.ts';
-import { silentLogger } from '../log.ts';
+import { stderrLogger } from '../log.ts';
+import { localActor } from '../engine/access.ts';
 import { renderOutcome } from '../render/text.ts';
 
 const HELP = `Usage: npx rollout <command> [--as USER] [--reason TEXT] [--force]
@@ -14,8 +15,11 @@ The break-glass path when chat is down: the same commands, locks and audit as Sl
   npx rollout history 20
   npx rollout backtest --since 7d    (replays the red lines over history; 24h by default)
   npx rollout chart [--since 3h] [--out file.png]   (the red lines as a PNG; the stage so far by default)
-Acts as ROLLOUT_USER (or the OS user) unless --as is given. Alerts it causes are queued
-in the database and posted by the running bot.`;
+Who you are: the OS user and host, recorded in every audit row. --as (or ROLLOUT_USER) names
+someone else only in trial mode (no ROLLOUT_ADMINS); with ROLLOUT_ADMINS set it is recorded,
+never trusted, and approvals belong in Slack. status, history, rollback and backtest always work.
+It never migrates, and acts on the plan stored with the run in progress. Alerts it causes are
+queued in the database and posted by the running bot.`;
 
 /** Turns argv into the command text the core parses, so the CLI has no grammar of its own. */
 export function argvToCommand(argv: string[]): { text: string; as: string | null } {
@@ -40,10 +44,11 @@ async function main(): Promise<number> {
   }
   const config = loadConfig(process.env);
   const { text, as } = argvToCommand(argv);
-  const { service, db } = await openEngine(config, { log: silentLogger });
+  // Break-glass: no migrations, the run's own plan; only warnings reach stderr.
+  const { service, db } = await openEngine(config, { log: stderrLogger('warn', 'text'), breakGlass: true });
   try {
     const progress = (done: number, total: number) => process.stderr.write(`backtest: ${done} of ${total} chunks of history read\n`);
-    const reply = await service.handle(text, { id: as ?? config.localUser, via: 'cli' }, { progress });
+    const reply = await service.handle(text, localActor('cli', config.origin, as ?? config.localUser), { progress });
     process.stdout.write(`${renderOutcome(service.plan, reply.outcome)}\n`);
     const k = reply.outcome.kind;
     return k === 'usage' ? 2 : k === 'refused' || k === 'unavailable' || k === 'error' ? 1 : 0;

@@ -2,13 +2,17 @@ import type { Plan, RedLineName } from '../plan/plan.ts';
 import { RED_LINES } from '../plan/plan.ts';
 import { advanceClocks, emptyClocks } from './breach-clock.ts';
 import { emptyStats, type MetricsSnapshot, type ProviderStats } from './metrics.ts';
+import { addDecimal, divideLikePostgres, type Decimal } from './decimal.ts';
 import { evaluateRedLines, type LineEvaluation, type LineState } from './red-lines.ts';
 
 /**
- * History as fixed buckets of `stepMs` (the plan's evaluateEvery, or a divisor of every window),
- * so any window is a sum of whole buckets. Sums only: every red line but p95 is a ratio of sums,
- * and for p95 the bucket keeps how many latencies reached the threshold, which decides the
- * verdict exactly (see p95Verdict).
+ * History as fixed buckets [start, start + stepMs) of `stepMs` (the plan's evaluateEvery, or a
+ * divisor of every window), read with the guard's own definitions (src/db/metric-sums.ts). A
+ * window [t − w, t] ends on a bucket boundary: it is the whole buckets [t − w, t) plus the rows
+ * exactly at t, which each bucket keeps apart (`atStart`: rows sitting on its first instant), so
+ * the edges are the guard's. Sums only: every red line but p95 is a ratio of sums (cost sums
+ * exact, as the guard adds them), and for p95 the bucket keeps how many latencies reached the
+ * threshold, which decides the verdict exactly (see p95Verdict).
  */
 export interface ProviderSeries {
   requests: number[];
@@ -18,10 +22,37 @@ export interface ProviderSeries {
   /** The largest latency under the p95 threshold, and the smallest at or above it (NaN: none). */
   latencyBelowMax: number[];
   latencyAboveMin: number[];
-  costSum: number[];
+  costSum: (Decimal | null)[];
   costSamples: number[];
   costSkipped: number[];
 }
+
+/** One provider's sums over the rows exactly at a bucket's start. */
+export interface EdgeStats {
+  requests: number;
+  failures: number;
+  latencySamples: number;
+  latencyAtOrAbove: number;
+  latencyBelowMax: number;
+  latencyAboveMin: number;
+  costSum: Decimal | null;
+  costSamples: number;
+  costSkipped: number;
+}
+
+export interface EdgeSums {
+  from: EdgeStats;
+  to: EdgeStats;
+  otherRequests: number;
+  vouchers: number;
+  genOk: number;
+}
+
+export const emptyEdgeStats = (): EdgeStats => ({
+  requests: 0, failures: 0, latencySamples: 0, latencyAtOrAbove: 0, latencyBelowMax: Number.NaN, latencyAboveMin: Number.NaN,
+  costSum: null, costSamples: 0, costSkipped: 0,
+});
+export const emptyEdge = (): EdgeSums => ({ from: emptyEdgeStats(), to: emptyEdgeStats(), otherRequests: 0, vouchers: 0, genOk: 0 });
 
 export interface BucketSeries {
   startMs: number;
@@ -32,17 +63,19 @@ export interface BucketSeries {
   otherRequests: number[];
   vouchers: number[];
   genOk: number[];
+  /** Rows exactly at bucket i's start (i may be `length`: the series' end), where there are any. */
+  atStart: Map<number, EdgeSums>;
 }
 
 export const emptyProviderSeries = (n: number): ProviderSeries => ({
   requests: Array(n).fill(0), failures: Array(n).fill(0), latencySamples: Array(n).fill(0), latencyAtOrAbove: Array(n).fill(0),
   latencyBelowMax: Array(n).fill(Number.NaN), latencyAboveMin: Array(n).fill(Number.NaN),
-  costSum: Array(n).fill(0), costSamples: Array(n).fill(0), costSkipped: Array(n).fill(0),
+  costSum: Array(n).fill(null), costSamples: Array(n).fill(0), costSkipped: Array(n).fill(0),
 });
 
 export const emptySeries = (startMs: number, stepMs: number, length: number): BucketSeries => ({
   startMs, stepMs, length, from: emptyProviderSeries(length), to: emptyProviderSeries(length),
-  otherRequests: Array(length).fill(0), vouchers: Array(length).fill(0), genOk: Array(length).fill(0),
+  otherRequests: Array(length).fill(0), vouchers: Array(length).fill(0), genOk: Array(length).fill(0), atStart: new Map(),
 });
 
 /** The bucket size that tiles evaluateEvery and every window exactly. */
@@ -66,8 +99,29 @@ class Prefix {
   }
 }
 
+/** Exact prefix sums of decimals (BigInt at the largest scale); a window keeps its own display scale, as SUM(numeric) does. */
+class ExactPrefix {
+  private readonly p: bigint[];
+  private readonly scale: number;
+  constructor(private readonly values: (Decimal | null)[]) {
+    this.scale = Math.max(0, ...values.map((v) => v?.scale ?? 0));
+    this.p = [0n];
+    values.forEach((v, i) => this.p.push(this.p[i] + (v ? v.units * 10n ** BigInt(this.scale - v.scale) : 0n)));
+  }
+  sum(from: number, to: number): Decimal | null {
+    const a = Math.max(0, Math.min(from, this.values.length));
+    const b = Math.max(0, Math.min(to, this.values.length));
+    let scale = -1;
+    for (let k = a; k < b; k++) if (this.values[k] && this.values[k]!.scale > scale) scale = this.values[k]!.scale;
+    if (scale < 0) return null;
+    return { units: (this.p[b] - this.p[a]) / 10n ** BigInt(this.scale - scale), scale };
+  }
+}
+
 type Prefixed<T> = { [K in keyof T]: Prefix };
-const prefixed = <T extends Record<string, number[]>>(s: T) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, new Prefix(v.map((x) => (Number.isNaN(x) ? 0 : x)))])) as Prefixed<T>;
+const prefixed = <T extends Record<string, unknown[]>>(s: T) =>
+  Object.fromEntries(Object.entries(s).filter(([k]) => k !== 'costSum').map(([k, v]) => [k, new Prefix((v as number[]).map((x) => (Number.isNaN(x) ? 0 : x)))])) as Prefixed<T>;
+const addExact = (a: Decimal | null, b: Decimal | null) => (a && b ? addDecimal(a, b) : (a ?? b));
 
 /**
  * p95 ≥ threshold, decided from two counts. PERCENTILE_CONT(0.95) interpolates between the
@@ -88,37 +142,41 @@ export function p95Verdict(samples: number, atOrAbove: number): 'breach' | 'ok' 
 export class SeriesWindows {
   private readonly from: Prefixed<ProviderSeries>;
   private readonly to: Prefixed<ProviderSeries>;
+  private readonly fromCost: ExactPrefix;
+  private readonly toCost: ExactPrefix;
   private readonly other: Prefix;
   private readonly vouchers: Prefix;
   private readonly genOk: Prefix;
 
   constructor(readonly plan: Plan, readonly series: BucketSeries) {
-    this.from = prefixed(series.from as unknown as Record<string, number[]>) as unknown as Prefixed<ProviderSeries>;
-    this.to = prefixed(series.to as unknown as Record<string, number[]>) as unknown as Prefixed<ProviderSeries>;
+    this.from = prefixed(series.from as unknown as Record<string, unknown[]>) as unknown as Prefixed<ProviderSeries>;
+    this.to = prefixed(series.to as unknown as Record<string, unknown[]>) as unknown as Prefixed<ProviderSeries>;
+    this.fromCost = new ExactPrefix(series.from.costSum);
+    this.toCost = new ExactPrefix(series.to.costSum);
     this.other = new Prefix(series.otherRequests);
     this.vouchers = new Prefix(series.vouchers);
     this.genOk = new Prefix(series.genOk);
   }
 
-  /** The evaluation time that closes bucket i (exclusive end). */
+  /** The evaluation time that closes bucket i (the start of bucket i + 1). */
   timeAt(i: number): number {
     return this.series.startMs + (i + 1) * this.series.stepMs;
   }
 
   /**
-   * The candidate's p95 over the window ending with bucket i: exact when the threshold falls
+   * The candidate's p95 over buckets [a, b) plus the edge rows: exact when the threshold falls
    * between the interpolation points, else a stand-in with the same verdict (the threshold, or
    * just under it). The report reads the exact value where it shows one.
    */
-  private p95At(a: number, b: number): number | null {
-    const samples = this.to.latencySamples.sum(a, b);
-    const verdict = p95Verdict(samples, this.to.latencyAtOrAbove.sum(a, b));
+  private p95At(a: number, b: number, edge: EdgeStats): number | null {
+    const samples = this.to.latencySamples.sum(a, b) + edge.latencySamples;
+    const verdict = p95Verdict(samples, this.to.latencyAtOrAbove.sum(a, b) + edge.latencyAtOrAbove);
     const threshold = this.plan.redLines.p95LatencyMs.threshold;
     if (verdict === 'none') return null;
     if (verdict === 'breach') return threshold;
     if (verdict === 'ok') return threshold * (1 - 1e-9);
-    let below = -Infinity;
-    let above = Infinity;
+    let below = Number.isNaN(edge.latencyBelowMax) ? -Infinity : edge.latencyBelowMax;
+    let above = Number.isNaN(edge.latencyAboveMin) ? Infinity : edge.latencyAboveMin;
     for (let k = Math.max(0, a); k < Math.min(b, this.series.length); k++) {
       if (this.series.to.latencyBelowMax[k] > below) below = this.series.to.latencyBelowMax[k];
       if (this.series.to.latencyAboveMin[k] < above) above = this.series.to.latencyAboveMin[k];
@@ -127,35 +185,41 @@ export class SeriesWindows {
     return below + (p - Math.floor(p)) * (above - below);
   }
 
-  /** The guard's snapshot at the end of bucket i, built from sums. */
+  /** The guard's snapshot at the end of bucket i, [t − window, t] for each window, built from sums. */
   snapshotAt(i: number): MetricsSnapshot {
     const { plan, series } = this;
     const end = new Date(this.timeAt(i));
+    const edge = series.atStart.get(i + 1) ?? emptyEdge();
     const windows = [...new Set([...RED_LINES.map((n) => plan.redLines[n].windowMs), plan.trafficWindowMs])];
-    const stats = (s: Prefixed<ProviderSeries>, a: number, b: number, withP95: boolean): ProviderStats => {
-      const costSamples = s.costSamples.sum(a, b);
-      const latencySamples = s.latencySamples.sum(a, b);
-      const requests = s.requests.sum(a, b);
-      const p95 = withP95 ? this.p95At(a, b) : null;
+    const stats = (s: Prefixed<ProviderSeries>, cost: ExactPrefix, e: EdgeStats, a: number, b: number, withP95: boolean): ProviderStats => {
+      const costSamples = s.costSamples.sum(a, b) + e.costSamples;
+      const latencySamples = s.latencySamples.sum(a, b) + e.latencySamples;
+      const requests = s.requests.sum(a, b) + e.requests;
+      const p95 = withP95 ? this.p95At(a, b, e) : null;
+      const costSum = addExact(cost.sum(a, b), e.costSum);
       return {
-        requests, failures: s.failures.sum(a, b), latencySamples, latencySkipped: requests - latencySamples, p95LatencyMs: p95,
-        costSamples, costSkipped: s.costSkipped.sum(a, b), avgCostPerImage: costSamples ? s.costSum.sum(a, b) / costSamples : null,
+        requests, failures: s.failures.sum(a, b) + e.failures, latencySamples, latencySkipped: requests - latencySamples, p95LatencyMs: p95,
+        costSamples, costSkipped: s.costSkipped.sum(a, b) + e.costSkipped,
+        avgCostPerImage: costSamples && costSum ? Number(divideLikePostgres(costSum, costSamples)) : null,
       };
     };
     const routes = windows.map((windowMs) => {
       const a = i + 1 - windowMs / series.stepMs;
       const withP95 = windowMs === plan.redLines.p95LatencyMs.windowMs;
       const providers: Record<string, ProviderStats> = {
-        [plan.from]: stats(this.from, a, i + 1, false),
-        [plan.to]: stats(this.to, a, i + 1, withP95),
+        [plan.from]: stats(this.from, this.fromCost, edge.from, a, i + 1, false),
+        [plan.to]: stats(this.to, this.toCost, edge.to, a, i + 1, withP95),
       };
-      const other = this.other.sum(a, i + 1);
+      const other = this.other.sum(a, i + 1) + edge.otherRequests;
       if (other) providers.other = { ...emptyStats(), requests: other, latencySkipped: other };
       return { windowMs, end, providers };
     });
     const vw = plan.redLines.regenerateRatePercent.windowMs;
     const a = i + 1 - vw / series.stepMs;
-    return { at: end, routes, vouchers: [{ windowMs: vw, end, vouchers: this.vouchers.sum(a, i + 1), genOk: this.genOk.sum(a, i + 1) }] };
+    return {
+      at: end, routes,
+      vouchers: [{ windowMs: vw, end, vouchers: this.vouchers.sum(a, i + 1) + edge.vouchers, genOk: this.genOk.sum(a, i + 1) + edge.genOk }],
+    };
   }
 }
 

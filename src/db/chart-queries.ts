@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import { BIN_RATIO, type BucketHistograms } from '../core/latency-histogram.ts';
 import { withStatementTimeout } from './database.ts';
-import { numeric } from './metrics-queries.ts';
+import { numeric } from './metric-sums.ts';
 
 /*
  * What charts need beyond readHistory's sums: each provider's latencies per bucket as a

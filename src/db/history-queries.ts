@@ -1,64 +1,30 @@
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
-import type { BucketSeries, ProviderSeries } from '../core/backtest.ts';
+import { emptyEdge, type BucketSeries, type EdgeStats, type ProviderSeries } from '../core/backtest.ts';
+import { addDecimal } from '../core/decimal.ts';
 import { withStatementTimeout } from './database.ts';
-import { numeric } from './metrics-queries.ts';
+import { parseRouteSums, routeBucketsSql, voucherBucketsSql, type RouteSums } from './metric-sums.ts';
 
 /*
- * History for the backtest, as sums per bucket of the plan's step: one grouped range read per
- * event type and chunk (the (event_type, created_at) index serves both), never a query per
- * evaluation. Values are validated exactly as the guard's queries do.
+ * History for the backtest, as sums per bucket of the plan's step, with the guard's own
+ * definitions (metric-sums.ts): one grouped range read per event type and chunk (the
+ * (event_type, created_at) index serves each), never a query per evaluation. Rows exactly on a
+ * bucket's first instant come back as their own part, so a window [t − w, t] keeps both its ends.
  */
 
 // date_bin, not epoch arithmetic: extract(epoch) is numeric, and numeric math per row cost 4×
 // more than reading the row (bench:backtest). The bucket's start comes back; JS makes it an index.
 const BUCKET = `date_bin($4::interval, created_at, $3::timestamptz)`;
+const PART = `CASE WHEN created_at = ${BUCKET} THEN 1 END::int8`;
+// $1 from, $2 to (included for the last chunk only), $3 series start, $4 step (an interval).
+const where = (inclusive: boolean) => `created_at >= $1 AND created_at ${inclusive ? '<=' : '<'} $2`;
 
-// $1 from, $2 to, $3 series start, $4 step (an interval), $5 maxLatencyMs, $6 maxCostPerImage,
-// $7 p95 threshold, $8 `from` provider, $9 `to` provider.
-const ROUTE_BUCKETS_SQL = `
-SELECT i, p,
-       count(*)::int AS requests,
-       count(*) FILTER (WHERE failed)::int AS failures,
-       count(lat)::int AS latency_samples,
-       count(*) FILTER (WHERE lat >= $7)::int AS latency_at_or_above,
-       max(lat) FILTER (WHERE lat < $7) AS latency_below_max,
-       min(lat) FILTER (WHERE lat >= $7) AS latency_above_min,
-       coalesce(sum(cost), 0)::float8 AS cost_sum,
-       count(cost)::int AS cost_samples,
-       (count(*) FILTER (WHERE has_cost) - count(cost))::int AS cost_skipped
-FROM (
-  SELECT i, p, failed, has_cost,
-         CASE WHEN p < 2 THEN ${numeric('lat_j', '$5')} END AS lat,
-         CASE WHEN p < 2 THEN ${numeric('cost_j', '$6')} END AS cost
-  FROM (
-    SELECT ${BUCKET} AS i,
-           CASE event_data->>'provider' WHEN $8 THEN 0 WHEN $9 THEN 1 ELSE 2 END AS p,
-           event_data->>'error' IS NOT NULL AS failed,
-           event_data->'latency_ms' AS lat_j,
-           event_data->'cost_per_image' AS cost_j,
-           event_data->>'cost_per_image' IS NOT NULL AS has_cost
-    FROM analytics_logs
-    WHERE event_type = 'gen_route' AND created_at >= $1 AND created_at < $2
-    OFFSET 0
-  ) raw
-  OFFSET 0
-) route
-GROUP BY i, p`;
-
+// $5 maxLatencyMs, $6 maxCostPerImage, $7 p95 threshold.
+const routeSql = (inclusive: boolean) => routeBucketsSql({ bucket: BUCKET, part: PART, where: where(inclusive), latMax: '$5', costMax: '$6', threshold: '$7' });
 // gen_ok needs nothing but its time: counted from the index alone (history's pages are
 // all-visible once vacuumed), without touching a row. Vouchers are few and need their reason.
-const GEN_OK_BUCKETS_SQL = `
-SELECT ${BUCKET} AS i, count(*)::int AS n
-FROM analytics_logs
-WHERE event_type = 'gen_ok' AND created_at >= $1 AND created_at < $2
-GROUP BY 1`;
-
-const VOUCHER_BUCKETS_SQL = `
-SELECT ${BUCKET} AS i, count(*)::int AS n
-FROM analytics_logs
-WHERE event_type = 'voucher_issued' AND created_at >= $1 AND created_at < $2 AND event_data->>'reason' = 'regenerate'
-GROUP BY 1`;
+const genOkSql = (inclusive: boolean) => voucherBucketsSql({ bucket: BUCKET, part: PART, where: where(inclusive), types: ['gen_ok'] });
+const voucherSql = (inclusive: boolean) => voucherBucketsSql({ bucket: BUCKET, part: PART, where: where(inclusive), types: ['voucher_issued'] });
 
 /** A long range may take longer than the guard's 10 s statement cap, chunk by chunk. */
 const CHUNK_TIMEOUT_MS = 120_000;
@@ -68,7 +34,7 @@ export interface HistoryProgress {
   (done: number, total: number): void;
 }
 
-/** Reads [startMs, startMs + length × stepMs) into buckets, in chunks, two at a time. */
+/** Reads [startMs, startMs + length × stepMs] into buckets, in chunks, two at a time. */
 export async function readHistory(pool: pg.Pool, plan: Plan, series: BucketSeries, onProgress?: HistoryProgress): Promise<{ rows: number }> {
   const end = series.startMs + series.length * series.stepMs;
   const chunks: [number, number][] = [];
@@ -78,7 +44,8 @@ export async function readHistory(pool: pg.Pool, plan: Plan, series: BucketSerie
   const next = async (): Promise<void> => {
     const chunk = chunks.shift();
     if (!chunk) return;
-    const read = await readChunk(pool, plan, series, chunk[0], chunk[1]);
+    // The last chunk includes the end instant: the last window's inclusive end.
+    const read = await readChunk(pool, plan, series, chunk[0], chunk[1], chunk[1] === end);
     rows += read;
     onProgress?.(++done, done + chunks.length);
     return next();
@@ -87,45 +54,82 @@ export async function readHistory(pool: pg.Pool, plan: Plan, series: BucketSerie
   return { rows };
 }
 
-async function readChunk(pool: pg.Pool, plan: Plan, series: BucketSeries, a: number, b: number): Promise<number> {
+async function readChunk(pool: pg.Pool, plan: Plan, series: BucketSeries, a: number, b: number, inclusive: boolean): Promise<number> {
   const range = [new Date(a), new Date(b), new Date(series.startMs), `${series.stepMs} milliseconds`];
   const index = (bin: Date) => Math.round((bin.getTime() - series.startMs) / series.stepMs);
   const [route, genOk, vouchers] = await withStatementTimeout(pool, CHUNK_TIMEOUT_MS, async (c) => {
     // JIT compiles each plan anew for ~50 ms and gains nothing on a range scan of one chunk.
     await c.query('SET LOCAL jit = off');
     return [
-      await c.query(ROUTE_BUCKETS_SQL, [...range, plan.maxLatencyMs, plan.maxCostPerImage, plan.redLines.p95LatencyMs.threshold, plan.from, plan.to]),
-      await c.query(GEN_OK_BUCKETS_SQL, range),
-      await c.query(VOUCHER_BUCKETS_SQL, range),
+      await c.query(routeSql(inclusive), [...range, plan.maxLatencyMs, plan.maxCostPerImage, plan.redLines.p95LatencyMs.threshold]),
+      await c.query(genOkSql(inclusive), range),
+      await c.query(voucherSql(inclusive), range),
     ];
   });
+  const edgeAt = (i: number) => {
+    let e = series.atStart.get(i);
+    if (!e) series.atStart.set(i, (e = emptyEdge()));
+    return e;
+  };
   let rows = 0;
   for (const r of route.rows) {
-    r.i = index(r.i);
+    const i = index(r.bucket);
     rows += r.requests;
-    if (r.p === 2) {
-      series.otherRequests[r.i] += r.requests;
+    const sums = parseRouteSums(r);
+    const which = r.provider === plan.from ? 'from' : r.provider === plan.to ? 'to' : null;
+    // Rows exactly at a bucket's start count in the bucket and, apart, as that instant's edge.
+    if (r.part !== null) {
+      const e = edgeAt(i);
+      if (which) addEdge(e[which], sums);
+      else e.otherRequests += sums.requests;
+    }
+    if (i >= series.length) continue; // the end instant: an edge only
+    if (!which) {
+      series.otherRequests[i] += sums.requests;
       continue;
     }
-    const s: ProviderSeries = r.p === 0 ? series.from : series.to;
-    s.requests[r.i] += r.requests;
-    s.failures[r.i] += r.failures;
-    s.latencySamples[r.i] += r.latency_samples;
-    s.latencyAtOrAbove[r.i] += r.latency_at_or_above;
-    // A bucket can arrive in one chunk only, but keep max/min honest if it ever came twice.
-    if (r.latency_below_max !== null) s.latencyBelowMax[r.i] = Math.max(r.latency_below_max, Number.isNaN(s.latencyBelowMax[r.i]) ? -Infinity : s.latencyBelowMax[r.i]);
-    if (r.latency_above_min !== null) s.latencyAboveMin[r.i] = Math.min(r.latency_above_min, Number.isNaN(s.latencyAboveMin[r.i]) ? Infinity : s.latencyAboveMin[r.i]);
-    s.costSum[r.i] += r.cost_sum;
-    s.costSamples[r.i] += r.cost_samples;
-    s.costSkipped[r.i] += r.cost_skipped;
+    addBucket(series[which], i, sums);
   }
   for (const r of genOk.rows) {
-    rows += r.n;
-    series.genOk[index(r.i)] += r.n;
+    const i = index(r.bucket);
+    rows += r.gen_ok;
+    if (r.part !== null) edgeAt(i).genOk += r.gen_ok;
+    if (i < series.length) series.genOk[i] += r.gen_ok;
   }
   for (const r of vouchers.rows) {
-    rows += r.n;
-    series.vouchers[index(r.i)] += r.n;
+    const i = index(r.bucket);
+    rows += r.vouchers;
+    if (r.part !== null) edgeAt(i).vouchers += r.vouchers;
+    if (i < series.length) series.vouchers[i] += r.vouchers;
   }
   return rows;
+}
+
+const addExact = (a: RouteSums['costSum'], b: RouteSums['costSum']) => (a && b ? addDecimal(a, b) : (a ?? b));
+const maxNum = (a: number, b: number) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.max(a, b));
+const minNum = (a: number, b: number) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.min(a, b));
+
+function addBucket(s: ProviderSeries, i: number, x: RouteSums): void {
+  s.requests[i] += x.requests;
+  s.failures[i] += x.failures;
+  s.latencySamples[i] += x.latencySamples;
+  s.latencyAtOrAbove[i] += x.atOrAbove;
+  // A bucket comes in parts (rows at its start apart) and could span chunks: keep max/min honest.
+  s.latencyBelowMax[i] = maxNum(s.latencyBelowMax[i], x.belowMax);
+  s.latencyAboveMin[i] = minNum(s.latencyAboveMin[i], x.aboveMin);
+  s.costSum[i] = addExact(s.costSum[i], x.costSum);
+  s.costSamples[i] += x.costSamples;
+  s.costSkipped[i] += x.costSkipped;
+}
+
+function addEdge(e: EdgeStats, x: RouteSums): void {
+  e.requests += x.requests;
+  e.failures += x.failures;
+  e.latencySamples += x.latencySamples;
+  e.latencyAtOrAbove += x.atOrAbove;
+  e.latencyBelowMax = maxNum(e.latencyBelowMax, x.belowMax);
+  e.latencyAboveMin = minNum(e.latencyAboveMin, x.aboveMin);
+  e.costSum = addExact(e.costSum, x.costSum);
+  e.costSamples += x.costSamples;
+  e.costSkipped += x.costSkipped;
 }

@@ -9,6 +9,26 @@ const MIGRATION_LOCK = 7_406_211_001;
 export interface MigrationOptions {
   /** false: skip the analytics index (a DBA creates it, or the table is tiny). */
   createAnalyticsIndex: boolean;
+  /** Told once when another replica is migrating and this one waits for it. */
+  onWait?: () => void;
+}
+
+const LOCK_POLL_MS = 200;
+
+/**
+ * Waits for the migration lock without ever blocking inside a statement. A replica blocked in
+ * pg_advisory_lock holds a snapshot, and CREATE INDEX CONCURRENTLY in the replica holding the lock
+ * waits for every older snapshot to end: each waits for the other, and Postgres kills one
+ * (deadlock detected, 40P01). Polling pg_try_advisory_lock holds no snapshot between tries.
+ */
+async function takeMigrationLock(client: pg.PoolClient, onWait?: () => void): Promise<void> {
+  for (let told = false; ; ) {
+    const { rows } = await client.query('SELECT pg_try_advisory_lock($1) AS ok', [MIGRATION_LOCK]);
+    if (rows[0].ok === true) return;
+    if (!told) onWait?.();
+    told = true;
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
 }
 
 interface Migration {
@@ -58,7 +78,7 @@ export async function migrate(pool: pg.Pool, options: MigrationOptions): Promise
     // The bot's pool caps statements at 10 s; building an index on a big live table takes longer,
     // and a cancelled CONCURRENTLY build leaves an invalid index behind.
     await client.query('SET statement_timeout = 0');
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await takeMigrationLock(client, options.onWait);
     // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists;
     // a least-privilege role (sql/roles.sql) owns an existing schema and has no such right.
     const { rows: schema } = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rollout'`);
@@ -106,6 +126,20 @@ export async function migrate(pool: pg.Pool, options: MigrationOptions): Promise
     client.release();
   }
   return applied;
+}
+
+/**
+ * Why this database cannot serve this version of the bot without migrating first, or null. For
+ * the break-glass CLI, which never migrates: as the least-privilege role it could not build an
+ * index, and as the owner it would wait behind one. The analytics index is not required (a DBA
+ * may own it, or ROLLOUT_CREATE_INDEX=false).
+ */
+export async function schemaProblem(pool: Pick<pg.Pool, 'query'>): Promise<string | null> {
+  const { rows: schema } = await pool.query(`SELECT to_regclass('rollout.migrations') IS NOT NULL AS ok`);
+  if (!schema[0].ok) return 'the database has no rollout schema yet';
+  const done = new Set((await pool.query<{ name: string }>('SELECT name FROM rollout.migrations')).rows.map((r) => r.name));
+  const missing = migrationFiles().filter((m) => !m.name.includes('analytics_index') && !done.has(m.name)).map((m) => m.name);
+  return missing.length ? `the rollout schema is older than this version (missing ${missing.join(', ')})` : null;
 }
 
 async function allExist(client: pg.PoolClient, tables: string[]): Promise<boolean> {

@@ -1,68 +1,65 @@
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
-import type { ProviderStats, RouteWindow, VoucherWindow } from '../core/metrics.ts';
-import { addDecimal, divideLikePostgres, parseDecimal, type Decimal } from '../core/decimal.ts';
-import { numeric } from './metrics-queries.ts';
+import type { MetricsSnapshot, RouteWindow, VoucherWindow } from '../core/metrics.ts';
+import {
+  addRouteSums, addVoucherSums, parseRouteSums, providerKey, providerStats, routeBucketsSql, sortedProviders, voucherBucketsSql,
+  type RouteSums, type SnapshotWindows, type VoucherSums, type WindowSource,
+} from './metric-sums.ts';
 
 /*
- * The guard's long windows (cost and regenerate-voucher, 1 h), read incrementally.
+ * The process's one cache of per-minute sums, from which every window of every reader is built
+ * (the guard's 5 min, 10 min and 1 h windows, status, reports), so an evaluation reads only the
+ * rows that are new or due, once, in two queries (gen_route; gen_ok + vouchers) — not one query
+ * per window.
  *
- * Every 30 s the guard needs the same aggregates over [now − 1 h, now] that the one-shot
- * queries in metrics-queries.ts compute. Reading the whole hour each time costs the whole hour
- * of rows each time. Instead this keeps per-minute sums (minutes from the epoch, grouped with
- * date_bin('1 minute', created_at, epoch) through the (event_type, created_at) index) and each
- * cycle reads only:
- *   - the head: [now − 1 h, first whole minute) (under a minute of rows);
- *   - the tail: [the minute that began SETTLE (2 min) before now, now] — always re-read, so
- *     rows logged up to 2 min late are counted;
- *   - minutes that became settled since the last cycle, and minutes whose cached sums are
- *     REFRESH (10 min) old: every cached minute is re-read at most 10 min (plus one
- *     evaluation interval) after it was last read, spread over the cycles so none pays for a
- *     whole re-read.
- * The result is exact, the same numbers as the one-shot query over the same rows (counts are
- * integers; cost sums are exact decimals, and the average is divided as Postgres' AVG(numeric)
- * does it): test/integration/rolling-windows.test.ts.
+ * Minutes are [m, m + 1 min) from the epoch (date_bin through the (event_type, created_at)
+ * index). A window [end − w, end] (metric-sums.ts: both ends included) is:
+ *   - the head: the rows of minute floor(end − w) at or after end − w. For the longest window
+ *     (1 h) it is read directly at every evaluation. A shorter window's head falls in a minute
+ *     the cache holds whole for the longer windows: that minute is read once more per
+ *     millisecond ("fine" parts) when it becomes a head, and the head then slides through it for
+ *     a minute without another read (its rows are the same read as the longer windows' minute,
+ *     so the windows never disagree about a minute's rows);
+ *   - whole cached minutes up to the one that began SETTLE (2 min) before the end;
+ *   - the tail: [that minute, end], re-read at every evaluation, so rows logged up to 2 min
+ *     late are counted.
+ * Cached minutes are re-read at most REFRESH (10 min, plus one evaluation interval) after their
+ * last read, spread over the cycles so none pays for a whole re-read. The p95 window's minutes
+ * also keep their latencies (float8, as PERCENTILE_CONT reads them), so p95 is computed exactly
+ * in JS (metric-sums.ts percentileCont95) without re-reading 5 minutes.
  *
- * The one difference, by design: a row that becomes visible more than SETTLE after its
- * created_at (a client-side timestamp, a long transaction, a lagging replica) lands in a minute
- * already cached, and is missing from the 1 h windows until that minute is re-read (≤ 10 min).
- * p95 is never read this way (a percentile cannot be added up per minute): the 5 min windows,
- * status, reports and backtests keep their exact one-shot reads.
+ * The result is exact, the same numbers as the one-shot queries over the same rows (counts are
+ * integers; cost sums exact decimals divided as AVG(numeric) divides; p95 as Postgres
+ * interpolates): test/integration/rolling-windows.test.ts. The one difference, by design: a row
+ * that becomes visible more than SETTLE after its created_at (a client-side timestamp, a long
+ * transaction, a lagging replica) lands in a minute already cached, and is missing until that
+ * minute is re-read (≤ 10 min).
  *
- * Not thread-safe across processes, and need not be: each process keeps its own cache (a new
- * leader starts with a full read); reads through one instance are serialised.
+ * Each process keeps its own cache (a new leader starts with one grouped read of the longest
+ * window); reads through one instance are serialised. `latest` is the last snapshot built, which
+ * the checklist refresh shows instead of reading the traffic split again.
  */
 
 const MINUTE = 60_000;
 export const SETTLE_MS = 2 * MINUTE;
 export const REFRESH_MS = 10 * MINUTE;
-/** Windows shorter than this are read in one shot (the bookkeeping would cost more than it saves). */
-export const MIN_ROLLING_WINDOW_MS = 15 * MINUTE;
 
-export interface Range {
-  lo: number;
-  hi: number;
-  /** true: [lo, hi]; false: [lo, hi). */
-  inclusive: boolean;
-}
-
-interface Bucket<A> {
-  sums: A;
+interface Minute {
+  /** Whole-minute sums per provider (latencies included when `latencies`). */
+  route: Map<string | null, RouteSums>;
+  vouchers: VoucherSums;
+  /** Per-millisecond parts, for a minute that is some window's head; null otherwise. */
+  fine: { route: [number, string | null, RouteSums][]; vouchers: [number, VoucherSums][] } | null;
+  latencies: boolean;
   fetchedAt: number;
 }
 
-interface Kind<A> {
-  empty(): A;
-  add(a: A, b: A): A;
-  /** Sums per minute (epoch ms of the minute's start) of the rows in the ranges. */
-  fetch(pool: Pick<pg.Pool, 'query'>, ranges: Range[]): Promise<Map<number, A>>;
-}
-
 const floorMin = (t: number) => Math.floor(t / MINUTE) * MINUTE;
-const ceilMin = (t: number) => Math.ceil(t / MINUTE) * MINUTE;
+const emptyVouchers = (): VoucherSums => ({ vouchers: 0, genOk: 0 });
+const withoutLatencies = (s: RouteSums): RouteSums => (s.latencies ? { ...s, latencies: null } : s);
 
-/** `created_at` in any of the ranges, as SQL with parameters starting at $first. */
-function rangesSql(ranges: Range[], first: number): { sql: string; params: Date[] } {
+/** `created_at` in any of the [lo, hi) or [lo, hi] ranges, as SQL with parameters from $first. */
+function rangesSql(ranges: { lo: number; hi: number; inclusive: boolean }[], first: number): { sql: string; params: Date[] } {
   const params: Date[] = [];
   const parts = ranges.map((r) => {
     params.push(new Date(r.lo), new Date(r.hi));
@@ -72,213 +69,182 @@ function rangesSql(ranges: Range[], first: number): { sql: string; params: Date[
   return { sql: parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`, params };
 }
 
-/** Per-minute sums of one kind of window, over a window that slides with the clock. */
-class Rolling<A> {
-  private buckets = new Map<number, Bucket<A>>();
+const BUCKET = `date_bin('1 minute', created_at, 'epoch'::timestamptz)`;
+/**
+ * Rows of the listed minutes come back per millisecond (floor: a row at x.5 ms is at or after
+ * x ms). Plain range tests on created_at, and no per-row work at all when there are none.
+ */
+function partSql(fine: number[], first: number): { sql: string; params: Date[] } {
+  if (!fine.length) return { sql: 'NULL::int8', params: [] };
+  const params = fine.flatMap((m) => [new Date(m), new Date(m + MINUTE)]);
+  const test = fine.map((_, i) => `(created_at >= $${first + 2 * i} AND created_at < $${first + 2 * i + 1})`).join(' OR ');
+  return { sql: `CASE WHEN ${test} THEN floor(extract(epoch FROM created_at) * 1000)::int8 END`, params };
+}
+
+export interface ReadPlan {
+  ranges: { lo: number; hi: number; inclusive: boolean }[];
+  fine: number[];
+  latenciesFrom: number;
+}
+
+/**
+ * The two queries of one read, with their parameters (also for EXPLAIN in bench/). Without the
+ * statistics judge's moments: ln() twice and a numeric product per row made the read ~60 % dearer
+ * (bench:db); the judge asks for them with routeBucketsSql({ moments: true }) where it needs them.
+ */
+export function bucketQueries(plan: Plan, read: ReadPlan): { route: { sql: string; params: unknown[] }; vouchers: { sql: string; params: unknown[] } } {
+  const withLatencies = Number.isFinite(read.latenciesFrom);
+  const head = [plan.maxLatencyMs, plan.maxCostPerImage, ...(withLatencies ? [new Date(read.latenciesFrom)] : [])];
+  const rp = partSql(read.fine, head.length + 1);
+  const r = rangesSql(read.ranges, head.length + rp.params.length + 1);
+  const route = routeBucketsSql({
+    bucket: BUCKET, part: rp.sql, where: r.sql, latMax: '$1', costMax: '$2', latenciesFrom: withLatencies ? '$3::timestamptz' : undefined,
+  });
+  const vp = partSql(read.fine, 1);
+  const v = rangesSql(read.ranges, vp.params.length + 1);
+  return {
+    route: { sql: route, params: [...head, ...rp.params, ...r.params] },
+    vouchers: { sql: voucherBucketsSql({ bucket: BUCKET, part: vp.sql, where: v.sql }), params: [...vp.params, ...v.params] },
+  };
+}
+
+export class RollingWindows implements WindowSource {
+  private minutes = new Map<number, Minute>();
   private queue: Promise<unknown> = Promise.resolve();
-  /** Minutes read by the last call (for the bench and tests). */
-  lastRead = { ranges: 0, minutes: 0 };
+  /** The last snapshot built (the checklist refresh shows it). */
+  latest: MetricsSnapshot | null = null;
+  /** What the last read fetched (for the bench and tests). */
+  lastRead = { ranges: 0, minutes: 0, fineMinutes: 0 };
 
-  constructor(private kind: Kind<A>, private windowMs: number) {}
+  constructor(private plan: Plan) {}
 
-  read(pool: Pick<pg.Pool, 'query'>, end: Date): Promise<A> {
-    const run = this.queue.then(() => this.readNow(pool, end.getTime()));
+  snapshot(pool: Pick<pg.Pool, 'query'>, end: Date, windows: SnapshotWindows): Promise<MetricsSnapshot> {
+    const run = this.queue.then(() => this.read(pool, end.getTime(), windows));
     this.queue = run.catch(() => {});
     return run;
   }
 
-  private async readNow(pool: Pick<pg.Pool, 'query'>, e: number): Promise<A> {
-    const s = e - this.windowMs;
-    const b0 = ceilMin(s);
-    const b1 = floorMin(e - SETTLE_MS);
-    if (b1 <= b0) {
-      const rows = await this.kind.fetch(pool, [{ lo: s, hi: e, inclusive: true }]);
-      return [...rows.values()].reduce((a, x) => this.kind.add(a, x), this.kind.empty());
+  /** One route window (p95 null), as readRouteWindow(…, false) returns it. */
+  async readRoute(pool: Pick<pg.Pool, 'query'>, end: Date, windowMs: number): Promise<RouteWindow> {
+    return (await this.snapshot(pool, end, { route: [windowMs], voucher: [], p95: -1 })).routes[0];
+  }
+
+  async readVoucher(pool: Pick<pg.Pool, 'query'>, end: Date, windowMs: number): Promise<VoucherWindow> {
+    return (await this.snapshot(pool, end, { route: [], voucher: [windowMs], p95: -1 })).vouchers[0];
+  }
+
+  private async read(pool: Pick<pg.Pool, 'query'>, e: number, w: SnapshotWindows): Promise<MetricsSnapshot> {
+    const starts = [...w.route, ...w.voucher].map((ms) => e - ms);
+    const sL = Math.min(...starts);
+    // The longest window's head, [sL, first), is read directly every time; whole minutes from
+    // `first` up to b1 come from the cache; the tail [b1, e] is read every time.
+    const first = Math.ceil(sL / MINUTE) * MINUTE;
+    const b1 = Math.max(first, floorMin(e - SETTLE_MS));
+    // Shorter windows' heads fall in cached minutes: those keep per-ms parts.
+    const heads = new Set(starts.filter((s) => s % MINUTE !== 0 && s >= first).map(floorMin));
+    if (sL % MINUTE !== 0 && starts.some((s) => s !== sL && floorMin(s) === floorMin(sL))) heads.add(floorMin(sL));
+    const latenciesFrom = w.route.includes(w.p95) ? floorMin(e - w.p95) : Infinity;
+
+    // Forget what no window needs any more; keep fine parts and latencies only where used.
+    for (const [m, x] of this.minutes) {
+      if (m < first || m >= b1) this.minutes.delete(m);
+      else {
+        if (x.fine && !heads.has(m)) x.fine = null;
+        if (x.latencies && m < latenciesFrom) {
+          x.latencies = false;
+          for (const [p, r] of x.route) x.route.set(p, withoutLatencies(r));
+        }
+      }
     }
-    for (const [m, b] of this.buckets) if (m < b0 || m >= b1 || b.fetchedAt > e) this.buckets.delete(m);
     const need: number[] = [];
-    for (let m = b0; m < b1; m += MINUTE) {
-      const b = this.buckets.get(m);
-      if (!b || b.fetchedAt <= e - REFRESH_MS) need.push(m);
+    for (let m = first; m < b1; m += MINUTE) {
+      const x = this.minutes.get(m);
+      if (!x || x.fetchedAt <= e - REFRESH_MS || (heads.has(m) && !x.fine) || (m >= latenciesFrom && !x.latencies)) need.push(m);
     }
-    const ranges: Range[] = [];
+    const ranges: ReadPlan['ranges'] = [];
     const push = (lo: number, hi: number, inclusive: boolean) => {
       const last = ranges[ranges.length - 1];
-      if (last && !last.inclusive && last.hi === lo) {
-        last.hi = hi;
-        last.inclusive = inclusive;
-      } else ranges.push({ lo, hi, inclusive });
+      if (last && !last.inclusive && last.hi === lo) Object.assign(last, { hi, inclusive });
+      else ranges.push({ lo, hi, inclusive });
     };
-    if (s < b0) push(s, b0, false);
+    if (sL < first) push(sL, Math.min(first, e), first > e);
     for (const m of need) push(m, m + MINUTE, false);
-    push(b1, e, true);
-    const rows = await this.kind.fetch(pool, ranges);
-    this.lastRead = { ranges: ranges.length, minutes: need.length };
+    if (b1 <= e) push(b1, e, true);
+    const fine = [...heads].filter((m) => m < first || m >= b1 || need.includes(m));
+    const fetched = await this.fetch(pool, { ranges, fine, latenciesFrom });
+    this.lastRead = { ranges: ranges.length, minutes: need.length, fineMinutes: fine.length };
 
     // A fill of many minutes at once (start, a clock jump): spread their next re-read over the
     // refresh interval, oldest first, so later cycles re-read a few minutes each, not all at once.
     const spread = need.length > 10;
     need.forEach((m, i) => {
-      const fetchedAt = spread ? e - REFRESH_MS + Math.round((REFRESH_MS * (i + 1)) / need.length) : e;
-      this.buckets.set(m, { sums: rows.get(m) ?? this.kind.empty(), fetchedAt });
+      const x = fetched.get(m) ?? blank(m >= latenciesFrom);
+      x.fetchedAt = spread ? e - REFRESH_MS + Math.round((REFRESH_MS * (i + 1)) / need.length) : e;
+      this.minutes.set(m, x);
     });
-    let total = this.kind.empty();
-    for (let m = b0; m < b1; m += MINUTE) total = this.kind.add(total, this.buckets.get(m)!.sums);
-    for (const [m, sums] of rows) if (m < b0 || m >= b1) total = this.kind.add(total, sums);
-    return total;
-  }
-}
+    const minuteAt = (m: number) => (m >= first && m < b1 ? this.minutes.get(m)! : (fetched.get(m) ?? blank(false)));
 
-// --- gen_route per provider (the cost window) -----------------------------------------------
-
-interface RouteSums {
-  requests: number;
-  failures: number;
-  latencySamples: number;
-  costSamples: number;
-  costSkipped: number;
-  /** Exact sum of the usable costs; null when there were none (as SUM gives). */
-  costSum: Decimal | null;
-}
-
-type RouteAgg = Map<string, RouteSums>;
-
-const addRoute = (a: RouteSums, b: RouteSums): RouteSums => ({
-  requests: a.requests + b.requests,
-  failures: a.failures + b.failures,
-  latencySamples: a.latencySamples + b.latencySamples,
-  costSamples: a.costSamples + b.costSamples,
-  costSkipped: a.costSkipped + b.costSkipped,
-  costSum: a.costSum && b.costSum ? addDecimal(a.costSum, b.costSum) : (a.costSum ?? b.costSum),
-});
-
-/** The same per-row reading as ROUTE_WINDOW_NO_P95_SQL, summed per minute and provider. */
-const routeBucketsSql = (where: string) => `
-SELECT minute, provider,
-       count(*)::int AS requests,
-       count(*) FILTER (WHERE failed)::int AS failures,
-       count(lat)::int AS latency_samples,
-       count(cost)::int AS cost_samples,
-       (count(*) FILTER (WHERE has_cost) - count(cost))::int AS cost_skipped,
-       sum(cost)::text AS cost_sum
-FROM (
-  SELECT minute, provider, failed, has_cost, ${numeric('lat_j', '$1')} AS lat, ${numeric('cost_j', '$2')} AS cost
-  FROM (
-    SELECT date_bin('1 minute', created_at, 'epoch'::timestamptz) AS minute,
-           event_data->>'provider' COLLATE "C" AS provider,
-           event_data->>'error' IS NOT NULL AS failed,
-           event_data->'latency_ms' AS lat_j,
-           event_data->'cost_per_image' AS cost_j,
-           event_data->>'cost_per_image' IS NOT NULL AS has_cost
-    FROM analytics_logs
-    WHERE event_type = 'gen_route' AND ${where}
-    OFFSET 0
-  ) raw
-  OFFSET 0
-) route
-GROUP BY minute, provider`;
-
-/** The per-minute route query over these ranges, with its parameters (for EXPLAIN in bench/). */
-export function routeBucketsQuery(plan: Plan, ranges: Range[]): { sql: string; params: unknown[] } {
-  const r = rangesSql(ranges, 3);
-  return { sql: routeBucketsSql(r.sql), params: [plan.maxLatencyMs, plan.maxCostPerImage, ...r.params] };
-}
-
-/** The per-minute voucher query over these ranges, with its parameters (for EXPLAIN in bench/). */
-export function voucherBucketsQuery(ranges: Range[]): { sql: string; params: unknown[] } {
-  const r = rangesSql(ranges, 1);
-  return { sql: voucherBucketsSql(r.sql), params: r.params };
-}
-
-const routeKind = (plan: Plan): Kind<RouteAgg> => ({
-  empty: () => new Map(),
-  add(a, b) {
-    const out = new Map(a);
-    for (const [p, s] of b) out.set(p, out.has(p) ? addRoute(out.get(p)!, s) : s);
-    return out;
-  },
-  async fetch(pool, ranges) {
-    const q = routeBucketsQuery(plan, ranges);
-    const { rows } = await pool.query(q.sql, q.params);
-    const out = new Map<number, RouteAgg>();
-    for (const row of rows) {
-      const m = (row.minute as Date).getTime();
-      if (!out.has(m)) out.set(m, new Map());
-      out.get(m)!.set(row.provider ?? '(none)', {
-        requests: row.requests, failures: row.failures, latencySamples: row.latency_samples,
-        costSamples: row.cost_samples, costSkipped: row.cost_skipped,
-        costSum: row.cost_sum === null ? null : parseDecimal(row.cost_sum),
-      });
-    }
-    return out;
-  },
-});
-
-// --- gen_ok and regenerate vouchers (all traffic) --------------------------------------------
-
-interface VoucherSums {
-  vouchers: number;
-  genOk: number;
-}
-
-const voucherBucketsSql = (where: string) => `
-SELECT date_bin('1 minute', created_at, 'epoch'::timestamptz) AS minute,
-       count(*) FILTER (WHERE event_type = 'voucher_issued' AND event_data->>'reason' = 'regenerate')::int AS vouchers,
-       count(*) FILTER (WHERE event_type = 'gen_ok')::int AS gen_ok
-FROM analytics_logs
-WHERE event_type IN ('voucher_issued', 'gen_ok') AND ${where}
-GROUP BY 1`;
-
-const voucherKind: Kind<VoucherSums> = {
-  empty: () => ({ vouchers: 0, genOk: 0 }),
-  add: (a, b) => ({ vouchers: a.vouchers + b.vouchers, genOk: a.genOk + b.genOk }),
-  async fetch(pool, ranges) {
-    const q = voucherBucketsQuery(ranges);
-    const { rows } = await pool.query(q.sql, q.params);
-    return new Map(rows.map((row) => [(row.minute as Date).getTime(), { vouchers: row.vouchers, genOk: row.gen_ok }]));
-  },
-};
-
-/** The incremental readers of one process (the guard keeps one per service). */
-export class RollingWindows {
-  private routes = new Map<number, Rolling<RouteAgg>>();
-  private vouchers = new Map<number, Rolling<VoucherSums>>();
-
-  constructor(private plan: Plan) {}
-
-  /** Like readRouteWindow(…, withP95 = false): p95 is null. */
-  async readRoute(pool: Pick<pg.Pool, 'query'>, end: Date, windowMs: number): Promise<RouteWindow> {
-    let r = this.routes.get(windowMs);
-    if (!r) this.routes.set(windowMs, (r = new Rolling(routeKind(this.plan), windowMs)));
-    const agg = await r.read(pool, end);
-    const providers: Record<string, ProviderStats> = {};
-    for (const [p, s] of agg) {
-      providers[p] = {
-        requests: s.requests,
-        failures: s.failures,
-        latencySamples: s.latencySamples,
-        latencySkipped: s.requests - s.latencySamples,
-        p95LatencyMs: null,
-        costSamples: s.costSamples,
-        costSkipped: s.costSkipped,
-        avgCostPerImage: s.costSum && s.costSamples > 0 ? Number(divideLikePostgres(s.costSum, s.costSamples)) : null,
+    const routes = w.route.map((ms): RouteWindow => {
+      const s = e - ms;
+      const withP95 = ms === w.p95;
+      const sums = new Map<string | null, RouteSums>();
+      const add = (p: string | null, x: RouteSums) => {
+        const y = withP95 ? x : withoutLatencies(x);
+        const had = sums.get(p);
+        sums.set(p, had ? addRouteSums(had, y) : y);
       };
+      for (let m = floorMin(s); m <= e; m += MINUTE) {
+        const x = minuteAt(m);
+        // Before s: the rows at or after s of a cached head minute, or the direct head read (all ≥ s).
+        if (m >= s || !x.fine) for (const [p, r] of x.route) add(p, r);
+        else for (const [t, p, r] of x.fine.route) if (t >= s) add(p, r);
+      }
+      return { windowMs: ms, end: new Date(e), providers: sortedProviders([...sums].map(([p, r]) => [providerKey(p), providerStats(r, withP95)])) };
+    });
+    const vouchers = w.voucher.map((ms): VoucherWindow => {
+      const s = e - ms;
+      let total = emptyVouchers();
+      for (let m = floorMin(s); m <= e; m += MINUTE) {
+        const x = minuteAt(m);
+        if (m >= s || !x.fine) total = addVoucherSums(total, x.vouchers);
+        else for (const [t, v] of x.fine.vouchers) if (t >= s) total = addVoucherSums(total, v);
+      }
+      return { windowMs: ms, end: new Date(e), ...total };
+    });
+    const snapshot = { at: new Date(e), routes, vouchers };
+    if (w.route.length > 1) this.latest = snapshot;
+    return snapshot;
+  }
+
+  private async fetch(pool: Pick<pg.Pool, 'query'>, read: ReadPlan): Promise<Map<number, Minute>> {
+    const q = bucketQueries(this.plan, read);
+    const [route, vouchers] = [await pool.query(q.route.sql, q.route.params), await pool.query(q.vouchers.sql, q.vouchers.params)];
+    const out = new Map<number, Minute>();
+    const fine = new Set(read.fine);
+    const at = (m: number) => {
+      let x = out.get(m);
+      if (!x) out.set(m, (x = { ...blank(m >= read.latenciesFrom), fine: fine.has(m) ? { route: [], vouchers: [] } : null }));
+      return x;
+    };
+    for (const row of route.rows) {
+      const x = at((row.bucket as Date).getTime());
+      const s = parseRouteSums(row);
+      if (row.part !== null) x.fine!.route.push([Number(row.part), row.provider, s]);
+      const had = x.route.get(row.provider);
+      x.route.set(row.provider, had ? addRouteSums(had, s) : s);
     }
-    return { windowMs, end, providers };
+    for (const row of vouchers.rows) {
+      const x = at((row.bucket as Date).getTime());
+      const v = { vouchers: row.vouchers, genOk: row.gen_ok };
+      if (row.part !== null) x.fine!.vouchers.push([Number(row.part), v]);
+      x.vouchers = addVoucherSums(x.vouchers, v);
+    }
+    // A head minute without rows still needs its (empty) parts.
+    for (const m of fine) at(m);
+    return out;
   }
+}
 
-  async readVoucher(pool: Pick<pg.Pool, 'query'>, end: Date, windowMs: number): Promise<VoucherWindow> {
-    let r = this.vouchers.get(windowMs);
-    if (!r) this.vouchers.set(windowMs, (r = new Rolling(voucherKind, windowMs)));
-    const v = await r.read(pool, end);
-    return { windowMs, end, vouchers: v.vouchers, genOk: v.genOk };
-  }
-
-  /** What the last read of each window fetched (ranges, whole minutes), for the bench. */
-  lastReads(): Record<string, { ranges: number; minutes: number }> {
-    return Object.fromEntries([
-      ...[...this.routes].map(([w, r]) => [`route ${w / MINUTE} min`, r.lastRead]),
-      ...[...this.vouchers].map(([w, r]) => [`vouchers ${w / MINUTE} min`, r.lastRead]),
-    ]);
-  }
+function blank(latencies: boolean): Minute {
+  return { route: new Map(), vouchers: emptyVouchers(), fine: null, latencies, fetchedAt: 0 };
 }

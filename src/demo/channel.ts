@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { WebClient } from '../slack/web.ts';
 import type { Message } from '../render/blocks/limits.ts';
 import { ansi, changedLines, frame, messageLines, type Style } from './terminal.ts';
@@ -18,6 +20,10 @@ interface Posted {
  */
 export class TerminalChannel {
   readonly posted: Posted[] = [];
+  /** Charts shared (files.uploadV2), written as PNG files to chartsDir. */
+  readonly charts: string[] = [];
+  /** Where shared charts are written; null: charts are off. */
+  chartsDir: string | null = null;
   private readonly byTs = new Map<string, Posted>();
   private counter = 0;
 
@@ -55,7 +61,21 @@ export class TerminalChannel {
         return { ok: true, channel: args.channel, ts: args.ts };
       },
     };
-    return { chat } as unknown as WebClient;
+    const files = {
+      // Slack's upload, as the poster calls it: the picture lands in a folder, and a line says where.
+      uploadV2: async (args: { channel_id: string; thread_ts?: string; file: Buffer; filename: string; title: string }) => {
+        if (!this.chartsDir) throw new Error('charts are off in this demo');
+        const path = join(this.chartsDir, `${String(this.charts.length + 1).padStart(2, '0')}-${args.filename}`);
+        writeFileSync(path, args.file);
+        this.charts.push(path);
+        const parent = args.thread_ts ? this.byTs.get(args.thread_ts) : undefined;
+        const where = parent ? `${this.channelName} · chart in the thread of message ${parent.n}` : `${this.channelName} · chart`;
+        this.screen.print(frame(`${where} · ${this.clock()}`, [`chart: ${args.title}`, `       ${path} (${Math.round(args.file.length / 1024)} KB)`], this.style));
+        const id = `FDEMO${this.charts.length}`;
+        return { ok: true, files: [{ ok: true, files: [{ id, title: args.title }] }] };
+      },
+    };
+    return { chat, files } as unknown as WebClient;
   }
 
   /** The value of the newest button with this action id still shown in the channel, as a person would click it. */

@@ -12,6 +12,8 @@ export interface DemoOptions {
   /** Simulated seconds per wall second (the soaks are divided by it too); null = as fast as the machine goes. */
   speed: number | null;
   seed: number;
+  /** Where the story's charts go: a folder, null for a new temporary folder, false for none. */
+  charts: string | null | false;
   help: boolean;
 }
 
@@ -39,6 +41,9 @@ ${faults}
                       soaks are divided by it too (default ${DEFAULTS.speed}: D1's 1h soak lasts 1m of
                       simulated time). "max": as fast as this machine goes, soaks of a few seconds
   --seed <n>          random seed of the traffic (default ${DEFAULTS.seed}); same seed, same run
+  --charts <dir|none> folder for the charts the bot would post in Slack (stage reports, alerts),
+                      created if missing; their paths are listed at the end (default: a new
+                      temporary folder); "none": no charts
   --help              this text
 
 Red lines, windows, \`for\` and the 30 s evaluation are the seed plan's own. A fault too small
@@ -70,7 +75,7 @@ export function parseOptions(argv: string[]): DemoOptions {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     if (!m) fail(`${JSON.stringify(arg)}: not an option; options start with --, see --help`);
     const name = m![1];
-    if (!['fault', 'size', 'onset', 'rate', 'speed', 'seed'].includes(name)) fail(`--${name}: unknown option; see --help for the list`);
+    if (!['fault', 'size', 'onset', 'rate', 'speed', 'seed', 'charts'].includes(name)) fail(`--${name}: unknown option; see --help for the list`);
     if (name in raw) fail(`--${name} is given twice; give it once`);
     const value = m![2] ?? argv[++i];
     if (value === undefined || (m![2] === undefined && value.startsWith('--'))) fail(`--${name} needs a value; see --help`);
@@ -89,5 +94,7 @@ export function parseOptions(argv: string[]): DemoOptions {
   if (raw.speed !== undefined) speed = raw.speed === 'max' ? null : number('speed', raw.speed, 1, 3600, 'simulated seconds per wall second, or "max",');
   const seed = raw.seed === undefined ? DEFAULTS.seed : number('seed', raw.seed, 0, 2 ** 32 - 1, 'a whole number');
   if (!Number.isInteger(seed)) fail(`--seed ${raw.seed}: must be a whole number`);
-  return { fault, size, onsetMs: onsetMs!, rate, speed, seed, help };
+  if (raw.charts !== undefined && raw.charts.trim() === '') fail('--charts needs a folder, or "none" for no charts');
+  const charts = raw.charts === undefined ? null : raw.charts === 'none' ? false : raw.charts;
+  return { fault, size, onsetMs: onsetMs!, rate, speed, seed, charts, help };
 }

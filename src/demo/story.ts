@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { RedLineName } from '../plan/plan.ts';
 import { durationLabel, formatDuration } from '../plan/duration.ts';
@@ -43,6 +46,8 @@ export interface DemoResult {
   wallMs: number;
   steps: number;
   messages: number;
+  /** PNG files of the charts the bot shared (stage reports, alerts), in order. */
+  charts: string[];
 }
 
 export interface DemoIo {
@@ -85,8 +90,14 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
   ].join('\n'));
 
   screen.print(a.dim('Starting the embedded database and writing the hour of FAL-only traffic before D1…'));
-  const world = await openWorld({ plan, rate: options.rate, seed: options.seed, screen, style, timeline, log, db: io.db });
+  const chartsDir = chartsFolder(options.charts);
+  const world = await openWorld({ plan, rate: options.rate, seed: options.seed, screen, style, timeline, log, db: io.db, chartsDir });
   const { clock, service, scheduler, refresher, channel, db } = world;
+  /** The outbox, then the charts that follow its messages (as the bot's leader does). */
+  const deliver = async () => {
+    await scheduler.flush();
+    await world.charts?.flush();
+  };
   const start = clock.now();
   let steps = 0;
   let outcome: DemoOutcome | null = null;
@@ -101,7 +112,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       screen.print(a.bold(`» @${NAMES[actor.id]} ${what}`));
       const reply = await work();
       channel.ephemeral(NAMES[actor.id], outcomeMessage(plan, reply.outcome));
-      await scheduler.flush();
+      await deliver();
       return reply;
     };
     const listener = { service, log, afterCommand: () => scheduler.kick(), answerWithinMs: 4_000 };
@@ -173,7 +184,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       if (result?.kind === 'evaluated') lastEval = result.evaluations;
       if (reportEvery && Math.floor(to.getTime() / (reportEvery * 60_000)) > Math.floor(from.getTime() / (reportEvery * 60_000))) await scheduler.report();
       await refresher.refresh();
-      await scheduler.flush();
+      await deliver();
 
       const r = await store.latestRun(db.pool);
       screen.progress(progressLine({ now: to, start, wallStart, speed: options.speed, stage: r?.state ?? 'idle', candidate: `${plan.providerNames[plan.to]} ${Math.round((weights[plan.to] ?? 0) * 100)}%`, rate: lastRate, lines: lastEval, faultAt: timeline.faultAt }), to.getTime() - start.getTime());
@@ -200,9 +211,28 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
     wallMs,
     steps,
     messages: channel.posted.length,
+    charts: channel.charts,
   };
   screen.print(`\n${timeline.render(style.color, summary(result, spec.expectedLine))}`);
+  if (chartsDir) {
+    screen.print(result.charts.length
+      ? `\nCharts the bot shared in Slack (${result.charts.length} PNG files in ${chartsDir}):\n${result.charts.map((p) => `  ${p}`).join('\n')}`
+      : `\nNo charts were shared (no report or alert); the folder ${chartsDir} is empty.`);
+  }
   return result;
+}
+
+/** --charts: the folder given (created if missing), a new temporary one by default, or none. */
+function chartsFolder(option: string | null | false): string | null {
+  if (option === false) return null;
+  if (option === null) return mkdtempSync(join(tmpdir(), 'rollout-demo-charts-'));
+  const dir = resolve(option);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new Error(`--charts ${option}: cannot create the folder (${(err as Error).message}); give a folder you can write to, or --charts none`);
+  }
+  return dir;
 }
 
 function summary(r: DemoResult, expected: RedLineName | null): string[] {

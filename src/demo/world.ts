@@ -13,6 +13,7 @@ import { RolloutService } from '../engine/service.ts';
 import type { Logger } from '../log.ts';
 import { ChecklistRefresher } from '../slack/refresher.ts';
 import { slackSink } from '../slack/sink.ts';
+import { ChartPoster, withCharts } from '../slack/chart-poster.ts';
 import { TerminalChannel } from './channel.ts';
 import { ManualClock } from './clock.ts';
 import { Random } from './random.ts';
@@ -39,13 +40,15 @@ export interface World {
   scheduler: Scheduler;
   refresher: ChecklistRefresher;
   channel: TerminalChannel;
+  /** Charts after reports and alerts, written to a folder (null: off). */
+  charts: ChartPoster | null;
   traffic: TrafficGenerator;
   /** The weights the app reads from the flag right now (missing row: all on FAL). */
   liveWeights(): Promise<Weights>;
   close(): Promise<void>;
 }
 
-export async function openWorld(opts: { plan: Plan; rate: number; seed: number; screen: Screen; style: Style; timeline: Timeline; log: Logger; db?: Database }): Promise<World> {
+export async function openWorld(opts: { plan: Plan; rate: number; seed: number; screen: Screen; style: Style; timeline: Timeline; log: Logger; db?: Database; chartsDir: string | null }): Promise<World> {
   const { plan, screen, style, timeline, log } = opts;
   const clock = new ManualClock(DEMO_START);
   // Always the embedded database in memory: the demo never connects to a real one.
@@ -65,7 +68,11 @@ export async function openWorld(opts: { plan: Plan; rate: number; seed: number; 
   };
   const service = new RolloutService({ db, plan, now: clock.now, access: adminList([ALICE.id, BOB.id]), health: { read: health } });
   const channel = new TerminalChannel(screen, style, clock.now);
-  const slack = slackSink({ plan, pool: db.pool, web: channel.web, channel: 'C0ROLLOUT', log, now: clock.now });
+  channel.chartsDir = opts.chartsDir;
+  const text = slackSink({ plan, pool: db.pool, web: channel.web, channel: 'C0ROLLOUT', log, now: clock.now });
+  // The story drives the poster itself (flush after each step), as it drives the scheduler.
+  const charts = opts.chartsDir ? new ChartPoster({ service, web: channel.web, channel: 'C0ROLLOUT', log, isLeader: () => scheduler.confirmLeader() }) : null;
+  const slack = charts ? withCharts(text, { service, channel: 'C0ROLLOUT', onRecorded: () => {} }) : text;
   const sink: EventSink = {
     async deliver(event, meta) {
       await slack.deliver(event, meta);
@@ -73,13 +80,14 @@ export async function openWorld(opts: { plan: Plan; rate: number; seed: number; 
     },
     notice: (text) => slack.notice(text),
   };
-  const scheduler = new Scheduler({ service, sink, leader: soleLeader(), log });
+  const scheduler: Scheduler = new Scheduler({ service, sink, leader: soleLeader(), log });
   const refresher = new ChecklistRefresher({ service, web: channel.web, log, isLeader: () => scheduler.confirmLeader() });
   const traffic = new TrafficGenerator(new Random(opts.seed), opts.rate, { from: plan.from, to: plan.to });
   return {
-    plan, db, clock, service, scheduler, refresher, channel, traffic, liveWeights,
+    plan, db, clock, service, scheduler, refresher, channel, charts, traffic, liveWeights,
     async close() {
       await scheduler.flush();
+      await charts?.flush();
       if (!opts.db) await db.close();
     },
   };

@@ -1,6 +1,16 @@
 import type { Command } from '../core/commands.ts';
 import type { Actor } from '../core/views.ts';
 
+/**
+ * A console or CLI user: the OS user and host as the machine reports them, and the name typed
+ * (`--as`, `as <user>`, ROLLOUT_USER) as a claim next to them. Acts under the claimed name only
+ * in trial mode (see adminList); the audit keeps all three either way.
+ */
+export function localActor(via: 'console' | 'cli', origin: { osUser: string; host: string }, typed: string | null): Actor {
+  const claimed = typed?.trim() && typed.trim() !== origin.osUser ? typed.trim() : null;
+  return { id: claimed ?? origin.osUser, via, origin: { ...origin, claimed } };
+}
+
 /** Who may do what. Everyone may read status, history and help. */
 export interface AccessPolicy {
   /** null when allowed; otherwise why not, in words for the person who asked. */

@@ -39,17 +39,7 @@ export async function stageChart(service: RolloutService, opts: { sinceMs?: numb
   const run = await store.latestRun(db.pool);
   const active = run !== null && isActiveStage(plan, run.state);
   const stageSoFar = active ? Math.min(24 * 3_600_000, Math.max(30 * 60_000, end - run.stageStartedAt.getTime())) : DEFAULT_SINCE_MS;
-  const sinceMs = Math.ceil((opts.sinceMs ?? stageSoFar) / step) * step;
-  const longest = Math.max(plan.trafficWindowMs, ...RED_LINES.map((n) => plan.redLines[n].windowMs));
-  const startMs = end - sinceMs - longest;
-  const length = (end - startMs) / step;
-  const series = emptySeries(startMs, step, length);
-  const histograms = { from: emptyHistograms(length), to: emptyHistograms(length) };
-  // Latencies matter only for the p95 windows ending inside the span.
-  const latencyFrom = end - sinceMs - plan.redLines.p95LatencyMs.windowMs;
-  await Promise.all([readHistory(db.metricsPool, plan, series), readLatencyHistograms(db.metricsPool, plan, startMs, step, latencyFrom, end, histograms)]);
-  const first = longest / step - 1 + plan.evaluateEveryMs / step;
-  const data = chartSeries(new SeriesWindows(plan, series), histograms, first, run?.baselineCost ?? plan.baselineCostPerImage);
+  const data = await readChartSeries(service, { endMs: end, sinceMs: opts.sinceMs ?? stageSoFar, baselineCost: run?.baselineCost ?? plan.baselineCostPerImage });
   const marks: ChartMark[] = [];
   if (run) {
     if (run.startedAt.getTime() !== run.stageStartedAt.getTime()) marks.push({ atMs: run.startedAt.getTime(), label: 'rollout start' });
@@ -60,6 +50,28 @@ export async function stageChart(service: RolloutService, opts: { sinceMs?: numb
   const breaching = RED_LINES.filter((n) => data.lines[n].held);
   const summary = breaching.length ? `${title}; in breach now: ${breaching.join(', ')}` : `${title}; no red line in breach now`;
   return { png: renderPng(spec), title, summary, spec, data };
+}
+
+/**
+ * Every red line's evaluations over the `sinceMs` before `endMs` (both rounded to buckets), from
+ * two bucketed range reads on the metrics pool: the backtest's sums and the latency histograms.
+ * resetOnFire: clocks restart after each rollback, as the backtest replays them.
+ */
+export async function readChartSeries(service: RolloutService, opts: { endMs: number; sinceMs: number; baselineCost: number | null; resetOnFire?: boolean }): Promise<ChartSeries> {
+  const { plan, db } = service.deps;
+  const step = bucketMs(plan);
+  const end = Math.floor(opts.endMs / step) * step;
+  const sinceMs = Math.max(step, Math.ceil(opts.sinceMs / step) * step);
+  const longest = Math.max(plan.trafficWindowMs, ...RED_LINES.map((n) => plan.redLines[n].windowMs));
+  const startMs = end - sinceMs - longest;
+  const length = (end - startMs) / step;
+  const series = emptySeries(startMs, step, length);
+  const histograms = { from: emptyHistograms(length), to: emptyHistograms(length) };
+  // Latencies matter only for the p95 windows ending inside the span.
+  const latencyFrom = end - sinceMs - plan.redLines.p95LatencyMs.windowMs;
+  await Promise.all([readHistory(db.metricsPool, plan, series), readLatencyHistograms(db.metricsPool, plan, startMs, step, latencyFrom, end, histograms)]);
+  const first = longest / step - 1 + plan.evaluateEveryMs / step;
+  return chartSeries(new SeriesWindows(plan, series), histograms, first, opts.baselineCost, opts.resetOnFire ?? false);
 }
 
 /** `chart [--since 3h] [--out file.png]`: the same picture as Slack's, written to a file. */

@@ -9,10 +9,11 @@ import type { Actor, RunView } from '../core/views.ts';
 import type { RedLineName } from '../plan/plan.ts';
 import { withTransaction } from '../db/database.ts';
 import { measureBaselineCost, readSnapshot } from '../db/metrics-queries.ts';
-import { RollingWindows } from '../db/rolling-windows.ts';
+import type { RollingWindows } from '../db/rolling-windows.ts';
 import * as store from '../db/store.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import type { RolloutService } from './service.ts';
+import { metricWindows } from './deps.ts';
 
 export const GUARD: Actor = { id: 'guard', via: 'guard' };
 
@@ -27,13 +28,8 @@ interface GuardClocksWithError extends GuardClocks {
   metricsError?: string | null;
 }
 
-/** The guard's incremental 1 h windows, one cache per service (so per process and plan). */
-const rollingWindows = new WeakMap<RolloutService, RollingWindows>();
-export function guardWindows(service: RolloutService): RollingWindows {
-  let w = rollingWindows.get(service);
-  if (!w) rollingWindows.set(service, (w = new RollingWindows(service.deps.plan)));
-  return w;
-}
+/** The per-minute cache the guard reads every window from (shared with status and reports). */
+export const guardWindows = (service: RolloutService): RollingWindows => metricWindows(service.deps);
 
 /**
  * One evaluation of every red line against the active stage. Metric reads happen before the
@@ -50,7 +46,8 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
   let evaluations: LineEvaluation[];
   let metricsError: string | null = null;
   try {
-    const snapshot = await readSnapshot(db.metricsPool, plan, now, [], guardWindows(service));
+    // The traffic window too: the checklist refresh shows the split from this snapshot.
+    const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], guardWindows(service));
     evaluations = evaluateRedLines(plan, snapshot, run.baselineCost);
   } catch (err) {
     // With one database, "unavailable" means nothing can be recorded either: let the scheduler report it.

@@ -38,6 +38,24 @@ export const LEADER_TIMINGS: LeaderTimings = { heartbeatMs: 10_000, sessionTimeo
 
 export class TransactionPoolerError extends Error {}
 
+const POOLER_ADVICE = 'session advisory locks (leadership, migrations) do not hold there. Point DATABASE_URL at Postgres directly or at a session-mode pooler (Supabase: the direct connection or port 5432)';
+
+/**
+ * At start: two connections that share one server session can only be a transaction-mode pooler
+ * (PgBouncer pool_mode=transaction, Supabase's port 6543). Best effort: a busy pooler may hand
+ * out two sessions and pass; the leader's own check (the lock visible on its session) catches more.
+ */
+export async function assertSessionConnections(url: string): Promise<void> {
+  const clients = [0, 1].map(() => new pg.Client({ connectionString: url, application_name: 'rollout-bot-check', connectionTimeoutMillis: 5_000 }));
+  try {
+    await Promise.all(clients.map((c) => c.connect()));
+    const [a, b] = await Promise.all(clients.map(async (c) => (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid));
+    if (a === b) throw new TransactionPoolerError(`two connections to DATABASE_URL share one server session (pid ${a}): it goes through a transaction-mode pooler, and ${POOLER_ADVICE}`);
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+  }
+}
+
 /**
  * A session advisory lock on a dedicated connection: held as long as this process and its
  * connection live, released by Postgres the moment either dies, so a standby replica takes over
@@ -102,9 +120,7 @@ export function advisoryLeader(url: string, timings: LeaderTimings = LEADER_TIMI
         if (rows[0].ok !== true) return false;
         if (!(await holds(client))) {
           await drop();
-          throw new TransactionPoolerError(
-            'the leader lock was granted to a different server session than the one asking for it: DATABASE_URL goes through a transaction-mode pooler (PgBouncer pool_mode=transaction, Supabase port 6543), where session advisory locks do not hold. Point DATABASE_URL at Postgres directly or at a session-mode pooler (Supabase: port 5432)',
-          );
+          throw new TransactionPoolerError(`the leader lock was granted to a different server session than the one asking for it: DATABASE_URL goes through a transaction-mode pooler, and ${POOLER_ADVICE}`);
         }
         leading = true;
         const c = client;

@@ -5,6 +5,7 @@ import { withTransaction } from '../db/database.ts';
 import { readSnapshot } from '../db/metrics-queries.ts';
 import * as store from '../db/store.ts';
 import type { RolloutService } from './service.ts';
+import { metricWindows } from './deps.ts';
 
 /** One periodic report for the active stage, stored and queued in one transaction. */
 export async function reportCycle(service: RolloutService): Promise<ReportSnapshot | null> {
@@ -12,7 +13,7 @@ export async function reportCycle(service: RolloutService): Promise<ReportSnapsh
   const now = service.deps.now();
   const run = await store.latestRun(db.pool);
   if (!run || !isActiveStage(plan, run.state)) return null;
-  const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs]);
+  const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], metricWindows(service.deps));
   const current = reportSnapshot(plan, snapshot, evaluateRedLines(plan, snapshot, run.baselineCost));
   return withTransaction(db.pool, async (c) => {
     await store.lockState(c);

@@ -13,8 +13,8 @@ import {
 } from '../core/state-machine.ts';
 import { readFlag, type WeightsLabel } from '../core/weights.ts';
 import type { Actor, RequestView, RunView } from '../core/views.ts';
-import { withTransaction, type Database, type Queryable } from '../db/database.ts';
-import { readRouteWindow, readSnapshot } from '../db/metrics-queries.ts';
+import { withTransaction, type Queryable } from '../db/database.ts';
+import { readSnapshot } from '../db/metrics-queries.ts';
 import * as store from '../db/store.ts';
 import type { HealthSource } from '../adapters/health-endpoint.ts';
 import type { AccessPolicy } from './access.ts';
@@ -23,14 +23,9 @@ import { backtest } from './backtest.ts';
 import { writeStageChart } from './chart.ts';
 import type { HistoryProgress } from '../db/history-queries.ts';
 import { formatThreshold, formatValue } from '../render/format.ts';
+import { metricWindows, type EngineDeps } from './deps.ts';
 
-export interface EngineDeps {
-  db: Database;
-  plan: Plan;
-  now: () => Date;
-  access: AccessPolicy;
-  health: HealthSource;
-}
+export type { EngineDeps };
 
 export interface CommandHooks {
   /** Long reads (backtest) report progress here: chunks done of total. */
@@ -100,9 +95,10 @@ export class RolloutService {
   }
 
   /**
-   * Everything `status` shows. With preferGuard (the live checklist, every 30 s), the red lines
-   * come from the guard's evaluation when it is fresh, so a refresh reads only the traffic split
-   * instead of every window a second time.
+   * Everything `status` shows. With preferGuard (the live checklist, every evaluateEvery), the red
+   * lines come from the guard's evaluation and the traffic split from the snapshot it was made
+   * from, when both are fresh: a refresh reads no metrics at all. Otherwise every window comes
+   * from the process's per-minute cache (reading only the new rows).
    */
   async status(opts: { preferGuard?: boolean } = {}): Promise<StatusView> {
     const { db, plan } = this.deps;
@@ -119,11 +115,14 @@ export class RolloutService {
     let split = { total: 0, shares: {}, counts: {} } as ReturnType<typeof trafficSplit>;
     let metricsError: string | null = null;
     try {
-      if (opts.preferGuard && guardFresh) {
+      const cache = metricWindows(this.deps);
+      const latest = cache.latest;
+      const fresh = (at: Date) => now.getTime() - at.getTime() <= 2 * plan.evaluateEveryMs;
+      if (opts.preferGuard && guardFresh && latest && fresh(latest.at) && latest.routes.some((r) => r.windowMs === plan.trafficWindowMs)) {
         lines = guard.evaluations;
-        split = trafficSplit(await readRouteWindow(db.metricsPool, plan, now, plan.trafficWindowMs, false), plan.from, plan.to);
+        split = trafficSplit(routeWindow(latest, plan.trafficWindowMs), plan.from, plan.to);
       } else {
-        const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs]);
+        const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], cache);
         lines = evaluateRedLines(plan, snapshot, run?.baselineCost ?? plan.baselineCostPerImage);
         split = trafficSplit(routeWindow(snapshot, plan.trafficWindowMs), plan.from, plan.to);
       }

@@ -19,8 +19,8 @@ export interface ListenerDeps {
   afterCommand: () => void;
   /** If the core has not answered by then, say so (the database may be down or slow). */
   answerWithinMs: number;
-  /** Posts a message to the rollout channel and a reply in its thread (long reports such as backtests). */
-  postInThread?: (root: Message, reply: Message) => Promise<void>;
+  /** Posts a message to the rollout channel and a reply in its thread (long reports such as backtests; a backtest's chart follows). */
+  postInThread?: (root: Message, reply: Message, outcome: Reply['outcome']) => Promise<void>;
   /** Counts what commands did (Prometheus). */
   metrics?: Pick<RolloutMetrics, 'observeOutcome'>;
   /** The Home tab: shown when opened; a click there is answered on it (it has no response_url). */
@@ -65,7 +65,7 @@ export async function answer(deps: ListenerDeps, respond: AnswerTo, work: () => 
   log.info('command answered', outcomeContext(reply.outcome));
   if (reply.visibility === 'thread' && deps.postInThread) {
     try {
-      await deps.postInThread(threadRootMessage(deps.service.plan, reply.outcome), outcomeMessage(deps.service.plan, reply.outcome));
+      await deps.postInThread(threadRootMessage(deps.service.plan, reply.outcome), outcomeMessage(deps.service.plan, reply.outcome), reply.outcome);
       await send(postedInThreadMessage());
       return;
     } catch (err) {

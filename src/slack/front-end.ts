@@ -13,6 +13,8 @@ import { buildSlackApp } from './app.ts';
 import { ChecklistRefresher } from './refresher.ts';
 import { slackSink } from './sink.ts';
 import { HomePublisher, refreshingHome, type HomeDeps } from './home.ts';
+import { ChartPoster, recordBacktestChart, withCharts } from './chart-poster.ts';
+import { describeError } from '../engine/errors.ts';
 import { slackWebClient, type WebClient } from './web.ts';
 
 export interface SlackFrontEndOptions {
@@ -25,6 +27,8 @@ export interface SlackFrontEndOptions {
   metrics?: RolloutMetrics;
   /** The Home tab's republishing pace (defaults in HOME_DEFAULTS). */
   home?: Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass'>;
+  /** Charts under reports, alerts and backtests (default true; tests of the text alone turn them off). */
+  charts?: boolean;
 }
 
 export interface SlackFrontEnd {
@@ -35,6 +39,8 @@ export interface SlackFrontEnd {
   scheduler: Scheduler;
   refresher: ChecklistRefresher;
   home: HomePublisher;
+  /** Draws and shares charts after their text (null when charts are off). */
+  charts: ChartPoster | null;
   metrics: RolloutMetrics;
   /** Socket Mode: 'connecting' | 'connected' | 'reconnecting'; HTTP mode: 'http'. */
   slackState(): string;
@@ -55,17 +61,27 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const web = slackWebClient(slack.botToken, slack.apiUrl, log);
   // The scheduler is made just below; the metrics ask it who leads only when scraped.
   const metrics = opts.metrics ?? rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
-  const home = new HomePublisher({ service, web, log, onSlackError: (kind) => metrics.slackError(kind), ...opts.home });
-  const sink = refreshingHome(slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError: (kind) => metrics.slackError(kind) }), home);
+  const onSlackError = (kind: string) => metrics.slackError(kind);
+  const charts = opts.charts === false ? null : new ChartPoster({ service, web, channel: slack.channel, log, isLeader: () => scheduler.confirmLeader(), onSlackError });
+  const textSink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError });
+  const home = new HomePublisher({ service, web, log, onSlackError, ...opts.home });
+  const sink = refreshingHome(charts ? withCharts(textSink, { service, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink, home);
   const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, metrics });
   const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.confirmLeader() });
   const { app, mode, link, healthz } = buildSlackApp({
     slack, log, metrics,
     deps: {
       service, log, metrics, home, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
-      async postInThread(root, reply) {
+      async postInThread(root, reply, outcome) {
         const posted = await web.chat.postMessage({ channel: slack.channel, text: root.text, blocks: root.blocks as never });
         await web.chat.postMessage({ channel: slack.channel, thread_ts: posted.ts!, text: reply.text, blocks: reply.blocks as never });
+        if (charts && outcome.kind === 'backtest') {
+          // The replay's chart follows in the same thread; the answer never waits for it.
+          await recordBacktestChart(db.pool, slack.channel, posted.ts!, outcome.result, now()).then(
+            () => charts.kick(),
+            (err) => log.warn('charts: could not record the backtest chart', { error: describeError(err) }),
+          );
+        }
       },
     },
     databaseUp: async () => {
@@ -77,7 +93,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   let background = false;
   let healthServer: Server | null = null;
   return {
-    app, mode, web, sink, scheduler, refresher, home, metrics,
+    app, mode, web, sink, scheduler, refresher, home, charts, metrics,
     slackState: () => link?.state ?? 'http',
     async listen() {
       if (link) {
@@ -102,6 +118,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
       background = true;
       scheduler.start();
       refresher.start();
+      charts?.start();
     },
     async stop() {
       link?.stop();
@@ -112,6 +129,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
       }
       await refresher.stop();
       await home.stop();
+      await charts?.stop();
       if (background) await scheduler.stop();
     },
   };

@@ -20,13 +20,14 @@ export async function recentViewers(q: Queryable, since: Date, limit: number): P
 }
 
 /**
- * The latest chart picture uploaded to Slack: any rollout.slack_messages row keyed `chart:…`
- * whose state names the file (`{ fileId, title }`), as the chart upload records it.
+ * The latest chart shared in the channel (rollout.chart_jobs, sql/012_charts.sql: reports,
+ * alerts, backtests), for the Home tab's image block. Its file is in the rollout channel, so
+ * its members can see it.
  */
 export async function latestChart(q: Queryable): Promise<{ fileId: string; title: string; at: Date } | null> {
   const { rows } = await q.query(
-    `SELECT state->>'fileId' AS file_id, state->>'title' AS title, updated_at FROM rollout.slack_messages
-     WHERE key LIKE 'chart:%' AND state->>'fileId' IS NOT NULL ORDER BY updated_at DESC, key DESC LIMIT 1`,
+    `SELECT file_id, COALESCE(request->>'title', request->>'what', 'Red lines') AS title, done_at FROM rollout.chart_jobs
+      WHERE file_id IS NOT NULL AND file_id <> 'unknown' ORDER BY done_at DESC, id DESC LIMIT 1`,
   );
-  return rows[0] ? { fileId: rows[0].file_id, title: rows[0].title ?? 'Red lines', at: rows[0].updated_at } : null;
+  return rows[0] ? { fileId: rows[0].file_id, title: rows[0].title, at: rows[0].done_at } : null;
 }

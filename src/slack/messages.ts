@@ -3,7 +3,7 @@ import type { Queryable } from '../db/database.ts';
 /**
  * rollout.slack_messages: where each message the bot may edit or thread under lives (channel,
  * ts), and what the next edit needs. Keys: 'request:<id>', 'checklist:<run>:<stage>',
- * 'rollback:<run>', 'event:<outbox id>'.
+ * 'rollback:<run>', 'event:<outbox id>', 'episode:<run>:<red line>' (a breach episode's parent).
  */
 export interface SlackMessageRow<S = Record<string, unknown>> {
   key: string;
@@ -18,6 +18,7 @@ export const keys = {
   checklist: (runId: number, stage: string) => `checklist:${runId}:${stage}`,
   rollback: (runId: number) => `rollback:${runId}`,
   event: (outboxId: number) => `event:${outboxId}`,
+  episode: (runId: number, line: string) => `episode:${runId}:${line}`,
 };
 
 const toRow = (r: any): SlackMessageRow<any> => ({ key: r.key, channel: r.channel, ts: r.ts, runId: r.run_id, state: r.state });

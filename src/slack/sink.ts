@@ -8,6 +8,7 @@ import { eventMessage, noticeMessage } from '../render/blocks/events.ts';
 import { hhmm, upper } from '../render/blocks/common.ts';
 import type { Message } from '../render/blocks/limits.ts';
 import { drawChecklist, newChecklist, type ChecklistState, type RollbackState } from './checklist-state.ts';
+import { episodeAlerts } from './episode-alerts.ts';
 import { getMessage, keys, runMessages, saveMessage, saveState } from './messages.ts';
 import { classify, failureKind, type WebClient } from './web.ts';
 
@@ -83,6 +84,8 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
     }
   }
 
+  const episodes = episodeAlerts({ plan, pool, channel, now, postOnce, update });
+
   async function deliver(event: RolloutEvent, meta: { id: number }): Promise<void> {
     switch (event.kind) {
       case 'request_opened':
@@ -103,6 +106,11 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
         await endChecklists(event.runId, `${upper(event.stage)} started at ${hhmm(event.at)}.`, key);
         return;
       }
+      case 'breach_started':
+      case 'breach_recovered':
+        // A red line hovering at its threshold: one channel message per episode, the rest in its thread.
+        await episodes.deliver(event, meta.id);
+        return;
       case 'report': {
         // Threaded under the stage's checklist so the channel stays readable.
         const checklist = await getMessage(pool, keys.checklist(event.runId, event.stage));
@@ -121,6 +129,7 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
         if (!(await getMessage(pool, keys.rollback(event.runId)))) await saveMessage(pool, { key: keys.rollback(event.runId), channel, ts, runId: event.runId, state }, now());
         const how = event.kind === 'auto_rollback' ? 'auto-rollback' : event.byHand ? 'the flag was set to the rollback weights by hand' : 'manual rollback';
         await endChecklists(event.runId, `rolled back at ${hhmm(event.at)} (${how}); see the alert below.`);
+        await episodes.rolledBack(event.runId, event.at);
         return;
       }
       case 'completed':

@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { demoRunner, itRollsBack, RUN_TIMEOUT_MS } from '../support/demo.ts';
 
@@ -15,5 +17,8 @@ describe('npm run demo', { timeout: RUN_TIMEOUT_MS }, () => {
     expect(result.noTrafficAt!.getTime() - result.faultAt!.getTime()).toBeGreaterThan(10 * 60_000);
     expect(text).toContain('Traffic is not reaching Runware at D2');
     expect(text).toContain('@alice rolled back D2');
+    // The manual rollback still gets its chart (no red line in breach: the four panels around it).
+    expect(result.charts.map((p) => p.split('-').slice(-3).join('-'))).toContain(`alert-${result.rollbackAt!.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-')}Z.png`);
+    rmSync(dirname(result.charts[0]), { recursive: true });
   });
 });

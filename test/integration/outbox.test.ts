@@ -93,7 +93,7 @@ describe('the console front end', () => {
     output.on('data', (d) => (printed += d));
     const scheduler = new Scheduler({ service, sink: consoleSink(service.plan, output), leader: soleLeader(), log: silentLogger });
     await scheduler.tick();
-    const { done } = startConsole({ service, input, output, localUser: 'dana', afterCommand: () => scheduler.flush() });
+    const { done } = startConsole({ service, input, output, localUser: 'dana', origin: { osUser: 'dana', host: 'test-host' }, afterCommand: () => scheduler.flush() });
     input.end('d1\napprove\nas erin approve\nstatus\n');
     await done;
     expect(printed).toContain('Requested d1 (request #1)');

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/render/blocks/buttons.ts';
 import { HomePublisher } from '../../src/slack/home.ts';
-import { saveMessage } from '../../src/slack/messages.ts';
 import { silentLogger } from '../../src/log.ts';
 import { alice, bob, carol, mallory } from '../support/engine.ts';
 import { slackHarness, type SlackHarness } from '../support/slack-bot.ts';
@@ -49,7 +48,11 @@ describe('app_home_opened', () => {
   it('shows stage, weights, soak, each red line, the latest chart and the last 10 history entries during a stage', async () => {
     await startD1();
     for (let i = 0; i < 12; i++) await h.command(mallory.id, 'd2');
-    await saveMessage(h.db.pool, { key: 'chart:1:d1', channel: 'C0ROLLOUT', ts: '1764324000.000009', runId: 1, state: { fileId: 'F0CHART1', title: 'Stage D1: 90% FAL, 10% Runware' } }, h.clock.now());
+    // A chart the channel got (the chart poster records the file it shared).
+    await h.db.app.query(
+      `INSERT INTO rollout.chart_jobs (key, channel, thread_ts, request, created_at, file_id, done_at, bytes) VALUES ('event:9', 'C0ROLLOUT', '1764324000.000002', $1, $2, 'F0CHART1', $2, 36000)`,
+      [JSON.stringify({ kind: 'stage', runId: 1, fromMs: 0, toMs: 1, title: 'Stage D1: 90% FAL, 10% Runware', marks: [] }), h.clock.now()],
+    );
     const view = await h.openHome(bob.id);
     expect(view).toMatchSnapshot('D1 active, as an admin');
     const all = texts(view).join('\n');

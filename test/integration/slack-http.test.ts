@@ -177,7 +177,7 @@ describe('rollback buttons', () => {
     expect((await h.submitForm(carol.id, form, 'test')).view.blocks[0].text.text).toContain('*Rolled back*');
     await h.clickForm(carol.id, ACTION.rollback, rollback.value);
     await h.fake.until(() => h.fake.views('views.update').length === 1, 'the refusal in the form');
-    expect(h.fake.views('views.update')[0].body.view.blocks[0].text.text).toContain('This button was for D1 of rollout #1; the rollout is now ROLLED BACK');
+    expect((h.fake.views('views.update')[0].body.view as any).blocks[0].text.text).toContain('This button was for D1 of rollout #1; the rollout is now ROLLED BACK');
     const { rows } = await h.db.app.query(`SELECT description FROM feature_flags`);
     expect(rows[0].description).toBe('Provider weights: 100% FAL, 0% Runware (Manual Rollback)');
   });

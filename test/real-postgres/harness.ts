@@ -30,6 +30,8 @@ export function fastPlanFile(overrides: Record<string, unknown> = {}): string {
 export interface Scratch {
   /** For the bot: the least-privilege role. */
   url: string;
+  /** The tables' owner (can build the analytics index). */
+  ownerUrl: string;
   /** The app's and the test's side: the tables' owner. */
   pool: pg.Pool;
   close(): Promise<void>;
@@ -41,6 +43,7 @@ export async function scratchDatabase(): Promise<Scratch> {
   pool.on('error', () => {});
   return {
     url,
+    ownerUrl,
     pool,
     async close() {
       await pool.end();

@@ -3,6 +3,7 @@ import { emptySeries, SeriesWindows, type BucketSeries, type ProviderSeries } fr
 import { binOf, emptyHistograms } from '../../src/core/latency-histogram.ts';
 import { chartSeries, type ChartSeries, type Histograms } from '../../src/core/chart-series.ts';
 import { Random } from '../../src/demo/random.ts';
+import { addDecimal, parseDecimal } from '../../src/core/decimal.ts';
 
 /**
  * Synthetic history filled exactly as readHistory and readLatencyHistograms would fill it from
@@ -32,7 +33,8 @@ export function syntheticHistory(plan: Plan, hours: number, traffic: Traffic = {
       s.latencyAtOrAbove[i]++;
       s.latencyAboveMin[i] = Number.isNaN(s.latencyAboveMin[i]) ? latency : Math.min(s.latencyAboveMin[i], latency);
     } else s.latencyBelowMax[i] = Number.isNaN(s.latencyBelowMax[i]) ? latency : Math.max(s.latencyBelowMax[i], latency);
-    s.costSum[i] += cost;
+    const c = parseDecimal(cost.toFixed(6));
+    s.costSum[i] = s.costSum[i] ? addDecimal(s.costSum[i]!, c) : c;
     s.costSamples[i]++;
     h[i].set(binOf(latency), (h[i].get(binOf(latency)) ?? 0) + 1);
   };

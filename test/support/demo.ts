@@ -1,4 +1,7 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
+import { PNG } from 'pngjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FAULTS, type FaultKind } from '../../src/demo/faults.ts';
 import { parseOptions } from '../../src/demo/options.ts';
@@ -58,5 +61,11 @@ export function itRollsBack(demo: ReturnType<typeof demoRunner>, fault: FaultKin
     expect(text).toContain('Health endpoint confirms FAL 100% / Runware 0%');
     expect(text).toMatch(/Timeline[\s\S]*fault starts[\s\S]*first breach[\s\S]*AUTO-ROLLBACK/);
     expect(text).not.toContain('\r');
+    // The charts the bot would share: the breach alert's and the rollback's, listed at the end as PNG files.
+    const charts = result.charts.map((path) => PNG.sync.read(readFileSync(path)));
+    expect(charts.length).toBeGreaterThanOrEqual(2);
+    expect(charts.at(-1)!).toMatchObject({ width: 1200, height: 640 });
+    expect(text).toMatch(new RegExp(`Charts the bot shared in Slack \\(${charts.length} PNG files in .*\\):\\n  ${result.charts[0]}`));
+    rmSync(dirname(result.charts[0]), { recursive: true });
   });
 }

@@ -18,11 +18,24 @@ export interface Reply {
   body: Record<string, any>;
 }
 
+/** Bytes POSTed to an upload_url that files.getUploadURLExternal handed out. */
+export interface Upload {
+  fileId: string;
+  /** The file as Slack stores it (the multipart part's content). */
+  bytes: Buffer;
+  /** Which Web API call preceded it (index into calls). */
+  afterCall: number;
+}
+
 export type Scripted = { status: 429; retryAfter: number } | { status: 500 } | { error: string } | { drop: true } | { pass: true };
 
 export class FakeSlack {
   readonly calls: ApiCall[] = [];
   readonly replies: Reply[] = [];
+  readonly uploads: Upload[] = [];
+  /** Files completeUploadExternal shared (what the channel shows), with the index of that call. */
+  readonly shared: { call: number; fileId: string; title: string | undefined; channel: unknown; threadTs: unknown }[] = [];
+  private fileCounter = 0;
   private script: Scripted[] = [];
   private methodScript = new Map<string, Scripted[]>();
   private held = new Map<string, Scripted>();
@@ -81,6 +94,8 @@ export class FakeSlack {
   clear(): void {
     this.calls.length = 0;
     this.replies.length = 0;
+    this.uploads.length = 0;
+    this.shared.length = 0;
     this.tsCounter = 0;
     this.viewCounter = 0;
   }
@@ -113,7 +128,8 @@ export class FakeSlack {
   private async handle(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const bytes = Buffer.concat(chunks);
+    const raw = bytes.toString('utf8');
     const path = new URL(req.url ?? '/', this.url).pathname;
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -125,11 +141,23 @@ export class FakeSlack {
       this.notify();
       return;
     }
+    if (path.startsWith('/upload/')) {
+      // Step 2 of files.uploadV2: the Web API client POSTs the file as multipart/form-data.
+      const scripted = this.methodScript.get('upload')?.shift();
+      if (scripted && 'status' in scripted) return json(scripted.status, { ok: false });
+      const form = await new Response(bytes, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
+      const file = [...form.values()].find((v): v is File => typeof v !== 'string');
+      this.uploads.push({ fileId: path.slice('/upload/'.length), bytes: Buffer.from(await file!.arrayBuffer()), afterCall: this.calls.length - 1 });
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`OK - ${file!.size}`);
+      this.notify();
+      return;
+    }
     if (!path.startsWith('/api/')) return json(404, { ok: false, error: 'unknown_path' });
     const method = path.slice('/api/'.length);
     const body: Record<string, unknown> = {};
-    // The Web API client sends objects as JSON strings inside the form: blocks, and views (views.*).
-    for (const [k, v] of new URLSearchParams(raw)) body[k] = k === 'blocks' || k === 'view' ? JSON.parse(v) : v;
+    // The Web API client sends objects as JSON strings inside the form: blocks, files, and views (views.*).
+    for (const [k, v] of new URLSearchParams(raw)) body[k] = k === 'blocks' || k === 'files' || k === 'view' ? JSON.parse(v) : v;
     this.calls.push({ method, body, authorization: req.headers.authorization });
     const scripted = this.held.get(method) ?? (this.methodScript.get(method)?.length ? this.methodScript.get(method)!.shift() : this.script.shift());
     this.notify();
@@ -144,6 +172,16 @@ export class FakeSlack {
       return json(200, { ok: true, channel: body.channel, ts, message: { ts } });
     }
     if (method === 'apps.connections.open' && this.socketUrl) return json(200, { ok: true, url: this.socketUrl() });
+    if (method === 'files.getUploadURLExternal') {
+      const fileId = `F${String(++this.fileCounter).padStart(6, '0')}`;
+      return json(200, { ok: true, upload_url: `${this.url}/upload/${fileId}`, file_id: fileId });
+    }
+    if (method === 'files.completeUploadExternal') {
+      const files = body.files as { id: string; title?: string }[];
+      if (files.some((f) => !this.uploads.some((u) => u.fileId === f.id))) return json(200, { ok: false, error: 'file_not_found' });
+      for (const f of files) this.shared.push({ call: this.calls.length - 1, fileId: f.id, title: f.title, channel: body.channel_id, threadTs: body.thread_ts });
+      return json(200, { ok: true, files: files.map((f) => ({ id: f.id, title: f.title })) });
+    }
     if (method === 'chat.update') return json(200, { ok: true, channel: body.channel, ts: body.ts });
     if (method === 'views.open' || method === 'views.publish') return json(200, { ok: true, view: { ...(body.view as object), id: `V${String(++this.viewCounter).padStart(6, '0')}` } });
     if (method === 'views.update') return json(200, { ok: true, view: { ...(body.view as object), id: body.view_id } });

@@ -18,7 +18,7 @@ export const START = '2026-11-28T10:00:00Z';
  * file; `reset()` between tests. The engine runs on the TestClock; Bolt's signature check uses
  * the real clock, as in production.
  */
-export async function slackHarness(opts: { plan?: Plan; answerWithinMs?: number; db?: TestDatabase } = {}) {
+export async function slackHarness(opts: { plan?: Plan; answerWithinMs?: number; db?: TestDatabase; charts?: boolean } = {}) {
   const db = opts.db ?? (await openTestDatabase());
   const fake = await new FakeSlack().start();
   const clock = new TestClock(START);
@@ -30,6 +30,8 @@ export async function slackHarness(opts: { plan?: Plan; answerWithinMs?: number;
     leader: soleLeader(),
     log: silentLogger,
     answerWithinMs: opts.answerWithinMs,
+    // Off unless asked: charts upload on their own queue, and tests of the text see only the text.
+    charts: opts.charts ?? false,
   });
   const port = (await front.listen())!;
 
@@ -47,6 +49,7 @@ export async function slackHarness(opts: { plan?: Plan; answerWithinMs?: number;
     },
     async reset() {
       await front.scheduler.flush();
+      await front.charts?.flush();
       await db.reset();
       fake.clear();
       clock.set(START);
@@ -122,6 +125,7 @@ export async function slackHarness(opts: { plan?: Plan; answerWithinMs?: number;
     },
     async close() {
       await front.scheduler.flush();
+      await front.charts?.flush();
       await front.stop();
       await fake.stop();
       if (!opts.db) await db.close();

@@ -9,6 +9,8 @@ import net from 'node:net';
 export async function tcpProxy(target: { host: string; port: number }, opts: { delayMs?: number } = {}) {
   const sockets = new Set<net.Socket>();
   let up = true;
+  // A host that vanished: bytes stop flowing both ways, and nobody sends FIN or RST.
+  let stalled = false;
   const server = net.createServer((client) => {
     if (!up) return client.destroy();
     const upstream = net.connect(target.port, target.host);
@@ -23,9 +25,15 @@ export async function tcpProxy(target: { host: string; port: number }, opts: { d
       });
       client.on('end', () => setTimeout(() => upstream.end(), opts.delayMs));
       upstream.pipe(client);
-    } else client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
+    } else {
+      client.on('data', (chunk) => stalled || upstream.destroyed || upstream.write(chunk));
+      upstream.on('data', (chunk) => stalled || client.destroyed || client.write(chunk));
+      client.on('end', () => stalled || upstream.end());
+      upstream.on('end', () => stalled || client.end());
+    }
+    // Once stalled, a side that closes is not told to the other: the far end just hears nothing.
+    client.on('close', () => stalled || upstream.destroy());
+    upstream.on('close', () => stalled || client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
@@ -41,6 +49,10 @@ export async function tcpProxy(target: { host: string; port: number }, opts: { d
     down() {
       up = false;
       for (const s of sockets) s.destroy();
+    },
+    /** Silently drops every byte from now on, on open and new connections alike; closes nothing. */
+    stall() {
+      stalled = true;
     },
     up() {
       up = true;

@@ -13,13 +13,14 @@ class Capture extends Writable {
 
 describe('demo options', () => {
   it('defaults: latency fault, 2m after D2, 4 requests/s, ×60, seed 1', () => {
-    expect(parseOptions([])).toEqual({ fault: 'latency', size: 3, onsetMs: 120_000, rate: 4, speed: 60, seed: 1, help: false });
+    expect(parseOptions([])).toEqual({ fault: 'latency', size: 3, onsetMs: 120_000, rate: 4, speed: 60, seed: 1, charts: null, help: false });
   });
 
   it('reads every option, with a space or an equals sign', () => {
-    expect(parseOptions(['--fault', 'vouchers', '--size=25', '--onset', '30s', '--rate', '10', '--speed=max', '--seed', '7'])).toEqual({
-      fault: 'vouchers', size: 25, onsetMs: 30_000, rate: 10, speed: null, seed: 7, help: false,
+    expect(parseOptions(['--fault', 'vouchers', '--size=25', '--onset', '30s', '--rate', '10', '--speed=max', '--seed', '7', '--charts', 'out/charts'])).toEqual({
+      fault: 'vouchers', size: 25, onsetMs: 30_000, rate: 10, speed: null, seed: 7, charts: 'out/charts', help: false,
     });
+    expect(parseOptions(['--charts', 'none']).charts).toBe(false);
     expect(parseOptions(['--fault', 'cost']).size).toBe(2);
     expect(parseOptions(['--fault', 'none']).fault).toBe('no-traffic');
     expect(parseOptions(['--help']).help).toBe(true);
@@ -39,6 +40,7 @@ describe('demo options', () => {
     [['--rate'], /--rate needs a value/],
     [['--rate', '--speed', '5'], /--rate needs a value/],
     [['--rate', '3', '--rate', '4'], /--rate is given twice/],
+    [['--charts='], /--charts needs a folder, or "none" for no charts/],
   ])('%j is refused with what to do', (argv, message) => {
     expect(() => parseOptions(argv as string[])).toThrow(DemoOptionError);
     expect(() => parseOptions(argv as string[])).toThrow(message);

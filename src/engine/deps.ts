@@ -1,0 +1,25 @@
+import type { Plan } from '../plan/plan.ts';
+import type { Database } from '../db/database.ts';
+import type { HealthSource } from '../adapters/health-endpoint.ts';
+import { RollingWindows } from '../db/rolling-windows.ts';
+import type { AccessPolicy } from './access.ts';
+
+/** What the engine runs on. Below service.ts, so readers (backtest, guard) need not import it. */
+export interface EngineDeps {
+  db: Database;
+  plan: Plan;
+  now: () => Date;
+  access: AccessPolicy;
+  health: HealthSource;
+}
+
+/**
+ * The process's one per-minute cache of the metrics (db/rolling-windows.ts), shared by the guard,
+ * status, the checklist refresh and reports; one per engine (so per process and plan).
+ */
+const caches = new WeakMap<EngineDeps, RollingWindows>();
+export function metricWindows(deps: EngineDeps): RollingWindows {
+  let w = caches.get(deps);
+  if (!w) caches.set(deps, (w = new RollingWindows(deps.plan)));
+  return w;
+}
