@@ -8,7 +8,8 @@ export type Command =
   | { kind: 'promote'; stage: string; force: boolean }
   | { kind: 'approve'; requestId: number | null }
   | { kind: 'reject'; requestId: number | null; reason: string | null }
-  | { kind: 'rollback'; reason: string | null }
+  /** expect: from a button or form made for one run and stage; refused if the rollout moved on. */
+  | { kind: 'rollback'; reason: string | null; expect?: { run: number; stage: string } }
   | { kind: 'complete' }
   | { kind: 'backtest'; sinceMs: number }
   | { kind: 'chart'; sinceMs: number | null; out: string | null };
@@ -16,11 +17,20 @@ export type Command =
 export type Parsed = { ok: true; command: Command } | { ok: false; problem: string };
 
 export const MAX_COMMAND_LENGTH = 500;
-const MAX_REASON_LENGTH = 300;
+export const MAX_REASON_LENGTH = 300;
 
 // Control characters other than plain spaces carry no meaning in a command; refusing them
 // beats guessing (a pasted ANSI sequence or NUL in the audit log helps no one).
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/** A reason typed into a form (rollback, reject): null when it is fine, else what is wrong. */
+export function reasonProblem(reason: string | null, required: boolean): string | null {
+  const text = reason?.trim() ?? '';
+  if (!text) return required ? 'Say why: the reason goes into the audit log and the alert.' : null;
+  if (text.length > MAX_REASON_LENGTH) return `The reason is ${text.length} characters long; the limit is ${MAX_REASON_LENGTH}.`;
+  if (CONTROL.test(text)) return 'The reason contains control or invisible characters; type it again as plain text.';
+  return null;
+}
 
 export function parseCommand(plan: Plan, input: string): Parsed {
   if (input.length > MAX_COMMAND_LENGTH) return { ok: false, problem: `the command is ${input.length} characters long; the limit is ${MAX_COMMAND_LENGTH}` };

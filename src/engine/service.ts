@@ -84,7 +84,7 @@ export class RolloutService {
       case 'reject':
         return this.reject(actor, command.requestId, command.reason);
       case 'rollback':
-        return this.rollback(actor, command.reason);
+        return this.rollback(actor, command.reason, command.expect);
       case 'complete':
         return this.complete(actor);
       case 'backtest':
@@ -222,8 +222,12 @@ export class RolloutService {
     });
   }
 
-  async rollback(actor: Actor, reason: string | null): Promise<Outcome> {
-    return this.transaction(actor, { action: 'rollback', reason }, async (c, now, run) => {
+  async rollback(actor: Actor, reason: string | null, expect?: { run: number; stage: string }): Promise<Outcome> {
+    return this.transaction(actor, { action: 'rollback', reason, ...(expect ? { expect } : {}) }, async (c, now, run) => {
+      if (expect && (run?.id !== expect.run || run.state !== expect.stage)) {
+        const nowState = run ? `${run.state.toUpperCase().replace('_', ' ')} (rollout #${run.id})` : 'idle';
+        return refuse('stale', `This was for ${expect.stage.toUpperCase()} of rollout #${expect.run}; the rollout is now ${nowState}. Nothing changed; use \`/rollout rollback\` if it still needs rolling back.`);
+      }
       const check = checkRollback(this.plan, position(run));
       if (!check.ok) return check;
       const ended = await this.endWithRollback(c, now, run!, actor, 'Manual Rollback', reason ?? 'no reason given');

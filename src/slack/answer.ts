@@ -9,6 +9,7 @@ import type { RolloutMetrics } from '../adapters/metrics.ts';
 import type { RefusalCode } from '../core/state-machine.ts';
 import { outcomeMessage, postedInThreadMessage, slowDatabaseMessage, threadRootMessage } from '../render/blocks/outcome.ts';
 import type { Message } from '../render/blocks/limits.ts';
+import type { HomePublisher } from './home.ts';
 
 /** What every listener needs. */
 export interface ListenerDeps {
@@ -22,6 +23,8 @@ export interface ListenerDeps {
   postInThread?: (root: Message, reply: Message, outcome: Reply['outcome']) => Promise<void>;
   /** Counts what commands did (Prometheus). */
   metrics?: Pick<RolloutMetrics, 'observeOutcome'>;
+  /** The Home tab: shown when opened; a click there is answered on it (it has no response_url). */
+  home?: Pick<HomePublisher, 'opened' | 'show'>;
 }
 
 export const slackActor = (userId: string): Actor => ({ id: userId, via: 'slack' });
@@ -31,13 +34,13 @@ export const slackActor = (userId: string): Actor => ({ id: userId, via: 'slack'
  * response_url. A core that hangs (database down, pool exhausted) gets a "not answered yet"
  * reply first; the real result follows when it comes (response_url takes 5 replies).
  */
-export async function answer(deps: ListenerDeps, respond: RespondFn, work: () => Promise<Reply>, context: { user: string; action: string }): Promise<void> {
+export async function answer(deps: ListenerDeps, respond: AnswerTo, work: () => Promise<Reply>, context: { user: string; action: string }): Promise<void> {
   const log = deps.log.child({ component: 'slack', ...context });
   const send = async (message: Message, inChannel = false) => {
     try {
-      await respond({ response_type: inChannel ? 'in_channel' : 'ephemeral', replace_original: false, text: message.text, blocks: message.blocks as never });
+      await respond(message, inChannel);
     } catch (err) {
-      log.warn('slack: could not answer through response_url', { error: describeError(err) });
+      log.warn('slack: could not show the answer (response_url or Home tab)', { error: describeError(err) });
     }
   };
   const result = work().catch((err): Reply => {
@@ -71,6 +74,26 @@ export async function answer(deps: ListenerDeps, respond: RespondFn, work: () =>
   }
   await send(outcomeMessage(deps.service.plan, reply.outcome), reply.visibility === 'channel');
   if (reply.outcome.kind !== 'unavailable') deps.afterCommand();
+}
+
+/** Shows one answer to the person who typed or clicked (private unless inChannel). */
+export type AnswerTo = (message: Message, inChannel: boolean) => Promise<void>;
+
+/** Through the response_url Slack put in the command or click. */
+export const viaRespond = (respond: RespondFn): AnswerTo => async (message, inChannel) => {
+  await respond({ response_type: inChannel ? 'in_channel' : 'ephemeral', replace_original: false, text: message.text, blocks: message.blocks as never });
+};
+
+/**
+ * Where the answer to a click goes: its response_url (a message), or the person's Home tab when
+ * the click came from there (a view has none, so Bolt leaves respond undefined).
+ */
+export function replyChannel(deps: ListenerDeps, userId: string, respond: RespondFn | undefined): AnswerTo {
+  if (respond) return viaRespond(respond);
+  return async (message) => {
+    if (deps.home) await deps.home.show(userId, message);
+    else deps.log.warn('slack: a click had no response_url and there is no Home tab to answer on', { user: userId });
+  };
 }
 
 /**

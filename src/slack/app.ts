@@ -6,6 +6,8 @@ import type { ListenerDeps } from './answer.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { register as registerActions } from './listeners/actions/index.ts';
 import { register as registerCommands } from './listeners/commands/index.ts';
+import { register as registerEvents } from './listeners/events/index.ts';
+import { register as registerViews } from './listeners/views/index.ts';
 import { SOCKET_BACKOFF } from './backoff.ts';
 import { SocketLink, type SocketState } from './socket-link.ts';
 import { DEFAULT_SLACK_API_URL } from './web.ts';
@@ -85,6 +87,8 @@ export function buildSlackApp(opts: SlackAppOptions): SlackApp {
   });
   registerCommands(app, opts.deps);
   registerActions(app, opts.deps);
+  registerViews(app, opts.deps);
+  registerEvents(app, opts.deps);
   return { app, mode, receiver, link, healthz: health };
 }
 

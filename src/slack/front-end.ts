@@ -12,6 +12,7 @@ import { serveMetrics } from '../adapters/metrics-server.ts';
 import { buildSlackApp } from './app.ts';
 import { ChecklistRefresher } from './refresher.ts';
 import { slackSink } from './sink.ts';
+import { HomePublisher, refreshingHome, type HomeDeps } from './home.ts';
 import { ChartPoster, recordBacktestChart, withCharts } from './chart-poster.ts';
 import { describeError } from '../engine/errors.ts';
 import { slackWebClient, type WebClient } from './web.ts';
@@ -24,6 +25,8 @@ export interface SlackFrontEndOptions {
   answerWithinMs?: number;
   /** Prometheus: GET /metrics next to /healthz. Without it, one is made for this front end. */
   metrics?: RolloutMetrics;
+  /** The Home tab's republishing pace (defaults in HOME_DEFAULTS). */
+  home?: Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass'>;
   /** Charts under reports, alerts and backtests (default true; tests of the text alone turn them off). */
   charts?: boolean;
 }
@@ -35,6 +38,7 @@ export interface SlackFrontEnd {
   sink: EventSink;
   scheduler: Scheduler;
   refresher: ChecklistRefresher;
+  home: HomePublisher;
   /** Draws and shares charts after their text (null when charts are off). */
   charts: ChartPoster | null;
   metrics: RolloutMetrics;
@@ -60,13 +64,14 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const onSlackError = (kind: string) => metrics.slackError(kind);
   const charts = opts.charts === false ? null : new ChartPoster({ service, web, channel: slack.channel, log, isLeader: () => scheduler.confirmLeader(), onSlackError });
   const textSink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError });
-  const sink = charts ? withCharts(textSink, { service, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink;
+  const home = new HomePublisher({ service, web, log, onSlackError, ...opts.home });
+  const sink = refreshingHome(charts ? withCharts(textSink, { service, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink, home);
   const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, metrics });
   const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.confirmLeader() });
   const { app, mode, link, healthz } = buildSlackApp({
     slack, log, metrics,
     deps: {
-      service, log, metrics, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
+      service, log, metrics, home, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
       async postInThread(root, reply, outcome) {
         const posted = await web.chat.postMessage({ channel: slack.channel, text: root.text, blocks: root.blocks as never });
         await web.chat.postMessage({ channel: slack.channel, thread_ts: posted.ts!, text: reply.text, blocks: reply.blocks as never });
@@ -88,7 +93,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   let background = false;
   let healthServer: Server | null = null;
   return {
-    app, mode, web, sink, scheduler, refresher, charts, metrics,
+    app, mode, web, sink, scheduler, refresher, home, charts, metrics,
     slackState: () => link?.state ?? 'http',
     async listen() {
       if (link) {
@@ -123,6 +128,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
         await new Promise<void>((resolve) => healthServer!.close(() => resolve()));
       }
       await refresher.stop();
+      await home.stop();
       await charts?.stop();
       if (background) await scheduler.stop();
     },

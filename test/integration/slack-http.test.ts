@@ -151,9 +151,10 @@ describe('approval buttons', () => {
     expect(said(await h.click(bob.id, ACTION.approve, JSON.stringify(value)))[0]).toContain('d1 started');
   });
 
-  it('Reject closes the request and removes the buttons', async () => {
+  it('Reject (through its reason form) closes the request and removes the buttons', async () => {
     const value = await requestD1();
-    expect(said(await h.click(carol.id, ACTION.reject, value))[0]).toBe('Request #1 for d1 rejected.');
+    const form = await h.clickForm(carol.id, ACTION.reject, value);
+    expect((await h.submitForm(carol.id, form, null)).view.blocks[0].text.text).toBe(':x: Request #1 for *D1* rejected.');
     await h.flush();
     const update = h.fake.calls.find((c) => c.method === 'chat.update')!;
     expect((update.body.blocks as any[]).at(-1).text.text).toContain('*Rejected* by <@U_CAROL>');
@@ -161,19 +162,22 @@ describe('approval buttons', () => {
 });
 
 describe('rollback buttons', () => {
-  it('carry a confirm dialog, act on their own stage, and refuse once the rollout moved on', async () => {
+  it('open a reason form instead of a confirm dialog, act on their own stage, and refuse once the rollout moved on', async () => {
     await h.command(alice.id, 'd1');
     await h.flush();
     await h.click(bob.id, ACTION.approve, h.buttonValue(ACTION.approve));
     await h.flush();
     const checklist = h.fake.calls.at(-1)!;
     const rollback = (checklist.body.blocks as any[]).find((b) => b.type === 'actions').elements.find((e: any) => e.action_id === ACTION.rollback);
-    expect(rollback.confirm.title.text).toBe('Roll back D1?');
+    expect(rollback.confirm).toBeUndefined();
     expect(JSON.parse(rollback.value)).toEqual({ run: 1, stage: 'd1' });
 
     expect(said(await h.click(mallory.id, ACTION.rollback, rollback.value))[0]).toContain('Only rollout admins may rollback');
-    expect(said(await h.click(carol.id, ACTION.rollback, rollback.value))[0]).toContain('Rolled back');
-    expect(said(await h.click(carol.id, ACTION.rollback, rollback.value))[0]).toContain('This button was for D1 of rollout #1; the rollout is now ROLLED BACK');
+    const form = await h.clickForm(carol.id, ACTION.rollback, rollback.value);
+    expect((await h.submitForm(carol.id, form, 'test')).view.blocks[0].text.text).toContain('*Rolled back*');
+    await h.clickForm(carol.id, ACTION.rollback, rollback.value);
+    await h.fake.until(() => h.fake.views('views.update').length === 1, 'the refusal in the form');
+    expect((h.fake.views('views.update')[0].body.view as any).blocks[0].text.text).toContain('This button was for D1 of rollout #1; the rollout is now ROLLED BACK');
     const { rows } = await h.db.app.query(`SELECT description FROM feature_flags`);
     expect(rows[0].description).toBe('Provider weights: 100% FAL, 0% Runware (Manual Rollback)');
   });

@@ -84,6 +84,9 @@ it('D1 → D2 → breach → auto-rollback, message by message', async () => {
   h.clock.set('2026-11-28T11:12:00Z');
   await step('11 11:12 the health endpoint confirms the rollback weights', () => h.front.refresher.refresh());
 
-  await step('12 a late click on the old Roll back now button is refused', () => h.click(bob.id, ACTION.rollback, h.buttonValue(ACTION.rollback)));
+  await step('12 a late click on the old Roll back now button opens the form, which says there is nothing to do', async () => {
+    await h.clickForm(bob.id, ACTION.rollback, h.buttonValue(ACTION.rollback));
+    await h.fake.until(() => h.fake.views('views.update').length === 1, 'the form replaced by the refusal');
+  });
   await step('13 status after the rollback', () => h.command(carol.id, 'status'));
 });

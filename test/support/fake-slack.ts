@@ -44,6 +44,7 @@ export class FakeSlack {
   private server: Server;
   private tsCounter = 0;
   private responseCounter = 0;
+  private viewCounter = 0;
   private waiters: (() => void)[] = [];
   url = '';
 
@@ -96,6 +97,12 @@ export class FakeSlack {
     this.uploads.length = 0;
     this.shared.length = 0;
     this.tsCounter = 0;
+    this.viewCounter = 0;
+  }
+
+  /** The views Slack was asked to show (views.open / views.publish / views.update), oldest first. */
+  views(method?: 'views.open' | 'views.publish' | 'views.update', userId?: string): ApiCall[] {
+    return this.calls.filter((c) => (method ? c.method === method : c.method.startsWith('views.')) && (!userId || c.body.user_id === userId));
   }
 
   /** Waits until the condition over the recorded traffic holds (no sleeps, no timings). */
@@ -149,7 +156,8 @@ export class FakeSlack {
     if (!path.startsWith('/api/')) return json(404, { ok: false, error: 'unknown_path' });
     const method = path.slice('/api/'.length);
     const body: Record<string, unknown> = {};
-    for (const [k, v] of new URLSearchParams(raw)) body[k] = k === 'blocks' || k === 'files' ? JSON.parse(v) : v;
+    // The Web API client sends objects as JSON strings inside the form: blocks, files, and views (views.*).
+    for (const [k, v] of new URLSearchParams(raw)) body[k] = k === 'blocks' || k === 'files' || k === 'view' ? JSON.parse(v) : v;
     this.calls.push({ method, body, authorization: req.headers.authorization });
     const scripted = this.held.get(method) ?? (this.methodScript.get(method)?.length ? this.methodScript.get(method)!.shift() : this.script.shift());
     this.notify();
@@ -175,6 +183,8 @@ export class FakeSlack {
       return json(200, { ok: true, files: files.map((f) => ({ id: f.id, title: f.title })) });
     }
     if (method === 'chat.update') return json(200, { ok: true, channel: body.channel, ts: body.ts });
+    if (method === 'views.open' || method === 'views.publish') return json(200, { ok: true, view: { ...(body.view as object), id: `V${String(++this.viewCounter).padStart(6, '0')}` } });
+    if (method === 'views.update') return json(200, { ok: true, view: { ...(body.view as object), id: body.view_id } });
     return json(200, { ok: true });
   }
 

@@ -7,7 +7,8 @@ import { openTestDatabase, type TestDatabase } from './db.ts';
 import { engine } from './engine.ts';
 import { TestClock } from './clock.ts';
 import { FakeSlack, type Reply } from './fake-slack.ts';
-import { buttonBody, commandBody, postSigned, SIGNING_SECRET } from './slack-requests.ts';
+import { buttonBody, commandBody, homeButtonBody, homeOpenedEvent, postSigned, postSignedJson, SIGNING_SECRET, viewSubmissionBody } from './slack-requests.ts';
+import { REASON } from '../../src/render/blocks/modals.ts';
 
 export const CHANNEL = 'C0ROLLOUT';
 export const START = '2026-11-28T10:00:00Z';
@@ -56,8 +57,46 @@ export async function slackHarness(opts: { plan?: Plan; answerWithinMs?: number;
       // Makes this replica the leader (PGlite and the test's Postgres have no other), so kicks drain the outbox.
       await front.scheduler.tick();
     },
-    /** Delivers everything in the outbox now. */
-    flush: () => front.scheduler.flush(),
+    /** Delivers everything in the outbox now, and the Home tab republishing it caused. */
+    async flush() {
+      await front.scheduler.flush();
+      await front.home.flush();
+    },
+    /** Opens the bot's Home tab as `user` (app_home_opened, JSON, signed); resolves with the view published for them. */
+    async openHome(user: string): Promise<any> {
+      const before = fake.views('views.publish', user).length;
+      const res = await postSignedJson(port, homeOpenedEvent(user));
+      if (res.status !== 200) throw new Error(`/slack/events answered ${res.status}`);
+      await fake.until(() => fake.views('views.publish', user).length > before, `views.publish for ${user}`);
+      return fake.views('views.publish', user).at(-1)!.body.view;
+    },
+    /** The Home tab last published for `user`. */
+    home(user: string): any {
+      return fake.views('views.publish', user).at(-1)?.body.view;
+    },
+    /** A click that opens a form: resolves with the form (views.open), after Slack got it. */
+    async clickForm(user: string, actionId: string, value: string, from: 'message' | 'home' = 'message'): Promise<any> {
+      const before = fake.views('views.open').length;
+      const body = from === 'home' ? homeButtonBody(user, actionId, value) : buttonBody(user, actionId, value, fake.responseUrl());
+      const res = await postSigned(port, body);
+      if (res.status !== 200) throw new Error(`/slack/events answered ${res.status}`);
+      await fake.until(() => fake.views('views.open').length > before, `views.open for ${actionId}`);
+      return fake.views('views.open').at(-1)!.body.view;
+    },
+    /** A click on the Home tab that does not open a form (Approve); resolves once the Home tab was republished with the answer. */
+    async clickHome(user: string, actionId: string, value: string): Promise<any> {
+      const before = fake.views('views.publish', user).length;
+      const res = await postSigned(port, homeButtonBody(user, actionId, value));
+      if (res.status !== 200) throw new Error(`/slack/events answered ${res.status}`);
+      await fake.until(() => fake.views('views.publish', user).length > before, `Home answer to ${actionId}`);
+      return fake.views('views.publish', user).at(-1)!.body.view;
+    },
+    /** Submits a form with this reason; resolves with Bolt's ack body (response_action …), or null for a plain ack. */
+    async submitForm(user: string, form: { callback_id: string; private_metadata: string }, reason: string | null): Promise<any> {
+      const res = await postSigned(port, viewSubmissionBody(user, form, { [REASON.block]: { [REASON.action]: reason } }));
+      if (res.status !== 200) throw new Error(`/slack/events answered ${res.status}`);
+      return res.text ? JSON.parse(res.text) : null;
+    },
     /** `/rollout <text>` as Slack posts it; resolves with the replies sent to its response_url. */
     async command(user: string, text: string, replies = 1): Promise<Reply[]> {
       const url = fake.responseUrl();

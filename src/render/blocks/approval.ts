@@ -1,8 +1,8 @@
 import type { Plan } from '../../plan/plan.ts';
 import type { RequestJson, RolloutEvent } from '../../core/events.ts';
 import { lineIcon, lineSummary, weightsLine } from '../format.ts';
-import { ACTION, encodeValue } from './buttons.ts';
-import { actions, button, confirm, context, esc, hhmm, section, upper, who, whoList } from './common.ts';
+import { decisionButtons } from './controls.ts';
+import { actions, context, esc, hhmm, section, upper, who, whoList } from './common.ts';
 import { fitMessage, type Message } from './limits.ts';
 
 type Opened = Extract<RolloutEvent, { kind: 'request_opened' }>;
@@ -14,7 +14,6 @@ type Opened = Extract<RolloutEvent, { kind: 'request_opened' }>;
 export function approvalMessage(plan: Plan, opened: Opened, current: RequestJson, needed: number): Message {
   const r = current;
   const stage = upper(r.toStage);
-  const last = plan.stages[plan.stages.length - 1].name === r.toStage;
   const head = `:raised_hand: *${who(r.requestedBy)} requests ${stage}* (request #${r.id}${r.forced ? ', *forced* past the soak or a breach' : ''})`;
   const fromStage = plan.stages.some((s) => s.name === r.fromState) ? upper(r.fromState) : null;
   const facts = [`${weightsLine(plan, opened.fromWeights)} → *${weightsLine(plan, opened.toWeights)}*`];
@@ -25,12 +24,7 @@ export function approvalMessage(plan: Plan, opened: Opened, current: RequestJson
   const blocks = [section(head), section(facts.join('\n')), section(lines)];
   const approvals = r.approvals.length ? `Approved so far by ${whoList(r.approvals.map((a) => a.by))} (${r.approvals.length} of ${needed})` : `Needs ${needed} approval${needed === 1 ? '' : 's'} from an admin other than ${who(r.requestedBy)}`;
   if (r.status === 'pending') {
-    const value = encodeValue({ request: r.id, run: r.runId, stage: r.toStage });
-    const approve = button(`Approve ${stage}`, ACTION.approve, value, {
-      style: 'primary',
-      ...(last ? { confirm: confirm(`Approve ${stage}?`, `This sends *all* traffic to ${plan.providerNames[plan.to]}: ${weightsLine(plan, opened.toWeights)}.`, `Approve ${stage}`, 'primary') } : {}),
-    });
-    blocks.push(context(approvals), actions(approve, button('Reject', ACTION.reject, value, { style: 'danger' })));
+    blocks.push(context(approvals), actions(...decisionButtons(plan, r)));
   } else {
     blocks.push(section(decision(r)));
   }

@@ -3,7 +3,8 @@ import type { RolloutEvent } from '../../core/events.ts';
 import { ITEM_ICON, type ChecklistItem } from '../checklist.ts';
 import { utc, weightsLine } from '../format.ts';
 import { ACTION, encodeValue } from './buttons.ts';
-import { actions, button, confirm, context, esc, section, upper, who, whoList } from './common.ts';
+import { rollbackButton } from './controls.ts';
+import { actions, button, context, esc, section, upper, who, whoList } from './common.ts';
 import { fitMessage, type ButtonElement, type Message } from './limits.ts';
 
 type Started = Extract<RolloutEvent, { kind: 'stage_started' }>;
@@ -45,10 +46,7 @@ export function checklistMessage(plan: Plan, v: ChecklistView): Message {
     if (v.ready && next && !v.pendingRequest) {
       buttons.push(button(`Request ${upper(next.name)}`, ACTION.requestStage, encodeValue({ run: e.runId, from: e.stage, to: next.name }), { style: 'primary' }));
     }
-    buttons.push(button('Roll back', ACTION.rollback, encodeValue({ run: e.runId, stage: e.stage }), {
-      style: 'danger',
-      confirm: confirm(`Roll back ${stage}?`, `All traffic goes back to ${plan.providerNames[plan.from]}: ${weightsLine(plan, plan.rollbackWeights)}. No approval needed.`, 'Roll back'),
-    }));
+    buttons.push(rollbackButton(e.runId, e.stage));
     blocks.push(actions(...buttons));
   }
   if (v.checkedAt) blocks.push(context(`Checked ${utc(v.checkedAt)}`));

@@ -3,7 +3,7 @@ import { durationLabel, formatDuration } from '../../plan/duration.ts';
 import type { AlertEpisode } from '../../core/alert-episodes.ts';
 import { RED_LINE_LABELS, type LineEvaluation } from '../../core/red-lines.ts';
 import { lineIcon, lineSummary } from '../format.ts';
-import { rollbackButton } from './events.ts';
+import { rollbackButton } from './controls.ts';
 import { actions, context, esc, hhmm, hhmmss, section, upper } from './common.ts';
 import { fitMessage, type Message } from './limits.ts';
 
@@ -58,6 +58,6 @@ export function episodeParentMessage(plan: Plan, p: EpisodeParent): Message {
     context(`First breach ${hhmm(e.firstBreachAt)}: ${lineIcon(p.first)} ${esc(lineSummary(plan, p.first))} · red line's \`for\`: ${durationLabel(p.forMs)}`),
   ];
   if (p.shadow) blocks.push(context(':ghost: Shadow mode: the guard alerts only and never writes the flag.'));
-  if (!e.rolledBackAt) blocks.push(actions(rollbackButton(plan, e.runId, e.stage, 'Roll back now')));
+  if (!e.rolledBackAt) blocks.push(actions(rollbackButton(e.runId, e.stage, 'Roll back now')));
   return fitMessage({ text: `[alert] ${label} at ${e.stage}: ${summary}.`, blocks });
 }

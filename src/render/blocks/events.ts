@@ -5,8 +5,8 @@ import { RED_LINE_LABELS } from '../../core/red-lines.ts';
 import { reportDeltas } from '../../core/report.ts';
 import { renderEvent } from '../text.ts';
 import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, weightsLine } from '../format.ts';
-import { ACTION, encodeValue } from './buttons.ts';
-import { actions, button, confirm, context, esc, hhmm, hhmmss, section, upper, who } from './common.ts';
+import { rollbackButton } from './controls.ts';
+import { actions, context, esc, hhmm, hhmmss, section, upper, who } from './common.ts';
 import { fitMessage, type Message } from './limits.ts';
 
 // The first place to look depends on which red line fired: an error hunt is no help for cost.
@@ -37,7 +37,7 @@ export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_op
       return msg(
         section(`:rotating_light: *${RED_LINE_LABELS[e.line.name]} is in breach at ${upper(e.stage)}*`),
         section(`${lineIcon(e.line)} ${esc(lineSummary(plan, e.line))}\n${act}`),
-        actions(rollbackButton(plan, e.runId, e.stage, 'Roll back now')),
+        actions(rollbackButton(e.runId, e.stage, 'Roll back now')),
       );
     }
     case 'breach_recovered':
@@ -54,7 +54,7 @@ export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_op
       ];
       const blocks = [section(head), section(facts.join('\n'))];
       if (!e.shadow) blocks.push(context(extra.confirmation ?? `Health endpoint: checking that the app reports ${weightsLine(plan, e.weights)}…`));
-      else blocks.push(actions(rollbackButton(plan, e.runId, e.stage, 'Roll back now')));
+      else blocks.push(actions(rollbackButton(e.runId, e.stage, 'Roll back now')));
       blocks.push(context(`Next: ${WHERE_TO_LOOK[e.line.name](cand)}, fix, then start again with \`/rollout ${plan.stages[0].name}\`.`));
       return msg(...blocks);
     }
@@ -72,7 +72,7 @@ export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_op
     case 'flag_drift':
       return msg(
         section(`:warning: *The flag was changed outside the bot* (who is unknown): it holds \`${esc(e.found)}\`${e.problem ? ` (${esc(e.problem)})` : ''}; the bot wrote ${weightsLine(plan, e.expected)}. The bot will not overwrite it.`),
-        actions(rollbackButton(plan, e.runId, e.stage, 'Roll back')),
+        actions(rollbackButton(e.runId, e.stage)),
         context(`Or promote with \`--force\` to overwrite it (audited).`),
       );
     case 'guard_error':
@@ -101,13 +101,6 @@ function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
       section(`:bar_chart: *${upper(e.stage)} report* ${hhmm(e.at)} · split ${split || 'no traffic'} (n=${e.current.split.total}, ${durationLabel(e.current.split.windowMs)})`),
       section(lines.join('\n')),
     ],
-  });
-}
-
-export function rollbackButton(plan: Plan, runId: number, stage: string, label: string) {
-  return button(label, ACTION.rollback, encodeValue({ run: runId, stage }), {
-    style: 'danger',
-    confirm: confirm(`Roll back ${upper(stage)}?`, `All traffic goes back to ${plan.providerNames[plan.from]}: ${weightsLine(plan, plan.rollbackWeights)}. No approval needed.`, 'Roll back'),
   });
 }
 

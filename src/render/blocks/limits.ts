@@ -20,6 +20,14 @@ export const LIMITS = {
   confirmButton: 30,
   /** The notification / screen-reader fallback; Slack truncates long ones anyway. */
   fallbackText: 3000,
+  /** Views (the Home tab, modals): more blocks than a message, and a size cap (view_too_large). */
+  viewBlocks: 100,
+  viewBytes: 250_000,
+  privateMetadata: 3000,
+  /** Modal title, submit and close labels. */
+  modalLabel: 24,
+  imageAltText: 2000,
+  inputLabel: 2000,
 } as const;
 
 export type TextObject = { type: 'mrkdwn' | 'plain_text'; text: string; emoji?: boolean };
@@ -43,7 +51,17 @@ export type Block =
   | { type: 'header'; text: TextObject }
   | { type: 'context'; elements: TextObject[] }
   | { type: 'actions'; elements: ButtonElement[]; block_id?: string }
-  | { type: 'divider' };
+  | { type: 'divider' }
+  | { type: 'image'; slack_file: { id: string }; alt_text: string; title?: TextObject }
+  | { type: 'input'; block_id: string; label: TextObject; optional: boolean; hint?: TextObject; element: PlainTextInput };
+
+export interface PlainTextInput {
+  type: 'plain_text_input';
+  action_id: string;
+  multiline: boolean;
+  max_length: number;
+  placeholder?: TextObject;
+}
 
 export interface Message {
   /** Plain fallback for notifications, screen readers and clients without blocks. */
@@ -90,15 +108,63 @@ function fitBlock(b: Block): Block {
       return { ...b, elements: b.elements.slice(0, LIMITS.actionsElements).map(fitButton) };
     case 'divider':
       return b;
+    case 'image':
+      return { ...b, alt_text: clip(b.alt_text, LIMITS.imageAltText) };
+    case 'input':
+      return { ...b, label: clipText(b.label, LIMITS.inputLabel) };
   }
 }
 
 /** Clips a message to Block Kit's limits; when blocks must be dropped, the last one says so. */
 export function fitMessage(m: Message): Message {
-  let blocks = m.blocks;
-  if (blocks.length > LIMITS.blocks) {
-    const dropped = blocks.length - (LIMITS.blocks - 1);
-    blocks = [...blocks.slice(0, LIMITS.blocks - 1), { type: 'context', elements: [{ type: 'mrkdwn', text: `…${dropped} more not shown; see \`/rollout status\`.` }] }];
+  return { text: clip(m.text, LIMITS.fallbackText), blocks: fitBlocks(m.blocks, LIMITS.blocks) };
+}
+
+/** At most `max` blocks, each within its limits; the last one says how many were dropped. */
+export function fitBlocks(blocks: Block[], max: number): Block[] {
+  if (blocks.length > max) {
+    const dropped = blocks.length - (max - 1);
+    blocks = [...blocks.slice(0, max - 1), { type: 'context', elements: [{ type: 'mrkdwn', text: `…${dropped} more not shown; see \`/rollout status\`.` }] }];
   }
-  return { text: clip(m.text, LIMITS.fallbackText), blocks: blocks.map(fitBlock) };
+  return blocks.map(fitBlock);
+}
+
+export interface HomeView {
+  type: 'home';
+  blocks: Block[];
+}
+
+export interface ModalView {
+  type: 'modal';
+  callback_id: string;
+  /** What the form was made for (run, stage, request): data, so never clipped. */
+  private_metadata: string;
+  title: TextObject;
+  submit?: TextObject;
+  close: TextObject;
+  blocks: Block[];
+}
+
+export type View = HomeView | ModalView;
+
+const viewBytes = (v: View) => new TextEncoder().encode(JSON.stringify(v)).length;
+
+/**
+ * Clips a view to Slack's limits: 100 blocks, and a payload Slack takes (view_too_large over
+ * 250 kB), dropping blocks from the end, where the renderers put what matters least.
+ */
+export function fitView<V extends View>(v: V): V {
+  if (v.type === 'modal' && v.private_metadata.length > LIMITS.privateMetadata) {
+    throw new BlockLimitError(`modal ${v.callback_id}: private_metadata is ${v.private_metadata.length} characters, over ${LIMITS.privateMetadata}`);
+  }
+  const labels = v.type === 'modal'
+    ? { title: clipText(v.title, LIMITS.modalLabel), close: clipText(v.close, LIMITS.modalLabel), ...(v.submit ? { submit: clipText(v.submit, LIMITS.modalLabel) } : {}) }
+    : {};
+  let max: number = LIMITS.viewBlocks;
+  let out = { ...v, ...labels, blocks: fitBlocks(v.blocks, max) };
+  while (viewBytes(out) > LIMITS.viewBytes && max > 2) {
+    max = Math.min(max - 1, out.blocks.length - 1);
+    out = { ...out, blocks: fitBlocks(v.blocks, max) };
+  }
+  return out;
 }

@@ -1,5 +1,6 @@
 import type { Plan } from '../../plan/plan.ts';
 import type { Outcome } from '../../core/outcomes.ts';
+import type { AuditEntry } from '../../core/views.ts';
 import { renderOutcome } from '../text.ts';
 import { utc, weightsLine } from '../format.ts';
 import { context, esc, section, upper, who, whoList } from './common.ts';
@@ -42,7 +43,7 @@ export function outcomeMessage(plan: Plan, o: Outcome): Message {
         text,
         blocks: [
           section('*History* (newest first)'),
-          ...o.entries.map((e) => context(`${utc(e.at)} · ${who(e.actor)} (${esc(e.via)}) · *${esc(e.action)}* ${esc(e.outcome)}${detail(e.detail)}`)),
+          ...o.entries.map((e) => context(historyLine(e))),
         ],
       });
     case 'chart':
@@ -66,6 +67,9 @@ export function outcomeMessage(plan: Plan, o: Outcome): Message {
       return fitMessage(one(`:warning: ${esc(o.message)}`));
   }
 }
+
+/** One audit entry as `history` shows it (the Home tab lists the latest ones the same way). */
+export const historyLine = (e: AuditEntry) => `${utc(e.at)} · ${who(e.actor)} (${esc(e.via)}) · *${esc(e.action)}* ${esc(e.outcome)}${detail(e.detail)}`;
 
 function detail(d: Record<string, unknown>): string {
   const parts: string[] = [];

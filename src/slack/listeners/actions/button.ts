@@ -1,7 +1,7 @@
 import type { AllMiddlewareArgs, BlockAction, ButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { Reply } from '../../../core/outcomes.ts';
 import type { Actor } from '../../../core/views.ts';
-import { answer, slackActor, type ListenerDeps } from '../../answer.ts';
+import { answer, replyChannel, slackActor, type ListenerDeps } from '../../answer.ts';
 
 export type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & AllMiddlewareArgs;
 
@@ -12,8 +12,9 @@ export type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & 
  */
 export const buttonListener = (deps: ListenerDeps, act: (actor: Actor, rawValue: unknown) => Promise<Reply>) =>
   async ({ ack, body, action, respond }: ButtonArgs) => {
+    // A click on the Home tab has no response_url: Bolt leaves respond undefined.
     await ack();
-    await answer(deps, respond, () => act(slackActor(body.user.id), action.value), { user: body.user.id, action: action.action_id });
+    await answer(deps, replyChannel(deps, body.user.id, respond), () => act(slackActor(body.user.id), action.value), { user: body.user.id, action: action.action_id });
   };
 
 export const isAdmin = (deps: ListenerDeps, actor: Actor) => deps.service.deps.access.isAdmin(actor);
