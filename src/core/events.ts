@@ -25,6 +25,7 @@ export type RolloutEvent =
       shadow: boolean;
       at: string;
     }
+  | { kind: 'shared_hold'; runId: number; stage: string; line: LineEvaluation; heldMs: number; at: string }
   | { kind: 'manual_rollback'; runId: number; stage: string; by: string; via: string; reason: string | null; weights: Weights; byHand: boolean; at: string }
   | { kind: 'no_traffic'; runId: number; stage: string; provider: string; weight: number; candidateRequests: number; thinForMs: number; at: string }
   | { kind: 'traffic_restored'; runId: number; stage: string; provider: string; at: string }

@@ -1,6 +1,7 @@
 import type { Plan, RedLineName } from '../plan/plan.ts';
 import { RED_LINES } from '../plan/plan.ts';
 import { routeWindow, statsOf, type MetricsSnapshot } from './metrics.ts';
+import type { Versus } from './judge.ts';
 
 export type LineState = 'ok' | 'breach' | 'no_data' | 'error';
 
@@ -19,6 +20,12 @@ export interface LineEvaluation {
   skipped?: number;
   /** The same metric for `from`, for comparison only; never part of the verdict. */
   fromValue: number | null;
+  /** `from`'s rows behind fromValue (the judge: FAL's value is trusted from minSamples on). */
+  fromSamples?: number;
+  /** Runware against FAL (or, for vouchers, against the hour before D1), from the judge. */
+  versus?: Versus;
+  /** `from` breaches this red line too, in the same window: the cause is probably shared. */
+  shared?: boolean;
   /** Cost only: the candidate's average cost and the baseline it is compared to. */
   cost?: { candidate: number | null; baseline: number | null };
   /** Why the state is no_data or error. */

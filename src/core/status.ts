@@ -7,6 +7,7 @@ import { sameWeights } from './weights.ts';
 import type { RequestView, RunView } from './views.ts';
 import { allowedNow, isActiveStage, soakLeftMs } from './state-machine.ts';
 import type { HealthReading } from './health.ts';
+import type { StageVerdicts } from './judge.ts';
 
 export interface StatusLine {
   evaluation: LineEvaluation;
@@ -34,6 +35,8 @@ export interface StatusView {
   allowed: string[];
   autoRollback: boolean;
   metricsError: string | null;
+  /** The judge's always-valid verdicts on the stage so far (from the guard), when there are any. */
+  verdicts: StageVerdicts | null;
 }
 
 export function flagDrift(plan: Plan, run: RunView | null, flag: FlagReading): string | null {
@@ -58,6 +61,7 @@ export function buildStatus(input: {
   split: TrafficSplit;
   pending: RequestView | null;
   metricsError: string | null;
+  verdicts?: StageVerdicts | null;
 }): StatusView {
   const { plan, now, run } = input;
   const active = !!run && isActiveStage(plan, run.state);
@@ -88,6 +92,7 @@ export function buildStatus(input: {
     allowed: allowedNow(plan, pos, now),
     autoRollback: plan.autoRollback,
     metricsError: input.metricsError,
+    verdicts: active ? (input.verdicts ?? null) : null,
   };
 }
 

@@ -1,6 +1,11 @@
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import type { MetricsSnapshot, RouteWindow, VoucherWindow } from '../core/metrics.ts';
+import { addProviderSums, emptyProviderSums, type JudgeInputs, type StageProviderSums } from '../core/judge.ts';
+import { p95SampleOf } from '../core/compare/quantile.ts';
+import { logMomentsOf } from '../core/compare/sequential.ts';
+import type { CostCluster } from '../core/compare/means.ts';
+import { formatDecimal } from '../core/decimal.ts';
 import {
   addRouteSums, addVoucherSums, parseRouteSums, providerKey, providerStats, routeBucketsSql, sortedProviders, voucherBucketsSql,
   type RouteSums, type SnapshotWindows, type VoucherSums, type WindowSource,
@@ -113,6 +118,7 @@ export class RollingWindows implements WindowSource {
   private queue: Promise<unknown> = Promise.resolve();
   /** The last snapshot built (the checklist refresh shows it). */
   latest: MetricsSnapshot | null = null;
+  private latestJudge: JudgeInputs | null = null;
   /** What the last read fetched (for the bench and tests). */
   lastRead = { ranges: 0, minutes: 0, fineMinutes: 0 };
 
@@ -184,21 +190,32 @@ export class RollingWindows implements WindowSource {
     });
     const minuteAt = (m: number) => (m >= first && m < b1 ? this.minutes.get(m)! : (fetched.get(m) ?? blank(false)));
 
+    const judge: JudgeInputs = { p95: {}, costClusters: {} };
     const routes = w.route.map((ms): RouteWindow => {
       const s = e - ms;
       const withP95 = ms === w.p95;
+      const clusters = ms === this.plan.redLines.costPerImageRatio.windowMs;
       const sums = new Map<string | null, RouteSums>();
-      const add = (p: string | null, x: RouteSums) => {
+      const add = (p: string | null, x: RouteSums, m: number) => {
         const y = withP95 ? x : withoutLatencies(x);
         const had = sums.get(p);
         sums.set(p, had ? addRouteSums(had, y) : y);
+        if (clusters && x.costSamples > 0) {
+          // The judge's cost interval: each minute's cost sum and count (clusteredCostRatio).
+          const list = (judge.costClusters[providerKey(p)] ??= []);
+          const last = list[list.length - 1] as (CostCluster & { m?: number }) | undefined;
+          const sum = x.costSum ? Number(formatDecimal(x.costSum)) : 0;
+          if (last && last.m === m) Object.assign(last, { sum: last.sum + sum, n: last.n + x.costSamples });
+          else list.push(Object.assign({ sum, n: x.costSamples }, { m }));
+        }
       };
       for (let m = floorMin(s); m <= e; m += MINUTE) {
         const x = minuteAt(m);
         // Before s: the rows at or after s of a cached head minute, or the direct head read (all ≥ s).
-        if (m >= s || !x.fine) for (const [p, r] of x.route) add(p, r);
-        else for (const [t, p, r] of x.fine.route) if (t >= s) add(p, r);
+        if (m >= s || !x.fine) for (const [p, r] of x.route) add(p, r, m);
+        else for (const [t, p, r] of x.fine.route) if (t >= s) add(p, r, m);
       }
+      if (withP95) for (const [p, r] of sums) judge.p95[providerKey(p)] = r.latencies ? p95SampleOf(Float64Array.from(r.latencies).sort(), this.plan.compare.confidence) : null;
       return { windowMs: ms, end: new Date(e), providers: sortedProviders([...sums].map(([p, r]) => [providerKey(p), providerStats(r, withP95)])) };
     });
     const vouchers = w.voucher.map((ms): VoucherWindow => {
@@ -212,8 +229,32 @@ export class RollingWindows implements WindowSource {
       return { windowMs: ms, end: new Date(e), ...total };
     });
     const snapshot = { at: new Date(e), routes, vouchers };
-    if (w.route.length > 1) this.latest = snapshot;
+    if (w.route.length > 1) {
+      this.latest = snapshot;
+      this.latestJudge = judge;
+    }
     return snapshot;
+  }
+
+  /** What the judge needs of the last full snapshot beyond its sums: p95 order statistics and per-minute costs. */
+  judgeInputs(): JudgeInputs | null {
+    return this.latestJudge;
+  }
+
+  /**
+   * Sums per provider of the cached minutes in [from, to): requests, failures and, where the
+   * minute still has its latencies (the p95 window's minutes), their log moments. The judge adds
+   * each minute once, when it has settled, to the stage's sums.
+   */
+  settledSums(from: number, to: number, provider: string): StageProviderSums {
+    let total = emptyProviderSums();
+    for (const [m, x] of this.minutes) {
+      if (m < from || m >= to) continue;
+      const r = x.route.get(provider);
+      if (!r) continue;
+      total = addProviderSums(total, { requests: r.requests, failures: r.failures, latency: r.latencies ? logMomentsOf(r.latencies.filter((v) => v > 0)) : { n: 0, sumLog: 0, sumLogSquares: 0 } });
+    }
+    return total;
   }
 
   private async fetch(pool: Pick<pg.Pool, 'query'>, read: ReadPlan): Promise<Map<number, Minute>> {

@@ -8,8 +8,9 @@ import { readFlag, sameWeights } from '../core/weights.ts';
 import type { Actor, RunView } from '../core/views.ts';
 import type { RedLineName } from '../plan/plan.ts';
 import { withTransaction } from '../db/database.ts';
-import { measureBaselineCost, readSnapshot } from '../db/metrics-queries.ts';
-import type { RollingWindows } from '../db/rolling-windows.ts';
+import { measureBaselineCost, readSnapshot, readVoucherWindow } from '../db/metrics-queries.ts';
+import { SETTLE_MS, type RollingWindows } from '../db/rolling-windows.ts';
+import { addProviderSums, emptyProviderSums, judgeLines, stageVerdicts, type StageSums, type StageVerdicts, type VoucherBaseline } from '../core/judge.ts';
 import * as store from '../db/store.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import type { RolloutService } from './service.ts';
@@ -26,6 +27,16 @@ export type GuardResult =
 
 interface GuardClocksWithError extends GuardClocks {
   metricsError?: string | null;
+  /** The judge's state: the voucher rate before D1, the stage's sums and its verdicts. */
+  judge?: StageJudge | null;
+  /** Red lines held (not rolled back) because FAL breaches them too, already alerted. */
+  sharedHeld?: RedLineName[];
+}
+
+export interface StageJudge {
+  before: VoucherBaseline | null;
+  sums: StageSums;
+  verdicts: StageVerdicts;
 }
 
 /** The per-minute cache the guard reads every window from (shared with status and reports). */
@@ -45,10 +56,15 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
 
   let evaluations: LineEvaluation[];
   let metricsError: string | null = null;
+  let judge: StageJudge | null = null;
+  const prevJudge = ((await store.readGuardState(db.pool, run.id))?.clocks as GuardClocksWithError | undefined)?.judge ?? null;
   try {
     // The traffic window too: the checklist refresh shows the split from this snapshot.
-    const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], guardWindows(service));
-    evaluations = evaluateRedLines(plan, snapshot, run.baselineCost);
+    const windows = guardWindows(service);
+    const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], windows);
+    const before = prevJudge ? prevJudge.before : await voucherBaseline(service, run);
+    evaluations = judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run.baselineCost), windows.judgeInputs(), before);
+    judge = { before, ...stageJudge(service, windows, run, prevJudge, now) };
   } catch (err) {
     // With one database, "unavailable" means nothing can be recorded either: let the scheduler report it.
     if (isUnavailable(err) && db.metricsPool === db.pool) throw err;
@@ -90,7 +106,9 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
     const prev = ((await store.readGuardState(c, current.id))?.clocks ?? emptyClocks()) as GuardClocksWithError;
     const candidateWeight = flag.kind === 'malformed' ? current.writtenWeights[plan.to] : flag.weights[plan.to];
     const step = advanceClocks(plan, prev, evaluations, now, candidateWeight);
-    const clocks: GuardClocksWithError = { ...step.clocks, metricsError };
+    // A held red line that recovered is alerted again if it breaches again.
+    const sharedHeld = (prev.sharedHeld ?? []).filter((n) => step.clocks.lines[n]?.breachSince);
+    const clocks: GuardClocksWithError = { ...step.clocks, metricsError, judge: judge ?? prev.judge ?? null, sharedHeld };
     const breachesStarted = step.events.flatMap((e) => (e.kind === 'breach_started' ? [e.line.name] : []));
     if (metricsError && !prev.metricsError) {
       await alert('guard_error', { message: metricsError });
@@ -100,8 +118,16 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
     }
     for (const e of step.events) await emitClockEvent(c, service, current, now, e, emit, alert);
 
-    if (step.fired.length) {
-      const [first, ...others] = step.fired;
+    // FAL breaching the same red line: the runbook still rolls back, unless the plan says hold.
+    const fired = step.fired.filter((f) => !f.line.shared || plan.onSharedBreach === 'rollback');
+    for (const f of step.fired) {
+      if (fired.includes(f) || clocks.sharedHeld!.includes(f.line.name)) continue;
+      clocks.sharedHeld = [...clocks.sharedHeld!, f.line.name];
+      await alert('shared_hold', { line: f.line, heldMs: f.heldMs });
+      await emit({ kind: 'shared_hold', runId: current.id, stage: current.state, line: f.line, heldMs: f.heldMs, at: now.toISOString() });
+    }
+    if (fired.length) {
+      const [first, ...others] = fired;
       if (plan.autoRollback) {
         await store.saveGuardState(c, { runId: current.id, evaluatedAt: now, clocks, evaluations });
         const reason = `${RED_LINE_LABELS[first.line.name]} in breach for ${Math.round(first.heldMs / 1000)} s`;
@@ -112,7 +138,7 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
         });
         return { kind: 'rolled_back', line: first.line, breachesStarted } as GuardResult;
       }
-      for (const f of step.fired) {
+      for (const f of fired) {
         if (clocks.shadowFired.includes(f.line.name)) continue;
         clocks.shadowFired = [...clocks.shadowFired, f.line.name];
         await alert('shadow_rollback', { line: f.line, heldMs: f.heldMs });
@@ -147,6 +173,39 @@ async function emitClockEvent(
       return emit({ kind: 'traffic_restored', runId: run.id, stage: run.state, provider: plan.to, at });
   }
   void c;
+}
+
+/** The voucher rate over the hour before the run started: the judge's baseline for vouchers (read once per run). */
+async function voucherBaseline(service: RolloutService, run: RunView): Promise<VoucherBaseline | null> {
+  const { db, plan } = service.deps;
+  try {
+    const w = await readVoucherWindow(db.metricsPool, run.startedAt, plan.redLines.regenerateRatePercent.windowMs);
+    return { vouchers: w.vouchers, genOk: w.genOk };
+  } catch (err) {
+    if (isUnavailable(err)) throw err;
+    return null;
+  }
+}
+
+/**
+ * The stage's sums so far and the sequential verdicts on them. Each minute is added once, when it
+ * has settled (2 min), from the per-minute cache; a minute the cache no longer holds (after a
+ * restart, more than an hour back) is skipped, and one without its latencies counts for failures only.
+ */
+function stageJudge(service: RolloutService, windows: RollingWindows, run: RunView, prev: StageJudge | null, now: Date): Omit<StageJudge, 'before'> {
+  const { plan } = service.deps;
+  const minute = 60_000;
+  const same = prev && prev.sums.runId === run.id && prev.sums.stage === run.state;
+  let sums: StageSums = same ? prev.sums : { runId: run.id, stage: run.state, through: Math.ceil(run.stageStartedAt.getTime() / minute) * minute, to: emptyProviderSums(), from: emptyProviderSums() };
+  const settled = Math.floor((now.getTime() - SETTLE_MS) / minute) * minute;
+  if (settled > sums.through) {
+    sums = {
+      ...sums, through: settled,
+      to: addProviderSums(sums.to, windows.settledSums(sums.through, settled, plan.to)),
+      from: addProviderSums(sums.from, windows.settledSums(sums.through, settled, plan.from)),
+    };
+  }
+  return { sums, verdicts: stageVerdicts(plan, sums, run.stageStartedAt, now) };
 }
 
 /** An unmeasurable baseline is measured again this often, on the traffic `from` still serves. */

@@ -23,7 +23,9 @@ import { backtest } from './backtest.ts';
 import { writeStageChart } from './chart.ts';
 import type { HistoryProgress } from '../db/history-queries.ts';
 import { formatThreshold, formatValue } from '../render/format.ts';
+import { verdictSentences } from '../render/compare.ts';
 import { metricWindows, type EngineDeps } from './deps.ts';
+import type { StageVerdicts } from '../core/judge.ts';
 
 export type { EngineDeps };
 
@@ -134,6 +136,7 @@ export class RolloutService {
     return buildStatus({
       plan, now, run, flag: readFlag(plan, flagRow), health, lines, clocks: guard?.clocks.lines ?? {},
       guardEvaluatedAt: guard?.evaluatedAt ?? null, split, pending, metricsError,
+      verdicts: (guard?.clocks as { judge?: { verdicts?: StageVerdicts } } | undefined)?.judge?.verdicts ?? null,
     });
   }
 
@@ -314,6 +317,14 @@ export class RolloutService {
     const unjudged = guard!.evaluations.filter((e) => e.state !== 'ok');
     if (unjudged.length) {
       return refuse('no_evidence', `Not promoting: not every red line was judged ok. ${unjudged.map((e) => `${RED_LINE_LABELS[e.name]} is ${e.state.replace('_', ' ')} (${e.reason ?? 'no reason recorded'}): ${whatToDo(plan, e)}`).join('; ')}. Or add --force (audited).`);
+    }
+    if (plan.compare.requireNotWorse) {
+      const verdicts = (guard!.clocks as { judge?: { verdicts?: StageVerdicts } }).judge?.verdicts ?? null;
+      const proven = verdicts && verdicts.failures.verdict === 'not_worse' && verdicts.latency.verdict === 'not_worse';
+      if (!proven) {
+        const why = verdicts ? verdictSentences(plan, verdicts).join('; ') : 'the guard has not compared them yet';
+        return refuse('not_proven', `Not promoting: the plan requires ${plan.providerNames[plan.to]} to be shown not worse than ${plan.providerNames[plan.from]} (compare.requireNotWorse). ${why}. Wait, or add --force (audited).`);
+      }
     }
     return null;
   }

@@ -3,6 +3,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import defaultPlanJson from './default-plan.json' with { type: 'json' };
 import { parseDuration } from './duration.ts';
+import { compareSchema, onSharedBreachSchema, type CompareConfig, type OnSharedBreach } from '../core/compare/schema.ts';
 
 export const RED_LINES = ['p95LatencyMs', 'failureRatePercent', 'costPerImageRatio', 'regenerateRatePercent'] as const;
 export type RedLineName = (typeof RED_LINES)[number];
@@ -38,6 +39,10 @@ export interface Plan {
   baselineCostPerImage: number | null;
   baselineLookbackMs: number;
   autoRollback: boolean;
+  /** Runware against FAL: confidence, margins, minimum sample, and whether "not worse" gates promotion. */
+  compare: CompareConfig;
+  /** FAL breaching the same red line in the same window: roll back anyway (the runbook) or hold and alert. */
+  onSharedBreach: OnSharedBreach;
   stages: Stage[];
   rollbackWeights: Weights;
   redLines: Record<RedLineName, RedLineSpec>;
@@ -84,6 +89,8 @@ const planSchema = z
     baselineCostPerImage: z.number().positive('must be a positive number, or null to measure it').nullable(),
     baselineLookback: duration().prefault('24h'),
     autoRollback: z.boolean().default(true),
+    compare: compareSchema,
+    onSharedBreach: onSharedBreachSchema,
     stages: z
       .array(
         z.strictObject({
@@ -179,6 +186,8 @@ export function parsePlan(input: unknown, source = 'plan'): Plan {
     baselineCostPerImage: p.baselineCostPerImage,
     baselineLookbackMs: p.baselineLookback,
     autoRollback: p.autoRollback,
+    compare: p.compare,
+    onSharedBreach: p.onSharedBreach,
     stages: p.stages.map((s, i) => ({ name: s.name, weights: ordered(s.weights, p.from, p.to), soakMs: s.soak ?? (i === p.stages.length - 1 ? null : 0) })),
     rollbackWeights: ordered(p.rollbackWeights, p.from, p.to),
     redLines: Object.fromEntries(

@@ -4,6 +4,7 @@ import { healthConfirms, healthSummary, providersOk } from '../core/health.ts';
 import type { StatusView } from '../core/status.ts';
 import { sameWeights } from '../core/weights.ts';
 import { percent, statusLineSummary, utc, weightsLine } from './format.ts';
+import { verdictSentences, versusSummary } from './compare.ts';
 
 /**
  * The seed's per-stage checklist, each item ticked from a measurement: the flag read back, the
@@ -78,6 +79,17 @@ export function checklistItems(plan: Plan, stage: Stage, startedAt: Date, s: Sta
   for (const l of s.lines) {
     const state: ItemState = { ok: 'done', breach: 'failed', no_data: 'waiting', error: 'warning' }[l.evaluation.state] as ItemState;
     items.push({ state, text: statusLineSummary(plan, l) });
+  }
+
+  // 6. Runware against FAL: informs, unless the plan makes "not worse" a promotion requirement.
+  const versus = versusSummary(plan, s.lines.map((l) => l.evaluation));
+  if (versus) items.push({ state: 'info', text: versus });
+  if (s.verdicts) {
+    const gate = plan.compare.requireNotWorse;
+    for (const [text, r] of verdictSentences(plan, s.verdicts).map((t, i) => [t, i ? s.verdicts!.latency : s.verdicts!.failures] as const)) {
+      const state: ItemState = !gate ? 'info' : r.verdict === 'not_worse' ? 'done' : r.verdict === 'worse' ? 'failed' : 'waiting';
+      items.push({ state, text });
+    }
   }
 
   // An unset HEALTH_URL is shown, not blocking: the flag, the split and the red lines still decide.

@@ -1,3 +1,6 @@
+import type { Plan } from '../plan/plan.ts';
+import type { LineEvaluation } from '../core/red-lines.ts';
+import type { StageVerdicts } from '../core/judge.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { Comparison } from '../core/compare/interval.ts';
 import type { SequentialResult } from '../core/compare/sequential.ts';
@@ -97,4 +100,40 @@ export function sharedBreachText(line: SharedBreachLine, names: Names, onSharedB
   return onSharedBreach === 'hold'
     ? `${base}. The plan holds instead of rolling back (onSharedBreach: "hold"); roll back by hand if ${names.to} is still to blame.`
     : `${base}. The plan rolls back all the same (onSharedBreach: "rollback").`;
+}
+
+// --- what the checklist, status, reports and alerts show, from a judged evaluation ---------------
+
+
+export const namesOf = (plan: Plan): Names => ({ to: plan.providerNames[plan.to], from: plan.providerNames[plan.from] });
+
+/** This red line's comparison in words ("failures +0.4 pp [−0.1, +0.9]"), or null when the judge gave none. */
+export function versusText(plan: Plan, line: LineEvaluation): string | null {
+  const v = line.versus;
+  if (!v) return null;
+  switch (v.kind) {
+    case 'failures':
+      return failureText(v.comparison);
+    case 'p95':
+      return p95Text(v.comparison, namesOf(plan));
+    case 'cost':
+      return costText(v.comparison, namesOf(plan));
+    case 'vouchers':
+      return voucherText(v.comparison, plan.stages[0].name.toUpperCase());
+  }
+}
+
+/** "Runware vs FAL: failures +0.4 pp [−0.1, +0.9] · p95 1.12× FAL [0.98, 1.30] · …", or null. */
+export function versusSummary(plan: Plan, lines: LineEvaluation[]): string | null {
+  const parts = lines.map((l) => versusText(plan, l)).filter((t): t is string => t !== null);
+  return parts.length ? versusLine(namesOf(plan), parts) : null;
+}
+
+/** The shared-cause sentence for a red line FAL breaches too, or null. */
+export const sharedText = (plan: Plan, line: LineEvaluation): string | null => (line.shared ? sharedBreachText(line, namesOf(plan), plan.onSharedBreach) : null);
+
+/** The stage's two always-valid verdicts, as sentences. */
+export function verdictSentences(plan: Plan, v: StageVerdicts | null): string[] {
+  if (!v) return [];
+  return [verdictText(v.failures, 'failures', namesOf(plan), v.runwarePerMinute), verdictText(v.latency, 'latency', namesOf(plan), v.runwarePerMinute)];
 }

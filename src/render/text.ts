@@ -3,7 +3,8 @@ import { durationLabel, formatDuration } from '../plan/duration.ts';
 import type { RolloutEvent } from '../core/events.ts';
 import type { Outcome } from '../core/outcomes.ts';
 import { healthConfirms, healthSummary } from '../core/health.ts';
-import { RED_LINE_LABELS } from '../core/red-lines.ts';
+import { RED_LINE_LABELS, type LineEvaluation } from '../core/red-lines.ts';
+import { sharedText, verdictSentences, versusSummary, versusText } from './compare.ts';
 import { reportDeltas } from '../core/report.ts';
 import type { StatusView } from '../core/status.ts';
 import { renderBacktest } from './backtest.ts';
@@ -72,11 +73,21 @@ export function renderStatus(plan: Plan, s: StatusView): string {
   if (s.run && s.active) out.push(`Baseline cost: ${s.run.baselineNote === 'pending' ? 'being measured by the guard' : `${money(s.run.baselineCost)} (${s.run.baselineNote})`}`);
   out.push(`Red lines (${plan.providerNames[plan.to]}):`);
   for (const l of s.lines) out.push(`  ${statusLineSummary(plan, l)}`);
+  const versus = versusSummary(plan, s.lines.map((l) => l.evaluation));
+  if (versus) out.push(`  ${versus}`);
+  for (const v of verdictSentences(plan, s.verdicts)) out.push(`  ${v}`);
   if (s.metricsError) out.push(`  ⚠ metrics query failed: ${s.metricsError}`);
   if (s.active) out.push(`Guard: ${s.guardEvaluatedAt ? `last evaluated ${utc(s.guardEvaluatedAt)}` : 'not evaluated yet'}, every ${durationLabel(plan.evaluateEveryMs)}`);
   if (s.pending) out.push(`Open request #${s.pending.id}: ${s.pending.toStage} by ${s.pending.requestedBy}, ${s.pending.approvals.length} of ${plan.approvals} approvals`);
   out.push(`Next: ${s.allowed.length ? s.allowed.join(' · ') : 'nothing (the rollout is over)'}`);
   return out.join('\n');
+}
+
+/** An alert's comparison with FAL and, when FAL breaches too, the shared-cause sentence. */
+function judged(plan: Plan, line: LineEvaluation): string[] {
+  const versus = versusText(plan, line);
+  const shared = sharedText(plan, line);
+  return [...(versus ? [`  ${plan.providerNames[plan.to]} vs ${plan.providerNames[plan.from]}: ${versus}`] : []), ...(shared ? [`  ${shared}`] : [])];
 }
 
 export function renderEvent(plan: Plan, e: RolloutEvent): string {
@@ -102,7 +113,16 @@ function eventText(plan: Plan, e: RolloutEvent): string {
     case 'stage_started':
       return `[stage] ${e.stage} started at ${utc(e.at)}: ${weightsLine(plan, e.previousWeights)} → ${weightsLine(plan, e.weights)}; requested by ${e.by}${e.approvers.length ? `, approved by ${e.approvers.join(', ')}` : ''}${e.forced ? ' (forced past the soak)' : ''}.`;
     case 'breach_started':
-      return `[alert] ${RED_LINE_LABELS[e.line.name]} is in breach at ${e.stage}: ${lineSummary(plan, e.line)}. ${e.shadow ? 'Shadow mode: no automatic rollback.' : `Auto-rollback in ${durationLabel(e.forMs)} if it holds; "rollback" to act now.`}`;
+      return [
+        `[alert] ${RED_LINE_LABELS[e.line.name]} is in breach at ${e.stage}: ${lineSummary(plan, e.line)}. ${e.shadow ? 'Shadow mode: no automatic rollback.' : `Auto-rollback in ${durationLabel(e.forMs)} if it holds; "rollback" to act now.`}`,
+        ...judged(plan, e.line),
+      ].join('\n');
+    case 'shared_hold':
+      return [
+        `[alert] HOLDING at ${e.stage}, not rolling back: ${RED_LINE_LABELS[e.line.name]} held in breach ${formatDuration(e.heldMs)}, and ${plan.providerNames[plan.from]} breaches it too.`,
+        `  ${lineSummary(plan, e.line)}`,
+        ...judged(plan, e.line),
+      ].join('\n');
     case 'breach_recovered':
       return `[alert] ${RED_LINE_LABELS[e.line.name]} recovered after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}).`;
     case 'auto_rollback':
@@ -111,6 +131,7 @@ function eventText(plan: Plan, e: RolloutEvent): string {
           ? `[alert] SHADOW MODE — would have rolled back ${e.stage} now; nothing was written.`
           : `[alert] AUTO-ROLLBACK at ${e.stage}: flag set to ${weightsLine(plan, e.weights)}.`,
         `  ${RED_LINE_LABELS[e.line.name]} held in breach ${formatDuration(e.heldMs)}: ${lineSummary(plan, e.line)}`,
+        ...judged(plan, e.line),
         ...(e.others.length ? [`  also in breach: ${e.others.map((n) => RED_LINE_LABELS[n]).join(', ')}`] : []),
       ].join('\n');
     case 'manual_rollback':
@@ -139,6 +160,7 @@ function eventText(plan: Plan, e: RolloutEvent): string {
           const from = l.fromValue !== null ? `; ${plan.providerNames[plan.from]} ${formatValue(l.name, l.fromValue)}` : '';
           return `  ${lineSummary(plan, l)}${delta}${from}`;
         }),
+        ...[versusSummary(plan, e.current.lines)].filter((t) => t !== null).map((t) => `  ${t}`),
       ].join('\n');
     }
   }

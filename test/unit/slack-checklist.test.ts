@@ -22,7 +22,7 @@ function status(minutes: number, over: Partial<StatusView> = {}): StatusView {
     flag: { kind: 'ok', weights: { fal: 0.9, runware: 0.1 }, row: { flagValueText: '', description: '', updatedAt: null } },
     drift: null, health: health({ fal: 0.9, runware: 0.1 }), soak: null,
     lines: [okLine('p95LatencyMs'), okLine('failureRatePercent'), okLine('costPerImageRatio'), okLine('regenerateRatePercent')],
-    guardEvaluatedAt: null, split: { total: 1000, shares: { fal: 0.9, runware: 0.1 }, counts: {}, windowMs: 600_000 },
+    guardEvaluatedAt: null, split: { total: 1000, shares: { fal: 0.9, runware: 0.1 }, counts: {}, windowMs: 600_000 }, verdicts: null,
     pending: null, allowed: [], autoRollback: true, metricsError: null, ...over,
   };
 }

@@ -46,3 +46,34 @@ export function momentsOf(values: ArrayLike<number>): Moments {
   }
   return { n: values.length, sum, sumSquares };
 }
+
+/** One time bucket (a minute) of one provider's costs: their sum and count. */
+export interface CostCluster {
+  sum: number;
+  n: number;
+}
+
+/**
+ * The same ratio of mean costs, with the variance of each mean estimated from its minutes
+ * (the linearised variance of a ratio estimator over clusters: Σ(s_m − mean·n_m)² / N², scaled
+ * by M/(M − 1)). It needs only the per-minute sums the guard already keeps (no sum of squares
+ * per row), and it is honest about costs that drift together within a minute. Needs ≥ 2 minutes.
+ */
+export function clusteredCostRatio(runware: CostCluster[], fal: CostCluster[], confidence = 0.95): Comparison {
+  const parts: { mean: number; se2: number }[] = [];
+  for (const [name, clusters] of [['Runware', runware], ['FAL', fal]] as const) {
+    const used = clusters.filter((c) => c.n > 0);
+    const n = used.reduce((a, c) => a + c.n, 0);
+    const sum = used.reduce((a, c) => a + c.sum, 0);
+    if (used.length < 2) return noComparison(`${name} has costs in ${used.length} minute${used.length === 1 ? '' : 's'} of the window: at least 2 are needed`);
+    if (!(sum > 0)) return noComparison(`${name}'s costs add up to ${sum}: a ratio needs a positive mean`);
+    const m = sum / n;
+    const ss = used.reduce((a, c) => a + (c.sum - m * c.n) ** 2, 0);
+    const varMean = ((used.length / (used.length - 1)) * ss) / (n * n);
+    parts.push({ mean: m, se2: varMean / (m * m) });
+  }
+  const [r, f] = parts;
+  const ratio = r.mean / f.mean;
+  const half = zFor(confidence) * Math.sqrt(r.se2 + f.se2);
+  return comparison({ estimate: ratio, lower: ratio * Math.exp(-half), upper: ratio * Math.exp(half), confidence });
+}

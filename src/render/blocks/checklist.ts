@@ -50,7 +50,9 @@ export function checklistMessage(plan: Plan, v: ChecklistView): Message {
     blocks.push(actions(...buttons));
   }
   if (v.checkedAt) blocks.push(context(`Checked ${utc(v.checkedAt)}`));
-  const done = v.items?.filter((it) => it.state === 'done').length ?? 0;
-  const text = `${stage} checklist: ${v.ended ? `ended (${v.ended})` : v.ready ? 'ready for the next stage' : `${done} of ${v.items?.length ?? '?'} items green`}`;
+  // Information lines (the comparison with FAL, an unset health endpoint) are not items to tick.
+  const checked = v.items?.filter((it) => it.state !== 'info');
+  const done = checked?.filter((it) => it.state === 'done').length ?? 0;
+  const text = `${stage} checklist: ${v.ended ? `ended (${v.ended})` : v.ready ? 'ready for the next stage' : `${done} of ${checked?.length ?? '?'} items green`}`;
   return fitMessage({ text, blocks });
 }

@@ -1,7 +1,8 @@
 import type { Plan, RedLineName } from '../../plan/plan.ts';
 import { durationLabel, formatDuration } from '../../plan/duration.ts';
 import type { RolloutEvent } from '../../core/events.ts';
-import { RED_LINE_LABELS } from '../../core/red-lines.ts';
+import { RED_LINE_LABELS, type LineEvaluation } from '../../core/red-lines.ts';
+import { sharedText, versusSummary, versusText } from '../compare.ts';
 import { reportDeltas } from '../../core/report.ts';
 import { renderEvent } from '../text.ts';
 import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, weightsLine } from '../format.ts';
@@ -37,9 +38,17 @@ export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_op
       return msg(
         section(`:rotating_light: *${RED_LINE_LABELS[e.line.name]} is in breach at ${upper(e.stage)}*`),
         section(`${lineIcon(e.line)} ${esc(lineSummary(plan, e.line))}\n${act}`),
+        ...judgedBlocks(plan, e.line),
         actions(rollbackButton(e.runId, e.stage, 'Roll back now')),
       );
     }
+    case 'shared_hold':
+      return msg(
+        section(`:double_vertical_bar: *Holding at ${upper(e.stage)}, not rolling back*: ${RED_LINE_LABELS[e.line.name]} held in breach for ${formatDuration(e.heldMs)}, and ${plan.providerNames[plan.from]} breaches it too (the plan says \`onSharedBreach: "hold"\`). The guard keeps evaluating.`),
+        section(`${lineIcon(e.line)} ${esc(lineSummary(plan, e.line))}`),
+        ...judgedBlocks(plan, e.line),
+        actions(rollbackButton(e.runId, e.stage, 'Roll back now')),
+      );
     case 'breach_recovered':
       return msg(section(`:large_green_circle: *${RED_LINE_LABELS[e.line.name]} recovered* at ${upper(e.stage)} after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}, n=${e.line.samples}).`));
     case 'auto_rollback': {
@@ -49,6 +58,7 @@ export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_op
       const facts = [
         `*Why*: ${RED_LINE_LABELS[e.line.name]} held in breach for ${formatDuration(e.heldMs)} (red line's \`for\`: ${durationLabel(plan.redLines[e.line.name].forMs)})`,
         `${lineIcon(e.line)} ${esc(lineSummary(plan, e.line))}`,
+        ...judged(plan, e.line),
         `Baseline cost per image: ${money(e.line.cost?.baseline ?? extra.baseline ?? null)}`,
         ...(e.others.length ? [`Also in breach: ${e.others.map((n) => RED_LINE_LABELS[n]).join(', ')}`] : []),
       ];
@@ -100,9 +110,22 @@ function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
     blocks: [
       section(`:bar_chart: *${upper(e.stage)} report* ${hhmm(e.at)} · split ${split || 'no traffic'} (n=${e.current.split.total}, ${durationLabel(e.current.split.windowMs)})`),
       section(lines.join('\n')),
+      ...[versusSummary(plan, e.current.lines)].filter((t) => t !== null).map((t) => context(esc(t))),
     ],
   });
 }
+
+/** An alert's comparison with FAL and, when FAL breaches too, the shared-cause sentence. */
+function judged(plan: Plan, line: LineEvaluation): string[] {
+  const versus = versusText(plan, line);
+  const shared = sharedText(plan, line);
+  return [...(versus ? [`${plan.providerNames[plan.to]} vs ${plan.providerNames[plan.from]}: ${esc(versus)}`] : []), ...(shared ? [`:link: *${esc(shared)}*`] : [])];
+}
+
+const judgedBlocks = (plan: Plan, line: LineEvaluation) => {
+  const lines = judged(plan, line);
+  return lines.length ? [section(lines.join('\n'))] : [];
+};
 
 /** The line the refresher adds under a rollback alert once the app's health endpoint was read. */
 export function rollbackConfirmation(plan: Plan, confirmed: boolean, at: Date, detail: string): string {

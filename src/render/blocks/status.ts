@@ -4,6 +4,7 @@ import { healthConfirms, healthSummary } from '../../core/health.ts';
 import type { StatusView } from '../../core/status.ts';
 import { renderStatus } from '../text.ts';
 import { lineIcon, money, percent, statusLineSummary, utc, weightsLine } from '../format.ts';
+import { verdictSentences, versusSummary } from '../compare.ts';
 import { context, esc, section, upper, who } from './common.ts';
 import type { Message } from './limits.ts';
 
@@ -26,6 +27,9 @@ export function statusMessage(plan: Plan, s: StatusView): Message {
   facts.push(`*Traffic split* (${durationLabel(s.split.windowMs)}): ${s.split.total ? shares : 'no gen_route rows'} (n=${s.split.total})`);
   if (s.run && s.active) facts.push(`*Baseline cost*: ${s.run.baselineNote === 'pending' ? 'being measured by the guard' : `${money(s.run.baselineCost)} (${esc(s.run.baselineNote)})`}`);
   const lines = s.lines.map((l) => `${lineIcon(l.evaluation)} ${esc(statusLineSummary(plan, l))}`);
+  const versus = versusSummary(plan, s.lines.map((l) => l.evaluation));
+  if (versus) lines.push(`:left_right_arrow: ${esc(versus)}`);
+  for (const v of verdictSentences(plan, s.verdicts)) lines.push(`:scales: ${esc(v)}`);
   if (s.metricsError) lines.push(`:warning: metrics query failed: ${esc(s.metricsError)}`);
   const foot: string[] = [];
   if (s.active) foot.push(`Guard ${s.guardEvaluatedAt ? `last evaluated ${utc(s.guardEvaluatedAt)}` : 'not evaluated yet'}, every ${durationLabel(plan.evaluateEveryMs)}`);
