@@ -25,7 +25,7 @@ import type { HistoryProgress } from '../db/history-queries.ts';
 import { formatThreshold, formatValue } from '../render/format.ts';
 import { verdictSentences } from '../render/compare.ts';
 import { metricWindows, type EngineDeps } from './deps.ts';
-import type { StageVerdicts } from '../core/judge.ts';
+import { judgeLines, type StageVerdicts, type VoucherBaseline } from '../core/judge.ts';
 
 export type { EngineDeps };
 
@@ -125,7 +125,8 @@ export class RolloutService {
         split = trafficSplit(routeWindow(latest, plan.trafficWindowMs), plan.from, plan.to);
       } else {
         const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], cache);
-        lines = evaluateRedLines(plan, snapshot, run?.baselineCost ?? plan.baselineCostPerImage);
+        const judge = (guard?.clocks as { judge?: { before?: VoucherBaseline | null } } | undefined)?.judge;
+        lines = judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run?.baselineCost ?? plan.baselineCostPerImage), cache.judgeInputs(), judge?.before ?? null);
         split = trafficSplit(routeWindow(snapshot, plan.trafficWindowMs), plan.from, plan.to);
       }
     } catch (err) {
