@@ -125,8 +125,10 @@ export function versusText(plan: Plan, line: LineEvaluation): string | null {
 
 /** "Runware vs FAL: failures +0.4 pp [−0.1, +0.9] · p95 1.12× FAL [0.98, 1.30] · …", or null. */
 export function versusSummary(plan: Plan, lines: LineEvaluation[]): string | null {
+  // Nothing to compare yet (no traffic, no stage) is not news: the red lines already say no data.
+  if (!lines.some((l) => l.versus?.comparison.ok)) return null;
   const parts = lines.map((l) => versusText(plan, l)).filter((t): t is string => t !== null);
-  return parts.length ? versusLine(namesOf(plan), parts) : null;
+  return versusLine(namesOf(plan), parts);
 }
 
 /** The shared-cause sentence for a red line FAL breaches too, or null. */
