@@ -4,6 +4,7 @@ import { advanceClocks, emptyClocks } from './breach-clock.ts';
 import { emptyStats, type MetricsSnapshot, type ProviderStats } from './metrics.ts';
 import { addDecimal, divideLikePostgres, type Decimal } from './decimal.ts';
 import { evaluateRedLines, type LineEvaluation, type LineState } from './red-lines.ts';
+import { sharedBreach } from './compare/shared-breach.ts';
 
 /**
  * History as fixed buckets [start, start + stepMs) of `stepMs` (the plan's evaluateEvery, or a
@@ -235,6 +236,8 @@ export interface WouldRollBack {
   line: LineEvaluation;
   breachSince: string;
   heldMs: number;
+  /** `from` was in breach of the same red line in the same window: a shared cause, reported apart. */
+  shared: boolean;
 }
 
 export interface BacktestResult {
@@ -285,7 +288,7 @@ export function replay(windows: SeriesWindows, first: number, baselineCost: numb
     }
     if (step.fired.length) {
       const f = step.fired[0];
-      rollbacks.push({ at: now.toISOString(), line: f.line, breachSince: f.breachSince, heldMs: f.heldMs });
+      rollbacks.push({ at: now.toISOString(), line: f.line, breachSince: f.breachSince, heldMs: f.heldMs, shared: sharedBreach(plan, f.line) });
       clocks = emptyClocks();
     }
   }

@@ -72,3 +72,33 @@ describe('p95 over a window of buckets', () => {
     expect(exactChecked).toBeGreaterThan(0);
   });
 });
+
+describe('would-be rollbacks FAL shares', () => {
+  it('are marked shared and counted apart; one Runware has alone is not', async () => {
+    const { SeriesWindows, emptySeries, replay, bucketMs } = await import('../../src/core/backtest.ts');
+    const { parsePlan } = await import('../../src/plan/plan.ts');
+    const seed = (await import('../../src/plan/default-plan.json', { with: { type: 'json' } })).default;
+    const { renderBacktest } = await import('../../src/render/backtest.ts');
+    const plan = parsePlan({ ...structuredClone(seed), baselineCostPerImage: 0.005 });
+    const step = bucketMs(plan);
+    const hour = 3_600_000 / step;
+    const series = emptySeries(0, step, 3 * hour);
+    // 100 requests per bucket on each provider; Runware fails 10 % throughout; FAL only in the first 90 minutes.
+    for (let i = 0; i < series.length; i++) {
+      for (const [s, failures] of [[series.to, 10], [series.from, i < 1.5 * hour ? 10 : 0]] as const) {
+        s.requests[i] = 100;
+        s.failures[i] = failures;
+        s.latencySamples[i] = 100;
+      }
+      series.genOk[i] = 180;
+    }
+    const result = replay(new SeriesWindows(plan, series), hour, 0.005, 'plan');
+    const failures = result.rollbacks.filter((r) => r.line.name === 'failureRatePercent');
+    expect(failures.length).toBeGreaterThan(2);
+    expect(failures[0].shared).toBe(true);
+    expect(failures.at(-1)!.shared).toBe(false);
+    const text = renderBacktest(plan, { ...result, rowsRead: 0, tookMs: 0 });
+    expect(text).toMatch(/Auto-rollbacks that would have fired \(\d+, \d+ of them with FAL in breach too\)/);
+    expect(text).toContain('FAL in breach too (shared cause)');
+  });
+});

@@ -6,7 +6,7 @@ import { utc, weightsLine } from '../format.ts';
 import { context, esc, section, upper, who, whoList } from './common.ts';
 import { fitMessage, type Message } from './limits.ts';
 import { statusMessage } from './status.ts';
-import { backtestLines } from '../backtest.ts';
+import { backtestLines, rollbackCount } from '../backtest.ts';
 
 /**
  * The reply to one person's command or click (ephemeral). What the whole channel must know is
@@ -56,7 +56,7 @@ export function outcomeMessage(plan: Plan, o: Outcome): Message {
         blocks: [
           section(`:rewind: *Backtest* requested by ${who(o.requestedBy)}\n${esc(b.title)}`),
           section(b.lines.map((l) => `• ${esc(l)}`).join('\n')),
-          section(`*Auto-rollbacks that would have fired (${o.result.rollbacks.length})*\n${b.rollbacks.map((l) => `• ${esc(l)}`).join('\n')}`),
+          section(`*Auto-rollbacks that would have fired (${rollbackCount(plan, o.result)})*\n${b.rollbacks.map((l) => `• ${esc(l)}`).join('\n')}`),
           context(esc(b.footer)),
         ],
       });
