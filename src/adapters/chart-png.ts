@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import * as echarts from 'echarts';
+import type * as Echarts from 'echarts';
 import { Resvg, renderAsync } from '@resvg/resvg-js';
 import type { ChartSpec } from '../render/charts/palette.ts';
 import { FONT_FAMILY } from '../render/charts/palette.ts';
@@ -13,7 +13,12 @@ import { FONT_FAMILY } from '../render/charts/palette.ts';
 const require = createRequire(import.meta.url);
 const FONT_FILES = ['400Regular/Inter_400Regular.ttf', '600SemiBold/Inter_600SemiBold.ttf'].map((f) => require.resolve(`@expo-google-fonts/inter/${f}`));
 
+// ECharts takes ~0.5 s to load: only a process that draws a chart pays for it (never the
+// break-glass CLI's rollback, nor a start-up that draws nothing).
+let echarts: typeof Echarts | null = null;
+
 export function renderSvg(spec: ChartSpec): string {
+  echarts ??= require('echarts') as typeof Echarts;
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: spec.width, height: spec.height });
   try {
     chart.setOption({ ...spec.option, animation: false });

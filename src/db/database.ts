@@ -68,7 +68,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     };
   }
   const { lite, release } = await openPglite(config.dataDir ?? null);
-  const pool = pglitePool(lite);
+  const pool = await pglitePool(lite);
   return {
     kind: 'pglite', pool, metricsPool: pool, lite, url: null,
     description: config.dataDir ? `embedded Postgres (PGlite) in ${config.dataDir}` : 'embedded Postgres (PGlite) in memory',

@@ -1,7 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 
 /**
@@ -9,7 +8,9 @@ import pg from 'pg';
  * A Client subclass per connection: the documented `new pg.Pool(createPgConfig(lite))` hands
  * later queries the previous query's reply after the first error.
  */
-export function pglitePool(lite: PGlite): pg.Pool {
+export async function pglitePool(lite: PGlite): Promise<pg.Pool> {
+  // Loaded only when the embedded database is used: the CLI on a real Postgres never pays for it.
+  const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
   class LiteClient extends pg.Client {
     constructor() {
       super(createPgConfig(lite) as unknown as pg.ClientConfig);
@@ -65,6 +66,7 @@ function isAlive(pid: number): boolean {
 export async function openPglite(dataDir: string | null): Promise<{ lite: PGlite; release: () => void }> {
   const release = dataDir ? lockDataDir(dataDir) : () => {};
   try {
+    const { PGlite } = await import('@electric-sql/pglite');
     const lite = dataDir ? await PGlite.create(join(dataDir, 'pglite')) : await PGlite.create();
     return { lite, release };
   } catch (err) {
