@@ -55,8 +55,18 @@ export async function readHistory(pool: pg.Pool, plan: Plan, series: BucketSerie
 }
 
 async function readChunk(pool: pg.Pool, plan: Plan, series: BucketSeries, a: number, b: number, inclusive: boolean): Promise<number> {
-  const range = [new Date(a), new Date(b), new Date(series.startMs), `${series.stepMs} milliseconds`];
-  const index = (bin: Date) => Math.round((bin.getTime() - series.startMs) / series.stepMs);
+  return applyHistoryRows(plan, series, await fetchHistoryRows(pool, plan, series.startMs, series.stepMs, a, b, inclusive));
+}
+
+/** One chunk's grouped rows, buckets aligned to `originMs` in steps of `stepMs` (the chart cache keeps them per bucket). */
+export interface HistoryRows {
+  route: Record<string, any>[];
+  genOk: Record<string, any>[];
+  vouchers: Record<string, any>[];
+}
+
+export async function fetchHistoryRows(pool: pg.Pool, plan: Plan, originMs: number, stepMs: number, a: number, b: number, inclusive: boolean): Promise<HistoryRows> {
+  const range = [new Date(a), new Date(b), new Date(originMs), `${stepMs} milliseconds`];
   const [route, genOk, vouchers] = await withStatementTimeout(pool, CHUNK_TIMEOUT_MS, async (c) => {
     // JIT compiles each plan anew for ~50 ms and gains nothing on a range scan of one chunk.
     await c.query('SET LOCAL jit = off');
@@ -66,15 +76,23 @@ async function readChunk(pool: pg.Pool, plan: Plan, series: BucketSeries, a: num
       await c.query(voucherSql(inclusive), range),
     ];
   });
+  return { route: route.rows, genOk: genOk.rows, vouchers: vouchers.rows };
+}
+
+/** Adds a chunk's rows to the series' buckets (and edges); returns the rows they stand for. */
+export function applyHistoryRows(plan: Plan, series: BucketSeries, rows: HistoryRows): number {
+  const { route, genOk, vouchers } = { route: { rows: rows.route }, genOk: { rows: rows.genOk }, vouchers: { rows: rows.vouchers } };
+  const index = (bin: Date) => Math.round((bin.getTime() - series.startMs) / series.stepMs);
   const edgeAt = (i: number) => {
     let e = series.atStart.get(i);
     if (!e) series.atStart.set(i, (e = emptyEdge()));
     return e;
   };
-  let rows = 0;
+  let count = 0;
   for (const r of route.rows) {
     const i = index(r.bucket);
-    rows += r.requests;
+    if (i < 0) continue;
+    count += r.requests;
     const sums = parseRouteSums(r);
     const which = r.provider === plan.from ? 'from' : r.provider === plan.to ? 'to' : null;
     // Rows exactly at a bucket's start count in the bucket and, apart, as that instant's edge.
@@ -92,17 +110,19 @@ async function readChunk(pool: pg.Pool, plan: Plan, series: BucketSeries, a: num
   }
   for (const r of genOk.rows) {
     const i = index(r.bucket);
-    rows += r.gen_ok;
+    if (i < 0) continue;
+    count += r.gen_ok;
     if (r.part !== null) edgeAt(i).genOk += r.gen_ok;
     if (i < series.length) series.genOk[i] += r.gen_ok;
   }
   for (const r of vouchers.rows) {
     const i = index(r.bucket);
-    rows += r.vouchers;
+    if (i < 0) continue;
+    count += r.vouchers;
     if (r.part !== null) edgeAt(i).vouchers += r.vouchers;
     if (i < series.length) series.vouchers[i] += r.vouchers;
   }
-  return rows;
+  return count;
 }
 
 const addExact = (a: RouteSums['costSum'], b: RouteSums['costSum']) => (a && b ? addDecimal(a, b) : (a ?? b));

@@ -5,8 +5,9 @@ import { bucketMs, emptySeries, SeriesWindows } from '../core/backtest.ts';
 import { chartSeries, type ChartSeries } from '../core/chart-series.ts';
 import { emptyHistograms } from '../core/latency-histogram.ts';
 import { weightsSummary } from '../core/weights.ts';
-import { readHistory } from '../db/history-queries.ts';
-import { readLatencyHistograms } from '../db/chart-queries.ts';
+import { applyHistoryRows } from '../db/history-queries.ts';
+import { applyLatencyBinRows } from '../db/chart-queries.ts';
+import { ChartRowCache } from '../db/chart-cache.ts';
 import * as store from '../db/store.ts';
 import { isActiveStage } from '../core/state-machine.ts';
 import { panelsSpec, type ChartMark } from '../render/charts/panels.ts';
@@ -57,6 +58,13 @@ export async function stageChart(service: RolloutService, opts: { sinceMs?: numb
  * two bucketed range reads on the metrics pool: the backtest's sums and the latency histograms.
  * resetOnFire: clocks restart after each rollback, as the backtest replays them.
  */
+const caches = new WeakMap<RolloutService, ChartRowCache>();
+const chartRows = (service: RolloutService): ChartRowCache => {
+  let c = caches.get(service);
+  if (!c) caches.set(service, (c = new ChartRowCache(service.deps.plan)));
+  return c;
+};
+
 export async function readChartSeries(service: RolloutService, opts: { endMs: number; sinceMs: number; baselineCost: number | null; resetOnFire?: boolean }): Promise<ChartSeries> {
   const { plan, db } = service.deps;
   const step = bucketMs(plan);
@@ -69,7 +77,10 @@ export async function readChartSeries(service: RolloutService, opts: { endMs: nu
   const histograms = { from: emptyHistograms(length), to: emptyHistograms(length) };
   // Latencies matter only for the p95 windows ending inside the span.
   const latencyFrom = end - sinceMs - plan.redLines.p95LatencyMs.windowMs;
-  await Promise.all([readHistory(db.metricsPool, plan, series), readLatencyHistograms(db.metricsPool, plan, startMs, step, latencyFrom, end, histograms)]);
+  // Settled buckets come from this process's cache: a report's chart reads what is new since the last.
+  const rows = await chartRows(service).read(db.metricsPool, startMs, end, step, latencyFrom, service.deps.now().getTime());
+  applyHistoryRows(plan, series, rows.history);
+  applyLatencyBinRows(startMs, step, rows.bins, histograms);
   const first = longest / step - 1 + plan.evaluateEveryMs / step;
   return chartSeries(new SeriesWindows(plan, series), histograms, first, opts.baselineCost, opts.resetOnFire ?? false);
 }
