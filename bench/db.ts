@@ -42,6 +42,12 @@ const WARMUP = Number(env('BENCH_DB_WARMUP', '150'));
 const CYCLES = Number(env('BENCH_DB_CYCLES', '360'));
 const FIRST = Number(env('BENCH_DB_FIRST', '3'));
 const RELOAD = env('BENCH_DB_RELOAD', '0') === '1';
+/**
+ * BENCH_DB_COLD=1: before each first evaluation, restart the local Postgres (empty
+ * shared_buffers) and drop the OS page cache, so "cold" means cold. Needs root and a local
+ * cluster (pg_ctlcluster); it disturbs anything else using that server.
+ */
+const COLD = env('BENCH_DB_COLD', '0') === '1';
 const END = new Date(env('BENCH_END', '2026-11-28T15:00:00Z'));
 const EVERY = 5_000;
 const BOT_ROLE = 'rollout_bot';
@@ -191,6 +197,7 @@ export async function benchSize(millions: number) {
   // The first evaluation after a start: new engine, new sessions, empty cache.
   const firsts: { ms: number; read: number; stmts: Statement[] }[] = [];
   for (let i = 0; i < FIRST; i++) {
+    if (COLD) await coldStart();
     db = await openBot(url);
     svc = service(db, plan, clock);
     await resetStats(url);
@@ -201,6 +208,23 @@ export async function benchSize(millions: number) {
     await db.close();
   }
   return { millions, steady, steadyMs: steady.reduce((a, s) => a + s.ms, 0) / CYCLES, wallMs, firsts };
+}
+
+async function coldStart(): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  const { readdirSync, writeFileSync } = await import('node:fs');
+  const version = readdirSync('/etc/postgresql')[0];
+  execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart']);
+  execFileSync('sync');
+  writeFileSync('/proc/sys/vm/drop_caches', '3');
+  for (let i = 0; i < 50; i++) {
+    try {
+      await one(base!, 'SELECT 1');
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
 
 /** null when pg_stat_statements is loaded; else what to do about it. */
