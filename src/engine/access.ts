@@ -29,7 +29,7 @@ export const SLACK_ID = /^[UW][A-Z0-9]{2,}$/;
 const isLocal = (actor: Actor) => actor.via === 'console' || actor.via === 'cli';
 
 /**
- * Admins by ID, never by display name. Which identities count (README "Who is trusted"):
+ * Admins by ID, never by display name. Which identities count (docs/commands.md, "Who is trusted"):
  * - Slack: the user ID from a request Slack signed; an admin when listed.
  * - Console and CLI: nobody verified the name, so with ROLLOUT_ADMINS set only the OS user
  *   counts (a name typed with --as, `as <user>` or ROLLOUT_USER is recorded, never trusted), and
