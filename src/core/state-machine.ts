@@ -89,7 +89,7 @@ export function checkComplete(plan: Plan, current: RunPosition | null): { ok: tr
 
 export function checkRollback(plan: Plan, current: RunPosition | null): { ok: true } | Refusal {
   if (!current || !(isActiveStage(plan, current.state) || current.state === COMPLETE)) {
-    return refuse('not_active', `Nothing to roll back: ${describeState(current)}. The flag can still be set by hand (see README).`);
+    return refuse('not_active', `Nothing to roll back: ${describeState(current)}. The flag can still be set by hand (docs/operations.md, "Rolling back by hand").`);
   }
   return { ok: true };
 }
