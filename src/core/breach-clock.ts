@@ -1,6 +1,7 @@
 import type { Plan, RedLineName } from '../plan/plan.ts';
 import { RED_LINES, longestForMs } from '../plan/plan.ts';
 import type { LineEvaluation, LineState } from './red-lines.ts';
+import type { StageJudge } from './judge.ts';
 
 /**
  * Prometheus `for:` semantics, kept in Postgres so a restart does not reset them:
@@ -25,6 +26,12 @@ export interface GuardClocks {
   traffic: TrafficClock;
   /** Shadow mode: red lines whose would-be rollback was already announced. */
   shadowFired: RedLineName[];
+  /** Why the last evaluation could not read the metrics, so the alert is sent once. */
+  metricsError?: string | null;
+  /** The judge's sums over the stage and its verdicts (core/judge.ts). */
+  judge?: StageJudge | null;
+  /** Red lines held (not rolled back) because FAL breaches them too, already alerted. */
+  sharedHeld?: RedLineName[];
 }
 
 export const emptyClocks = (): GuardClocks => ({ lines: {}, traffic: { thinSince: null, alerted: false }, shadowFired: [] });

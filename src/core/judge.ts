@@ -101,6 +101,12 @@ export function addProviderSums(a: StageProviderSums, b: StageProviderSums): Sta
   };
 }
 
+/** What the guard keeps of the judge between evaluations (in rollout.guard_state). */
+export interface StageJudge {
+  sums: StageSums;
+  verdicts: StageVerdicts;
+}
+
 export interface StageVerdicts {
   failures: SequentialResult;
   latency: SequentialResult;

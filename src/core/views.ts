@@ -31,6 +31,8 @@ export interface RunView {
   baselineNote: string;
   /** When the guard last tried to measure the baseline; null before the first try. */
   baselineCheckedAt: Date | null;
+  /** Regenerate vouchers and gen_ok in the hour before the run started (the judge's voucher baseline); null until captured. */
+  baselineVouchers: { vouchers: number; genOk: number } | null;
   endedAt: Date | null;
   endReason: string | null;
   driftReported: string | null;

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Plan, Weights } from '../plan/plan.ts';
 import type { GuardClocks } from '../core/breach-clock.ts';
+import type { VoucherBaseline } from '../core/judge.ts';
 import type { RolloutEvent } from '../core/events.ts';
 import type { LineEvaluation } from '../core/red-lines.ts';
 import type { AuditEntry, LocalOrigin, RequestView, RunView } from '../core/views.ts';
@@ -17,7 +18,7 @@ export async function lockState(client: pg.PoolClient): Promise<void> {
 const toRun = (r: any): RunView => ({
   id: r.id, state: r.state, startedAt: r.started_at, startedBy: r.started_by, stageStartedAt: r.stage_started_at,
   writtenWeights: r.written_weights, baselineCost: r.baseline_cost, baselineNote: r.baseline_note,
-  baselineCheckedAt: r.baseline_checked_at ?? null, endedAt: r.ended_at, endReason: r.end_reason, driftReported: r.drift_reported,
+  baselineCheckedAt: r.baseline_checked_at ?? null, baselineVouchers: r.baseline_vouchers ?? null, endedAt: r.ended_at, endReason: r.end_reason, driftReported: r.drift_reported,
 });
 
 const toRequest = (r: any): RequestView => ({
@@ -28,7 +29,7 @@ const toRequest = (r: any): RequestView => ({
 
 // Every column but the stored plan document, which only the CLI needs (latestRunPlan).
 const RUN_COLUMNS = `id, state, started_at, started_by, stage_started_at, written_weights, baseline_cost, baseline_note,
-  baseline_checked_at, ended_at, end_reason, drift_reported`;
+  baseline_checked_at, baseline_vouchers, ended_at, end_reason, drift_reported`;
 
 /** The latest run: the one that is active, or the one that ended last. Reads one row by the primary key. */
 export async function latestRun(q: Queryable): Promise<RunView | null> {
@@ -59,16 +60,17 @@ export async function updateRun(
   id: number,
   patch: Partial<{
     state: string; stageStartedAt: Date; writtenWeights: Weights; endedAt: Date; endReason: string; driftReported: string | null;
-    baselineCost: number | null; baselineNote: string; baselineCheckedAt: Date;
+    baselineCost: number | null; baselineNote: string; baselineCheckedAt: Date; baselineVouchers: VoucherBaseline;
   }>,
 ): Promise<RunView> {
   const columns: Record<string, string> = {
     state: 'state', stageStartedAt: 'stage_started_at', writtenWeights: 'written_weights', endedAt: 'ended_at', endReason: 'end_reason',
     driftReported: 'drift_reported', baselineCost: 'baseline_cost', baselineNote: 'baseline_note', baselineCheckedAt: 'baseline_checked_at',
+    baselineVouchers: 'baseline_vouchers',
   };
   const keys = Object.keys(patch) as (keyof typeof patch)[];
   const sets = keys.map((k, i) => `${columns[k]} = $${i + 2}`);
-  const values = keys.map((k) => (k === 'writtenWeights' ? JSON.stringify(patch[k]) : patch[k]));
+  const values = keys.map((k) => (k === 'writtenWeights' || k === 'baselineVouchers' ? JSON.stringify(patch[k]) : patch[k]));
   const { rows } = await q.query(`UPDATE rollout.runs SET ${sets.join(', ')} WHERE id = $1 RETURNING ${RUN_COLUMNS}`, [id, ...values]);
   return toRun(rows[0]);
 }

@@ -10,7 +10,7 @@ import type { RedLineName } from '../plan/plan.ts';
 import { withTransaction } from '../db/database.ts';
 import { measureBaselineCost, readSnapshot, readVoucherWindow } from '../db/metrics-queries.ts';
 import { SETTLE_MS, type RollingWindows } from '../db/rolling-windows.ts';
-import { addProviderSums, emptyProviderSums, judgeLines, stageVerdicts, type StageSums, type StageVerdicts, type VoucherBaseline } from '../core/judge.ts';
+import { addProviderSums, emptyProviderSums, judgeLines, stageVerdicts, type StageJudge, type StageSums } from '../core/judge.ts';
 import * as store from '../db/store.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import type { RolloutService } from './service.ts';
@@ -24,20 +24,6 @@ export type GuardResult =
   | { kind: 'evaluated'; evaluations: LineEvaluation[]; breachesStarted: RedLineName[] }
   | { kind: 'rolled_back'; line: LineEvaluation; breachesStarted: RedLineName[] }
   | { kind: 'adopted_manual_rollback' };
-
-interface GuardClocksWithError extends GuardClocks {
-  metricsError?: string | null;
-  /** The judge's state: the voucher rate before D1, the stage's sums and its verdicts. */
-  judge?: StageJudge | null;
-  /** Red lines held (not rolled back) because FAL breaches them too, already alerted. */
-  sharedHeld?: RedLineName[];
-}
-
-export interface StageJudge {
-  before: VoucherBaseline | null;
-  sums: StageSums;
-  verdicts: StageVerdicts;
-}
 
 /** The per-minute cache the guard reads every window from (shared with status and reports). */
 export const guardWindows = (service: RolloutService): RollingWindows => metricWindows(service.deps);
@@ -53,18 +39,15 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
   let run = await store.latestRun(db.pool);
   if (!run || !isActiveStage(plan, run.state)) return { kind: 'idle' };
   if (baselineDue(service, run, now)) run = await captureBaseline(service, run, now);
+  if (!run.baselineVouchers) run = await captureVoucherBaseline(service, run, now);
 
   let evaluations: LineEvaluation[];
   let metricsError: string | null = null;
-  let judge: StageJudge | null = null;
-  const prevJudge = ((await store.readGuardState(db.pool, run.id))?.clocks as GuardClocksWithError | undefined)?.judge ?? null;
+  const windows = guardWindows(service);
   try {
     // The traffic window too: the checklist refresh shows the split from this snapshot.
-    const windows = guardWindows(service);
     const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], windows);
-    const before = prevJudge ? prevJudge.before : await voucherBaseline(service, run);
-    evaluations = judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run.baselineCost), windows.judgeInputs(), before);
-    judge = { before, ...stageJudge(service, windows, run, prevJudge, now) };
+    evaluations = judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run.baselineCost), windows.judgeInputs(), run.baselineVouchers);
   } catch (err) {
     // With one database, "unavailable" means nothing can be recorded either: let the scheduler report it.
     if (isUnavailable(err) && db.metricsPool === db.pool) throw err;
@@ -103,12 +86,14 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
       await store.updateRun(c, current.id, { driftReported: null });
     }
 
-    const prev = ((await store.readGuardState(c, current.id))?.clocks ?? emptyClocks()) as GuardClocksWithError;
+    const prev = (await store.readGuardState(c, current.id))?.clocks ?? emptyClocks();
     const candidateWeight = flag.kind === 'malformed' ? current.writtenWeights[plan.to] : flag.weights[plan.to];
     const step = advanceClocks(plan, prev, evaluations, now, candidateWeight);
     // A held red line that recovered is alerted again if it breaches again.
     const sharedHeld = (prev.sharedHeld ?? []).filter((n) => step.clocks.lines[n]?.breachSince);
-    const clocks: GuardClocksWithError = { ...step.clocks, metricsError, judge: judge ?? prev.judge ?? null, sharedHeld };
+    // The stage's sums grow only from an evaluation that read the metrics.
+    const judge = metricsError ? (prev.judge ?? null) : stageJudge(service, windows, current, prev.judge ?? null, now);
+    const clocks: GuardClocks = { ...step.clocks, metricsError, judge, sharedHeld };
     const breachesStarted = step.events.flatMap((e) => (e.kind === 'breach_started' ? [e.line.name] : []));
     if (metricsError && !prev.metricsError) {
       await alert('guard_error', { message: metricsError });
@@ -121,8 +106,8 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
     // FAL breaching the same red line: the runbook still rolls back, unless the plan says hold.
     const fired = step.fired.filter((f) => !f.line.shared || plan.onSharedBreach === 'rollback');
     for (const f of step.fired) {
-      if (fired.includes(f) || clocks.sharedHeld!.includes(f.line.name)) continue;
-      clocks.sharedHeld = [...clocks.sharedHeld!, f.line.name];
+      if (fired.includes(f) || sharedHeld.includes(f.line.name)) continue;
+      sharedHeld.push(f.line.name);
       await alert('shared_hold', { line: f.line, heldMs: f.heldMs });
       await emit({ kind: 'shared_hold', runId: current.id, stage: current.state, line: f.line, heldMs: f.heldMs, at: now.toISOString() });
     }
@@ -175,16 +160,27 @@ async function emitClockEvent(
   void c;
 }
 
-/** The voucher rate over the hour before the run started: the judge's baseline for vouchers (read once per run). */
-async function voucherBaseline(service: RolloutService, run: RunView): Promise<VoucherBaseline | null> {
+/**
+ * The voucher rate's own baseline, once per run: regenerate vouchers and gen_ok over the voucher
+ * window before the run started (vouchers carry no provider, so the judge compares the rate with
+ * itself before D1). A read that fails is tried again at the next evaluation.
+ */
+async function captureVoucherBaseline(service: RolloutService, run: RunView, now: Date): Promise<RunView> {
   const { db, plan } = service.deps;
+  let w;
   try {
-    const w = await readVoucherWindow(db.metricsPool, run.startedAt, plan.redLines.regenerateRatePercent.windowMs);
-    return { vouchers: w.vouchers, genOk: w.genOk };
+    w = await readVoucherWindow(db.metricsPool, run.startedAt, plan.redLines.regenerateRatePercent.windowMs);
   } catch (err) {
     if (isUnavailable(err)) throw err;
-    return null;
+    return run;
   }
+  return withTransaction(db.pool, async (c) => {
+    await store.lockState(c);
+    const current = await store.latestRun(c);
+    if (!current || current.id !== run.id || current.baselineVouchers) return current ?? run;
+    await store.audit(c, { at: now, runId: run.id, actor: GUARD.id, via: GUARD.via, action: 'baseline', outcome: 'done', detail: { vouchers: w.vouchers, genOk: w.genOk } });
+    return store.updateRun(c, run.id, { baselineVouchers: { vouchers: w.vouchers, genOk: w.genOk } });
+  });
 }
 
 /**
@@ -192,7 +188,7 @@ async function voucherBaseline(service: RolloutService, run: RunView): Promise<V
  * has settled (2 min), from the per-minute cache; a minute the cache no longer holds (after a
  * restart, more than an hour back) is skipped, and one without its latencies counts for failures only.
  */
-function stageJudge(service: RolloutService, windows: RollingWindows, run: RunView, prev: StageJudge | null, now: Date): Omit<StageJudge, 'before'> {
+function stageJudge(service: RolloutService, windows: RollingWindows, run: RunView, prev: StageJudge | null, now: Date): StageJudge {
   const { plan } = service.deps;
   const minute = 60_000;
   const same = prev && prev.sums.runId === run.id && prev.sums.stage === run.state;

@@ -1,5 +1,5 @@
 import { evaluateRedLines } from '../core/red-lines.ts';
-import { judgeLines, type VoucherBaseline } from '../core/judge.ts';
+import { judgeLines } from '../core/judge.ts';
 import { reportSnapshot, type ReportSnapshot } from '../core/report.ts';
 import { isActiveStage } from '../core/state-machine.ts';
 import { withTransaction } from '../db/database.ts';
@@ -17,8 +17,7 @@ export async function reportCycle(service: RolloutService): Promise<ReportSnapsh
   const cache = metricWindows(service.deps);
   const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], cache);
   // Judged like the guard's evaluation, so the report shows Runware against FAL too.
-  const before = ((await store.readGuardState(db.pool, run.id))?.clocks as { judge?: { before?: VoucherBaseline | null } } | undefined)?.judge?.before ?? null;
-  const current = reportSnapshot(plan, snapshot, judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run.baselineCost), cache.judgeInputs(), before));
+  const current = reportSnapshot(plan, snapshot, judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run.baselineCost), cache.judgeInputs(), run.baselineVouchers));
   return withTransaction(db.pool, async (c) => {
     await store.lockState(c);
     const latest = await store.latestRun(c);

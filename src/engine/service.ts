@@ -25,7 +25,7 @@ import type { HistoryProgress } from '../db/history-queries.ts';
 import { formatThreshold, formatValue } from '../render/format.ts';
 import { verdictSentences } from '../render/compare.ts';
 import { metricWindows, type EngineDeps } from './deps.ts';
-import { judgeLines, type StageVerdicts, type VoucherBaseline } from '../core/judge.ts';
+import { judgeLines } from '../core/judge.ts';
 
 export type { EngineDeps };
 
@@ -125,8 +125,7 @@ export class RolloutService {
         split = trafficSplit(routeWindow(latest, plan.trafficWindowMs), plan.from, plan.to);
       } else {
         const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], cache);
-        const judge = (guard?.clocks as { judge?: { before?: VoucherBaseline | null } } | undefined)?.judge;
-        lines = judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run?.baselineCost ?? plan.baselineCostPerImage), cache.judgeInputs(), judge?.before ?? null);
+        lines = judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run?.baselineCost ?? plan.baselineCostPerImage), cache.judgeInputs(), run?.baselineVouchers ?? null);
         split = trafficSplit(routeWindow(snapshot, plan.trafficWindowMs), plan.from, plan.to);
       }
     } catch (err) {
@@ -137,7 +136,7 @@ export class RolloutService {
     return buildStatus({
       plan, now, run, flag: readFlag(plan, flagRow), health, lines, clocks: guard?.clocks.lines ?? {},
       guardEvaluatedAt: guard?.evaluatedAt ?? null, split, pending, metricsError,
-      verdicts: (guard?.clocks as { judge?: { verdicts?: StageVerdicts } } | undefined)?.judge?.verdicts ?? null,
+      verdicts: guard?.clocks.judge?.verdicts ?? null,
     });
   }
 
@@ -320,7 +319,7 @@ export class RolloutService {
       return refuse('no_evidence', `Not promoting: not every red line was judged ok. ${unjudged.map((e) => `${RED_LINE_LABELS[e.name]} is ${e.state.replace('_', ' ')} (${e.reason ?? 'no reason recorded'}): ${whatToDo(plan, e)}`).join('; ')}. Or add --force (audited).`);
     }
     if (plan.compare.requireNotWorse) {
-      const verdicts = (guard!.clocks as { judge?: { verdicts?: StageVerdicts } }).judge?.verdicts ?? null;
+      const verdicts = guard!.clocks.judge?.verdicts ?? null;
       const proven = verdicts && verdicts.failures.verdict === 'not_worse' && verdicts.latency.verdict === 'not_worse';
       if (!proven) {
         const why = verdicts ? verdictSentences(plan, verdicts).join('; ') : 'the guard has not compared them yet';
