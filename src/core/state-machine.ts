@@ -19,7 +19,7 @@ export interface RunPosition {
 export const isActiveStage = (plan: Plan, state: RunState) => stageIndex(plan, state) >= 0;
 
 export type RefusalCode =
-  | 'not_admin' | 'skip' | 'same_stage' | 'soak' | 'breaching' | 'no_evidence' | 'unwatched' | 'not_proven' | 'drift' | 'pending' | 'no_pending' | 'self_approval'
+  | 'not_admin' | 'skip' | 'same_stage' | 'soak' | 'breaching' | 'no_evidence' | 'unwatched' | 'not_proven' | 'not_here' | 'drift' | 'pending' | 'no_pending' | 'self_approval'
   | 'already_approved' | 'stale' | 'expired' | 'decided' | 'not_active' | 'not_last_stage' | 'unknown_request';
 
 export interface Refusal {

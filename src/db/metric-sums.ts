@@ -18,8 +18,7 @@ import { addDecimal, divideLikePostgres, parseDecimal, type Decimal } from '../c
  * Number types: counts are integers; cost sums are exact decimals (numeric's text, added with
  * core/decimal.ts, divided as AVG(numeric) divides), so a window built from buckets gives the
  * same average as one AVG over it. Latencies are float8, as PERCENTILE_CONT reads them (numeric
- * is cast to float8 for it); the ln-latency moments are float8 sums for the statistics judge
- * (their last bits depend on the order of addition; nothing compares them for equality).
+ * is cast to float8 for it).
  * Skipped values: a latency or cost that is not a plain non-negative number ≤ the plan's max is
  * NULL, counted as skipped (latencySkipped = requests − latency samples; costSkipped = rows with a
  * cost − usable costs).
@@ -113,8 +112,6 @@ export interface BucketSqlOptions {
   latenciesFrom?: string;
   /** Parameter holding the p95 threshold: the counts that decide p95 ≥ threshold (the backtest). */
   threshold?: string;
-  /** The statistics judge's moments: Σ ln latency and Σ ln² latency (float8), Σ cost² (exact). */
-  moments?: boolean;
 }
 
 /**
@@ -126,14 +123,6 @@ export interface BucketSqlOptions {
 export function routeBucketsSql(o: BucketSqlOptions): string {
   const cols = (latencies: boolean) => [
     latencies ? 'array_agg(lat::float8) FILTER (WHERE lat IS NOT NULL) AS latencies' : 'NULL::float8[] AS latencies',
-    ...(o.moments
-      ? [
-          'count(lat) FILTER (WHERE lat > 0)::int AS ln_samples',
-          'sum(ln(lat::float8)) FILTER (WHERE lat > 0) AS ln_sum',
-          'sum(ln(lat::float8) ^ 2) FILTER (WHERE lat > 0) AS ln_sq_sum',
-          'sum(cost * cost)::text AS cost_sq_sum',
-        ]
-      : []),
     ...(o.threshold
       ? [
           `count(*) FILTER (WHERE lat >= ${o.threshold})::int AS latency_at_or_above`,
@@ -182,11 +171,6 @@ export interface RouteSums {
   costSum: Decimal | null;
   /** The latencies themselves (float8), where asked for: the p95 window only. */
   latencies: number[] | null;
-  /** Moments for the statistics judge, where asked for. */
-  lnSamples: number;
-  lnSum: number;
-  lnSqSum: number;
-  costSqSum: Decimal | null;
   /** Backtest only: latencies ≥ the p95 threshold, and the values either side of it (NaN: none). */
   atOrAbove: number;
   belowMax: number;
@@ -197,11 +181,6 @@ export interface VoucherSums {
   vouchers: number;
   genOk: number;
 }
-
-export const emptyRouteSums = (): RouteSums => ({
-  requests: 0, failures: 0, latencySamples: 0, costSamples: 0, costSkipped: 0, costSum: null, latencies: null,
-  lnSamples: 0, lnSum: 0, lnSqSum: 0, costSqSum: null, atOrAbove: 0, belowMax: Number.NaN, aboveMin: Number.NaN,
-});
 
 const addExact = (a: Decimal | null, b: Decimal | null) => (a && b ? addDecimal(a, b) : (a ?? b));
 const maxNum = (a: number, b: number) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.max(a, b));
@@ -216,10 +195,6 @@ export function addRouteSums(a: RouteSums, b: RouteSums): RouteSums {
     costSkipped: a.costSkipped + b.costSkipped,
     costSum: addExact(a.costSum, b.costSum),
     latencies: a.latencies && b.latencies ? a.latencies.concat(b.latencies) : (a.latencies ?? b.latencies),
-    lnSamples: a.lnSamples + b.lnSamples,
-    lnSum: a.lnSum + b.lnSum,
-    lnSqSum: a.lnSqSum + b.lnSqSum,
-    costSqSum: addExact(a.costSqSum, b.costSqSum),
     atOrAbove: a.atOrAbove + b.atOrAbove,
     belowMax: maxNum(a.belowMax, b.belowMax),
     aboveMin: minNum(a.aboveMin, b.aboveMin),
@@ -234,8 +209,6 @@ export function parseRouteSums(r: Record<string, any>): RouteSums {
     requests: r.requests, failures: r.failures, latencySamples: r.latency_samples, costSamples: r.cost_samples, costSkipped: r.cost_skipped,
     costSum: r.cost_sum === null ? null : parseDecimal(r.cost_sum),
     latencies: r.latencies ?? null,
-    lnSamples: r.ln_samples ?? 0, lnSum: r.ln_sum ?? 0, lnSqSum: r.ln_sq_sum ?? 0,
-    costSqSum: r.cost_sq_sum == null ? null : parseDecimal(r.cost_sq_sum),
     atOrAbove: r.latency_at_or_above ?? 0, belowMax: r.latency_below_max ?? Number.NaN, aboveMin: r.latency_above_min ?? Number.NaN,
   };
 }

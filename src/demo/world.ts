@@ -71,7 +71,7 @@ export async function openWorld(opts: { plan: Plan; rate: number; seed: number; 
   channel.chartsDir = opts.chartsDir;
   const text = slackSink({ plan, pool: db.pool, web: channel.web, channel: 'C0ROLLOUT', log, now: clock.now });
   // The story drives the poster itself (flush after each step), as it drives the scheduler.
-  const charts = opts.chartsDir ? new ChartPoster({ service, web: channel.web, channel: 'C0ROLLOUT', log, isLeader: () => scheduler.confirmLeader() }) : null;
+  const charts = opts.chartsDir ? new ChartPoster({ service, web: channel.web, channel: 'C0ROLLOUT', log, mayLead: () => scheduler.isLeader, isLeader: () => scheduler.confirmLeader() }) : null;
   const slack = charts ? withCharts(text, { service, channel: 'C0ROLLOUT', onRecorded: () => {} }) : text;
   const sink: EventSink = {
     async deliver(event, meta) {

@@ -59,7 +59,7 @@ export function adminList(ids: string[]): AccessPolicy {
         return `Only rollout admins may ${what}. "${actor.origin.claimed}" is a name typed here, which nobody verified; with ROLLOUT_ADMINS set the console and CLI act as the OS user (${actor.origin.osUser}@${actor.origin.host}). Approve in Slack, where Slack vouches for who you are.`;
       }
       if (isLocal(actor)) {
-        return `Only rollout admins may ${what}; ${actor.origin?.osUser ?? actor.id} is not in ROLLOUT_ADMINS as a local user. From the console and CLI you can use status, history, rollback and backtest; request and approve in Slack.`;
+        return `Only rollout admins may ${what}; ${actor.origin?.osUser ?? actor.id} is not in ROLLOUT_ADMINS as a local user. From the console and CLI you can use status, history, chart, help, rollback and backtest; request and approve in Slack.`;
       }
       return `Only rollout admins may ${what}; you can use status, history and help. Ask an admin, or get added to ROLLOUT_ADMINS.`;
     },

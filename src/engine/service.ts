@@ -91,8 +91,16 @@ export class RolloutService {
         return this.complete(actor);
       case 'backtest':
         return { kind: 'backtest', result: await backtest(this, command.sinceMs, hooks.progress), requestedBy: actor.id };
-      case 'chart':
+      case 'chart': {
+        // It writes a file on the machine running the command: from Slack that would be the bot's
+        // host (any path a channel member names) and a blocking render on the guard's event loop.
+        if (actor.via !== 'console' && actor.via !== 'cli') {
+          const refusal = refuse('not_here', 'chart writes a PNG file on the machine that runs it, so it works from the console and `npx rollout chart` only. In Slack the charts come by themselves: under the stage checklist with every report, and under every breach and rollback alert.');
+          await this.auditRefusal(this.deps.db.pool, this.deps.now(), await store.latestRun(this.deps.db.pool), actor, { action: 'chart' }, refusal);
+          return refused(refusal);
+        }
         return { kind: 'chart', ...(await writeStageChart(this, command)) };
+      }
     }
   }
 

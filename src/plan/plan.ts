@@ -9,7 +9,7 @@ export const RED_LINES = ['p95LatencyMs', 'failureRatePercent', 'costPerImageRat
 export type RedLineName = (typeof RED_LINES)[number];
 
 /** Words the command grammar owns; a stage may not be named like one of them. */
-const RESERVED = ['status', 'approve', 'reject', 'rollback', 'history', 'complete', 'help', 'backtest', 'as'];
+const RESERVED = ['status', 'approve', 'reject', 'rollback', 'history', 'complete', 'help', 'backtest', 'chart', 'as'];
 
 export type Weights = Record<string, number>;
 

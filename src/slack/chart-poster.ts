@@ -18,6 +18,8 @@ export interface ChartPosterDeps {
   web: WebClient;
   channel: string;
   log: Logger;
+  /** Whether this replica led at its last tick (free): a standby does not even look for jobs. */
+  mayLead: () => boolean;
   /** Proves leadership before uploading: one replica shares charts. */
   isLeader: () => Promise<boolean>;
   /** How often due retries are looked for when nothing kicks the poster. */
@@ -85,6 +87,7 @@ export class ChartPoster {
   private async pass(): Promise<void> {
     const { service } = this.deps;
     const { pool } = service.deps.db;
+    if (!this.deps.mayLead()) return;
     const jobs = await dueChartJobs(pool, service.deps.now());
     if (!jobs.length || !(await this.deps.isLeader())) return;
     for (const job of jobs) await this.share(job);

@@ -62,7 +62,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   // The scheduler is made just below; the metrics ask it who leads only when scraped.
   const metrics = opts.metrics ?? rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
   const onSlackError = (kind: string) => metrics.slackError(kind);
-  const charts = opts.charts === false ? null : new ChartPoster({ service, web, channel: slack.channel, log, isLeader: () => scheduler.confirmLeader(), onSlackError });
+  const charts = opts.charts === false ? null : new ChartPoster({ service, web, channel: slack.channel, log, mayLead: () => scheduler.isLeader, isLeader: () => scheduler.confirmLeader(), onSlackError });
   const textSink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError });
   const home = new HomePublisher({ service, web, log, onSlackError, ...opts.home });
   const sink = refreshingHome(charts ? withCharts(textSink, { service, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink, home);

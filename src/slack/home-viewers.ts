@@ -1,16 +1,12 @@
 import type { Queryable } from '../db/database.ts';
 
-/** rollout.home_viewers (migration 013): who opened the Home tab, and when it was last published for them. */
+/** rollout.home_viewers (migration 013): who opened the Home tab, and when. */
 
 export async function recordOpened(q: Queryable, userId: string, at: Date): Promise<void> {
   await q.query(
     'INSERT INTO rollout.home_viewers (user_id, opened_at) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET opened_at = EXCLUDED.opened_at',
     [userId, at],
   );
-}
-
-export async function recordPublished(q: Queryable, userId: string, at: Date): Promise<void> {
-  await q.query('UPDATE rollout.home_viewers SET published_at = $2 WHERE user_id = $1', [userId, at]);
 }
 
 /** People who opened the Home tab since `since`, most recent first. */

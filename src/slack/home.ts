@@ -5,7 +5,7 @@ import * as store from '../db/store.ts';
 import type { Logger } from '../log.ts';
 import { HOME_HISTORY, homeView, type HomeInput } from '../render/blocks/home.ts';
 import type { HomeView, Message } from '../render/blocks/limits.ts';
-import { latestChart, recentViewers, recordOpened, recordPublished } from './home-viewers.ts';
+import { latestChart, recentViewers, recordOpened } from './home-viewers.ts';
 import { classify, failureKind, type WebClient } from './web.ts';
 
 export interface HomeDeps {
@@ -140,7 +140,6 @@ export class HomePublisher {
   private async send(userId: string, view: HomeView): Promise<'ok' | 'failed' | 'rate_limited'> {
     try {
       await this.deps.web.views.publish({ user_id: userId, view: view as never });
-      await recordPublished(this.deps.service.deps.db.pool, userId, this.deps.service.deps.now());
       return 'ok';
     } catch (err) {
       this.deps.onSlackError?.(failureKind(err));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -69,5 +69,15 @@ describe('chart', () => {
     expect(bad.outcome).toMatchObject({ kind: 'usage', problem: expect.stringContaining('from 30m to 24h') });
     const notPng = await service.handle('chart --out report.jpg', bob);
     expect(notPng.outcome).toMatchObject({ kind: 'usage', problem: expect.stringContaining('ending in .png') });
+  });
+
+  it('is refused from Slack, where it would write on the bot\'s host, and the refusal is audited', async () => {
+    const { service } = engine(db, { plan, clock: new TestClock(new Date(END).toISOString()) });
+    const out = join(mkdtempSync(join(tmpdir(), 'rollout-chart-')), 'x.png');
+    const reply = await service.handle(`chart --out ${out}`, bob);
+    expect(reply.outcome).toMatchObject({ kind: 'refused', code: 'not_here', message: expect.stringContaining('`npx rollout chart`') });
+    expect(existsSync(out)).toBe(false);
+    const { rows } = await db.app.query(`SELECT actor, action, outcome FROM rollout.audit`);
+    expect(rows).toEqual([{ actor: bob.id, action: 'chart', outcome: 'refused' }]);
   });
 });

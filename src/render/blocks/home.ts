@@ -38,7 +38,7 @@ export function homeView(plan: Plan, h: HomeInput): HomeView {
   if (h.chart) {
     blocks.push({ type: 'image', slack_file: { id: h.chart.fileId }, alt_text: h.chart.title, title: plain(`${h.chart.title} (${utc(h.chart.at)})`) });
   } else {
-    blocks.push(context('No chart yet: `/rollout chart` draws the four red lines.'));
+    blocks.push(context('No chart yet: one comes with the first report of the stage, under its checklist in the channel.'));
   }
 
   if (s.pending) {

@@ -47,7 +47,7 @@ export function outcomeMessage(plan: Plan, o: Outcome): Message {
         ],
       });
     case 'chart':
-      // The Slack front end uploads the picture instead (files.uploadV2); this is the fallback text.
+      // Only the console and CLI draw to a file (Slack is refused); this is the same words in blocks.
       return fitMessage(one(`:chart_with_upwards_trend: ${esc(text)}`));
     case 'backtest': {
       const b = backtestLines(plan, o.result);
