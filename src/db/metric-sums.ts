@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { MetricsSnapshot, ProviderStats } from '../core/metrics.ts';
 import { addDecimal, divideLikePostgres, parseDecimal, type Decimal } from '../core/decimal.ts';
+import { percentileCont } from '../core/compare/quantile.ts';
 
 /*
  * The one definition of every metric of the runbook: what a row contributes (SQL, below), the
@@ -213,29 +214,27 @@ export function parseRouteSums(r: Record<string, any>): RouteSums {
   };
 }
 
-/**
- * PERCENTILE_CONT(0.95) exactly as Postgres computes it over float8 values: sort, position
- * p = 0.95 (n − 1), the value at floor(p), plus (p − floor(p)) × (next − it) in float8
- * (percentile_cont_final_common and float8_lerp in orderedsetaggs.c).
- */
-export function percentileCont95(values: number[]): number | null {
-  if (!values.length) return null;
-  const sorted = Float64Array.from(values).sort();
-  const p = 0.95 * (sorted.length - 1);
-  const lo = Math.floor(p);
-  const hi = Math.ceil(p);
-  if (lo === hi) return sorted[lo];
-  return sorted[lo] + (p - lo) * (sorted[hi] - sorted[lo]);
-}
+export const sortedLatencies = (values: number[] | null): Float64Array => Float64Array.from(values ?? []).sort();
 
-/** A window's ProviderStats from its sums, as the one-shot query returns them. */
-export function providerStats(s: RouteSums, withP95: boolean): ProviderStats {
+/**
+ * PERCENTILE_CONT(0.95) exactly as Postgres computes it over float8 values: position
+ * p = 0.95 (n − 1), the value at floor(p), plus (p − floor(p)) × (next − it) in float8
+ * (percentile_cont_final_common and float8_lerp in orderedsetaggs.c); one implementation,
+ * shared with the judge's order statistics.
+ */
+export const percentileCont95 = (sorted: Float64Array): number | null => (sorted.length ? percentileCont(sorted, 0.95) : null);
+
+/**
+ * A window's ProviderStats from its sums, as the one-shot query returns them. `sorted`: the
+ * window's latencies already sorted (the caller also needs them for the judge), else sorted here.
+ */
+export function providerStats(s: RouteSums, withP95: boolean, sorted?: Float64Array): ProviderStats {
   return {
     requests: s.requests,
     failures: s.failures,
     latencySamples: s.latencySamples,
     latencySkipped: s.requests - s.latencySamples,
-    p95LatencyMs: withP95 ? percentileCont95(s.latencies ?? []) : null,
+    p95LatencyMs: withP95 ? percentileCont95(sorted ?? sortedLatencies(s.latencies)) : null,
     costSamples: s.costSamples,
     costSkipped: s.costSkipped,
     avgCostPerImage: s.costSum && s.costSamples > 0 ? Number(divideLikePostgres(s.costSum, s.costSamples)) : null,

@@ -1,13 +1,13 @@
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
-import type { MetricsSnapshot, RouteWindow, VoucherWindow } from '../core/metrics.ts';
+import type { MetricsSnapshot, ProviderStats, RouteWindow, VoucherWindow } from '../core/metrics.ts';
 import { addProviderSums, emptyProviderSums, type JudgeInputs, type StageProviderSums } from '../core/judge.ts';
 import { p95SampleOf } from '../core/compare/quantile.ts';
 import { logMomentsOf } from '../core/compare/sequential.ts';
 import type { CostCluster } from '../core/compare/means.ts';
 import { formatDecimal } from '../core/decimal.ts';
 import {
-  addRouteSums, addVoucherSums, parseRouteSums, providerKey, providerStats, routeBucketsSql, sortedProviders, voucherBucketsSql,
+  addRouteSums, addVoucherSums, parseRouteSums, providerKey, providerStats, routeBucketsSql, sortedLatencies, sortedProviders, voucherBucketsSql,
   type RouteSums, type SnapshotWindows, type VoucherSums, type WindowSource,
 } from './metric-sums.ts';
 
@@ -216,8 +216,14 @@ export class RollingWindows implements WindowSource {
         if (m >= s || !x.fine) for (const [p, r] of x.route) add(p, r, m);
         else for (const [t, p, r] of x.fine.route) if (t >= s) add(p, r, m);
       }
-      if (withP95) for (const [p, r] of sums) judge.p95[providerKey(p)] = r.latencies ? p95SampleOf(Float64Array.from(r.latencies).sort(), this.plan.compare.confidence) : null;
-      return { windowMs: ms, end: new Date(e), providers: sortedProviders([...sums].map(([p, r]) => [providerKey(p), providerStats(r, withP95)])) };
+      // Each provider's latencies sorted once: for the exact p95 and for the judge's order statistics.
+      const providers = [...sums].map(([p, r]): [string, ProviderStats] => {
+        if (!withP95) return [providerKey(p), providerStats(r, false)];
+        const sorted = sortedLatencies(r.latencies);
+        judge.p95[providerKey(p)] = r.latencies ? p95SampleOf(sorted, this.plan.compare.confidence) : null;
+        return [providerKey(p), providerStats(r, true, sorted)];
+      });
+      return { windowMs: ms, end: new Date(e), providers: sortedProviders(providers) };
     });
     const vouchers = w.voucher.map((ms): VoucherWindow => {
       const s = e - ms;
