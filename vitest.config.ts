@@ -20,7 +20,9 @@ export default defineConfig({
       ...(process.env.TEST_DATABASE_URL
         ? [
             { test: { name: 'postgres', include: ['test/integration/**/*.test.ts'], ...realPostgres, ...slow } },
-            { test: { name: 'real-postgres', include: ['test/real-postgres/**/*.test.ts'], ...realPostgres, ...slow, testTimeout: 120_000 } },
+            {
+              test: { name: 'real-postgres', include: ['test/real-postgres/**/*.test.ts'], ...realPostgres, ...slow, testTimeout: 120_000 },
+            },
           ]
         : []),
     ],

@@ -27,7 +27,12 @@ const burstSize = Number(env('ACK_BURST_SIZE'));
 
 const ADMIN = 'U_BENCH_ADMIN';
 // status reads every window; history reads the audit; a non-admin's d1 is refused and audited; help.
-const COMMANDS: [string, string][] = [[ADMIN, 'status'], [ADMIN, 'history'], ['U_BENCH_VIEWER', 'd1'], [ADMIN, 'help']];
+const COMMANDS: [string, string][] = [
+  [ADMIN, 'status'],
+  [ADMIN, 'history'],
+  ['U_BENCH_VIEWER', 'd1'],
+  [ADMIN, 'help'],
+];
 let n = 0;
 const statuses: Record<number, number> = {};
 
@@ -36,7 +41,11 @@ async function one(): Promise<number> {
   const [user, text] = COMMANDS[i % COMMANDS.length];
   const body = commandBody(user, text, `${respondBase}/respond/ack-${i}`);
   const ts = Math.floor(Date.now() / 1000);
-  const headers = { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': sign(body, ts) };
+  const headers = {
+    'content-type': 'application/x-www-form-urlencoded',
+    'x-slack-request-timestamp': String(ts),
+    'x-slack-signature': sign(body, ts),
+  };
   const t = performance.now();
   const res = await fetch(`http://127.0.0.1:${port}/slack/events`, { method: 'POST', headers, body });
   await res.arrayBuffer();

@@ -46,7 +46,10 @@ export interface AckResult {
 
 const ADMIN = 'U_BENCH_ADMIN'; // as in bench/ack-sender.ts
 
-export async function ackBench(base: string, opts: { singles?: number; bursts?: number; burstSize?: number; delayMs?: number } = {}): Promise<AckResult> {
+export async function ackBench(
+  base: string,
+  opts: { singles?: number; bursts?: number; burstSize?: number; delayMs?: number } = {},
+): Promise<AckResult> {
   const singles = opts.singles ?? 100;
   const bursts = opts.bursts ?? 10;
   const burstSize = opts.burstSize ?? 20;
@@ -64,17 +67,23 @@ export async function ackBench(base: string, opts: { singles?: number; bursts?: 
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const next = <T>() => new Promise<T>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as T));
-    void exited.then((code) => reject(new Error(`ack-sender exited with ${code}`)));
-  });
+  const next = <T>() =>
+    new Promise<T>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as T));
+      void exited.then((code) => reject(new Error(`ack-sender exited with ${code}`)));
+    });
   const fakeUrl = (await next<{ fake: string }>()).fake;
   const service = new RolloutService({
-    db, plan: benchPlan(), now: () => new Date(), access: adminList([ADMIN]),
+    db,
+    plan: benchPlan(),
+    now: () => new Date(),
+    access: adminList([ADMIN]),
     health: { read: async () => ({ kind: 'not_configured' }) },
   });
   const front = createSlackFrontEnd({
-    service, leader: soleLeader(), log: silentLogger,
+    service,
+    leader: soleLeader(),
+    log: silentLogger,
     slack: { botToken: 'xoxb-bench', signingSecret: SIGNING_SECRET, apiUrl: `${fakeUrl}/api/`, channel: 'C0ROLLOUT', port: 0 },
   });
   const port = (await front.listen())!;
@@ -83,14 +92,26 @@ export async function ackBench(base: string, opts: { singles?: number; bursts?: 
     const t = performance.now();
     await db.pool.query('SELECT 1');
     const queryMs = performance.now() - t;
-    log(`ack: one query through the slow proxy takes ${queryMs.toFixed(0)} ms; ${singles} single commands, then ${bursts} bursts of ${burstSize}…`);
+    log(
+      `ack: one query through the slow proxy takes ${queryMs.toFixed(0)} ms; ${singles} single commands, then ${bursts} bursts of ${burstSize}…`,
+    );
     const result = next<{ single: number[]; burst: number[]; sent: number; statuses: Record<string, number>; replied: number }>();
     child.send({ port });
     const sent = await result;
     await exited;
     const non200 = sent.sent - (sent.statuses['200'] ?? 0);
     log(`ack: ${sent.replied}/${sent.sent} commands got a reply through response_url within 30 s`);
-    return { delayMs, single: stats(sent.single), burst: stats(sent.burst), burstSize, bursts, queryMs, non200, replied: sent.replied, sent: sent.sent };
+    return {
+      delayMs,
+      single: stats(sent.single),
+      burst: stats(sent.burst),
+      burstSize,
+      bursts,
+      queryMs,
+      non200,
+      replied: sent.replied,
+      sent: sent.sent,
+    };
   } finally {
     child.kill();
     await front.stop().catch(() => {});
@@ -107,7 +128,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.exit(2);
   }
   const n = (k: string) => (process.env[k] ? Number(process.env[k]) : undefined);
-  const r = await ackBench(base, { singles: n('ACK_SINGLES'), bursts: n('ACK_BURSTS'), burstSize: n('ACK_BURST_SIZE'), delayMs: n('ACK_DELAY_MS') });
+  const r = await ackBench(base, {
+    singles: n('ACK_SINGLES'),
+    bursts: n('ACK_BURSTS'),
+    burstSize: n('ACK_BURST_SIZE'),
+    delayMs: n('ACK_DELAY_MS'),
+  });
   const f = (s: Stats) => `p50 ${s.median.toFixed(1)} ms, p99 ${s.p99.toFixed(1)} ms, max ${s.max.toFixed(1)} ms (n = ${s.n})`;
   console.log(`slash-command ack with every query delayed ${r.delayMs} ms (one query measured ${r.queryMs.toFixed(0)} ms):`);
   console.log(`  single requests:        ${f(r.single)}`);

@@ -30,7 +30,10 @@ if (!keep || !exists) {
 }
 const db = await openBot(url, true);
 const svc = service(db, benchPlan(), new Clock(END.getTime()));
-for (const [label, since] of [['24 h', 86_400_000], ['7 days', 7 * 86_400_000]] as const) {
+for (const [label, since] of [
+  ['24 h', 86_400_000],
+  ['7 days', 7 * 86_400_000],
+] as const) {
   const times: number[] = [];
   let last;
   for (let i = 0; i < 3; i++) {
@@ -38,7 +41,9 @@ for (const [label, since] of [['24 h', 86_400_000], ['7 days', 7 * 86_400_000]] 
     times.push(last.tookMs);
   }
   times.sort((a, b) => a - b);
-  console.log(`backtest ${label}: median ${(times[1] / 1000).toFixed(2)} s (runs: ${times.map((t) => (t / 1000).toFixed(2)).join(', ')}), ${last!.rowsRead.toLocaleString('en-US')} rows, ${last!.evaluations} evaluations, ${last!.rollbacks.length} would-be rollbacks`);
+  console.log(
+    `backtest ${label}: median ${(times[1] / 1000).toFixed(2)} s (runs: ${times.map((t) => (t / 1000).toFixed(2)).join(', ')}), ${last!.rowsRead.toLocaleString('en-US')} rows, ${last!.evaluations} evaluations, ${last!.rollbacks.length} would-be rollbacks`,
+  );
 }
 await db.close();
 if (!keep) await dropDatabase(base, NAME);

@@ -56,7 +56,11 @@ for (let i = 0; i < 6; i++) {
   steady.push(await draw(leader));
 }
 const w = whole.slice(1);
-console.log(`chart 3 h, read whole (a new process; first ${whole[0].total.toFixed(0)} ms): median ${median(w.map((r) => r.total)).toFixed(0)} ms data + render + encode (render ${median(w.map((r) => r.render)).toFixed(0)} ms, encode ${median(w.map((r) => r.encode)).toFixed(0)} ms); PNG ${Math.round(w[0].bytes / 1024)} KB`);
-console.log(`chart 3 h, every 15 min as the leader draws reports (first ${first.total.toFixed(0)} ms): median ${median(steady.map((r) => r.total)).toFixed(0)} ms data + render + encode, runs ${steady.map((r) => r.total.toFixed(0)).join(', ')} ms`);
+console.log(
+  `chart 3 h, read whole (a new process; first ${whole[0].total.toFixed(0)} ms): median ${median(w.map((r) => r.total)).toFixed(0)} ms data + render + encode (render ${median(w.map((r) => r.render)).toFixed(0)} ms, encode ${median(w.map((r) => r.encode)).toFixed(0)} ms); PNG ${Math.round(w[0].bytes / 1024)} KB`,
+);
+console.log(
+  `chart 3 h, every 15 min as the leader draws reports (first ${first.total.toFixed(0)} ms): median ${median(steady.map((r) => r.total)).toFixed(0)} ms data + render + encode, runs ${steady.map((r) => r.total.toFixed(0)).join(', ')} ms`,
+);
 await db.close();
 if (!keep) await dropDatabase(base, NAME);

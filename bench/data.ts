@@ -167,7 +167,12 @@ export async function loadAnalytics(pool: pg.Pool, shape: Shape, freshMinutes: n
       `SELECT (SELECT count(*) FROM analytics_logs)::bigint AS n,
               pg_relation_size('analytics_logs')::bigint AS heap, pg_total_relation_size('analytics_logs')::bigint AS total`,
     );
-    return { rows: Number(rows[0].n), seconds: (performance.now() - t) / 1000, tableBytes: Number(rows[0].heap), totalBytes: Number(rows[0].total) };
+    return {
+      rows: Number(rows[0].n),
+      seconds: (performance.now() - t) / 1000,
+      tableBytes: Number(rows[0].heap),
+      totalBytes: Number(rows[0].total),
+    };
   } finally {
     c.release();
   }

@@ -37,7 +37,10 @@ import { getMessage, keys } from '../src/slack/messages.ts';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
 const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-const SIZES = env('BENCH_DB_SIZES', '1,10').split(',').map(Number).filter((n) => n > 0);
+const SIZES = env('BENCH_DB_SIZES', '1,10')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const WARMUP = Number(env('BENCH_DB_WARMUP', '150'));
 const CYCLES = Number(env('BENCH_DB_CYCLES', '360'));
 const FIRST = Number(env('BENCH_DB_FIRST', '3'));
@@ -74,7 +77,11 @@ async function prepare(millions: number): Promise<string> {
   const name = `rollout_benchdb_${String(millions).replace('.', '_')}m`;
   const url = databaseUrl(base!, name);
   const exists = (await one(base!, 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length > 0;
-  const loaded = exists && !RELOAD && (await one(url, `SELECT obj_description('public.analytics_logs'::regclass) AS c`).catch(() => [{ c: null }]))[0].c === `bench ${END.toISOString()}`;
+  const loaded =
+    exists &&
+    !RELOAD &&
+    (await one(url, `SELECT obj_description('public.analytics_logs'::regclass) AS c`).catch(() => [{ c: null }]))[0].c ===
+      `bench ${END.toISOString()}`;
   if (loaded) {
     log(`${millions} M: reusing ${name}`);
   } else {
@@ -94,7 +101,9 @@ async function prepare(millions: number): Promise<string> {
   const bot = new pg.Pool({ connectionString: withUser(url, BOT_ROLE), max: 1 });
   await migrate(bot, { createAnalyticsIndex: true });
   // A fresh rollout each run: the bot's own tables emptied (as their owner, the bot's role).
-  await bot.query('TRUNCATE rollout.runs, rollout.requests, rollout.audit, rollout.outbox, rollout.reports, rollout.guard_state, rollout.slack_messages RESTART IDENTITY CASCADE');
+  await bot.query(
+    'TRUNCATE rollout.runs, rollout.requests, rollout.audit, rollout.outbox, rollout.reports, rollout.guard_state, rollout.slack_messages RESTART IDENTITY CASCADE',
+  );
   await bot.end();
   await one(url, 'DELETE FROM public.feature_flags');
   return url;
@@ -114,11 +123,15 @@ async function resetStats(url: string) {
 }
 
 async function readStats(url: string): Promise<Statement[]> {
-  const rows = await one(url, `
+  const rows = await one(
+    url,
+    `
     SELECT query, calls::int, total_exec_time AS ms, rows::bigint, shared_blks_hit::bigint AS hit, shared_blks_read::bigint AS read
     FROM pg_stat_statements
     WHERE userid = (SELECT oid FROM pg_roles WHERE rolname = $1) AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-    ORDER BY total_exec_time DESC`, [BOT_ROLE]);
+    ORDER BY total_exec_time DESC`,
+    [BOT_ROLE],
+  );
   return rows.map((r) => ({ ...r, rows: Number(r.rows), hit: Number(r.hit), read: Number(r.read) }));
 }
 
@@ -158,9 +171,30 @@ function breakdown(stmts: Statement[], per: number): string {
     g.read += s.read;
     groups.set(k, g);
   }
-  const rows = [...groups.values()].sort((a, b) => b.ms - a.ms).slice(0, 14)
-    .map((g) => [g.query, (g.calls / per).toFixed(2), (g.ms / per).toFixed(3), ((100 * g.ms) / total).toFixed(1), int(Math.round(g.read / per))]);
-  return table(['statement (bot role)', 'calls / eval', 'ms / eval', '%', 'blks read / eval'], [...rows, 'rule', ['total', (stmts.reduce((a, s) => a + s.calls, 0) / per).toFixed(1), (total / per).toFixed(2), '100', int(Math.round(stmts.reduce((a, s) => a + s.read, 0) / per))]]);
+  const rows = [...groups.values()]
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 14)
+    .map((g) => [
+      g.query,
+      (g.calls / per).toFixed(2),
+      (g.ms / per).toFixed(3),
+      ((100 * g.ms) / total).toFixed(1),
+      int(Math.round(g.read / per)),
+    ]);
+  return table(
+    ['statement (bot role)', 'calls / eval', 'ms / eval', '%', 'blks read / eval'],
+    [
+      ...rows,
+      'rule',
+      [
+        'total',
+        (stmts.reduce((a, s) => a + s.calls, 0) / per).toFixed(1),
+        (total / per).toFixed(2),
+        '100',
+        int(Math.round(stmts.reduce((a, s) => a + s.read, 0) / per)),
+      ],
+    ],
+  );
 }
 
 async function openBot(url: string): Promise<Database> {
@@ -230,10 +264,18 @@ async function coldStart(): Promise<void> {
 /** null when pg_stat_statements is loaded; else what to do about it. */
 export async function statStatementsMissing(): Promise<string | null> {
   const preload = (await one(base!, 'SHOW shared_preload_libraries'))[0].shared_preload_libraries as string;
-  if (preload.split(',').map((s) => s.trim()).includes('pg_stat_statements')) return null;
-  return `bench:db measures through pg_stat_statements, which this server does not load (shared_preload_libraries = '${preload}'). ` +
+  if (
+    preload
+      .split(',')
+      .map((s) => s.trim())
+      .includes('pg_stat_statements')
+  )
+    return null;
+  return (
+    `bench:db measures through pg_stat_statements, which this server does not load (shared_preload_libraries = '${preload}'). ` +
     `As a superuser: ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'; then restart Postgres ` +
-    `(e.g. pg_ctlcluster --skip-systemctl-redirect 15 main restart), and run the bench again.`;
+    `(e.g. pg_ctlcluster --skip-systemctl-redirect 15 main restart), and run the bench again.`
+  );
 }
 
 export const median = (xs: number[]) => {
@@ -243,7 +285,9 @@ export const median = (xs: number[]) => {
 
 async function main() {
   if (!base) {
-    console.error('npm run bench:db needs BENCH_DATABASE_URL or TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres), as a superuser.');
+    console.error(
+      'npm run bench:db needs BENCH_DATABASE_URL or TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres), as a superuser.',
+    );
     process.exit(2);
   }
   const missing = await statStatementsMissing();
@@ -253,21 +297,43 @@ async function main() {
   }
   const results = [];
   for (const m of SIZES) results.push(await benchSize(m));
-  console.log(`\nDatabase time of the bot's role (pg_stat_statements total_exec_time), evaluateEvery 5 s, clock ending ${END.toISOString()}`);
+  console.log(
+    `\nDatabase time of the bot's role (pg_stat_statements total_exec_time), evaluateEvery 5 s, clock ending ${END.toISOString()}`,
+  );
   for (const r of results) {
-    console.log(`\n${r.millions} M rows — steady state, per evaluation over ${CYCLES} evaluations (after ${WARMUP} warm-up), wall ${r.wallMs.toFixed(1)} ms per cycle:`);
+    console.log(
+      `\n${r.millions} M rows — steady state, per evaluation over ${CYCLES} evaluations (after ${WARMUP} warm-up), wall ${r.wallMs.toFixed(1)} ms per cycle:`,
+    );
     console.log(breakdown(r.steady, CYCLES));
     const sorted = [...r.firsts].sort((a, b) => a.ms - b.ms);
-    console.log(`first evaluation after a start (new engine and sessions): ${r.firsts.map((f) => `${f.ms.toFixed(1)} ms (${int(f.read)} blocks read)`).join(', ')}`);
+    console.log(
+      `first evaluation after a start (new engine and sessions): ${r.firsts.map((f) => `${f.ms.toFixed(1)} ms (${int(f.read)} blocks read)`).join(', ')}`,
+    );
     if (sorted.length) console.log(breakdown(sorted[Math.floor(sorted.length / 2)].stmts, 1));
   }
   const one1 = results.find((r) => r.millions === 1);
   const ten = results.find((r) => r.millions === 10);
   console.log('');
-  console.log(table(['bot database time per evaluation', ...results.map((r) => `${r.millions} M`), '10 M ÷ 1 M'], [
-    ['steady state (ms)', ...results.map((r) => r.steadyMs.toFixed(2)), one1 && ten ? `${(ten.steadyMs / one1.steadyMs).toFixed(2)}×` : '—'],
-    ['first evaluation after a start (ms, median)', ...results.map((r) => { const s = r.firsts.map((f) => f.ms).sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)].toFixed(1) : '—'; }), ''],
-  ]));
+  console.log(
+    table(
+      ['bot database time per evaluation', ...results.map((r) => `${r.millions} M`), '10 M ÷ 1 M'],
+      [
+        [
+          'steady state (ms)',
+          ...results.map((r) => r.steadyMs.toFixed(2)),
+          one1 && ten ? `${(ten.steadyMs / one1.steadyMs).toFixed(2)}×` : '—',
+        ],
+        [
+          'first evaluation after a start (ms, median)',
+          ...results.map((r) => {
+            const s = r.firsts.map((f) => f.ms).sort((a, b) => a - b);
+            return s.length ? s[Math.floor(s.length / 2)].toFixed(1) : '—';
+          }),
+          '',
+        ],
+      ],
+    ),
+  );
   console.log('targets: steady ≤ 25 ms at 10 M and ≤ 1.5× the 1 M figure; first evaluation ≤ 500 ms');
 }
 

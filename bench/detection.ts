@@ -71,7 +71,7 @@ export async function detectionTrials(db: Database, dataEnd: Date, trials: numbe
   const plan = benchPlan({ baselineCostPerImage: 0.005 });
   const every = plan.evaluateEveryMs;
   let rnd = seed;
-  const random = () => ((rnd = (rnd * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const random = () => (rnd = (rnd * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   const out: Trial[] = [];
   const { rows } = await db.pool.query('SELECT coalesce(max(id), 0)::bigint AS id FROM analytics_logs');
   const mark = rows[0].id;
@@ -107,7 +107,9 @@ export async function detectionTrials(db: Database, dataEnd: Date, trials: numbe
   const byLine: Record<string, Stats> = {};
   for (const name of RED_LINES) byLine[name] = stats(ok.filter((t) => t.line === name).map((t) => t.fraction!));
   return {
-    trials: out, fraction: stats(ok.map((t) => t.fraction!)), byLine,
+    trials: out,
+    fraction: stats(ok.map((t) => t.fraction!)),
+    byLine,
     missed: out.filter((t) => t.fired === null).length,
     wrongLine: out.filter((t) => t.fired !== null && t.fired !== t.line).length,
   };

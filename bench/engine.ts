@@ -22,7 +22,10 @@ export class Clock {
 
 export function service(db: Database, plan: Plan, clock: Clock): RolloutService {
   return new RolloutService({
-    db, plan, now: clock.now, access: adminList([ADMIN.id]),
+    db,
+    plan,
+    now: clock.now,
+    access: adminList([ADMIN.id]),
     health: { read: async () => ({ kind: 'not_configured' }) },
   });
 }

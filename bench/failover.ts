@@ -31,4 +31,6 @@ for (let t = 0; t < TRIALS; t++) {
 await leader.kill('SIGTERM');
 await dropDatabase(base, NAME);
 const sorted = [...takeovers].sort((a, b) => a - b);
-console.log(`takeover after SIGKILL: median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} s, max ${sorted[sorted.length - 1].toFixed(1)} s over ${TRIALS} trials (evaluateEvery 30 s)`);
+console.log(
+  `takeover after SIGKILL: median ${sorted[Math.floor(sorted.length / 2)].toFixed(1)} s, max ${sorted[sorted.length - 1].toFixed(1)} s over ${TRIALS} trials (evaluateEvery 30 s)`,
+);

@@ -26,7 +26,13 @@ import { guardCycle, guardWindows } from '../src/engine/guard.ts';
 import { backtest } from '../src/engine/backtest.ts';
 import type { RolloutService } from '../src/engine/service.ts';
 import { bucketQueries } from '../src/db/rolling-windows.ts';
-import { readRouteWindow, readVoucherWindow, ROUTE_WINDOW_NO_P95_SQL, ROUTE_WINDOW_SQL, VOUCHER_WINDOW_SQL } from '../src/db/metrics-queries.ts';
+import {
+  readRouteWindow,
+  readVoucherWindow,
+  ROUTE_WINDOW_NO_P95_SQL,
+  ROUTE_WINDOW_SQL,
+  VOUCHER_WINDOW_SQL,
+} from '../src/db/metrics-queries.ts';
 import type { Database } from '../src/db/database.ts';
 import { loadAnalytics, shapeFor, type Shape } from './data.ts';
 import { ADMIN, benchPlan, benchPool, Clock, databaseUrl, dropDatabase, openBot, recreateDatabase, service } from './engine.ts';
@@ -47,7 +53,10 @@ if (!base) {
 }
 const NAME = env('BENCH_DB_NAME', 'rollout_bench');
 if (!/^[a-z_][a-z0-9_]*$/.test(NAME)) throw new Error('BENCH_DB_NAME must be a plain lower-case identifier');
-const SIZES = env('BENCH_SIZES', '1,5,10').split(',').map((s) => Number(s.trim())).filter((n) => n > 0);
+const SIZES = env('BENCH_SIZES', '1,5,10')
+  .split(',')
+  .map((s) => Number(s.trim()))
+  .filter((n) => n > 0);
 const SHAPE = env('BENCH_SHAPE', 'rate') === 'span' ? 'span' : 'rate';
 const REPEAT = Number(env('BENCH_REPEAT', '30'));
 const SLOW = Number(env('BENCH_SLOW_REPEAT', '4'));
@@ -94,8 +103,20 @@ const sumMedians = (r: Record<string, Stats>) => Object.values(r).reduce((a, s) 
 
 async function windowRows(pool: pg.Pool) {
   const q = async (types: string[], w: number) =>
-    Number((await pool.query(`SELECT count(*) AS n FROM analytics_logs WHERE event_type = ANY($1) AND created_at >= $2 AND created_at <= $3`, [types, new Date(END.getTime() - w), END])).rows[0].n);
-  return { route5m: await q(['gen_route'], 5 * MIN), route1h: await q(['gen_route'], HOUR), vouchers1h: await q(['gen_ok', 'voucher_issued'], HOUR) };
+    Number(
+      (
+        await pool.query(`SELECT count(*) AS n FROM analytics_logs WHERE event_type = ANY($1) AND created_at >= $2 AND created_at <= $3`, [
+          types,
+          new Date(END.getTime() - w),
+          END,
+        ])
+      ).rows[0].n,
+    );
+  return {
+    route5m: await q(['gen_route'], 5 * MIN),
+    route1h: await q(['gen_route'], HOUR),
+    vouchers1h: await q(['gen_ok', 'voucher_issued'], HOUR),
+  };
 }
 
 /*
@@ -148,7 +169,9 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
       seedNoIndex[q.name] = await measure(SLOW, () => pool.query(q.sql, [END]), 0);
       log(`${label}: seed ${q.name}, no index: ${ms(seedNoIndex[q.name])} ms`);
     }
-    if (largest && EXPLAIN) for (const q of SEED_QUERIES) explains.push({ title: `seed: ${q.label} — WITHOUT the index`, plan: await explain(pool, q.sql, [END]) });
+    if (largest && EXPLAIN)
+      for (const q of SEED_QUERIES)
+        explains.push({ title: `seed: ${q.label} — WITHOUT the index`, plan: await explain(pool, q.sql, [END]) });
 
     // The bot: one run in D1, the clock pinned to the data's last instant.
     const plan = benchPlan();
@@ -170,13 +193,16 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
     const dbi = await openBot(url, true);
     const indexSeconds = (performance.now() - t) / 1000;
     const svci = service(dbi, plan, clock);
-    const sizes = (await pool.query(`SELECT pg_relation_size('analytics_logs')::bigint AS heap, pg_total_relation_size('analytics_logs')::bigint AS total,
-      coalesce(pg_relation_size(to_regclass('analytics_logs_event_type_created_at_idx')), 0)::bigint AS idx`)).rows[0];
+    const sizes = (
+      await pool.query(`SELECT pg_relation_size('analytics_logs')::bigint AS heap, pg_total_relation_size('analytics_logs')::bigint AS total,
+      coalesce(pg_relation_size(to_regclass('analytics_logs_event_type_created_at_idx')), 0)::bigint AS idx`)
+    ).rows[0];
     log(`${label}: index built concurrently in ${indexSeconds.toFixed(1)} s (${bytes(Number(sizes.idx))})`);
 
     const seedIndex: Record<string, Stats> = {};
     for (const q of SEED_QUERIES) seedIndex[q.name] = await measure(REPEAT, () => pool.query(q.sql, [END]));
-    if (largest && EXPLAIN) for (const q of SEED_QUERIES) explains.push({ title: `seed: ${q.label} — with the index`, plan: await explain(pool, q.sql, [END]) });
+    if (largest && EXPLAIN)
+      for (const q of SEED_QUERIES) explains.push({ title: `seed: ${q.label} — with the index`, plan: await explain(pool, q.sql, [END]) });
 
     const bot: Record<string, Stats> = {
       'route 5 min + p95': await measure(REPEAT, () => readRouteWindow(dbi.metricsPool, plan, END, 5 * MIN, true)),
@@ -186,17 +212,33 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
     };
     if (largest && EXPLAIN) {
       const p = (w: number) => [new Date(END.getTime() - w), END, plan.maxLatencyMs, plan.maxCostPerImage];
-      explains.push({ title: 'bot: route window 5 min with p95 (p95 + failure rate lines)', plan: await explain(pool, ROUTE_WINDOW_SQL, p(5 * MIN)) });
-      explains.push({ title: 'bot: route window 1 h without p95 (cost line)', plan: await explain(pool, ROUTE_WINDOW_NO_P95_SQL, p(HOUR)) });
-      explains.push({ title: 'bot: voucher window 1 h (regenerate-voucher line)', plan: await explain(pool, VOUCHER_WINDOW_SQL, [new Date(END.getTime() - HOUR), END]) });
+      explains.push({
+        title: 'bot: route window 5 min with p95 (p95 + failure rate lines)',
+        plan: await explain(pool, ROUTE_WINDOW_SQL, p(5 * MIN)),
+      });
+      explains.push({
+        title: 'bot: route window 1 h without p95 (cost line)',
+        plan: await explain(pool, ROUTE_WINDOW_NO_P95_SQL, p(HOUR)),
+      });
+      explains.push({
+        title: 'bot: voucher window 1 h (regenerate-voucher line)',
+        plan: await explain(pool, VOUCHER_WINDOW_SQL, [new Date(END.getTime() - HOUR), END]),
+      });
       // What the guard's per-minute cache reads in a typical cycle at 30 s past a minute: one
       // minute due for its 10 min re-read, and the tail (the last 2.5 min), latencies kept.
       const e = END.getTime() - 30_000;
       const q = bucketQueries(plan, {
-        ranges: [{ lo: e - 30 * MIN + 30_000, hi: e - 29 * MIN + 30_000, inclusive: false }, { lo: e - 2 * MIN - 30_000, hi: e, inclusive: true }],
-        fine: [], latenciesFrom: e - 5 * MIN - 30_000,
+        ranges: [
+          { lo: e - 30 * MIN + 30_000, hi: e - 29 * MIN + 30_000, inclusive: false },
+          { lo: e - 2 * MIN - 30_000, hi: e, inclusive: true },
+        ],
+        fine: [],
+        latenciesFrom: e - 5 * MIN - 30_000,
       });
-      explains.push({ title: 'guard: per-minute gen_route sums, one cycle (one re-read minute, tail)', plan: await explain(pool, q.route.sql, q.route.params) });
+      explains.push({
+        title: 'guard: per-minute gen_route sums, one cycle (one re-read minute, tail)',
+        plan: await explain(pool, q.route.sql, q.route.params),
+      });
       explains.push({ title: 'guard: per-minute voucher sums, one cycle', plan: await explain(pool, q.vouchers.sql, q.vouchers.params) });
     }
 
@@ -221,10 +263,31 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
     return {
       detection,
       result: {
-        label, shape, rows: load.rows, heapBytes: Number(sizes.heap), indexBytes: Number(sizes.idx), totalBytes: Number(sizes.total),
-        loadSeconds: load.seconds, indexSeconds, windowRows: wr, seedNoIndex, seedIndex,
-        seedSumNoIndex: sumMedians(seedNoIndex), seedSumIndex: sumMedians(seedIndex), bot, guardNoIndex, guardColdNoIndexMs: gni.coldMs, guard, guardColdMs: g.coldMs,
-        guardResult, guardReads: g.reads, backtest24h, status, baselineMs, explains, botDb: null,
+        label,
+        shape,
+        rows: load.rows,
+        heapBytes: Number(sizes.heap),
+        indexBytes: Number(sizes.idx),
+        totalBytes: Number(sizes.total),
+        loadSeconds: load.seconds,
+        indexSeconds,
+        windowRows: wr,
+        seedNoIndex,
+        seedIndex,
+        seedSumNoIndex: sumMedians(seedNoIndex),
+        seedSumIndex: sumMedians(seedIndex),
+        bot,
+        guardNoIndex,
+        guardColdNoIndexMs: gni.coldMs,
+        guard,
+        guardColdMs: g.coldMs,
+        guardResult,
+        guardReads: g.reads,
+        backtest24h,
+        status,
+        baselineMs,
+        explains,
+        botDb: null,
       },
     };
   } finally {
@@ -263,8 +326,13 @@ interface Machine {
 async function describeMachine(pool: pg.Pool): Promise<Omit<Machine, 'load'>> {
   const cpus = os.cpus();
   const version = (await pool.query('SELECT version() AS v')).rows[0].v as string;
-  const settings = (await pool.query(`SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'max_parallel_workers_per_gather', 'jit') ORDER BY name`)).rows
-    .map((r) => `${r.name}=${r.setting}${r.unit ?? ''}`).join(', ');
+  const settings = (
+    await pool.query(
+      `SELECT name, setting, unit FROM pg_settings WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'max_parallel_workers_per_gather', 'jit') ORDER BY name`,
+    )
+  ).rows
+    .map((r) => `${r.name}=${r.setting}${r.unit ?? ''}`)
+    .join(', ');
   return {
     cpus: `${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}`,
     ramGb: os.totalmem() / 1024 ** 3,
@@ -274,7 +342,14 @@ async function describeMachine(pool: pg.Pool): Promise<Omit<Machine, 'load'>> {
   };
 }
 
-function print(results: SizeResult[], detection: DetectionResult | null, memory: MemoryResult | null, ack: AckResult | null, machine: Machine, wallSeconds: number) {
+function print(
+  results: SizeResult[],
+  detection: DetectionResult | null,
+  memory: MemoryResult | null,
+  ack: AckResult | null,
+  machine: Machine,
+  wallSeconds: number,
+) {
   const first = results[0];
   const last = results[results.length - 1];
   const cols = ['', ...results.map((r) => r.label), results.length > 1 ? `${last.label} / ${first.label}` : ''];
@@ -286,27 +361,44 @@ function print(results: SizeResult[], detection: DetectionResult | null, memory:
     row('table (heap) / + all indexes', (r) => `${bytes(r.heapBytes)} / ${bytes(r.totalBytes)}`),
     row('index (event_type, created_at)', (r) => bytes(r.indexBytes)),
     row('load s / CREATE INDEX CONCURRENTLY s', (r) => `${r.loadSeconds.toFixed(0)} / ${r.indexSeconds.toFixed(1)}`),
-    row('rows in windows: route 5m / route 1h / ok+voucher 1h', (r) => `${int(r.windowRows.route5m)} / ${int(r.windowRows.route1h)} / ${int(r.windowRows.vouchers1h)}`,
-      ratio(last.windowRows.route1h, first.windowRows.route1h)),
+    row(
+      'rows in windows: route 5m / route 1h / ok+voucher 1h',
+      (r) => `${int(r.windowRows.route5m)} / ${int(r.windowRows.route1h)} / ${int(r.windowRows.vouchers1h)}`,
+      ratio(last.windowRows.route1h, first.windowRows.route1h),
+    ),
     'rule',
     ...SEED_QUERIES.map((q) => timeRow(`seed ${q.label}, NO index (ms)`, (r) => r.seedNoIndex[q.name])),
-    row('seed, all five, NO index (sum of medians, ms)', (r) => r.seedSumNoIndex.toFixed(0), ratio(last.seedSumNoIndex, first.seedSumNoIndex)),
+    row(
+      'seed, all five, NO index (sum of medians, ms)',
+      (r) => r.seedSumNoIndex.toFixed(0),
+      ratio(last.seedSumNoIndex, first.seedSumNoIndex),
+    ),
     ...SEED_QUERIES.map((q) => timeRow(`seed ${q.label}, with index (ms)`, (r) => r.seedIndex[q.name])),
     row('seed, all five, with index (sum of medians, ms)', (r) => r.seedSumIndex.toFixed(1), ratio(last.seedSumIndex, first.seedSumIndex)),
     'rule',
     ...Object.keys(first.bot).map((k) => timeRow(`bot query: ${k} (ms)`, (r) => r.bot[k])),
     timeRow('GUARD CYCLE, NO index (ms)', (r) => r.guardNoIndex),
-    row('guard first cycle, empty cache, NO index (ms)', (r) => r.guardColdNoIndexMs.toFixed(0), ratio(last.guardColdNoIndexMs, first.guardColdNoIndexMs)),
+    row(
+      'guard first cycle, empty cache, NO index (ms)',
+      (r) => r.guardColdNoIndexMs.toFixed(0),
+      ratio(last.guardColdNoIndexMs, first.guardColdNoIndexMs),
+    ),
     timeRow('GUARD CYCLE, with index (ms)  <- target', (r) => r.guard),
     row('guard first cycle, empty cache (ms)', (r) => r.guardColdMs.toFixed(1), ratio(last.guardColdMs, first.guardColdMs)),
     timeRow('status render (ms)', (r) => r.status),
     row('baseline capture, 24 h, once a run (ms)', (r) => r.baselineMs.toFixed(0), ratio(last.baselineMs, first.baselineMs)),
     timeRow('backtest 24 h (ms)', (r) => r.backtest24h),
-    row("bot's database time per evaluation, steady, every 5 s (ms, pg_stat_statements, bench:db)", (r) => (r.botDb ? r.botDb.steadyMs.toFixed(1) : '—')),
+    row("bot's database time per evaluation, steady, every 5 s (ms, pg_stat_statements, bench:db)", (r) =>
+      r.botDb ? r.botDb.steadyMs.toFixed(1) : '—',
+    ),
     row("bot's database time, first evaluation after a start (ms, bench:db)", (r) => (r.botDb ? r.botDb.firstMs.toFixed(0) : '—')),
     // Not per size (its own small database): shown once, in the last column.
-    row('slash-command ack p50 / p99 (ms), every query 2 s: single', (r) => (r !== last ? '' : ack ? `${ack.single.median.toFixed(1)} / ${ack.single.p99.toFixed(1)}` : 'skipped')),
-    row(`slash-command ack p50 / p99 (ms), every query 2 s: bursts of ${ack?.burstSize ?? 20}`, (r) => (r !== last ? '' : ack ? `${ack.burst.median.toFixed(1)} / ${ack.burst.p99.toFixed(1)}` : 'skipped')),
+    row('slash-command ack p50 / p99 (ms), every query 2 s: single', (r) =>
+      r !== last ? '' : ack ? `${ack.single.median.toFixed(1)} / ${ack.single.p99.toFixed(1)}` : 'skipped',
+    ),
+    row(`slash-command ack p50 / p99 (ms), every query 2 s: bursts of ${ack?.burstSize ?? 20}`, (r) =>
+      r !== last ? '' : ack ? `${ack.burst.median.toFixed(1)} / ${ack.burst.p99.toFixed(1)}` : 'skipped',
+    ),
     'rule',
     row('guard / seed, NO index (median / sum)', (r) => ratio(r.guard.median, r.seedSumNoIndex, 3)),
     row('guard / seed, with index (median / sum)', (r) => ratio(r.guard.median, r.seedSumIndex, 2)),
@@ -315,12 +407,25 @@ function print(results: SizeResult[], detection: DetectionResult | null, memory:
   out.push('# rollout-bot performance bench', '');
   const load = machine.load;
   const mean = load.reduce((a, b) => a + b, 0) / (load.length || 1);
-  out.push(`Machine: ${machine.cpus}, ${machine.ramGb.toFixed(0)} GB RAM, Node ${machine.node}; ${machine.postgres} on the same machine (${machine.pgSettings}).`);
-  out.push(`Load average (1 min) during the run: mean ${mean.toFixed(2)}, min ${Math.min(...load).toFixed(2)}, max ${Math.max(...load).toFixed(2)} (${load.length} samples, every 10 s).`, '');
-  out.push(`Postgres ${url.replace(/:[^:@/]*@/, ':***@')}; data ends ${END.toISOString()} (the daily peak); shape "${SHAPE}" ` +
-    (SHAPE === 'rate' ? '(fixed production rate, ≈1.43 M rows a day: 10 M rows = 7 days; a smaller table is less history).' : '(every size is 7 days; the rate scales with the size).'));
-  out.push(`Cells are "median / p95" in ms over ${REPEAT} runs (${SLOW} runs without the index). The newest ${FRESH} min are not all-visible (loaded after VACUUM).`);
-  out.push(`Seed queries: verbatim, NOW() pinned to the data's end. Guard cycle: guardCycle() with the run in D1 (every red line, both providers, breach clocks, its transaction), the clock advancing 30 s a cycle and ending at the data's end; last result: ${first.guardResult}.`);
+  out.push(
+    `Machine: ${machine.cpus}, ${machine.ramGb.toFixed(0)} GB RAM, Node ${machine.node}; ${machine.postgres} on the same machine (${machine.pgSettings}).`,
+  );
+  out.push(
+    `Load average (1 min) during the run: mean ${mean.toFixed(2)}, min ${Math.min(...load).toFixed(2)}, max ${Math.max(...load).toFixed(2)} (${load.length} samples, every 10 s).`,
+    '',
+  );
+  out.push(
+    `Postgres ${url.replace(/:[^:@/]*@/, ':***@')}; data ends ${END.toISOString()} (the daily peak); shape "${SHAPE}" ` +
+      (SHAPE === 'rate'
+        ? '(fixed production rate, ≈1.43 M rows a day: 10 M rows = 7 days; a smaller table is less history).'
+        : '(every size is 7 days; the rate scales with the size).'),
+  );
+  out.push(
+    `Cells are "median / p95" in ms over ${REPEAT} runs (${SLOW} runs without the index). The newest ${FRESH} min are not all-visible (loaded after VACUUM).`,
+  );
+  out.push(
+    `Seed queries: verbatim, NOW() pinned to the data's end. Guard cycle: guardCycle() with the run in D1 (every red line, both providers, breach clocks, its transaction), the clock advancing 30 s a cycle and ending at the data's end; last result: ${first.guardResult}.`,
+  );
   out.push(`Guard's incremental 1 h windows, last cycle at ${last.label}: ${last.guardReads}.`, '');
   out.push(table(cols, rows), '');
 
@@ -329,34 +434,79 @@ function print(results: SizeResult[], detection: DetectionResult | null, memory:
   const growth = last.guard.median / first.guard.median;
   const frac = last.guard.median / last.seedSumNoIndex;
   out.push('## Targets');
-  if (results.length > 1) out.push(`- guard cycle grows with its windows, not the table: ${last.label} / ${first.label} = ${growth.toFixed(2)}× (target ≤ 1.5×; window rows ${ratio(last.windowRows.route1h, first.windowRows.route1h)}): ${verdict(growth <= 1.5)}`);
-  out.push(`- guard cycle median at ${last.label}: ${last.guard.median.toFixed(1)} ms (target ≤ 25 ms): ${verdict(last.guard.median <= 25)}`);
-  out.push(`- guard cycle / seed queries without index at ${last.label}: ${(frac * 100).toFixed(2)} % (target ≤ 10 %): ${verdict(frac <= 0.1)}`);
+  if (results.length > 1)
+    out.push(
+      `- guard cycle grows with its windows, not the table: ${last.label} / ${first.label} = ${growth.toFixed(2)}× (target ≤ 1.5×; window rows ${ratio(last.windowRows.route1h, first.windowRows.route1h)}): ${verdict(growth <= 1.5)}`,
+    );
+  out.push(
+    `- guard cycle median at ${last.label}: ${last.guard.median.toFixed(1)} ms (target ≤ 25 ms): ${verdict(last.guard.median <= 25)}`,
+  );
+  out.push(
+    `- guard cycle / seed queries without index at ${last.label}: ${(frac * 100).toFixed(2)} % (target ≤ 10 %): ${verdict(frac <= 0.1)}`,
+  );
   if (detection) {
-    out.push(`- detection latency / evaluateEvery: median ${detection.fraction.median.toFixed(3)}, p95 ${detection.fraction.p95.toFixed(3)}, max ${detection.fraction.max.toFixed(3)} over ${detection.fraction.n} trials (target ≤ 1): ${verdict(detection.fraction.max <= 1 && detection.missed === 0)}`);
-    out.push(`  (by construction ≤ 1 + cycle time / evaluateEvery: a breach starting just after an evaluation waits a whole interval, ≈ ${(1 + last.guard.median / benchPlan().evaluateEveryMs).toFixed(4)} here)`);
+    out.push(
+      `- detection latency / evaluateEvery: median ${detection.fraction.median.toFixed(3)}, p95 ${detection.fraction.p95.toFixed(3)}, max ${detection.fraction.max.toFixed(3)} over ${detection.fraction.n} trials (target ≤ 1): ${verdict(detection.fraction.max <= 1 && detection.missed === 0)}`,
+    );
+    out.push(
+      `  (by construction ≤ 1 + cycle time / evaluateEvery: a breach starting just after an evaluation waits a whole interval, ≈ ${(1 + last.guard.median / benchPlan().evaluateEveryMs).toFixed(4)} here)`,
+    );
   }
-  if (memory) out.push(`- memory over ${int(memory.cycles)} guard cycles: heap ${memory.samples[0].heapMb.toFixed(1)} → ${memory.samples[memory.samples.length - 1].heapMb.toFixed(1)} MB, growth ${(memory.heapGrowthMb * 1024).toFixed(0)} KB (last 3 samples vs first 3), slope ${memory.slopeKbPer1000.toFixed(1)} KB / 1 000 cycles (target: no growth; MET if < 1 MB): ${verdict(memory.heapGrowthMb < 1)}`);
+  if (memory)
+    out.push(
+      `- memory over ${int(memory.cycles)} guard cycles: heap ${memory.samples[0].heapMb.toFixed(1)} → ${memory.samples[memory.samples.length - 1].heapMb.toFixed(1)} MB, growth ${(memory.heapGrowthMb * 1024).toFixed(0)} KB (last 3 samples vs first 3), slope ${memory.slopeKbPer1000.toFixed(1)} KB / 1 000 cycles (target: no growth; MET if < 1 MB): ${verdict(memory.heapGrowthMb < 1)}`,
+    );
   if (ack) {
-    out.push(`- slash-command ack with every query delayed ${ack.delayMs} ms (one query measured ${ack.queryMs.toFixed(0)} ms): single p50 ${ack.single.median.toFixed(1)} / p99 ${ack.single.p99.toFixed(1)} / max ${ack.single.max.toFixed(1)} ms (n ${ack.single.n}); bursts of ${ack.burstSize}: p50 ${ack.burst.median.toFixed(1)} / p99 ${ack.burst.p99.toFixed(1)} / max ${ack.burst.max.toFixed(1)} ms (n ${ack.burst.n}); non-200: ${ack.non200} (target p99 < 50 ms): ${verdict(ack.single.p99 < 50 && ack.burst.p99 < 50 && ack.non200 === 0)}`);
-    out.push(`  (${ack.replied}/${ack.sent} commands got their reply — the answer, or the slow-database notice after 4 s — through response_url within 30 s)`);
+    out.push(
+      `- slash-command ack with every query delayed ${ack.delayMs} ms (one query measured ${ack.queryMs.toFixed(0)} ms): single p50 ${ack.single.median.toFixed(1)} / p99 ${ack.single.p99.toFixed(1)} / max ${ack.single.max.toFixed(1)} ms (n ${ack.single.n}); bursts of ${ack.burstSize}: p50 ${ack.burst.median.toFixed(1)} / p99 ${ack.burst.p99.toFixed(1)} / max ${ack.burst.max.toFixed(1)} ms (n ${ack.burst.n}); non-200: ${ack.non200} (target p99 < 50 ms): ${verdict(ack.single.p99 < 50 && ack.burst.p99 < 50 && ack.non200 === 0)}`,
+    );
+    out.push(
+      `  (${ack.replied}/${ack.sent} commands got their reply — the answer, or the slow-database notice after 4 s — through response_url within 30 s)`,
+    );
   }
   out.push('');
 
   if (detection) {
     out.push('## Guard detection latency (controlled clock, real rows at the production rate)');
     out.push('From the moment a red line has held for its `for` to the commit of the rollback, as a fraction of evaluateEvery (30 s).');
-    out.push(table(['red line', 'trials', 'median', 'p95', 'min', 'max'], [
-      ...Object.entries(detection.byLine).map(([k, s]) => [k, String(s.n), s.median.toFixed(3), s.p95.toFixed(3), s.min.toFixed(3), s.max.toFixed(3)]),
-      'rule',
-      ['all', String(detection.fraction.n), detection.fraction.median.toFixed(3), detection.fraction.p95.toFixed(3), detection.fraction.min.toFixed(3), detection.fraction.max.toFixed(3)],
-    ]));
+    out.push(
+      table(
+        ['red line', 'trials', 'median', 'p95', 'min', 'max'],
+        [
+          ...Object.entries(detection.byLine).map(([k, s]) => [
+            k,
+            String(s.n),
+            s.median.toFixed(3),
+            s.p95.toFixed(3),
+            s.min.toFixed(3),
+            s.max.toFixed(3),
+          ]),
+          'rule',
+          [
+            'all',
+            String(detection.fraction.n),
+            detection.fraction.median.toFixed(3),
+            detection.fraction.p95.toFixed(3),
+            detection.fraction.min.toFixed(3),
+            detection.fraction.max.toFixed(3),
+          ],
+        ],
+      ),
+    );
     out.push(`missed: ${detection.missed}; rolled back on another line than the injected one: ${detection.wrongLine}`, '');
   }
   if (memory) {
     out.push('## Memory over guard cycles (heap after full GC)');
-    out.push(table(['cycle', 'heap MB', 'rss MB'], memory.samples.map((s) => [int(s.cycle), s.heapMb.toFixed(2), s.rssMb.toFixed(1)])));
-    out.push(`${int(memory.cycles)} cycles (+200 warm-up) in ${memory.seconds.toFixed(0)} s on a small table (100 events/min); guard results: ${JSON.stringify(memory.results)}; shadow mode, so a chance breach cannot end the run`, '');
+    out.push(
+      table(
+        ['cycle', 'heap MB', 'rss MB'],
+        memory.samples.map((s) => [int(s.cycle), s.heapMb.toFixed(2), s.rssMb.toFixed(1)]),
+      ),
+    );
+    out.push(
+      `${int(memory.cycles)} cycles (+200 warm-up) in ${memory.seconds.toFixed(0)} s on a small table (100 events/min); guard results: ${JSON.stringify(memory.results)}; shadow mode, so a chance breach cannot end the run`,
+      '',
+    );
   }
   const ex = last.explains;
   if (ex.length) {
@@ -387,10 +537,11 @@ async function main() {
   if (env('BENCH_DB', '1') !== '0') {
     const missing = await statStatementsMissing();
     if (missing) log(missing);
-    else for (const r of results) {
-      const d = await botDatabaseTime(Number(r.label.split(' ')[0]));
-      r.botDb = { steadyMs: d.steadyMs, firstMs: median(d.firsts.map((f) => f.ms)) };
-    }
+    else
+      for (const r of results) {
+        const d = await botDatabaseTime(Number(r.label.split(' ')[0]));
+        r.botDb = { steadyMs: d.steadyMs, firstMs: median(d.firsts.map((f) => f.ms)) };
+      }
   }
   const memory = await memoryPhase();
   if (process.env.BENCH_KEEP !== '1') await dropDatabase(base!, NAME);
@@ -403,7 +554,10 @@ async function main() {
   print(results, detection, memory, ack, machine, (performance.now() - t) / 1000);
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -62,10 +62,14 @@ export async function memoryRun(db: Database, dataStart: Date, dataEnd: Date, cy
   const n = samples.length;
   const mx = samples.reduce((a, s) => a + s.cycle, 0) / n;
   const my = samples.reduce((a, s) => a + s.heapMb, 0) / n;
-  const slope = samples.reduce((a, s) => a + (s.cycle - mx) * (s.heapMb - my), 0) / (samples.reduce((a, s) => a + (s.cycle - mx) ** 2, 0) || 1);
+  const slope =
+    samples.reduce((a, s) => a + (s.cycle - mx) * (s.heapMb - my), 0) / (samples.reduce((a, s) => a + (s.cycle - mx) ** 2, 0) || 1);
   return {
-    cycles, seconds: (performance.now() - t) / 1000, samples,
+    cycles,
+    seconds: (performance.now() - t) / 1000,
+    samples,
     heapGrowthMb: mean(samples.slice(-3)) - mean(samples.slice(0, 3)),
-    slopeKbPer1000: slope * 1000 * 1024, results,
+    slopeKbPer1000: slope * 1000 * 1024,
+    results,
   };
 }

@@ -70,11 +70,16 @@ export async function openEngine(config: Config, opts: EngineOptions) {
       plan = await runPlan(db, config, opts.log);
     } catch (err) {
       await db.close();
-      throw err instanceof StartupError || err instanceof PlanError ? err : new StartupError(`cannot read the rollout schema: ${describeError(err)}`);
+      throw err instanceof StartupError || err instanceof PlanError
+        ? err
+        : new StartupError(`cannot read the rollout schema: ${describeError(err)}`);
     }
   } else {
     try {
-      await migrate(db.pool, { createAnalyticsIndex: config.createAnalyticsIndex, onWait: () => opts.log.info('migrations: another replica is migrating; waiting for it') });
+      await migrate(db.pool, {
+        createAnalyticsIndex: config.createAnalyticsIndex,
+        onWait: () => opts.log.info('migrations: another replica is migrating; waiting for it'),
+      });
     } catch (err) {
       await db.close();
       throw new StartupError(`${describeError(err)}. The bot needs to create its schema "rollout" (see sql/roles.sql).`);
@@ -82,7 +87,11 @@ export async function openEngine(config: Config, opts: EngineOptions) {
   }
   plan ??= loadPlan(config.planPath);
   const service = new RolloutService({
-    db, plan, now: opts.now ?? (() => new Date()), access: adminList(config.admins), health: opts.health ?? healthEndpoint(plan, config.healthUrl),
+    db,
+    plan,
+    now: opts.now ?? (() => new Date()),
+    access: adminList(config.admins),
+    health: opts.health ?? healthEndpoint(plan, config.healthUrl),
   });
   return { plan, db, service };
 }
@@ -111,18 +120,28 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
   const output = opts.output ?? process.stdout;
   const sink: EventSink = consoleSink(plan, output);
   const metrics = rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
-  const scheduler: Scheduler = new Scheduler({ service, sink, leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader(), log: opts.log, metrics });
+  const scheduler: Scheduler = new Scheduler({
+    service,
+    sink,
+    leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader(),
+    log: opts.log,
+    metrics,
+  });
   let server: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
   if (config.metricsPort !== null) {
     try {
       server = await startMetricsServer(metrics, config.metricsPort, () => databaseUp(db));
     } catch (err) {
       await db.close();
-      throw new StartupError(`cannot serve /metrics on port ${config.metricsPort}: ${describeError(err)}. Free the port or set METRICS_PORT to another.`);
+      throw new StartupError(
+        `cannot serve /metrics on port ${config.metricsPort}: ${describeError(err)}. Free the port or set METRICS_PORT to another.`,
+      );
     }
   }
   const served = server ? `; GET /metrics and /healthz on port ${server.port}` : '';
-  output.write(`rollout-bot on ${db.description}; plan: ${config.planPath ?? 'built-in (the seed plan)'}; ${service.deps.access.describe()}${served}.\n`);
+  output.write(
+    `rollout-bot on ${db.description}; plan: ${config.planPath ?? 'built-in (the seed plan)'}; ${service.deps.access.describe()}${served}.\n`,
+  );
   scheduler.start();
   let stopping: Promise<void> | null = null;
   const stop = () =>
@@ -131,13 +150,25 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
       await scheduler.stop();
       await db.close();
     })());
-  startConsole({ service, input: opts.input ?? process.stdin, output, localUser: config.localUser, origin: config.origin, metrics, afterCommand: () => scheduler.flush(), onQuit: () => void stop().then(() => process.exit(0)) });
+  startConsole({
+    service,
+    input: opts.input ?? process.stdin,
+    output,
+    localUser: config.localUser,
+    origin: config.origin,
+    metrics,
+    afterCommand: () => scheduler.flush(),
+    onQuit: () => void stop().then(() => process.exit(0)),
+  });
   return { plan, db, service, scheduler, metrics, metricsPort: server?.port ?? null, stop };
 }
 
 /** The database answers within 2 s (the /healthz probe). */
 function databaseUp(db: Database): Promise<boolean> {
-  const probe = db.pool.query('SELECT 1').then(() => true, () => false);
+  const probe = db.pool.query('SELECT 1').then(
+    () => true,
+    () => false,
+  );
   const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref());
   return Promise.race([probe, timeout]);
 }

@@ -60,21 +60,31 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     if (v && !/^postgres(ql)?:\/\//.test(v)) throw new ConfigError(`${k} must be a postgres:// URL`);
   }
   const healthUrl = get('HEALTH_URL');
-  if (healthUrl && !/^https?:\/\//.test(healthUrl)) throw new ConfigError('HEALTH_URL must be an http(s):// URL of the app\'s /api/health');
-  const admins = (get('ROLLOUT_ADMINS') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (healthUrl && !/^https?:\/\//.test(healthUrl)) throw new ConfigError("HEALTH_URL must be an http(s):// URL of the app's /api/health");
+  const admins = (get('ROLLOUT_ADMINS') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const badAdmin = admins.find((a) => !USER_ID.test(a));
-  if (badAdmin) throw new ConfigError(`ROLLOUT_ADMINS must list user IDs separated by commas (like U01ABCDEF,U02GHIJKL); "${badAdmin}" is not one`);
+  if (badAdmin)
+    throw new ConfigError(`ROLLOUT_ADMINS must list user IDs separated by commas (like U01ABCDEF,U02GHIJKL); "${badAdmin}" is not one`);
   const logLevel = (get('LOG_LEVEL') ?? 'info') as Config['logLevel'];
   if (!['info', 'warn', 'error', 'silent'].includes(logLevel)) throw new ConfigError('LOG_LEVEL must be info, warn, error or silent');
   const logFormat = get('LOG_FORMAT')?.toLowerCase();
-  if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json') throw new ConfigError(`LOG_FORMAT must be text or json (got "${env.LOG_FORMAT}"); unset, it is text in a terminal and json otherwise`);
+  if (logFormat !== undefined && logFormat !== 'text' && logFormat !== 'json')
+    throw new ConfigError(`LOG_FORMAT must be text or json (got "${env.LOG_FORMAT}"); unset, it is text in a terminal and json otherwise`);
   for (const k of ['PORT', 'METRICS_PORT']) {
     const v = get(k);
-    if (v !== undefined && !(/^\d{1,5}$/.test(v) && Number(v) <= 65535)) throw new ConfigError(`${k} must be a port number from 0 to 65535 (got "${env[k]}")`);
+    if (v !== undefined && !(/^\d{1,5}$/.test(v) && Number(v) <= 65535))
+      throw new ConfigError(`${k} must be a port number from 0 to 65535 (got "${env[k]}")`);
   }
-  if (get('METRICS_PORT') && get('SLACK_BOT_TOKEN')) throw new ConfigError('METRICS_PORT is for console mode; with Slack, GET /metrics is served on PORT next to /healthz: unset METRICS_PORT');
+  if (get('METRICS_PORT') && get('SLACK_BOT_TOKEN'))
+    throw new ConfigError(
+      'METRICS_PORT is for console mode; with Slack, GET /metrics is served on PORT next to /healthz: unset METRICS_PORT',
+    );
   const metricsPort = get('METRICS_PORT') ?? get('PORT');
-  if (get('METRICS_DATABASE_URL') && !get('DATABASE_URL')) throw new ConfigError('METRICS_DATABASE_URL needs DATABASE_URL too (the bot\'s state cannot live on a read replica)');
+  if (get('METRICS_DATABASE_URL') && !get('DATABASE_URL'))
+    throw new ConfigError("METRICS_DATABASE_URL needs DATABASE_URL too (the bot's state cannot live on a read replica)");
   return {
     databaseUrl: get('DATABASE_URL'),
     metricsDatabaseUrl: get('METRICS_DATABASE_URL'),
@@ -97,18 +107,25 @@ function slackConfig(get: (k: string) => string | undefined): SlackConfig | null
   const appToken = get('SLACK_APP_TOKEN');
   const signingSecret = get('SLACK_SIGNING_SECRET');
   if (!botToken) {
-    if (appToken || signingSecret) throw new ConfigError('SLACK_APP_TOKEN / SLACK_SIGNING_SECRET are set but SLACK_BOT_TOKEN is not; set it (xoxb-…) or unset them for console mode');
+    if (appToken || signingSecret)
+      throw new ConfigError(
+        'SLACK_APP_TOKEN / SLACK_SIGNING_SECRET are set but SLACK_BOT_TOKEN is not; set it (xoxb-…) or unset them for console mode',
+      );
     return null;
   }
   if (!botToken.startsWith('xoxb-')) throw new ConfigError('SLACK_BOT_TOKEN must be a bot token starting with xoxb-');
-  if (appToken && !appToken.startsWith('xapp-')) throw new ConfigError('SLACK_APP_TOKEN must be an app-level token starting with xapp- (Socket Mode)');
-  if (!appToken && !signingSecret) throw new ConfigError('Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) besides SLACK_BOT_TOKEN');
+  if (appToken && !appToken.startsWith('xapp-'))
+    throw new ConfigError('SLACK_APP_TOKEN must be an app-level token starting with xapp- (Socket Mode)');
+  if (!appToken && !signingSecret)
+    throw new ConfigError('Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) besides SLACK_BOT_TOKEN');
   const channel = get('ROLLOUT_CHANNEL');
-  if (!channel || !/^[CG][A-Z0-9]{2,}$/.test(channel)) throw new ConfigError('ROLLOUT_CHANNEL must be the channel ID (like C0123ABCD) for approvals, checklists, reports and alerts');
+  if (!channel || !/^[CG][A-Z0-9]{2,}$/.test(channel))
+    throw new ConfigError('ROLLOUT_CHANNEL must be the channel ID (like C0123ABCD) for approvals, checklists, reports and alerts');
   const port = Number(get('PORT') ?? '3000');
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('PORT must be a port number');
   const apiUrl = get('SLACK_API_URL');
-  if (apiUrl && !/^https?:\/\/.+\/$/.test(apiUrl)) throw new ConfigError('SLACK_API_URL must be an http(s) URL ending in / (like https://slack.com/api/)');
+  if (apiUrl && !/^https?:\/\/.+\/$/.test(apiUrl))
+    throw new ConfigError('SLACK_API_URL must be an http(s) URL ending in / (like https://slack.com/api/)');
   return { botToken, appToken, signingSecret, apiUrl, channel, port };
 }
 

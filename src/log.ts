@@ -74,7 +74,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 }
 
 function wrap(p: pino.Logger): Logger {
-  const at = (lvl: 'info' | 'warn' | 'error') => (msg: string, fields?: LogFields) => (fields ? p[lvl](normalize(fields), msg) : p[lvl](msg));
+  const at = (lvl: 'info' | 'warn' | 'error') => (msg: string, fields?: LogFields) =>
+    fields ? p[lvl](normalize(fields), msg) : p[lvl](msg);
   return { info: at('info'), warn: at('warn'), error: at('error'), child: (context) => wrap(p.child(normalize(context))) };
 }
 

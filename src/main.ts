@@ -20,7 +20,10 @@ async function main(): Promise<void> {
   }
   const shutdown = (signal: string) => {
     log.info(`${signal}: stopping`);
-    void bot!.stop().then(() => process.exit(0), () => process.exit(1));
+    void bot!.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -27,7 +27,12 @@ export function installProcessGuards(opts: ProcessGuardOptions, proc: NodeJS.Eve
     opts.log.error('unhandled promise rejection (a bug; the bot keeps running)', { error: describeError(reason), stack: stackOf(reason) });
   };
   const onException = (err: unknown) => {
-    opts.log.error(fatal ? 'uncaught exception while stopping' : 'uncaught exception: stopping, exit code 1 (restart me; the guard resumes from the database)', { error: describeError(err), stack: stackOf(err) });
+    opts.log.error(
+      fatal
+        ? 'uncaught exception while stopping'
+        : 'uncaught exception: stopping, exit code 1 (restart me; the guard resumes from the database)',
+      { error: describeError(err), stack: stackOf(err) },
+    );
     if (fatal) return;
     fatal = true;
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, opts.stopWithinMs ?? 10_000).unref());
@@ -42,5 +47,11 @@ export function installProcessGuards(opts: ProcessGuardOptions, proc: NodeJS.Eve
 }
 
 function stackOf(err: unknown): string | undefined {
-  return err instanceof Error ? err.stack?.split('\n').slice(1, 6).map((l) => l.trim()).join(' | ') : undefined;
+  return err instanceof Error
+    ? err.stack
+        ?.split('\n')
+        .slice(1, 6)
+        .map((l) => l.trim())
+        .join(' | ')
+    : undefined;
 }

@@ -11,7 +11,9 @@ import { FONT_FAMILY } from '../render/charts/palette.ts';
  */
 
 const require = createRequire(import.meta.url);
-const FONT_FILES = ['400Regular/Inter_400Regular.ttf', '600SemiBold/Inter_600SemiBold.ttf'].map((f) => require.resolve(`@expo-google-fonts/inter/${f}`));
+const FONT_FILES = ['400Regular/Inter_400Regular.ttf', '600SemiBold/Inter_600SemiBold.ttf'].map((f) =>
+  require.resolve(`@expo-google-fonts/inter/${f}`),
+);
 
 // ECharts takes ~0.5 s to load: only a process that draws a chart pays for it (never the
 // break-glass CLI's rollback, nor a start-up that draws nothing).

@@ -68,7 +68,9 @@ export function startConsole(opts: ConsoleOptions): { done: Promise<void> } {
         actor = localActor('console', opts.origin, as[1]);
         command = as[2];
       }
-      const reply = await service.handle(command, actor, { progress: (done, total) => output.write(`[backtest] ${done} of ${total} chunks of history read\n`) });
+      const reply = await service.handle(command, actor, {
+        progress: (done, total) => output.write(`[backtest] ${done} of ${total} chunks of history read\n`),
+      });
       opts.metrics?.observeOutcome(reply.outcome);
       output.write(`${renderOutcome(service.plan, reply.outcome)}\n`);
       await opts.afterCommand?.();

@@ -18,7 +18,11 @@ export async function serveMetrics(metrics: RolloutMetrics, res: ServerResponse)
  * Console mode's small HTTP server (Slack modes serve /metrics through Bolt): GET /metrics and
  * GET /healthz on METRICS_PORT or PORT. Resolves to the port it listens on.
  */
-export async function startMetricsServer(metrics: RolloutMetrics, port: number, databaseUp: () => Promise<boolean>): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startMetricsServer(
+  metrics: RolloutMetrics,
+  port: number,
+  databaseUp: () => Promise<boolean>,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {
@@ -26,10 +30,12 @@ export async function startMetricsServer(metrics: RolloutMetrics, port: number, 
     } else if (path === '/metrics') {
       void serveMetrics(metrics, res);
     } else if (path === '/healthz') {
-      void databaseUp().catch(() => false).then((up) => {
-        res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok: up, bot: 'up', database: up ? 'up' : 'unavailable' }));
-      });
+      void databaseUp()
+        .catch(() => false)
+        .then((up) => {
+          res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ok: up, bot: 'up', database: up ? 'up' : 'unavailable' }));
+        });
     } else {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('GET /metrics or /healthz\n');
     }

@@ -49,33 +49,168 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const reg = [registry];
 
-  const leader = new Gauge({ name: 'rollout_leader', help: '1 on the replica that runs the guard, reports and outbox; 0 on standbys', registers: reg });
-  const stageInfo = new Gauge({ name: 'rollout_stage_info', help: 'Always 1; the labels say the latest run and its state (idle, a stage, complete, rolled_back)', labelNames: ['stage', 'run'], registers: reg });
-  const stageStarted = new Gauge({ name: 'rollout_stage_started_timestamp_seconds', help: 'When the current stage (or the run\'s end state) began', registers: reg });
-  const weight = new Gauge({ name: 'rollout_weight_ratio', help: 'Traffic weight per provider (0 to 1), as the feature flag holds it (source="flag") and as the app\'s health endpoint reports it (source="health")', labelNames: ['provider', 'source'], registers: reg });
-  const drift = new Gauge({ name: 'rollout_flag_drift', help: '1 when the flag differs from what the bot wrote (changed by hand)', registers: reg });
-  const soakLeft = new Gauge({ name: 'rollout_soak_remaining_seconds', help: 'Soak time left in the active stage before the next may be requested', registers: reg });
-  const lineValue = new Gauge({ name: 'rollout_red_line_value', help: 'The red line\'s metric in its window at the guard\'s latest evaluation, per provider (only the candidate\'s is judged; cost: ratio to the baseline)', labelNames: ['red_line', 'provider'], registers: reg });
-  const lineThreshold = new Gauge({ name: 'rollout_red_line_threshold', help: 'The red line\'s threshold from the plan', labelNames: ['red_line'], registers: reg });
-  const lineSamples = new Gauge({ name: 'rollout_red_line_samples', help: 'Values behind the candidate\'s metric at the latest evaluation (below minSamples the state is no_data)', labelNames: ['red_line', 'provider'], registers: reg });
-  const lineState = new Gauge({ name: 'rollout_red_line_state', help: '1 for the red line\'s state at the latest evaluation, 0 for the others', labelNames: ['red_line', 'state'], registers: reg });
-  const lineHeld = new Gauge({ name: 'rollout_red_line_breach_seconds', help: 'How long the red line has been in breach (0 when not); it fires at its `for`', labelNames: ['red_line'], registers: reg });
-  const lineFor = new Gauge({ name: 'rollout_red_line_for_seconds', help: 'The red line\'s `for` from the plan', labelNames: ['red_line'], registers: reg });
-  const evaluatedAt = new Gauge({ name: 'rollout_guard_last_evaluation_timestamp_seconds', help: 'When the guard last evaluated the active stage', registers: reg });
-  const outboxDepth = new Gauge({ name: 'rollout_outbox_depth', help: 'Events committed but not yet shown (Slack or console)', registers: reg });
-  const outboxAge = new Gauge({ name: 'rollout_outbox_oldest_age_seconds', help: 'Age of the oldest undelivered event (0 when none)', registers: reg });
-  const rollout = [stageInfo, stageStarted, weight, drift, soakLeft, lineValue, lineThreshold, lineSamples, lineState, lineHeld, lineFor, evaluatedAt, outboxDepth, outboxAge];
+  const leader = new Gauge({
+    name: 'rollout_leader',
+    help: '1 on the replica that runs the guard, reports and outbox; 0 on standbys',
+    registers: reg,
+  });
+  const stageInfo = new Gauge({
+    name: 'rollout_stage_info',
+    help: 'Always 1; the labels say the latest run and its state (idle, a stage, complete, rolled_back)',
+    labelNames: ['stage', 'run'],
+    registers: reg,
+  });
+  const stageStarted = new Gauge({
+    name: 'rollout_stage_started_timestamp_seconds',
+    help: "When the current stage (or the run's end state) began",
+    registers: reg,
+  });
+  const weight = new Gauge({
+    name: 'rollout_weight_ratio',
+    help: 'Traffic weight per provider (0 to 1), as the feature flag holds it (source="flag") and as the app\'s health endpoint reports it (source="health")',
+    labelNames: ['provider', 'source'],
+    registers: reg,
+  });
+  const drift = new Gauge({
+    name: 'rollout_flag_drift',
+    help: '1 when the flag differs from what the bot wrote (changed by hand)',
+    registers: reg,
+  });
+  const soakLeft = new Gauge({
+    name: 'rollout_soak_remaining_seconds',
+    help: 'Soak time left in the active stage before the next may be requested',
+    registers: reg,
+  });
+  const lineValue = new Gauge({
+    name: 'rollout_red_line_value',
+    help: "The red line's metric in its window at the guard's latest evaluation, per provider (only the candidate's is judged; cost: ratio to the baseline)",
+    labelNames: ['red_line', 'provider'],
+    registers: reg,
+  });
+  const lineThreshold = new Gauge({
+    name: 'rollout_red_line_threshold',
+    help: "The red line's threshold from the plan",
+    labelNames: ['red_line'],
+    registers: reg,
+  });
+  const lineSamples = new Gauge({
+    name: 'rollout_red_line_samples',
+    help: "Values behind the candidate's metric at the latest evaluation (below minSamples the state is no_data)",
+    labelNames: ['red_line', 'provider'],
+    registers: reg,
+  });
+  const lineState = new Gauge({
+    name: 'rollout_red_line_state',
+    help: "1 for the red line's state at the latest evaluation, 0 for the others",
+    labelNames: ['red_line', 'state'],
+    registers: reg,
+  });
+  const lineHeld = new Gauge({
+    name: 'rollout_red_line_breach_seconds',
+    help: 'How long the red line has been in breach (0 when not); it fires at its `for`',
+    labelNames: ['red_line'],
+    registers: reg,
+  });
+  const lineFor = new Gauge({
+    name: 'rollout_red_line_for_seconds',
+    help: "The red line's `for` from the plan",
+    labelNames: ['red_line'],
+    registers: reg,
+  });
+  const evaluatedAt = new Gauge({
+    name: 'rollout_guard_last_evaluation_timestamp_seconds',
+    help: 'When the guard last evaluated the active stage',
+    registers: reg,
+  });
+  const outboxDepth = new Gauge({
+    name: 'rollout_outbox_depth',
+    help: 'Events committed but not yet shown (Slack or console)',
+    registers: reg,
+  });
+  const outboxAge = new Gauge({
+    name: 'rollout_outbox_oldest_age_seconds',
+    help: 'Age of the oldest undelivered event (0 when none)',
+    registers: reg,
+  });
+  const rollout = [
+    stageInfo,
+    stageStarted,
+    weight,
+    drift,
+    soakLeft,
+    lineValue,
+    lineThreshold,
+    lineSamples,
+    lineState,
+    lineHeld,
+    lineFor,
+    evaluatedAt,
+    outboxDepth,
+    outboxAge,
+  ];
 
-  const rollbacks = new Counter({ name: 'rollout_rollbacks_total', help: 'Rollbacks: auto (the guard), manual (a command), by_hand (the flag set to the rollback weights outside the bot)', labelNames: ['kind', 'red_line'], registers: reg });
-  const promotions = new Counter({ name: 'rollout_promotions_total', help: 'Stages started', labelNames: ['stage', 'forced'], registers: reg });
-  const refusals = new Counter({ name: 'rollout_refusals_total', help: 'Commands refused, by refusal code', labelNames: ['code'], registers: reg });
-  const approvals = new Counter({ name: 'rollout_approvals_total', help: 'Approvals recorded (including the one that starts the stage)', registers: reg });
-  const breaches = new Counter({ name: 'rollout_breach_episodes_total', help: 'Breaches that started (a red line went into breach)', labelNames: ['red_line'], registers: reg });
-  const slackErrors = new Counter({ name: 'rollout_slack_delivery_errors_total', help: 'Slack calls of the outbox delivery that failed, by kind', labelNames: ['kind'], registers: reg });
-  const dbErrors = new Counter({ name: 'rollout_database_errors_total', help: 'Database failures in the background work (guard, report, outbox, metrics), by what the bot was doing; unavailable="true" when the database could not be reached', labelNames: ['during', 'unavailable'], registers: reg });
-  const guardSeconds = new Histogram({ name: 'rollout_guard_cycle_seconds', help: 'Duration of one guard cycle (metric reads and decision)', labelNames: ['result'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: reg });
-  const decisionSeconds = new Histogram({ name: 'rollout_request_decision_seconds', help: 'Time from a stage request to its approval or rejection', labelNames: ['decision'], buckets: [30, 60, 300, 600, 1800, 3600, 7200], registers: reg });
-  const stageSeconds = new Histogram({ name: 'rollout_stage_seconds', help: 'Time spent in a stage, observed by the leader when the stage ends', labelNames: ['stage', 'ended'], buckets: [600, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800], registers: reg });
+  const rollbacks = new Counter({
+    name: 'rollout_rollbacks_total',
+    help: 'Rollbacks: auto (the guard), manual (a command), by_hand (the flag set to the rollback weights outside the bot)',
+    labelNames: ['kind', 'red_line'],
+    registers: reg,
+  });
+  const promotions = new Counter({
+    name: 'rollout_promotions_total',
+    help: 'Stages started',
+    labelNames: ['stage', 'forced'],
+    registers: reg,
+  });
+  const refusals = new Counter({
+    name: 'rollout_refusals_total',
+    help: 'Commands refused, by refusal code',
+    labelNames: ['code'],
+    registers: reg,
+  });
+  const approvals = new Counter({
+    name: 'rollout_approvals_total',
+    help: 'Approvals recorded (including the one that starts the stage)',
+    registers: reg,
+  });
+  const breaches = new Counter({
+    name: 'rollout_breach_episodes_total',
+    help: 'Breaches that started (a red line went into breach)',
+    labelNames: ['red_line'],
+    registers: reg,
+  });
+  const slackErrors = new Counter({
+    name: 'rollout_slack_delivery_errors_total',
+    help: 'Slack calls of the outbox delivery that failed, by kind',
+    labelNames: ['kind'],
+    registers: reg,
+  });
+  const dbErrors = new Counter({
+    name: 'rollout_database_errors_total',
+    help: 'Database failures in the background work (guard, report, outbox, metrics), by what the bot was doing; unavailable="true" when the database could not be reached',
+    labelNames: ['during', 'unavailable'],
+    registers: reg,
+  });
+  const guardSeconds = new Histogram({
+    name: 'rollout_guard_cycle_seconds',
+    help: 'Duration of one guard cycle (metric reads and decision)',
+    labelNames: ['result'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: reg,
+  });
+  const decisionSeconds = new Histogram({
+    name: 'rollout_request_decision_seconds',
+    help: 'Time from a stage request to its approval or rejection',
+    labelNames: ['decision'],
+    buckets: [30, 60, 300, 600, 1800, 3600, 7200],
+    registers: reg,
+  });
+  const stageSeconds = new Histogram({
+    name: 'rollout_stage_seconds',
+    help: 'Time spent in a stage, observed by the leader when the stage ends',
+    labelNames: ['stage', 'ended'],
+    buckets: [600, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800],
+    registers: reg,
+  });
 
   // reset() leaves a label-less gauge at 0; remove() drops it, so what is not known is not reported.
   const labelless = [stageStarted, drift, soakLeft, evaluatedAt, outboxDepth, outboxAge];
@@ -102,7 +237,8 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
     if (run) stageStarted.set(Math.floor((run.endedAt ?? run.stageStartedAt).getTime() / 1000));
     const flag = readFlag(plan, flagRow);
     if (flag.kind !== 'malformed') for (const [p, w] of Object.entries(flag.weights)) weight.set({ provider: p, source: 'flag' }, w);
-    if (health.kind === 'read' && health.weights) for (const [p, w] of Object.entries(health.weights)) weight.set({ provider: p, source: 'health' }, w);
+    if (health.kind === 'read' && health.weights)
+      for (const [p, w] of Object.entries(health.weights)) weight.set({ provider: p, source: 'health' }, w);
     drift.set(flagDrift(plan, run, flag) ? 1 : 0);
     if (run && isActiveStage(plan, run.state)) soakLeft.set(soakLeftMs(plan, run, now) / 1000);
     if (guard) setLines(plan, guard, now);
@@ -144,7 +280,8 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
       if (!result) return;
       if (result.kind === 'rolled_back') rollbacks.inc({ kind: 'auto', red_line: result.line.name });
       if (result.kind === 'adopted_manual_rollback') rollbacks.inc({ kind: 'by_hand', red_line: 'none' });
-      if (result.kind === 'evaluated' || result.kind === 'rolled_back') for (const line of result.breachesStarted) breaches.inc({ red_line: line });
+      if (result.kind === 'evaluated' || result.kind === 'rolled_back')
+        for (const line of result.breachesStarted) breaches.inc({ red_line: line });
     },
     observeOutcome(outcome) {
       switch (outcome.kind) {
@@ -155,13 +292,20 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
           approvals.inc();
           return;
         case 'rejected':
-          if (outcome.request.decidedAt) decisionSeconds.observe({ decision: 'rejected' }, (outcome.request.decidedAt.getTime() - outcome.request.requestedAt.getTime()) / 1000);
+          if (outcome.request.decidedAt)
+            decisionSeconds.observe(
+              { decision: 'rejected' },
+              (outcome.request.decidedAt.getTime() - outcome.request.requestedAt.getTime()) / 1000,
+            );
           return;
         case 'stage_started':
           promotions.inc({ stage: outcome.stage, forced: String(outcome.forced) });
           if (outcome.request?.decidedAt) {
             approvals.inc();
-            decisionSeconds.observe({ decision: 'approved' }, (outcome.request.decidedAt.getTime() - outcome.request.requestedAt.getTime()) / 1000);
+            decisionSeconds.observe(
+              { decision: 'approved' },
+              (outcome.request.decidedAt.getTime() - outcome.request.requestedAt.getTime()) / 1000,
+            );
           }
           return;
         case 'rolled_back':
@@ -176,7 +320,8 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
     databaseError(during, err) {
       // Postgres errors carry a five-character SQLSTATE; anything else (a bug) is only logged.
       const code = (err as { code?: unknown } | null)?.code;
-      if (isUnavailable(err) || (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code))) dbErrors.inc({ during, unavailable: String(isUnavailable(err)) });
+      if (isUnavailable(err) || (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)))
+        dbErrors.inc({ during, unavailable: String(isUnavailable(err)) });
     },
     async scrape() {
       const leading = opts.isLeader();

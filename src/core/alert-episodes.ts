@@ -43,7 +43,11 @@ const ms = (iso: string) => Date.parse(iso);
  * rolled back meanwhile; a recovery always joins the episode whose breach it ends, however long
  * that breach lasted. Anything else starts a new episode with a new parent message.
  */
-export function advanceEpisode(episode: AlertEpisode | null, event: EpisodeEvent, windowMs = EPISODE_WINDOW_MS): { episode: AlertEpisode; action: EpisodeAction } {
+export function advanceEpisode(
+  episode: AlertEpisode | null,
+  event: EpisodeEvent,
+  windowMs = EPISODE_WINDOW_MS,
+): { episode: AlertEpisode; action: EpisodeAction } {
   if (episode && event.outboxId <= episode.lastOutboxId) return { episode, action: 'already_applied' };
   if (episode && joins(episode, event, windowMs)) return { episode: apply(episode, event), action: 'reply_in_thread_and_edit_parent' };
   return { episode: start(event), action: 'new_parent' };
@@ -66,12 +70,27 @@ function apply(e: AlertEpisode, event: EpisodeEvent): AlertEpisode {
 }
 
 function start(event: EpisodeEvent): AlertEpisode {
-  const common = { runId: event.runId, line: event.line, stage: event.stage, lastEventAt: event.at, lastOutboxId: event.outboxId, rolledBackAt: null, breaches: 1, told: 1 };
+  const common = {
+    runId: event.runId,
+    line: event.line,
+    stage: event.stage,
+    lastEventAt: event.at,
+    lastOutboxId: event.outboxId,
+    rolledBackAt: null,
+    breaches: 1,
+    told: 1,
+  };
   if (event.kind === 'breach_started') {
     return { ...common, firstBreachAt: event.at, longestMs: 0, breachingSince: event.at, recoveredAt: null };
   }
   // A recovery whose breach has no episode (its parent predates this feature or was lost): it opens one.
-  return { ...common, firstBreachAt: event.breachSince, longestMs: ms(event.at) - ms(event.breachSince), breachingSince: null, recoveredAt: event.at };
+  return {
+    ...common,
+    firstBreachAt: event.breachSince,
+    longestMs: ms(event.at) - ms(event.breachSince),
+    breachingSince: null,
+    recoveredAt: event.at,
+  };
 }
 
 /**

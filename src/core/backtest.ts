@@ -50,8 +50,15 @@ export interface EdgeSums {
 }
 
 export const emptyEdgeStats = (): EdgeStats => ({
-  requests: 0, failures: 0, latencySamples: 0, latencyAtOrAbove: 0, latencyBelowMax: Number.NaN, latencyAboveMin: Number.NaN,
-  costSum: null, costSamples: 0, costSkipped: 0,
+  requests: 0,
+  failures: 0,
+  latencySamples: 0,
+  latencyAtOrAbove: 0,
+  latencyBelowMax: Number.NaN,
+  latencyAboveMin: Number.NaN,
+  costSum: null,
+  costSamples: 0,
+  costSkipped: 0,
 });
 export const emptyEdge = (): EdgeSums => ({ from: emptyEdgeStats(), to: emptyEdgeStats(), otherRequests: 0, vouchers: 0, genOk: 0 });
 
@@ -69,14 +76,27 @@ export interface BucketSeries {
 }
 
 export const emptyProviderSeries = (n: number): ProviderSeries => ({
-  requests: Array(n).fill(0), failures: Array(n).fill(0), latencySamples: Array(n).fill(0), latencyAtOrAbove: Array(n).fill(0),
-  latencyBelowMax: Array(n).fill(Number.NaN), latencyAboveMin: Array(n).fill(Number.NaN),
-  costSum: Array(n).fill(null), costSamples: Array(n).fill(0), costSkipped: Array(n).fill(0),
+  requests: Array(n).fill(0),
+  failures: Array(n).fill(0),
+  latencySamples: Array(n).fill(0),
+  latencyAtOrAbove: Array(n).fill(0),
+  latencyBelowMax: Array(n).fill(Number.NaN),
+  latencyAboveMin: Array(n).fill(Number.NaN),
+  costSum: Array(n).fill(null),
+  costSamples: Array(n).fill(0),
+  costSkipped: Array(n).fill(0),
 });
 
 export const emptySeries = (startMs: number, stepMs: number, length: number): BucketSeries => ({
-  startMs, stepMs, length, from: emptyProviderSeries(length), to: emptyProviderSeries(length),
-  otherRequests: Array(length).fill(0), vouchers: Array(length).fill(0), genOk: Array(length).fill(0), atStart: new Map(),
+  startMs,
+  stepMs,
+  length,
+  from: emptyProviderSeries(length),
+  to: emptyProviderSeries(length),
+  otherRequests: Array(length).fill(0),
+  vouchers: Array(length).fill(0),
+  genOk: Array(length).fill(0),
+  atStart: new Map(),
 });
 
 /** The bucket size that tiles evaluateEvery and every window exactly. */
@@ -121,7 +141,11 @@ class ExactPrefix {
 
 type Prefixed<T> = { [K in keyof T]: Prefix };
 const prefixed = <T extends Record<string, unknown[]>>(s: T) =>
-  Object.fromEntries(Object.entries(s).filter(([k]) => k !== 'costSum').map(([k, v]) => [k, new Prefix((v as number[]).map((x) => (Number.isNaN(x) ? 0 : x)))])) as Prefixed<T>;
+  Object.fromEntries(
+    Object.entries(s)
+      .filter(([k]) => k !== 'costSum')
+      .map(([k, v]) => [k, new Prefix((v as number[]).map((x) => (Number.isNaN(x) ? 0 : x)))]),
+  ) as Prefixed<T>;
 const addExact = (a: Decimal | null, b: Decimal | null) => (a && b ? addDecimal(a, b) : (a ?? b));
 
 /**
@@ -149,7 +173,10 @@ export class SeriesWindows {
   private readonly vouchers: Prefix;
   private readonly genOk: Prefix;
 
-  constructor(readonly plan: Plan, readonly series: BucketSeries) {
+  constructor(
+    readonly plan: Plan,
+    readonly series: BucketSeries,
+  ) {
     this.from = prefixed(series.from as unknown as Record<string, unknown[]>) as unknown as Prefixed<ProviderSeries>;
     this.to = prefixed(series.to as unknown as Record<string, unknown[]>) as unknown as Prefixed<ProviderSeries>;
     this.fromCost = new ExactPrefix(series.from.costSum);
@@ -199,8 +226,13 @@ export class SeriesWindows {
       const p95 = withP95 ? this.p95At(a, b, e) : null;
       const costSum = addExact(cost.sum(a, b), e.costSum);
       return {
-        requests, failures: s.failures.sum(a, b) + e.failures, latencySamples, latencySkipped: requests - latencySamples, p95LatencyMs: p95,
-        costSamples, costSkipped: s.costSkipped.sum(a, b) + e.costSkipped,
+        requests,
+        failures: s.failures.sum(a, b) + e.failures,
+        latencySamples,
+        latencySkipped: requests - latencySamples,
+        p95LatencyMs: p95,
+        costSamples,
+        costSkipped: s.costSkipped.sum(a, b) + e.costSkipped,
         avgCostPerImage: costSamples && costSum ? Number(divideLikePostgres(costSum, costSamples)) : null,
       };
     };
@@ -218,8 +250,11 @@ export class SeriesWindows {
     const vw = plan.redLines.regenerateRatePercent.windowMs;
     const a = i + 1 - vw / series.stepMs;
     return {
-      at: end, routes,
-      vouchers: [{ windowMs: vw, end, vouchers: this.vouchers.sum(a, i + 1) + edge.vouchers, genOk: this.genOk.sum(a, i + 1) + edge.genOk }],
+      at: end,
+      routes,
+      vouchers: [
+        { windowMs: vw, end, vouchers: this.vouchers.sum(a, i + 1) + edge.vouchers, genOk: this.genOk.sum(a, i + 1) + edge.genOk },
+      ],
     };
   }
 }
@@ -259,7 +294,10 @@ export interface BacktestResult {
 export function replay(windows: SeriesWindows, first: number, baselineCost: number | null, baselineNote: string): BacktestResult {
   const { plan, series } = windows;
   const lines = Object.fromEntries(
-    RED_LINES.map((n) => [n, { states: { ok: 0, breach: 0, no_data: 0, error: 0 }, breachEpisodes: 0, longestBreachMs: 0, firstBreachAt: null }]),
+    RED_LINES.map((n) => [
+      n,
+      { states: { ok: 0, breach: 0, no_data: 0, error: 0 }, breachEpisodes: 0, longestBreachMs: 0, firstBreachAt: null },
+    ]),
   ) as Record<RedLineName, BacktestLineSummary>;
   const rollbacks: WouldRollBack[] = [];
   const every = plan.evaluateEveryMs / series.stepMs;
@@ -288,14 +326,27 @@ export function replay(windows: SeriesWindows, first: number, baselineCost: numb
     }
     if (step.fired.length) {
       const f = step.fired[0];
-      rollbacks.push({ at: now.toISOString(), line: f.line, breachSince: f.breachSince, heldMs: f.heldMs, shared: sharedBreach(plan, f.line) });
+      rollbacks.push({
+        at: now.toISOString(),
+        line: f.line,
+        breachSince: f.breachSince,
+        heldMs: f.heldMs,
+        shared: sharedBreach(plan, f.line),
+      });
       clocks = emptyClocks();
     }
   }
   const end = windows.timeAt(series.length - 1);
-  for (const [name, since] of Object.entries(open)) lines[name as RedLineName].longestBreachMs = Math.max(lines[name as RedLineName].longestBreachMs, end - since!);
+  for (const [name, since] of Object.entries(open))
+    lines[name as RedLineName].longestBreachMs = Math.max(lines[name as RedLineName].longestBreachMs, end - since!);
   return {
-    from: new Date(windows.timeAt(first) - plan.evaluateEveryMs).toISOString(), to: new Date(end).toISOString(), stepMs: plan.evaluateEveryMs,
-    evaluations, baselineCost, baselineNote, lines, rollbacks,
+    from: new Date(windows.timeAt(first) - plan.evaluateEveryMs).toISOString(),
+    to: new Date(end).toISOString(),
+    stepMs: plan.evaluateEveryMs,
+    evaluations,
+    baselineCost,
+    baselineNote,
+    lines,
+    rollbacks,
   };
 }

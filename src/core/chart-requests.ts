@@ -47,7 +47,10 @@ export function chartRequestFor(plan: Plan, event: RolloutEvent, started: Starte
       const span = Math.min(STAGE_SPAN.maxMs, Math.max(STAGE_SPAN.minMs, toMs - stageStart));
       const stage = event.stage.toUpperCase();
       return {
-        kind: 'stage', runId: event.runId, fromMs: toMs - span, toMs,
+        kind: 'stage',
+        runId: event.runId,
+        fromMs: toMs - span,
+        toMs,
         title: started ? `Stage ${stage} so far: ${weightsSummary(plan, started.weights)}` : `Stage ${stage} so far`,
         marks: started ? [{ atMs: stageStart, label: `${stage} start` }] : [],
       };
@@ -58,11 +61,29 @@ export function chartRequestFor(plan: Plan, event: RolloutEvent, started: Starte
     }
     case 'auto_rollback': {
       const at = Date.parse(event.at);
-      return alert(plan, event.runId, event.line.name, at - event.heldMs, at, at, event.shadow ? 'Would-be rollback (shadow mode)' : 'Automatic rollback', upTo(event.at));
+      return alert(
+        plan,
+        event.runId,
+        event.line.name,
+        at - event.heldMs,
+        at,
+        at,
+        event.shadow ? 'Would-be rollback (shadow mode)' : 'Automatic rollback',
+        upTo(event.at),
+      );
     }
     case 'manual_rollback': {
       const at = Date.parse(event.at);
-      return alert(plan, event.runId, null, null, at, at, event.byHand ? 'Flag set to the rollback weights by hand' : 'Manual rollback', upTo(event.at));
+      return alert(
+        plan,
+        event.runId,
+        null,
+        null,
+        at,
+        at,
+        event.byHand ? 'Flag set to the rollback weights by hand' : 'Manual rollback',
+        upTo(event.at),
+      );
     }
     default:
       return null;
@@ -73,7 +94,16 @@ export function chartRequestFor(plan: Plan, event: RolloutEvent, started: Starte
  * The window around an alert: twice the red line's `for` plus its window before the moment
  * (the breach's whole build-up and the evaluations before it), up to the moment.
  */
-function alert(plan: Plan, runId: number, line: RedLineName | null, crossedAtMs: number | null, momentMs: number, firedAtMs: number | null, what: string, toMs: number): ChartRequest {
+function alert(
+  plan: Plan,
+  runId: number,
+  line: RedLineName | null,
+  crossedAtMs: number | null,
+  momentMs: number,
+  firedAtMs: number | null,
+  what: string,
+  toMs: number,
+): ChartRequest {
   const lead = (n: RedLineName) => 2 * plan.redLines[n].forMs + plan.redLines[n].windowMs;
   const before = line ? lead(line) : Math.max(...RED_LINES.map(lead));
   const fromMs = Math.min(momentMs - before, (crossedAtMs ?? momentMs) - plan.evaluateEveryMs * 4);

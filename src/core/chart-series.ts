@@ -52,7 +52,13 @@ export interface Histograms {
  * so a point never contradicts its own state. resetOnFire: clocks restart after a rollback
  * fires, as in the backtest; a stage report leaves them running.
  */
-export function chartSeries(windows: SeriesWindows, histograms: Histograms, first: number, baselineCost: number | null, resetOnFire = false): ChartSeries {
+export function chartSeries(
+  windows: SeriesWindows,
+  histograms: Histograms,
+  first: number,
+  baselineCost: number | null,
+  resetOnFire = false,
+): ChartSeries {
   const { plan, series } = windows;
   const every = plan.evaluateEveryMs / series.stepMs;
   const p95Buckets = plan.redLines.p95LatencyMs.windowMs / series.stepMs;
@@ -71,7 +77,8 @@ export function chartSeries(windows: SeriesWindows, histograms: Histograms, firs
       let incumbent = e.fromValue;
       if (e.name === 'p95LatencyMs') {
         incumbent = p95Of(histograms.from, i + 1 - p95Buckets, i + 1);
-        if (candidate !== null) candidate = onVerdictSide(p95Of(histograms.to, i + 1 - p95Buckets, i + 1) ?? candidate, e.threshold, e.state === 'breach');
+        if (candidate !== null)
+          candidate = onVerdictSide(p95Of(histograms.to, i + 1 - p95Buckets, i + 1) ?? candidate, e.threshold, e.state === 'breach');
       }
       line.points.push({ atMs, candidate, incumbent, state: e.state });
       const open = line.breaches.at(-1);
@@ -80,7 +87,13 @@ export function chartSeries(windows: SeriesWindows, histograms: Histograms, firs
       // An error neither ends nor extends a breach, as on the guard's clocks.
       if ((e.state === 'ok' || e.state === 'no_data') && isOpen) open.toMs = atMs;
       const current = line.breaches.at(-1);
-      if (current && current.toMs === Number.POSITIVE_INFINITY && current.firedAtMs === null && step.fired.some((f) => f.line.name === e.name)) current.firedAtMs = atMs;
+      if (
+        current &&
+        current.toMs === Number.POSITIVE_INFINITY &&
+        current.firedAtMs === null &&
+        step.fired.some((f) => f.line.name === e.name)
+      )
+        current.firedAtMs = atMs;
     }
   }
   for (const line of Object.values(lines)) {
@@ -94,8 +107,13 @@ export function chartSeries(windows: SeriesWindows, histograms: Histograms, firs
 }
 
 const emptyLine = (plan: Plan, name: RedLineName): LineSeries => ({
-  name, threshold: plan.redLines[name].threshold, windowMs: plan.redLines[name].windowMs, forMs: plan.redLines[name].forMs,
-  points: [], breaches: [], held: null,
+  name,
+  threshold: plan.redLines[name].threshold,
+  windowMs: plan.redLines[name].windowMs,
+  forMs: plan.redLines[name].forMs,
+  points: [],
+  breaches: [],
+  held: null,
 });
 
 /** p95 breaches at ≥ threshold: keep an estimate within its ±1 % on the side the exact verdict took. */
@@ -109,6 +127,8 @@ export function sliceLine(line: LineSeries, fromMs: number, toMs: number): LineS
   return {
     ...line,
     points: line.points.filter((p) => p.atMs >= fromMs && p.atMs <= toMs),
-    breaches: line.breaches.filter((b) => b.toMs >= fromMs && b.fromMs <= toMs).map((b) => ({ ...b, fromMs: Math.max(b.fromMs, fromMs), toMs: Math.min(b.toMs, toMs) })),
+    breaches: line.breaches
+      .filter((b) => b.toMs >= fromMs && b.fromMs <= toMs)
+      .map((b) => ({ ...b, fromMs: Math.max(b.fromMs, fromMs), toMs: Math.min(b.toMs, toMs) })),
   };
 }

@@ -33,18 +33,24 @@ export function reasonProblem(reason: string | null, required: boolean): string 
 }
 
 export function parseCommand(plan: Plan, input: string): Parsed {
-  if (input.length > MAX_COMMAND_LENGTH) return { ok: false, problem: `the command is ${input.length} characters long; the limit is ${MAX_COMMAND_LENGTH}` };
-  if (CONTROL.test(input)) return { ok: false, problem: 'the command contains control or invisible characters; type it again as plain text' };
+  if (input.length > MAX_COMMAND_LENGTH)
+    return { ok: false, problem: `the command is ${input.length} characters long; the limit is ${MAX_COMMAND_LENGTH}` };
+  if (CONTROL.test(input))
+    return { ok: false, problem: 'the command contains control or invisible characters; type it again as plain text' };
   const text = input.replace(/[\t\r\n\u00a0]/g, ' ').trim();
   const [head = '', ...rest] = text.split(/ +/);
   const word = head.toLowerCase();
   const args = rest;
   const lowerArgs = args.map((a) => a.toLowerCase());
   const reasonOf = (parts: string[]) => {
-    const reason = parts.join(' ').replace(/^["“']|["”']$/g, '').trim();
+    const reason = parts
+      .join(' ')
+      .replace(/^["“']|["”']$/g, '')
+      .trim();
     return reason ? reason.slice(0, MAX_REASON_LENGTH) : null;
   };
-  const noArgs = (command: Command): Parsed => (args.length ? { ok: false, problem: `"${word}" takes no arguments (got "${args.join(' ')}")` } : { ok: true, command });
+  const noArgs = (command: Command): Parsed =>
+    args.length ? { ok: false, problem: `"${word}" takes no arguments (got "${args.join(' ')}")` } : { ok: true, command };
 
   switch (word) {
     case '':
@@ -57,12 +63,14 @@ export function parseCommand(plan: Plan, input: string): Parsed {
     case 'history': {
       if (!args.length) return { ok: true, command: { kind: 'history', limit: 10 } };
       const n = Number(args[0]);
-      if (args.length > 1 || !Number.isInteger(n) || n < 1 || n > 50) return { ok: false, problem: 'history takes an optional count from 1 to 50, like "history 20"' };
+      if (args.length > 1 || !Number.isInteger(n) || n < 1 || n > 50)
+        return { ok: false, problem: 'history takes an optional count from 1 to 50, like "history 20"' };
       return { ok: true, command: { kind: 'history', limit: n } };
     }
     case 'approve': {
       const id = requestIdOf(args[0]);
-      if (args.length > 1 || id === undefined) return { ok: false, problem: 'approve takes an optional request number, like "approve" or "approve 12"' };
+      if (args.length > 1 || id === undefined)
+        return { ok: false, problem: 'approve takes an optional request number, like "approve" or "approve 12"' };
       return { ok: true, command: { kind: 'approve', requestId: id } };
     }
     case 'reject': {
@@ -71,7 +79,10 @@ export function parseCommand(plan: Plan, input: string): Parsed {
       return { ok: true, command: { kind: 'reject', requestId: id, reason: reasonOf(args.slice(1)) } };
     }
     case 'rollback':
-      return { ok: true, command: { kind: 'rollback', reason: reasonOf(args.filter((a, i) => !(i === 0 && a.toLowerCase() === '--reason'))) } };
+      return {
+        ok: true,
+        command: { kind: 'rollback', reason: reasonOf(args.filter((a, i) => !(i === 0 && a.toLowerCase() === '--reason'))) },
+      };
     case 'backtest': {
       const specs = lowerArgs.filter((a) => a !== '--since');
       const spec = specs[0] ?? '24h';
@@ -93,7 +104,8 @@ export function parseCommand(plan: Plan, input: string): Parsed {
   return { ok: false, problem: `"${clip(head)}" is not a command` };
 }
 
-const CHART_USAGE = 'chart takes an optional span from 30m to 24h and an optional .png file, like "chart", "chart --since 3h" or "chart --out d2.png"';
+const CHART_USAGE =
+  'chart takes an optional span from 30m to 24h and an optional .png file, like "chart", "chart --since 3h" or "chart --out d2.png"';
 
 function parseChart(args: string[]): Parsed {
   let sinceMs: number | null = null;
@@ -106,7 +118,8 @@ function parseChart(args: string[]): Parsed {
       if (sinceMs === null || sinceMs < 30 * 60_000 || sinceMs > 24 * 3_600_000) return { ok: false, problem: CHART_USAGE };
       i++;
     } else if (flag === '--out' && value !== undefined) {
-      if (!/\.png$/i.test(value)) return { ok: false, problem: `the chart is a PNG: give --out a file name ending in .png (got "${clip(value)}")` };
+      if (!/\.png$/i.test(value))
+        return { ok: false, problem: `the chart is a PNG: give --out a file name ending in .png (got "${clip(value)}")` };
       out = value;
       i++;
     } else return { ok: false, problem: CHART_USAGE };

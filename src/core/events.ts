@@ -8,9 +8,27 @@ import type { ReportSnapshot } from './report.ts';
  * Stored as JSON: dates are ISO strings here.
  */
 export type RolloutEvent =
-  | { kind: 'request_opened'; request: RequestJson; fromWeights: Weights; toWeights: Weights; needed: number; soakDone: boolean; lines: LineEvaluation[] }
+  | {
+      kind: 'request_opened';
+      request: RequestJson;
+      fromWeights: Weights;
+      toWeights: Weights;
+      needed: number;
+      soakDone: boolean;
+      lines: LineEvaluation[];
+    }
   | { kind: 'request_updated'; request: RequestJson; needed: number }
-  | { kind: 'stage_started'; runId: number; stage: string; weights: Weights; previousWeights: Weights; by: string; approvers: string[]; forced: boolean; at: string }
+  | {
+      kind: 'stage_started';
+      runId: number;
+      stage: string;
+      weights: Weights;
+      previousWeights: Weights;
+      by: string;
+      approvers: string[];
+      forced: boolean;
+      at: string;
+    }
   | { kind: 'breach_started'; runId: number; stage: string; line: LineEvaluation; forMs: number; at: string; shadow: boolean }
   | { kind: 'breach_recovered'; runId: number; stage: string; line: LineEvaluation; breachSince: string; at: string }
   | {
@@ -26,8 +44,27 @@ export type RolloutEvent =
       at: string;
     }
   | { kind: 'shared_hold'; runId: number; stage: string; line: LineEvaluation; heldMs: number; at: string }
-  | { kind: 'manual_rollback'; runId: number; stage: string; by: string; via: string; reason: string | null; weights: Weights; byHand: boolean; at: string }
-  | { kind: 'no_traffic'; runId: number; stage: string; provider: string; weight: number; candidateRequests: number; thinForMs: number; at: string }
+  | {
+      kind: 'manual_rollback';
+      runId: number;
+      stage: string;
+      by: string;
+      via: string;
+      reason: string | null;
+      weights: Weights;
+      byHand: boolean;
+      at: string;
+    }
+  | {
+      kind: 'no_traffic';
+      runId: number;
+      stage: string;
+      provider: string;
+      weight: number;
+      candidateRequests: number;
+      thinForMs: number;
+      at: string;
+    }
   | { kind: 'traffic_restored'; runId: number; stage: string; provider: string; at: string }
   | { kind: 'flag_drift'; runId: number; stage: string; expected: Weights; found: string; problem: string | null; at: string }
   | { kind: 'guard_error'; runId: number; stage: string; message: string; at: string }

@@ -36,7 +36,13 @@ export type Versus =
   | { kind: 'vouchers'; comparison: Comparison };
 
 /** Each evaluation with FAL's sample size, the comparison for its metric and whether FAL breaches too. */
-export function judgeLines(plan: Plan, snapshot: MetricsSnapshot, lines: LineEvaluation[], inputs: JudgeInputs | null, before: VoucherBaseline | null): LineEvaluation[] {
+export function judgeLines(
+  plan: Plan,
+  snapshot: MetricsSnapshot,
+  lines: LineEvaluation[],
+  inputs: JudgeInputs | null,
+  before: VoucherBaseline | null,
+): LineEvaluation[] {
   const confidence = plan.compare.confidence;
   return lines.map((line) => {
     if (line.state === 'error') return line;
@@ -48,7 +54,14 @@ export function judgeLines(plan: Plan, snapshot: MetricsSnapshot, lines: LineEva
     switch (line.name) {
       case 'failureRatePercent':
         fromSamples = from.requests;
-        versus = { kind: 'failures', comparison: failureDifference({ events: to.failures, trials: to.requests }, { events: from.failures, trials: from.requests }, confidence) };
+        versus = {
+          kind: 'failures',
+          comparison: failureDifference(
+            { events: to.failures, trials: to.requests },
+            { events: from.failures, trials: from.requests },
+            confidence,
+          ),
+        };
         break;
       case 'p95LatencyMs': {
         fromSamples = from.latencySamples;
@@ -66,7 +79,15 @@ export function judgeLines(plan: Plan, snapshot: MetricsSnapshot, lines: LineEva
       }
       case 'regenerateRatePercent': {
         const v = snapshot.vouchers.find((x) => x.windowMs === line.windowMs);
-        if (v && before) versus = { kind: 'vouchers', comparison: voucherShift({ events: v.vouchers, trials: v.genOk }, { events: before.vouchers, trials: before.genOk }, confidence) };
+        if (v && before)
+          versus = {
+            kind: 'vouchers',
+            comparison: voucherShift(
+              { events: v.vouchers, trials: v.genOk },
+              { events: before.vouchers, trials: before.genOk },
+              confidence,
+            ),
+          };
         break;
       }
     }
@@ -97,7 +118,11 @@ export function addProviderSums(a: StageProviderSums, b: StageProviderSums): Sta
   return {
     requests: a.requests + b.requests,
     failures: a.failures + b.failures,
-    latency: { n: a.latency.n + b.latency.n, sumLog: a.latency.sumLog + b.latency.sumLog, sumLogSquares: a.latency.sumLogSquares + b.latency.sumLogSquares },
+    latency: {
+      n: a.latency.n + b.latency.n,
+      sumLog: a.latency.sumLog + b.latency.sumLog,
+      sumLogSquares: a.latency.sumLogSquares + b.latency.sumLogSquares,
+    },
   };
 }
 
@@ -120,7 +145,11 @@ export function stageVerdicts(plan: Plan, sums: StageSums, stageStartedAt: Date,
   const { confidence, minSamples, failureMarginPp, latencyMarginRatio } = plan.compare;
   const minutes = (sums.through - stageStartedAt.getTime()) / 60_000;
   return {
-    failures: failureSequential({ events: sums.to.failures, trials: sums.to.requests }, { events: sums.from.failures, trials: sums.from.requests }, { confidence, minSamples, marginPp: failureMarginPp }),
+    failures: failureSequential(
+      { events: sums.to.failures, trials: sums.to.requests },
+      { events: sums.from.failures, trials: sums.from.requests },
+      { confidence, minSamples, marginPp: failureMarginPp },
+    ),
     latency: latencySequential(sums.to.latency, sums.from.latency, { confidence, minSamples, marginRatio: latencyMarginRatio }),
     runwarePerMinute: minutes >= 1 ? sums.to.requests / minutes : null,
     at: now.toISOString(),

@@ -35,7 +35,14 @@ export interface MetricsSnapshot {
 }
 
 export const emptyStats = (): ProviderStats => ({
-  requests: 0, failures: 0, latencySamples: 0, latencySkipped: 0, p95LatencyMs: null, costSamples: 0, costSkipped: 0, avgCostPerImage: null,
+  requests: 0,
+  failures: 0,
+  latencySamples: 0,
+  latencySkipped: 0,
+  p95LatencyMs: null,
+  costSamples: 0,
+  costSkipped: 0,
+  avgCostPerImage: null,
 });
 
 export function routeWindow(snapshot: MetricsSnapshot, windowMs: number): RouteWindow {

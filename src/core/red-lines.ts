@@ -53,8 +53,15 @@ export function evaluateRedLines(plan: Plan, snapshot: MetricsSnapshot, baseline
 
 export function errorEvaluations(plan: Plan, reason: string): LineEvaluation[] {
   return RED_LINES.map((name) => ({
-    name, state: 'error', value: null, threshold: plan.redLines[name].threshold, windowMs: plan.redLines[name].windowMs,
-    samples: 0, candidateRequests: 0, fromValue: null, reason,
+    name,
+    state: 'error',
+    value: null,
+    threshold: plan.redLines[name].threshold,
+    windowMs: plan.redLines[name].windowMs,
+    samples: 0,
+    candidateRequests: 0,
+    fromValue: null,
+    reason,
   }));
 }
 
@@ -98,10 +105,24 @@ function evaluateOne(plan: Plan, snapshot: MetricsSnapshot, baselineCost: number
       break;
     }
   }
-  const base = { name, threshold: spec.threshold, windowMs: spec.windowMs, samples, candidateRequests: cand.requests, fromValue, ...(cost ? { cost } : {}), ...(skipped ? { skipped } : {}) };
+  const base = {
+    name,
+    threshold: spec.threshold,
+    windowMs: spec.windowMs,
+    samples,
+    candidateRequests: cand.requests,
+    fromValue,
+    ...(cost ? { cost } : {}),
+    ...(skipped ? { skipped } : {}),
+  };
   if (missing) return { ...base, state: 'no_data', value: null, reason: missing };
   if (cand.requests < plan.minSamples) {
-    return { ...base, state: 'no_data', value, reason: `${cand.requests} ${plan.providerNames[plan.to]} requests in the window, fewer than minSamples ${plan.minSamples}` };
+    return {
+      ...base,
+      state: 'no_data',
+      value,
+      reason: `${cand.requests} ${plan.providerNames[plan.to]} requests in the window, fewer than minSamples ${plan.minSamples}`,
+    };
   }
   if (samples < plan.minSamples || value === null) {
     return { ...base, state: 'no_data', value, reason: `${samples} samples in the window, fewer than minSamples ${plan.minSamples}` };

@@ -19,8 +19,26 @@ export interface RunPosition {
 export const isActiveStage = (plan: Plan, state: RunState) => stageIndex(plan, state) >= 0;
 
 export type RefusalCode =
-  | 'not_admin' | 'skip' | 'same_stage' | 'soak' | 'breaching' | 'no_evidence' | 'unwatched' | 'not_proven' | 'not_here' | 'drift' | 'pending' | 'no_pending' | 'self_approval'
-  | 'already_approved' | 'stale' | 'expired' | 'decided' | 'not_active' | 'not_last_stage' | 'unknown_request';
+  | 'not_admin'
+  | 'skip'
+  | 'same_stage'
+  | 'soak'
+  | 'breaching'
+  | 'no_evidence'
+  | 'unwatched'
+  | 'not_proven'
+  | 'not_here'
+  | 'drift'
+  | 'pending'
+  | 'no_pending'
+  | 'self_approval'
+  | 'already_approved'
+  | 'stale'
+  | 'expired'
+  | 'decided'
+  | 'not_active'
+  | 'not_last_stage'
+  | 'unknown_request';
 
 export interface Refusal {
   ok: false;
@@ -59,10 +77,22 @@ export function allowedNow(plan: Plan, current: RunPosition | null, now: Date): 
 }
 
 const describeState = (current: RunPosition | null) =>
-  !current ? 'nothing has started' : current.state === ROLLED_BACK ? 'the last run was rolled back' : current.state === COMPLETE ? 'the rollout is complete' : `${current.state} is active`;
+  !current
+    ? 'nothing has started'
+    : current.state === ROLLED_BACK
+      ? 'the last run was rolled back'
+      : current.state === COMPLETE
+        ? 'the rollout is complete'
+        : `${current.state} is active`;
 
 /** May `target` be requested now? Pure: the caller supplies the run and the clock. */
-export function checkPromotion(plan: Plan, current: RunPosition | null, target: string, now: Date, force: boolean): { ok: true; stage: Stage } | Refusal {
+export function checkPromotion(
+  plan: Plan,
+  current: RunPosition | null,
+  target: string,
+  now: Date,
+  force: boolean,
+): { ok: true; stage: Stage } | Refusal {
   const next = nextStage(plan, current);
   const allowed = allowedNow(plan, current, now);
   const allowedText = allowed.length ? `Allowed now: ${allowed.join(', ')}.` : 'Nothing can be promoted now.';
@@ -73,7 +103,10 @@ export function checkPromotion(plan: Plan, current: RunPosition | null, target: 
   if (current && isActiveStage(plan, current.state)) {
     const left = soakLeftMs(plan, current, now);
     if (left > 0 && !force) {
-      return refuse('soak', `${current.state} has soaked ${formatDuration(now.getTime() - current.stageStartedAt.getTime())} of ${formatDuration(plan.stages[stageIndex(plan, current.state)].soakMs!)}; ${formatDuration(left)} left. Wait, or add --force (audited).`);
+      return refuse(
+        'soak',
+        `${current.state} has soaked ${formatDuration(now.getTime() - current.stageStartedAt.getTime())} of ${formatDuration(plan.stages[stageIndex(plan, current.state)].soakMs!)}; ${formatDuration(left)} left. Wait, or add --force (audited).`,
+      );
     }
   }
   return { ok: true, stage: next };
@@ -89,7 +122,10 @@ export function checkComplete(plan: Plan, current: RunPosition | null): { ok: tr
 
 export function checkRollback(plan: Plan, current: RunPosition | null): { ok: true } | Refusal {
   if (!current || !(isActiveStage(plan, current.state) || current.state === COMPLETE)) {
-    return refuse('not_active', `Nothing to roll back: ${describeState(current)}. The flag can still be set by hand (docs/operations.md, "Rolling back by hand").`);
+    return refuse(
+      'not_active',
+      `Nothing to roll back: ${describeState(current)}. The flag can still be set by hand (docs/operations.md, "Rolling back by hand").`,
+    );
   }
   return { ok: true };
 }

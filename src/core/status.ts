@@ -75,9 +75,10 @@ export function buildStatus(input: {
     flag: input.flag,
     drift: flagDrift(plan, run, input.flag),
     health: input.health,
-    soak: stage && stage.soakMs !== null
-      ? { elapsedMs: now.getTime() - run!.stageStartedAt.getTime(), totalMs: stage.soakMs, leftMs: soakLeftMs(plan, pos!, now) }
-      : null,
+    soak:
+      stage && stage.soakMs !== null
+        ? { elapsedMs: now.getTime() - run!.stageStartedAt.getTime(), totalMs: stage.soakMs, leftMs: soakLeftMs(plan, pos!, now) }
+        : null,
     lines: input.lines.map((evaluation) => {
       const clock = input.clocks[evaluation.name];
       return {

@@ -11,7 +11,9 @@ export type WeightsLabel = { stage: string } | 'Rollback' | 'Manual Rollback';
 export function weightsText(plan: Plan, weights: Weights): string {
   const w = ordered(weights, plan.from, plan.to);
   const num = (v: number) => (Number.isInteger(v) ? v.toFixed(1) : String(v));
-  return `{${Object.entries(w).map(([k, v]) => `${JSON.stringify(k)}:${num(v)}`).join(',')}}`;
+  return `{${Object.entries(w)
+    .map(([k, v]) => `${JSON.stringify(k)}:${num(v)}`)
+    .join(',')}}`;
 }
 
 const percent = (v: number) => `${Number((v * 100).toFixed(2))}%`;

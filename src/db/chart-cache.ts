@@ -47,8 +47,16 @@ export class ChartRowCache {
     return run;
   }
 
-  private async readNow(pool: pg.Pool, startMs: number, endMs: number, stepMs: number, latencyFrom: number, nowMs: number): Promise<ChartRows> {
-    for (const [b, x] of this.buckets) if (b < nowMs - KEEP_MS || x.fetchedAt < nowMs - MAX_AGE_MS || x.fetchedAt > nowMs) this.buckets.delete(b);
+  private async readNow(
+    pool: pg.Pool,
+    startMs: number,
+    endMs: number,
+    stepMs: number,
+    latencyFrom: number,
+    nowMs: number,
+  ): Promise<ChartRows> {
+    for (const [b, x] of this.buckets)
+      if (b < nowMs - KEEP_MS || x.fetchedAt < nowMs - MAX_AGE_MS || x.fetchedAt > nowMs) this.buckets.delete(b);
     const binFrom = Math.floor(latencyFrom / stepMs) * stepMs;
     const usable = (b: number) => {
       const x = this.buckets.get(b);
@@ -58,8 +66,12 @@ export class ChartRowCache {
     while (readFrom < endMs && usable(readFrom)) readFrom += stepMs;
 
     const [history, bins] = await Promise.all([
-      readFrom <= endMs ? fetchHistoryRows(pool, this.plan, 0, stepMs, readFrom, endMs, true) : Promise.resolve({ route: [], genOk: [], vouchers: [] }),
-      Math.max(readFrom, binFrom) < endMs ? fetchLatencyBinRows(pool, this.plan, 0, stepMs, Math.max(readFrom, binFrom), endMs) : Promise.resolve([]),
+      readFrom <= endMs
+        ? fetchHistoryRows(pool, this.plan, 0, stepMs, readFrom, endMs, true)
+        : Promise.resolve({ route: [], genOk: [], vouchers: [] }),
+      Math.max(readFrom, binFrom) < endMs
+        ? fetchLatencyBinRows(pool, this.plan, 0, stepMs, Math.max(readFrom, binFrom), endMs)
+        : Promise.resolve([]),
     ]);
 
     // Keep every settled bucket just read, empty ones too (an empty bucket is an answer).

@@ -29,22 +29,47 @@ const TIMEOUT_MS = 60_000;
 
 /** Fills `from` and `to` (per-bucket histograms from startMs in steps of stepMs) over [a, b). */
 export async function readLatencyHistograms(
-  pool: pg.Pool, plan: Plan, startMs: number, stepMs: number, a: number, b: number,
+  pool: pg.Pool,
+  plan: Plan,
+  startMs: number,
+  stepMs: number,
+  a: number,
+  b: number,
   into: { from: BucketHistograms; to: BucketHistograms },
 ): Promise<void> {
   applyLatencyBinRows(startMs, stepMs, await fetchLatencyBinRows(pool, plan, startMs, stepMs, a, b), into);
 }
 
 /** The grouped (bucket, provider, bin, count) rows over [a, b), buckets aligned to originMs. */
-export async function fetchLatencyBinRows(pool: pg.Pool, plan: Plan, originMs: number, stepMs: number, a: number, b: number): Promise<Record<string, any>[]> {
+export async function fetchLatencyBinRows(
+  pool: pg.Pool,
+  plan: Plan,
+  originMs: number,
+  stepMs: number,
+  a: number,
+  b: number,
+): Promise<Record<string, any>[]> {
   const { rows } = await withStatementTimeout(pool, TIMEOUT_MS, async (c) => {
     await c.query('SET LOCAL jit = off');
-    return c.query(LATENCY_BINS_SQL, [new Date(a), new Date(b), new Date(originMs), `${stepMs} milliseconds`, plan.maxLatencyMs, plan.from, plan.to]);
+    return c.query(LATENCY_BINS_SQL, [
+      new Date(a),
+      new Date(b),
+      new Date(originMs),
+      `${stepMs} milliseconds`,
+      plan.maxLatencyMs,
+      plan.from,
+      plan.to,
+    ]);
   });
   return rows;
 }
 
-export function applyLatencyBinRows(startMs: number, stepMs: number, rows: Record<string, any>[], into: { from: BucketHistograms; to: BucketHistograms }): void {
+export function applyLatencyBinRows(
+  startMs: number,
+  stepMs: number,
+  rows: Record<string, any>[],
+  into: { from: BucketHistograms; to: BucketHistograms },
+): void {
   for (const r of rows) {
     const i = Math.round((r.i.getTime() - startMs) / stepMs);
     const h = (r.p === 0 ? into.from : into.to)[i];

@@ -60,7 +60,11 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     const metricsPool = config.metricsDatabaseUrl ? postgresPool(config.metricsDatabaseUrl, 'rollout-bot-metrics') : pool;
     const description = `Postgres ${redactUrl(config.databaseUrl)}${config.metricsDatabaseUrl ? ` (metrics from ${redactUrl(config.metricsDatabaseUrl)})` : ''}`;
     return {
-      kind: 'postgres', pool, metricsPool, description, url: config.databaseUrl,
+      kind: 'postgres',
+      pool,
+      metricsPool,
+      description,
+      url: config.databaseUrl,
       async close() {
         await pool.end();
         if (metricsPool !== pool) await metricsPool.end();
@@ -70,7 +74,11 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   const { lite, release } = await openPglite(config.dataDir ?? null);
   const pool = await pglitePool(lite);
   return {
-    kind: 'pglite', pool, metricsPool: pool, lite, url: null,
+    kind: 'pglite',
+    pool,
+    metricsPool: pool,
+    lite,
+    url: null,
     description: config.dataDir ? `embedded Postgres (PGlite) in ${config.dataDir}` : 'embedded Postgres (PGlite) in memory',
     async close() {
       await pool.end();

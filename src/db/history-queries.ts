@@ -20,22 +20,27 @@ const PART = `CASE WHEN created_at = ${BUCKET} THEN 1 END::int8`;
 const where = (inclusive: boolean) => `created_at >= $1 AND created_at ${inclusive ? '<=' : '<'} $2`;
 
 // $5 maxLatencyMs, $6 maxCostPerImage, $7 p95 threshold.
-const routeSql = (inclusive: boolean) => routeBucketsSql({ bucket: BUCKET, part: PART, where: where(inclusive), latMax: '$5', costMax: '$6', threshold: '$7' });
+const routeSql = (inclusive: boolean) =>
+  routeBucketsSql({ bucket: BUCKET, part: PART, where: where(inclusive), latMax: '$5', costMax: '$6', threshold: '$7' });
 // gen_ok needs nothing but its time: counted from the index alone (history's pages are
 // all-visible once vacuumed), without touching a row. Vouchers are few and need their reason.
 const genOkSql = (inclusive: boolean) => voucherBucketsSql({ bucket: BUCKET, part: PART, where: where(inclusive), types: ['gen_ok'] });
-const voucherSql = (inclusive: boolean) => voucherBucketsSql({ bucket: BUCKET, part: PART, where: where(inclusive), types: ['voucher_issued'] });
+const voucherSql = (inclusive: boolean) =>
+  voucherBucketsSql({ bucket: BUCKET, part: PART, where: where(inclusive), types: ['voucher_issued'] });
 
 /** A long range may take longer than the guard's 10 s statement cap, chunk by chunk. */
 const CHUNK_TIMEOUT_MS = 120_000;
 const CHUNK_MS = 6 * 3_600_000;
 
-export interface HistoryProgress {
-  (done: number, total: number): void;
-}
+export type HistoryProgress = (done: number, total: number) => void
 
 /** Reads [startMs, startMs + length × stepMs] into buckets, in chunks, two at a time. */
-export async function readHistory(pool: pg.Pool, plan: Plan, series: BucketSeries, onProgress?: HistoryProgress): Promise<{ rows: number }> {
+export async function readHistory(
+  pool: pg.Pool,
+  plan: Plan,
+  series: BucketSeries,
+  onProgress?: HistoryProgress,
+): Promise<{ rows: number }> {
   const end = series.startMs + series.length * series.stepMs;
   const chunks: [number, number][] = [];
   for (let a = series.startMs; a < end; a += CHUNK_MS) chunks.push([a, Math.min(end, a + CHUNK_MS)]);
@@ -65,7 +70,15 @@ export interface HistoryRows {
   vouchers: Record<string, any>[];
 }
 
-export async function fetchHistoryRows(pool: pg.Pool, plan: Plan, originMs: number, stepMs: number, a: number, b: number, inclusive: boolean): Promise<HistoryRows> {
+export async function fetchHistoryRows(
+  pool: pg.Pool,
+  plan: Plan,
+  originMs: number,
+  stepMs: number,
+  a: number,
+  b: number,
+  inclusive: boolean,
+): Promise<HistoryRows> {
   const range = [new Date(a), new Date(b), new Date(originMs), `${stepMs} milliseconds`];
   const [route, genOk, vouchers] = await withStatementTimeout(pool, CHUNK_TIMEOUT_MS, async (c) => {
     // JIT compiles each plan anew for ~50 ms and gains nothing on a range scan of one chunk.

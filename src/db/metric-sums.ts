@@ -132,7 +132,10 @@ export function routeBucketsSql(o: BucketSqlOptions): string {
         ]
       : []),
   ];
-  const extra: [string, string][] = [[o.bucket, 'bucket'], [o.part, 'part']];
+  const extra: [string, string][] = [
+    [o.bucket, 'bucket'],
+    [o.part, 'part'],
+  ];
   const branch = (where: string, latencies: boolean) => `
 SELECT bucket, part, provider,${ROUTE_COUNTS},
        sum(cost)::text AS cost_sum,
@@ -202,15 +205,24 @@ export function addRouteSums(a: RouteSums, b: RouteSums): RouteSums {
   };
 }
 
-export const addVoucherSums = (a: VoucherSums, b: VoucherSums): VoucherSums => ({ vouchers: a.vouchers + b.vouchers, genOk: a.genOk + b.genOk });
+export const addVoucherSums = (a: VoucherSums, b: VoucherSums): VoucherSums => ({
+  vouchers: a.vouchers + b.vouchers,
+  genOk: a.genOk + b.genOk,
+});
 
 /** A row of routeBucketsSql as sums. */
 export function parseRouteSums(r: Record<string, any>): RouteSums {
   return {
-    requests: r.requests, failures: r.failures, latencySamples: r.latency_samples, costSamples: r.cost_samples, costSkipped: r.cost_skipped,
+    requests: r.requests,
+    failures: r.failures,
+    latencySamples: r.latency_samples,
+    costSamples: r.cost_samples,
+    costSkipped: r.cost_skipped,
     costSum: r.cost_sum === null ? null : parseDecimal(r.cost_sum),
     latencies: r.latencies ?? null,
-    atOrAbove: r.latency_at_or_above ?? 0, belowMax: r.latency_below_max ?? Number.NaN, aboveMin: r.latency_above_min ?? Number.NaN,
+    atOrAbove: r.latency_at_or_above ?? 0,
+    belowMax: r.latency_below_max ?? Number.NaN,
+    aboveMin: r.latency_above_min ?? Number.NaN,
   };
 }
 

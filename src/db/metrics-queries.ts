@@ -3,7 +3,14 @@ import type { Plan } from '../plan/plan.ts';
 import { RED_LINES } from '../plan/plan.ts';
 import { withStatementTimeout } from './database.ts';
 import type { MetricsSnapshot, ProviderStats, RouteWindow, VoucherWindow } from '../core/metrics.ts';
-import { providerKey, routeWindowSql, sortedProviders, VOUCHER_WINDOW_SQL, type SnapshotWindows, type WindowSource } from './metric-sums.ts';
+import {
+  providerKey,
+  routeWindowSql,
+  sortedProviders,
+  VOUCHER_WINDOW_SQL,
+  type SnapshotWindows,
+  type WindowSource,
+} from './metric-sums.ts';
 
 /*
  * The runbook's metrics over one window [end − window, end], each in one query: the reference
@@ -19,10 +26,23 @@ export const ROUTE_WINDOW_SQL = routeWindowSql(true);
 export const ROUTE_WINDOW_NO_P95_SQL = routeWindowSql(false);
 export { VOUCHER_WINDOW_SQL };
 
-export async function readRouteWindow(pool: Pick<pg.Pool, 'query'>, plan: Plan, end: Date, windowMs: number, withP95: boolean): Promise<RouteWindow> {
+export async function readRouteWindow(
+  pool: Pick<pg.Pool, 'query'>,
+  plan: Plan,
+  end: Date,
+  windowMs: number,
+  withP95: boolean,
+): Promise<RouteWindow> {
   const start = new Date(end.getTime() - windowMs);
-  const { rows } = await pool.query(withP95 ? ROUTE_WINDOW_SQL : ROUTE_WINDOW_NO_P95_SQL, [start, end, plan.maxLatencyMs, plan.maxCostPerImage]);
-  const entries: [string, ProviderStats][] = rows.map((r) => [providerKey(r.provider), {
+  const { rows } = await pool.query(withP95 ? ROUTE_WINDOW_SQL : ROUTE_WINDOW_NO_P95_SQL, [
+    start,
+    end,
+    plan.maxLatencyMs,
+    plan.maxCostPerImage,
+  ]);
+  const entries: [string, ProviderStats][] = rows.map((r) => [
+    providerKey(r.provider),
+    {
       requests: r.requests,
       failures: r.failures,
       latencySamples: r.latency_samples,
@@ -31,7 +51,8 @@ export async function readRouteWindow(pool: Pick<pg.Pool, 'query'>, plan: Plan, 
       costSamples: r.cost_samples,
       costSkipped: r.cost_skipped,
       avgCostPerImage: r.avg_cost === null ? null : Number(r.avg_cost),
-  }]);
+    },
+  ]);
   return { windowMs, end, providers: sortedProviders(entries) };
 }
 
@@ -56,7 +77,11 @@ export function snapshotWindows(plan: Plan, extraRouteWindows: number[] = []): S
  * one read of the new rows; without it, each window is one exact query.
  */
 export async function readSnapshot(
-  pool: Pick<pg.Pool, 'query'>, plan: Plan, end: Date, extraRouteWindows: number[] = [], source?: WindowSource,
+  pool: Pick<pg.Pool, 'query'>,
+  plan: Plan,
+  end: Date,
+  extraRouteWindows: number[] = [],
+  source?: WindowSource,
 ): Promise<MetricsSnapshot> {
   const w = snapshotWindows(plan, extraRouteWindows);
   if (source) return source.snapshot(pool, end, w);

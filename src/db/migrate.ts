@@ -83,7 +83,9 @@ export async function migrate(pool: pg.Pool, options: MigrationOptions): Promise
     // a least-privilege role (sql/roles.sql) owns an existing schema and has no such right.
     const { rows: schema } = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'rollout'`);
     if (!schema.length) await client.query('CREATE SCHEMA rollout');
-    await client.query('CREATE TABLE IF NOT EXISTS rollout.migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS rollout.migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
     const done = new Set((await client.query<{ name: string }>('SELECT name FROM rollout.migrations')).rows.map((r) => r.name));
     for (const m of migrationFiles()) {
       if (done.has(m.name)) continue;
@@ -138,7 +140,9 @@ export async function schemaProblem(pool: Pick<pg.Pool, 'query'>): Promise<strin
   const { rows: schema } = await pool.query(`SELECT to_regclass('rollout.migrations') IS NOT NULL AS ok`);
   if (!schema[0].ok) return 'the database has no rollout schema yet';
   const done = new Set((await pool.query<{ name: string }>('SELECT name FROM rollout.migrations')).rows.map((r) => r.name));
-  const missing = migrationFiles().filter((m) => !m.name.includes('analytics_index') && !done.has(m.name)).map((m) => m.name);
+  const missing = migrationFiles()
+    .filter((m) => !m.name.includes('analytics_index') && !done.has(m.name))
+    .map((m) => m.name);
   return missing.length ? `the rollout schema is older than this version (missing ${missing.join(', ')})` : null;
 }
 

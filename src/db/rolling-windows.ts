@@ -7,8 +7,19 @@ import { logMomentsOf } from '../core/compare/sequential.ts';
 import type { CostCluster } from '../core/compare/means.ts';
 import { formatDecimal } from '../core/decimal.ts';
 import {
-  addRouteSums, addVoucherSums, parseRouteSums, providerKey, providerStats, routeBucketsSql, sortedLatencies, sortedProviders, voucherBucketsSql,
-  type RouteSums, type SnapshotWindows, type VoucherSums, type WindowSource,
+  addRouteSums,
+  addVoucherSums,
+  parseRouteSums,
+  providerKey,
+  providerStats,
+  routeBucketsSql,
+  sortedLatencies,
+  sortedProviders,
+  voucherBucketsSql,
+  type RouteSums,
+  type SnapshotWindows,
+  type VoucherSums,
+  type WindowSource,
 } from './metric-sums.ts';
 
 /*
@@ -98,13 +109,21 @@ export interface ReadPlan {
  * each minute's cost sums), never read per row: ln() and a numeric product per row made the read
  * ~60 % dearer (bench:db).
  */
-export function bucketQueries(plan: Plan, read: ReadPlan): { route: { sql: string; params: unknown[] }; vouchers: { sql: string; params: unknown[] } } {
+export function bucketQueries(
+  plan: Plan,
+  read: ReadPlan,
+): { route: { sql: string; params: unknown[] }; vouchers: { sql: string; params: unknown[] } } {
   const withLatencies = Number.isFinite(read.latenciesFrom);
   const head = [plan.maxLatencyMs, plan.maxCostPerImage, ...(withLatencies ? [new Date(read.latenciesFrom)] : [])];
   const rp = partSql(read.fine, head.length + 1);
   const r = rangesSql(read.ranges, head.length + rp.params.length + 1);
   const route = routeBucketsSql({
-    bucket: BUCKET, part: rp.sql, where: r.sql, latMax: '$1', costMax: '$2', latenciesFrom: withLatencies ? '$3::timestamptz' : undefined,
+    bucket: BUCKET,
+    part: rp.sql,
+    where: r.sql,
+    latMax: '$1',
+    costMax: '$2',
+    latenciesFrom: withLatencies ? '$3::timestamptz' : undefined,
   });
   const vp = partSql(read.fine, 1);
   const v = rangesSql(read.ranges, vp.params.length + 1);
@@ -259,7 +278,11 @@ export class RollingWindows implements WindowSource {
       if (m < from || m >= to) continue;
       const r = x.route.get(provider);
       if (!r) continue;
-      total = addProviderSums(total, { requests: r.requests, failures: r.failures, latency: r.latencies ? logMomentsOf(r.latencies.filter((v) => v > 0)) : { n: 0, sumLog: 0, sumLogSquares: 0 } });
+      total = addProviderSums(total, {
+        requests: r.requests,
+        failures: r.failures,
+        latency: r.latencies ? logMomentsOf(r.latencies.filter((v) => v > 0)) : { n: 0, sumLog: 0, sumLogSquares: 0 },
+      });
     }
     return total;
   }

@@ -16,14 +16,33 @@ export async function lockState(client: pg.PoolClient): Promise<void> {
 }
 
 const toRun = (r: any): RunView => ({
-  id: r.id, state: r.state, startedAt: r.started_at, startedBy: r.started_by, stageStartedAt: r.stage_started_at,
-  writtenWeights: r.written_weights, baselineCost: r.baseline_cost, baselineNote: r.baseline_note,
-  baselineCheckedAt: r.baseline_checked_at ?? null, baselineVouchers: r.baseline_vouchers ?? null, endedAt: r.ended_at, endReason: r.end_reason, driftReported: r.drift_reported,
+  id: r.id,
+  state: r.state,
+  startedAt: r.started_at,
+  startedBy: r.started_by,
+  stageStartedAt: r.stage_started_at,
+  writtenWeights: r.written_weights,
+  baselineCost: r.baseline_cost,
+  baselineNote: r.baseline_note,
+  baselineCheckedAt: r.baseline_checked_at ?? null,
+  baselineVouchers: r.baseline_vouchers ?? null,
+  endedAt: r.ended_at,
+  endReason: r.end_reason,
+  driftReported: r.drift_reported,
 });
 
 const toRequest = (r: any): RequestView => ({
-  id: r.id, runId: r.run_id, fromState: r.from_state, toStage: r.to_stage, forced: r.forced, requestedBy: r.requested_by,
-  requestedAt: r.requested_at, status: r.status, approvals: r.approvals, decidedBy: r.decided_by, decidedAt: r.decided_at,
+  id: r.id,
+  runId: r.run_id,
+  fromState: r.from_state,
+  toStage: r.to_stage,
+  forced: r.forced,
+  requestedBy: r.requested_by,
+  requestedAt: r.requested_at,
+  status: r.status,
+  approvals: r.approvals,
+  decidedBy: r.decided_by,
+  decidedAt: r.decided_at,
   decisionNote: r.decision_note,
 });
 
@@ -59,13 +78,28 @@ export async function updateRun(
   q: Queryable,
   id: number,
   patch: Partial<{
-    state: string; stageStartedAt: Date; writtenWeights: Weights; endedAt: Date; endReason: string; driftReported: string | null;
-    baselineCost: number | null; baselineNote: string; baselineCheckedAt: Date; baselineVouchers: VoucherBaseline;
+    state: string;
+    stageStartedAt: Date;
+    writtenWeights: Weights;
+    endedAt: Date;
+    endReason: string;
+    driftReported: string | null;
+    baselineCost: number | null;
+    baselineNote: string;
+    baselineCheckedAt: Date;
+    baselineVouchers: VoucherBaseline;
   }>,
 ): Promise<RunView> {
   const columns: Record<string, string> = {
-    state: 'state', stageStartedAt: 'stage_started_at', writtenWeights: 'written_weights', endedAt: 'ended_at', endReason: 'end_reason',
-    driftReported: 'drift_reported', baselineCost: 'baseline_cost', baselineNote: 'baseline_note', baselineCheckedAt: 'baseline_checked_at',
+    state: 'state',
+    stageStartedAt: 'stage_started_at',
+    writtenWeights: 'written_weights',
+    endedAt: 'ended_at',
+    endReason: 'end_reason',
+    driftReported: 'drift_reported',
+    baselineCost: 'baseline_cost',
+    baselineNote: 'baseline_note',
+    baselineCheckedAt: 'baseline_checked_at',
     baselineVouchers: 'baseline_vouchers',
   };
   const keys = Object.keys(patch) as (keyof typeof patch)[];
@@ -100,14 +134,27 @@ export async function insertRequest(
 export async function updateRequest(
   q: Queryable,
   id: number,
-  patch: { status?: RequestView['status']; approvals?: RequestView['approvals']; decidedBy?: string; decidedAt?: Date; decisionNote?: string | null },
+  patch: {
+    status?: RequestView['status'];
+    approvals?: RequestView['approvals'];
+    decidedBy?: string;
+    decidedAt?: Date;
+    decisionNote?: string | null;
+  },
 ): Promise<RequestView> {
   const { rows } = await q.query(
     `UPDATE rollout.requests SET
        status = COALESCE($2, status), approvals = COALESCE($3::jsonb, approvals),
        decided_by = COALESCE($4, decided_by), decided_at = COALESCE($5, decided_at), decision_note = COALESCE($6, decision_note)
      WHERE id = $1 RETURNING *`,
-    [id, patch.status ?? null, patch.approvals ? JSON.stringify(patch.approvals) : null, patch.decidedBy ?? null, patch.decidedAt ?? null, patch.decisionNote ?? null],
+    [
+      id,
+      patch.status ?? null,
+      patch.approvals ? JSON.stringify(patch.approvals) : null,
+      patch.decidedBy ?? null,
+      patch.decidedAt ?? null,
+      patch.decisionNote ?? null,
+    ],
   );
   return toRequest(rows[0]);
 }
@@ -127,28 +174,48 @@ export interface AuditInput {
 export async function audit(q: Queryable, e: AuditInput): Promise<void> {
   await q.query(
     'INSERT INTO rollout.audit (at, run_id, actor, via, action, outcome, detail, os_user, host, claimed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-    [e.at, e.runId, e.actor, e.via, e.action, e.outcome, JSON.stringify(e.detail ?? {}), e.origin?.osUser ?? null, e.origin?.host ?? null, e.origin?.claimed ?? null],
+    [
+      e.at,
+      e.runId,
+      e.actor,
+      e.via,
+      e.action,
+      e.outcome,
+      JSON.stringify(e.detail ?? {}),
+      e.origin?.osUser ?? null,
+      e.origin?.host ?? null,
+      e.origin?.claimed ?? null,
+    ],
   );
 }
 
 export async function recentAudit(q: Queryable, limit: number): Promise<AuditEntry[]> {
   const { rows } = await q.query('SELECT * FROM rollout.audit ORDER BY id DESC LIMIT $1', [limit]);
   return rows.map((r: any) => ({
-    id: r.id, at: r.at, runId: r.run_id, actor: r.actor, via: r.via, action: r.action, outcome: r.outcome, detail: r.detail,
+    id: r.id,
+    at: r.at,
+    runId: r.run_id,
+    actor: r.actor,
+    via: r.via,
+    action: r.action,
+    outcome: r.outcome,
+    detail: r.detail,
     origin: r.os_user ? { osUser: r.os_user, host: r.host, claimed: r.claimed } : undefined,
   }));
 }
 
 export async function enqueue(q: Queryable, at: Date, runId: number | null, event: RolloutEvent): Promise<void> {
-  await q.query('INSERT INTO rollout.outbox (created_at, run_id, kind, payload) VALUES ($1, $2, $3, $4)', [at, runId, event.kind, JSON.stringify(event)]);
+  await q.query('INSERT INTO rollout.outbox (created_at, run_id, kind, payload) VALUES ($1, $2, $3, $4)', [
+    at,
+    runId,
+    event.kind,
+    JSON.stringify(event),
+  ]);
 }
 
 /** The flag row, by its unique key. */
 export async function readFlagRow(q: Queryable, plan: Plan): Promise<FlagRow | null> {
-  const { rows } = await q.query(
-    'SELECT flag_value_text, description, updated_at FROM feature_flags WHERE flag_key = $1',
-    [plan.flagKey],
-  );
+  const { rows } = await q.query('SELECT flag_value_text, description, updated_at FROM feature_flags WHERE flag_key = $1', [plan.flagKey]);
   return rows[0] ? { flagValueText: rows[0].flag_value_text, description: rows[0].description, updatedAt: rows[0].updated_at } : null;
 }
 

@@ -56,7 +56,8 @@ export class TerminalChannel {
           const changed = changedLines(p.lines, lines);
           p.message = message;
           p.lines = lines;
-          if (changed.length) this.screen.print(frame(`${this.channelName} · message ${p.n} edited · ${this.clock()}`, changed, this.style));
+          if (changed.length)
+            this.screen.print(frame(`${this.channelName} · message ${p.n} edited · ${this.clock()}`, changed, this.style));
         }
         return { ok: true, channel: args.channel, ts: args.ts };
       },
@@ -70,7 +71,13 @@ export class TerminalChannel {
         this.charts.push(path);
         const parent = args.thread_ts ? this.byTs.get(args.thread_ts) : undefined;
         const where = parent ? `${this.channelName} · chart in the thread of message ${parent.n}` : `${this.channelName} · chart`;
-        this.screen.print(frame(`${where} · ${this.clock()}`, [`chart: ${args.title}`, `       ${path} (${Math.round(args.file.length / 1024)} KB)`], this.style));
+        this.screen.print(
+          frame(
+            `${where} · ${this.clock()}`,
+            [`chart: ${args.title}`, `       ${path} (${Math.round(args.file.length / 1024)} KB)`],
+            this.style,
+          ),
+        );
         const id = `FDEMO${this.charts.length}`;
         return { ok: true, files: [{ ok: true, files: [{ id, title: args.title }] }] };
       },

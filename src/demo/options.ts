@@ -23,7 +23,9 @@ export const DEFAULTS = { fault: 'latency' as FaultKind, onset: '2m', rate: 4, s
 export class DemoOptionError extends Error {}
 
 export function helpText(): string {
-  const faults = FAULT_KINDS.map((k) => `      ${k.padEnd(10)} --size = ${FAULTS[k].sizeMeaning} (default ${FAULTS[k].defaultSize})`).join('\n');
+  const faults = FAULT_KINDS.map((k) => `      ${k.padEnd(10)} --size = ${FAULTS[k].sizeMeaning} (default ${FAULTS[k].defaultSize})`).join(
+    '\n',
+  );
   return `npm run demo -- [options]
 
 A rehearsal on this machine, nothing to configure: an in-memory embedded database, a simulated
@@ -57,7 +59,8 @@ const fail = (message: string): never => {
 
 function number(name: string, raw: string, min: number, max: number, what: string): number {
   const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n)) fail(`--${name} ${JSON.stringify(raw)}: not a number; give ${what}, e.g. --${name} ${min === 0 ? 1 : min}`);
+  if (raw.trim() === '' || !Number.isFinite(n))
+    fail(`--${name} ${JSON.stringify(raw)}: not a number; give ${what}, e.g. --${name} ${min === 0 ? 1 : min}`);
   if (n < min || n > max) fail(`--${name} ${raw}: out of range; give ${what} from ${min} to ${max}`);
   return n;
 }
@@ -75,7 +78,8 @@ export function parseOptions(argv: string[]): DemoOptions {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     if (!m) fail(`${JSON.stringify(arg)}: not an option; options start with --, see --help`);
     const name = m![1];
-    if (!['fault', 'size', 'onset', 'rate', 'speed', 'seed', 'charts'].includes(name)) fail(`--${name}: unknown option; see --help for the list`);
+    if (!['fault', 'size', 'onset', 'rate', 'speed', 'seed', 'charts'].includes(name))
+      fail(`--${name}: unknown option; see --help for the list`);
     if (name in raw) fail(`--${name} is given twice; give it once`);
     const value = m![2] ?? argv[++i];
     if (value === undefined || (m![2] === undefined && value.startsWith('--'))) fail(`--${name} needs a value; see --help`);
@@ -85,13 +89,20 @@ export function parseOptions(argv: string[]): DemoOptions {
   const fault = (faultName === 'none' || faultName === 'no_traffic' ? 'no-traffic' : faultName) as FaultKind;
   if (!FAULT_KINDS.includes(fault)) fail(`--fault ${JSON.stringify(faultName)}: unknown fault; use one of ${FAULT_KINDS.join(', ')}`);
   const spec = FAULTS[fault];
-  const size = raw.size === undefined ? spec.defaultSize : number('size', raw.size, spec.min, spec.max, `the ${spec.sizeMeaning} for --fault ${fault}`);
+  const size =
+    raw.size === undefined
+      ? spec.defaultSize
+      : number('size', raw.size, spec.min, spec.max, `the ${spec.sizeMeaning} for --fault ${fault}`);
   const onsetMs = parseDuration(raw.onset ?? DEFAULTS.onset);
   if (onsetMs === null) fail(`--onset ${JSON.stringify(raw.onset)}: not a duration; write it like 30s, 2m or 1h`);
   if (onsetMs! > 6 * 3_600_000) fail(`--onset ${raw.onset}: too late; give at most 6h (${durationLabel(6 * 3_600_000)})`);
-  const rate = raw.rate === undefined ? DEFAULTS.rate : number('rate', raw.rate, 2, 50, 'requests per second (under 2, 10% of them at D1 cannot reach minSamples 50 in the 5m window)');
+  const rate =
+    raw.rate === undefined
+      ? DEFAULTS.rate
+      : number('rate', raw.rate, 2, 50, 'requests per second (under 2, 10% of them at D1 cannot reach minSamples 50 in the 5m window)');
   let speed: number | null = DEFAULTS.speed;
-  if (raw.speed !== undefined) speed = raw.speed === 'max' ? null : number('speed', raw.speed, 1, 3600, 'simulated seconds per wall second, or "max",');
+  if (raw.speed !== undefined)
+    speed = raw.speed === 'max' ? null : number('speed', raw.speed, 1, 3600, 'simulated seconds per wall second, or "max",');
   const seed = raw.seed === undefined ? DEFAULTS.seed : number('seed', raw.seed, 0, 2 ** 32 - 1, 'a whole number');
   if (!Number.isInteger(seed)) fail(`--seed ${raw.seed}: must be a whole number`);
   if (raw.charts !== undefined && raw.charts.trim() === '') fail('--charts needs a folder, or "none" for no charts');

@@ -11,7 +11,10 @@ export class Screen {
   private shown = false;
   private lastPlainAt = -Infinity;
 
-  constructor(private readonly out: Writable, opts: { tty?: boolean; color?: boolean; plainEveryMs?: number } = {}) {
+  constructor(
+    private readonly out: Writable,
+    opts: { tty?: boolean; color?: boolean; plainEveryMs?: number } = {},
+  ) {
     this.tty = opts.tty ?? (out as { isTTY?: boolean }).isTTY === true;
     this.color = opts.color ?? (this.tty && !process.env.NO_COLOR);
     this.plainEveryMs = opts.plainEveryMs ?? 5 * 60_000;

@@ -80,14 +80,18 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
   const fault = { kind: options.fault, size: options.size };
   const speedText = options.speed === null ? 'max (as fast as this machine goes)' : `×${options.speed}`;
 
-  screen.print(a.bold('rollout-bot demo') + ' — a rehearsal on an in-memory embedded database; nothing is sent to Slack or to any real database.');
-  screen.print([
-    `  fault: ${options.fault}, ${spec.describe(options.size)}, ${durationLabel(options.onsetMs)} after D2 starts${spec.expectedLine ? ` (the ${RED_LINE_LABELS[spec.expectedLine]} red line should catch it)` : ' (not a rollback: an alert, then an admin acts)'}`,
-    `  app: ${options.rate} requests/s, routed by the live weights in feature_flags; seed ${options.seed}`,
-    `  time: ${speedText}; soaks ${soaks.map((s) => `${s.stage.toUpperCase()} ${durationLabel(s.seedMs)} → ${formatDuration(s.demoMs)}`).join(', ')}; red lines, windows and \`for\` as in the seed plan, guard every ${durationLabel(plan.evaluateEveryMs)}`,
-    `  admins: @alice and @bob (approvals: ${plan.approvals} from another admin)`,
-    '',
-  ].join('\n'));
+  screen.print(
+    a.bold('rollout-bot demo') + ' — a rehearsal on an in-memory embedded database; nothing is sent to Slack or to any real database.',
+  );
+  screen.print(
+    [
+      `  fault: ${options.fault}, ${spec.describe(options.size)}, ${durationLabel(options.onsetMs)} after D2 starts${spec.expectedLine ? ` (the ${RED_LINE_LABELS[spec.expectedLine]} red line should catch it)` : ' (not a rollback: an alert, then an admin acts)'}`,
+      `  app: ${options.rate} requests/s, routed by the live weights in feature_flags; seed ${options.seed}`,
+      `  time: ${speedText}; soaks ${soaks.map((s) => `${s.stage.toUpperCase()} ${durationLabel(s.seedMs)} → ${formatDuration(s.demoMs)}`).join(', ')}; red lines, windows and \`for\` as in the seed plan, guard every ${durationLabel(plan.evaluateEveryMs)}`,
+      `  admins: @alice and @bob (approvals: ${plan.approvals} from another admin)`,
+      '',
+    ].join('\n'),
+  );
 
   screen.print(a.dim('Starting the embedded database and writing the hour of FAL-only traffic before D1…'));
   const chartsDir = chartsFolder(options.charts);
@@ -135,7 +139,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
         const by: Actor = pendingApproval.by;
         pendingApproval = null;
         if (value) {
-          const r = await act(by, `clicks [ Approve ${JSON.parse(value).stage.toUpperCase()} ]`, () => decide(listener, by, value, 'approve'));
+          const r = await act(by, `clicks [ Approve ${JSON.parse(value).stage.toUpperCase()} ]`, () =>
+            decide(listener, by, value, 'approve'),
+          );
           // Refused while the request stays open (a red line breached since it was asked): try again at the next evaluation.
           if (r.outcome.kind === 'refused') pendingApproval = { by, after: steps };
         }
@@ -146,7 +152,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
         const parsed = value ? parseValue(requestStageValue, value) : null;
         if (parsed && parsed.from === 'd1') {
           requestedD2 = true;
-          const r = await act(BOB, `clicks [ Request D2 ] on the D1 checklist`, () => service.run({ kind: 'promote', stage: parsed.to, force: false }, BOB));
+          const r = await act(BOB, `clicks [ Request D2 ] on the D1 checklist`, () =>
+            service.run({ kind: 'promote', stage: parsed.to, force: false }, BOB),
+          );
           if (r.outcome.kind === 'requested') pendingApproval = { by: ALICE, after: steps };
           else requestedD2 = false;
         }
@@ -157,12 +165,15 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       if (faultAt && !timeline.faultAt && clock.now() >= faultAt) timeline.fault(faultAt, spec.describe(options.size));
       if (timeline.noTrafficAt && noTrafficSeen === null) noTrafficSeen = steps;
       if (noTrafficSeen !== null && steps > noTrafficSeen && !timeline.rollbackAt && run && run.state === 'd2') {
-        await act(ALICE, 'reads the alert and types /rollout rollback Runware gets no traffic', () => service.handle('rollback Runware gets no traffic', ALICE));
+        await act(ALICE, 'reads the alert and types /rollout rollback Runware gets no traffic', () =>
+          service.handle('rollback Runware gets no traffic', ALICE),
+        );
       }
 
       // End conditions.
       if (timeline.rollbackAt) {
-        if (!outcome) outcome = !timeline.faultAt ? 'rollback_before_fault' : timeline.rollbackKind === 'auto' ? 'auto_rollback' : 'manual_rollback';
+        if (!outcome)
+          outcome = !timeline.faultAt ? 'rollback_before_fault' : timeline.rollbackKind === 'auto' ? 'auto_rollback' : 'manual_rollback';
         if (afterEnd++ >= 1) break; // one more evaluation: the health endpoint confirms the rollback weights
       } else if (faultAt && clock.now().getTime() - faultAt.getTime() > GIVE_UP_AFTER_FAULT_MS) {
         outcome = 'no_rollback';
@@ -182,14 +193,28 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       steps++;
       const result = await scheduler.tick();
       if (result?.kind === 'evaluated') lastEval = result.evaluations;
-      if (reportEvery && Math.floor(to.getTime() / (reportEvery * 60_000)) > Math.floor(from.getTime() / (reportEvery * 60_000))) await scheduler.report();
+      if (reportEvery && Math.floor(to.getTime() / (reportEvery * 60_000)) > Math.floor(from.getTime() / (reportEvery * 60_000)))
+        await scheduler.report();
       await refresher.refresh();
       await deliver();
 
       const r = await store.latestRun(db.pool);
-      screen.progress(progressLine({ now: to, start, wallStart, speed: options.speed, stage: r?.state ?? 'idle', candidate: `${plan.providerNames[plan.to]} ${Math.round((weights[plan.to] ?? 0) * 100)}%`, rate: lastRate, lines: lastEval, faultAt: timeline.faultAt }), to.getTime() - start.getTime());
+      screen.progress(
+        progressLine({
+          now: to,
+          start,
+          wallStart,
+          speed: options.speed,
+          stage: r?.state ?? 'idle',
+          candidate: `${plan.providerNames[plan.to]} ${Math.round((weights[plan.to] ?? 0) * 100)}%`,
+          rate: lastRate,
+          lines: lastEval,
+          faultAt: timeline.faultAt,
+        }),
+        to.getTime() - start.getTime(),
+      );
       if (options.speed !== null) {
-        const due = pace + ((to.getTime() - start.getTime()) / options.speed);
+        const due = pace + (to.getTime() - start.getTime()) / options.speed;
         const wait = due - Date.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       }
@@ -215,9 +240,11 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
   };
   screen.print(`\n${timeline.render(style.color, summary(result, spec.expectedLine))}`);
   if (chartsDir) {
-    screen.print(result.charts.length
-      ? `\nCharts the bot shared in Slack (${result.charts.length} PNG files in ${chartsDir}):\n${result.charts.map((p) => `  ${p}`).join('\n')}`
-      : `\nNo charts were shared (no report or alert); the folder ${chartsDir} is empty.`);
+    screen.print(
+      result.charts.length
+        ? `\nCharts the bot shared in Slack (${result.charts.length} PNG files in ${chartsDir}):\n${result.charts.map((p) => `  ${p}`).join('\n')}`
+        : `\nNo charts were shared (no report or alert); the folder ${chartsDir} is empty.`,
+    );
   }
   return result;
 }
@@ -230,7 +257,9 @@ function chartsFolder(option: string | null | false): string | null {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (err) {
-    throw new Error(`--charts ${option}: cannot create the folder (${(err as Error).message}); give a folder you can write to, or --charts none`);
+    throw new Error(
+      `--charts ${option}: cannot create the folder (${(err as Error).message}); give a folder you can write to, or --charts none`,
+    );
   }
   return dir;
 }
@@ -246,7 +275,10 @@ function summary(r: DemoResult, expected: RedLineName | null): string[] {
     rollback_before_fault: 'Outcome: a rollback happened before the fault was injected — a false alarm on healthy traffic.',
     stuck_before_d2: 'Outcome: the rollout never reached D2 (the D1 checklist did not turn green).',
   }[r.outcome];
-  return [head, `Simulated ${formatDuration(r.simMs)} after D1 was requested (${r.steps} guard evaluations); ${r.messages} channel messages; wall time ${(r.wallMs / 1000).toFixed(1)} s.`];
+  return [
+    head,
+    `Simulated ${formatDuration(r.simMs)} after D1 was requested (${r.steps} guard evaluations); ${r.messages} channel messages; wall time ${(r.wallMs / 1000).toFixed(1)} s.`,
+  ];
 }
 
 // A report schedule of every N minutes ("*/N * * * *") → N; other schedules are not simulated.
@@ -255,12 +287,32 @@ function cronMinutes(expr: string): number | null {
   return m ? Number(m[1]) : expr.trim() === '* * * * *' ? 1 : null;
 }
 
-function progressLine(p: { now: Date; start: Date; wallStart: number; speed: number | null; stage: string; candidate: string; rate: number; lines: LineEvaluation[]; faultAt: Date | null }): string {
+function progressLine(p: {
+  now: Date;
+  start: Date;
+  wallStart: number;
+  speed: number | null;
+  stage: string;
+  candidate: string;
+  rate: number;
+  lines: LineEvaluation[];
+  faultAt: Date | null;
+}): string {
   const sim = formatDuration(p.now.getTime() - p.start.getTime());
   const wall = ((Date.now() - p.wallStart) / 1000).toFixed(1);
-  const vals = p.lines.map((l) => `${short[l.name]} ${l.state === 'no_data' && l.value === null ? '—' : formatValue(l.name, l.value).replace(' baseline', '')}${l.state === 'breach' ? '!' : ''}`).join(' ');
+  const vals = p.lines
+    .map(
+      (l) =>
+        `${short[l.name]} ${l.state === 'no_data' && l.value === null ? '—' : formatValue(l.name, l.value).replace(' baseline', '')}${l.state === 'breach' ? '!' : ''}`,
+    )
+    .join(' ');
   const fault = p.faultAt ? ` · fault since ${formatDuration(p.now.getTime() - p.faultAt.getTime())}` : '';
   return `⏱ ${p.now.toISOString().slice(11, 19)} (+${sim}, wall ${wall}s${p.speed ? `, ×${p.speed}` : ''}) · ${p.stage.toUpperCase()} · ${p.candidate} · ${p.rate.toFixed(1)} req/s${vals ? ` · ${vals}` : ''}${fault}`;
 }
 
-const short: Record<RedLineName, string> = { p95LatencyMs: 'p95', failureRatePercent: 'fail', costPerImageRatio: 'cost', regenerateRatePercent: 'regen' };
+const short: Record<RedLineName, string> = {
+  p95LatencyMs: 'p95',
+  failureRatePercent: 'fail',
+  costPerImageRatio: 'cost',
+  regenerateRatePercent: 'regen',
+};

@@ -12,10 +12,28 @@ export interface Style {
 }
 
 const EMOJI: Record<string, string> = {
-  rotating_light: '🚨', large_green_circle: '🟢', rewind: '⏪', warning: '⚠️', information_source: 'ℹ️', clipboard: '📋',
-  raised_hand: '✋', white_check_mark: '✅', x: '❌', zzz: '💤', hourglass: '⌛', hourglass_flowing_sand: '⏳', bar_chart: '📊',
-  ghost: '👻', checkered_flag: '🏁', eyes: '👀', no_entry: '⛔', outbox_tray: '📤', ballot_box_with_check: '☑️', rocket: '🚀',
-  grey_question: '❔', thread: '🧵',
+  rotating_light: '🚨',
+  large_green_circle: '🟢',
+  rewind: '⏪',
+  warning: '⚠️',
+  information_source: 'ℹ️',
+  clipboard: '📋',
+  raised_hand: '✋',
+  white_check_mark: '✅',
+  x: '❌',
+  zzz: '💤',
+  hourglass: '⌛',
+  hourglass_flowing_sand: '⏳',
+  bar_chart: '📊',
+  ghost: '👻',
+  checkered_flag: '🏁',
+  eyes: '👀',
+  no_entry: '⛔',
+  outbox_tray: '📤',
+  ballot_box_with_check: '☑️',
+  rocket: '🚀',
+  grey_question: '❔',
+  thread: '🧵',
 };
 
 export const ansi = (color: boolean) => ({
@@ -58,7 +76,11 @@ export function messageLines(message: Message, style: Style): string[] {
         add(a.dim(b.elements.map((e) => mrkdwnText(e.text, style)).join('  ·  ')));
         break;
       case 'actions':
-        add(b.elements.map((e) => (e.style === 'danger' ? a.red : e.style === 'primary' ? a.green : (s: string) => s)(`[ ${e.text.text} ]`)).join(' '));
+        add(
+          b.elements
+            .map((e) => (e.style === 'danger' ? a.red : e.style === 'primary' ? a.green : (s: string) => s)(`[ ${e.text.text} ]`))
+            .join(' '),
+        );
         break;
       case 'divider':
         out.push('────────');

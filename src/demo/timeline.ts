@@ -22,7 +22,10 @@ export class Timeline {
   noTrafficAt: Date | null = null;
   readonly firstBreach: Partial<Record<RedLineName, Date>> = {};
 
-  constructor(private readonly plan: Plan, private readonly names: Record<string, string>) {}
+  constructor(
+    private readonly plan: Plan,
+    private readonly names: Record<string, string>,
+  ) {}
 
   add(at: Date, text: string, key?: Moment['key']): void {
     this.moments.push({ at, text, key });
@@ -47,7 +50,11 @@ export class Timeline {
         const l = e.line;
         const first = !this.firstBreach[l.name];
         if (first) this.firstBreach[l.name] = new Date(e.at);
-        this.add(new Date(e.at), `${first ? 'first breach' : 'breach again'}: ${RED_LINE_LABELS[l.name]} ${formatValue(l.name, l.value)} (red line ${formatThreshold(l.name, l.threshold)}, n=${l.samples})`, 'breach');
+        this.add(
+          new Date(e.at),
+          `${first ? 'first breach' : 'breach again'}: ${RED_LINE_LABELS[l.name]} ${formatValue(l.name, l.value)} (red line ${formatThreshold(l.name, l.threshold)}, n=${l.samples})`,
+          'breach',
+        );
         return;
       }
       case 'breach_recovered':
@@ -58,7 +65,11 @@ export class Timeline {
         this.rollbackAt = new Date(e.at);
         this.rollbackKind = 'auto';
         this.firedLine = e.line.name;
-        this.add(new Date(e.at), `AUTO-ROLLBACK: ${RED_LINE_LABELS[e.line.name]} held in breach ${formatDuration(e.heldMs)}; flag back to FAL 100%`, 'rollback');
+        this.add(
+          new Date(e.at),
+          `AUTO-ROLLBACK: ${RED_LINE_LABELS[e.line.name]} held in breach ${formatDuration(e.heldMs)}; flag back to FAL 100%`,
+          'rollback',
+        );
         return;
       case 'manual_rollback':
         this.rollbackAt = new Date(e.at);
@@ -89,9 +100,16 @@ export class Timeline {
     };
     const sorted = [...this.moments].sort((x, y) => x.at.getTime() - y.at.getTime());
     const lines = sorted.map((m) => {
-      const text = m.key === 'rollback' ? a.bold(m.text) : m.key === 'breach' || m.key === 'alert' ? a.yellow(m.text) : m.key === 'fault' ? a.red(m.text) : m.text;
+      const text =
+        m.key === 'rollback'
+          ? a.bold(m.text)
+          : m.key === 'breach' || m.key === 'alert'
+            ? a.yellow(m.text)
+            : m.key === 'fault'
+              ? a.red(m.text)
+              : m.text;
       return `  ${m.at.toISOString().slice(11, 19)}  ${(m.key ? rel(m.at) : '').padEnd(10)} ${text}`;
     });
-    return [a.bold('Timeline') + a.dim(' (simulated UTC; offsets from the fault\'s start)'), ...lines, '', ...footer].join('\n');
+    return [a.bold('Timeline') + a.dim(" (simulated UTC; offsets from the fault's start)"), ...lines, '', ...footer].join('\n');
   }
 }

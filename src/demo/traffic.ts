@@ -29,7 +29,11 @@ export async function insertRoutes(pool: Pick<pg.Pool, 'query'>, rows: RouteRow[
 }
 
 /** Inserts rows of one event type, each with its own data and time. */
-export async function insertEventRows(pool: Pick<pg.Pool, 'query'>, type: string, rows: { data: Record<string, unknown>; at: Date }[]): Promise<void> {
+export async function insertEventRows(
+  pool: Pick<pg.Pool, 'query'>,
+  type: string,
+  rows: { data: Record<string, unknown>; at: Date }[],
+): Promise<void> {
   if (!rows.length) return;
   await pool.query(
     `INSERT INTO analytics_logs (event_type, event_data, created_at) SELECT $1, d, t FROM unnest($2::jsonb[], $3::timestamptz[]) AS x(d, t)`,
@@ -71,7 +75,14 @@ export class TrafficGenerator {
     private readonly providers: { from: string; to: string },
   ) {}
 
-  async write(pool: Pick<pg.Pool, 'query'>, from: Date, to: Date, weights: Weights, fault: Fault | null = null, faultFrom: Date | null = null): Promise<WriteResult> {
+  async write(
+    pool: Pick<pg.Pool, 'query'>,
+    from: Date,
+    to: Date,
+    weights: Weights,
+    fault: Fault | null = null,
+    faultFrom: Date | null = null,
+  ): Promise<WriteResult> {
     const { rng } = this;
     const span = to.getTime() - from.getTime();
     const n = rng.poisson((this.ratePerSecond * span) / 1000);

@@ -48,7 +48,17 @@ export interface World {
   close(): Promise<void>;
 }
 
-export async function openWorld(opts: { plan: Plan; rate: number; seed: number; screen: Screen; style: Style; timeline: Timeline; log: Logger; db?: Database; chartsDir: string | null }): Promise<World> {
+export async function openWorld(opts: {
+  plan: Plan;
+  rate: number;
+  seed: number;
+  screen: Screen;
+  style: Style;
+  timeline: Timeline;
+  log: Logger;
+  db?: Database;
+  chartsDir: string | null;
+}): Promise<World> {
   const { plan, screen, style, timeline, log } = opts;
   const clock = new ManualClock(DEMO_START);
   // Always the embedded database in memory: the demo never connects to a real one.
@@ -64,14 +74,29 @@ export async function openWorld(opts: { plan: Plan; rate: number; seed: number; 
   const health = async (): Promise<HealthReading> => {
     lastWeights = await liveWeights().catch(() => lastWeights);
     const provider = (p: string) => ({ ok: true, latencyMs: Math.round((PROFILES[p]?.medianLatencyMs ?? 1000) / 25), error: null });
-    return { kind: 'read', providers: { [plan.from]: provider(plan.from), [plan.to]: provider(plan.to) }, weights: lastWeights, weightsProblem: null, checkedAt: clock.now().toISOString() };
+    return {
+      kind: 'read',
+      providers: { [plan.from]: provider(plan.from), [plan.to]: provider(plan.to) },
+      weights: lastWeights,
+      weightsProblem: null,
+      checkedAt: clock.now().toISOString(),
+    };
   };
   const service = new RolloutService({ db, plan, now: clock.now, access: adminList([ALICE.id, BOB.id]), health: { read: health } });
   const channel = new TerminalChannel(screen, style, clock.now);
   channel.chartsDir = opts.chartsDir;
   const text = slackSink({ plan, pool: db.pool, web: channel.web, channel: 'C0ROLLOUT', log, now: clock.now });
   // The story drives the poster itself (flush after each step), as it drives the scheduler.
-  const charts = opts.chartsDir ? new ChartPoster({ service, web: channel.web, channel: 'C0ROLLOUT', log, mayLead: () => scheduler.isLeader, isLeader: () => scheduler.confirmLeader() }) : null;
+  const charts = opts.chartsDir
+    ? new ChartPoster({
+        service,
+        web: channel.web,
+        channel: 'C0ROLLOUT',
+        log,
+        mayLead: () => scheduler.isLeader,
+        isLeader: () => scheduler.confirmLeader(),
+      })
+    : null;
   const slack = charts ? withCharts(text, { service, channel: 'C0ROLLOUT', onRecorded: () => {} }) : text;
   const sink: EventSink = {
     async deliver(event, meta) {
@@ -84,7 +109,16 @@ export async function openWorld(opts: { plan: Plan; rate: number; seed: number; 
   const refresher = new ChecklistRefresher({ service, web: channel.web, log, isLeader: () => scheduler.confirmLeader() });
   const traffic = new TrafficGenerator(new Random(opts.seed), opts.rate, { from: plan.from, to: plan.to });
   return {
-    plan, db, clock, service, scheduler, refresher, channel, charts, traffic, liveWeights,
+    plan,
+    db,
+    clock,
+    service,
+    scheduler,
+    refresher,
+    channel,
+    charts,
+    traffic,
+    liveWeights,
     async close() {
       await scheduler.flush();
       await charts?.flush();

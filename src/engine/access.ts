@@ -63,6 +63,9 @@ export function adminList(ids: string[]): AccessPolicy {
       }
       return `Only rollout admins may ${what}; you can use status, history and help. Ask an admin, or get added to ROLLOUT_ADMINS.`;
     },
-    describe: () => (trial ? 'no ROLLOUT_ADMINS: trial mode, every local console/CLI user is an admin under any name' : `admins: ${[...admins].join(', ')}`),
+    describe: () =>
+      trial
+        ? 'no ROLLOUT_ADMINS: trial mode, every local console/CLI user is an admin under any name'
+        : `admins: ${[...admins].join(', ')}`,
   };
 }

@@ -28,9 +28,10 @@ export async function backtest(service: { deps: EngineDeps }, sinceMs: number, o
       ? Promise.resolve({ cost: plan.baselineCostPerImage, note: 'baselineCostPerImage from the plan' })
       : measureBaselineCost(db.metricsPool, plan, new Date(end - sinceMs)).then((m) => ({
           cost: m.cost,
-          note: m.cost !== null
-            ? `average ${plan.providerNames[plan.from]} cost over the ${Math.round(plan.baselineLookbackMs / 3_600_000)} h before the backtest (${m.samples} images)`
-            : `not measurable (${m.samples} ${plan.providerNames[plan.from]} costs before the backtest); the cost red line has no data`,
+          note:
+            m.cost !== null
+              ? `average ${plan.providerNames[plan.from]} cost over the ${Math.round(plan.baselineLookbackMs / 3_600_000)} h before the backtest (${m.samples} images)`
+              : `not measurable (${m.samples} ${plan.providerNames[plan.from]} costs before the backtest); the cost red line has no data`,
         })),
   ]);
   const windows = new SeriesWindows(plan, series);

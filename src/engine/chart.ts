@@ -40,14 +40,24 @@ export async function stageChart(service: RolloutService, opts: { sinceMs?: numb
   const run = await store.latestRun(db.pool);
   const active = run !== null && isActiveStage(plan, run.state);
   const stageSoFar = active ? Math.min(24 * 3_600_000, Math.max(30 * 60_000, end - run.stageStartedAt.getTime())) : DEFAULT_SINCE_MS;
-  const data = await readChartSeries(service, { endMs: end, sinceMs: opts.sinceMs ?? stageSoFar, baselineCost: run?.baselineCost ?? plan.baselineCostPerImage });
+  const data = await readChartSeries(service, {
+    endMs: end,
+    sinceMs: opts.sinceMs ?? stageSoFar,
+    baselineCost: run?.baselineCost ?? plan.baselineCostPerImage,
+  });
   const marks: ChartMark[] = [];
   if (run) {
     if (run.startedAt.getTime() !== run.stageStartedAt.getTime()) marks.push({ atMs: run.startedAt.getTime(), label: 'rollout start' });
     marks.push({ atMs: run.stageStartedAt.getTime(), label: `${run.state.toUpperCase()} start` });
   }
-  const title = active ? `Stage ${run.state.toUpperCase()}: ${weightsSummary(plan, run.writtenWeights)}` : `Red lines${run ? ` (${run.state.replace('_', ' ')})` : ''}`;
-  const spec = panelsSpec(plan, data, { title, subtitle: `${minuteUtc(data.fromMs)} – ${minuteUtc(data.toMs)} UTC · evaluated every ${plan.evaluateEveryMs / 1000}s as the guard does`, marks });
+  const title = active
+    ? `Stage ${run.state.toUpperCase()}: ${weightsSummary(plan, run.writtenWeights)}`
+    : `Red lines${run ? ` (${run.state.replace('_', ' ')})` : ''}`;
+  const spec = panelsSpec(plan, data, {
+    title,
+    subtitle: `${minuteUtc(data.fromMs)} – ${minuteUtc(data.toMs)} UTC · evaluated every ${plan.evaluateEveryMs / 1000}s as the guard does`,
+    marks,
+  });
   const breaching = RED_LINES.filter((n) => data.lines[n].held);
   const summary = breaching.length ? `${title}; in breach now: ${breaching.join(', ')}` : `${title}; no red line in breach now`;
   return { png: renderPng(spec), title, summary, spec, data };
@@ -65,7 +75,10 @@ const chartRows = (service: RolloutService): ChartRowCache => {
   return c;
 };
 
-export async function readChartSeries(service: RolloutService, opts: { endMs: number; sinceMs: number; baselineCost: number | null; resetOnFire?: boolean }): Promise<ChartSeries> {
+export async function readChartSeries(
+  service: RolloutService,
+  opts: { endMs: number; sinceMs: number; baselineCost: number | null; resetOnFire?: boolean },
+): Promise<ChartSeries> {
   const { plan, db } = service.deps;
   const step = bucketMs(plan);
   const end = Math.floor(opts.endMs / step) * step;
@@ -86,7 +99,10 @@ export async function readChartSeries(service: RolloutService, opts: { endMs: nu
 }
 
 /** `chart [--since 3h] [--out file.png]`: the same picture as Slack's, written to a file. */
-export async function writeStageChart(service: RolloutService, opts: { sinceMs: number | null; out: string | null }): Promise<{ path: string; title: string; summary: string; bytes: number }> {
+export async function writeStageChart(
+  service: RolloutService,
+  opts: { sinceMs: number | null; out: string | null },
+): Promise<{ path: string; title: string; summary: string; bytes: number }> {
   const chart = await stageChart(service, opts);
   const stamp = service.deps.now().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
   const path = resolve(opts.out ?? `rollout-chart-${stamp}Z.png`);

@@ -25,10 +25,20 @@ export interface DrawnChart {
 export async function drawChart(service: RolloutService, req: ChartRequest): Promise<DrawnChart> {
   const { plan } = service.deps;
   const baselineCost = req.kind === 'backtest' ? req.baselineCost : await runBaseline(service, req.runId);
-  const data = await readChartSeries(service, { endMs: req.toMs, sinceMs: req.toMs - req.fromMs, baselineCost: baselineCost ?? plan.baselineCostPerImage, resetOnFire: req.kind === 'backtest' });
+  const data = await readChartSeries(service, {
+    endMs: req.toMs,
+    sinceMs: req.toMs - req.fromMs,
+    baselineCost: baselineCost ?? plan.baselineCostPerImage,
+    resetOnFire: req.kind === 'backtest',
+  });
   const spec = specFor(service, req, data);
   const stamp = new Date(req.toMs).toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
-  return { png: await renderPngAsync(spec), title: spec.title, filename: `rollout-${req.kind}-${stamp}Z.png`, altText: altText(spec, data) };
+  return {
+    png: await renderPngAsync(spec),
+    title: spec.title,
+    filename: `rollout-${req.kind}-${stamp}Z.png`,
+    altText: altText(spec, data),
+  };
 }
 
 function specFor(service: RolloutService, req: ChartRequest, data: ChartSeries): ChartSpec {
@@ -36,16 +46,37 @@ function specFor(service: RolloutService, req: ChartRequest, data: ChartSeries):
   const span = `${minuteUtc(data.fromMs)} – ${minuteUtc(data.toMs)} UTC`;
   switch (req.kind) {
     case 'stage':
-      return panelsSpec(plan, data, { title: req.title, subtitle: `${span} · evaluated every ${plan.evaluateEveryMs / 1000}s as the guard does`, marks: req.marks });
+      return panelsSpec(plan, data, {
+        title: req.title,
+        subtitle: `${span} · evaluated every ${plan.evaluateEveryMs / 1000}s as the guard does`,
+        marks: req.marks,
+      });
     case 'backtest':
-      return backtestReplaySpec(plan, data, { from: new Date(req.fromMs).toISOString(), to: new Date(req.toMs).toISOString(), rollbacks: new Array(req.rollbacks) });
+      return backtestReplaySpec(plan, data, {
+        from: new Date(req.fromMs).toISOString(),
+        to: new Date(req.toMs).toISOString(),
+        rollbacks: new Array(req.rollbacks),
+      });
     case 'alert': {
       const at = req.firedAtMs ?? req.crossedAtMs ?? req.toMs;
       // A manual rollback names no red line: show the one in breach when it happened (the longest held), if any.
       const line = req.line ?? inBreachAt(data, at, plan.evaluateEveryMs);
-      if (!line) return panelsSpec(plan, data, { title: `${req.what}: no red line in breach`, subtitle: span, marks: [{ atMs: at, label: req.what.toLowerCase() }] });
-      const crossed = req.crossedAtMs ?? data.lines[line].breaches.find((b) => b.fromMs <= at && b.toMs + plan.evaluateEveryMs >= at)?.fromMs ?? null;
-      return alertWindowSpec(plan, { line: sliceLine(data.lines[line], data.fromMs, data.toMs), fromMs: data.fromMs, toMs: data.toMs, crossedAtMs: crossed, firedAtMs: req.firedAtMs, what: req.what });
+      if (!line)
+        return panelsSpec(plan, data, {
+          title: `${req.what}: no red line in breach`,
+          subtitle: span,
+          marks: [{ atMs: at, label: req.what.toLowerCase() }],
+        });
+      const crossed =
+        req.crossedAtMs ?? data.lines[line].breaches.find((b) => b.fromMs <= at && b.toMs + plan.evaluateEveryMs >= at)?.fromMs ?? null;
+      return alertWindowSpec(plan, {
+        line: sliceLine(data.lines[line], data.fromMs, data.toMs),
+        fromMs: data.fromMs,
+        toMs: data.toMs,
+        crossedAtMs: crossed,
+        firedAtMs: req.firedAtMs,
+        what: req.what,
+      });
     }
   }
 }

@@ -47,7 +47,13 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
   try {
     // The traffic window too: the checklist refresh shows the split from this snapshot.
     const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], windows);
-    evaluations = judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run.baselineCost), windows.judgeInputs(), run.baselineVouchers);
+    evaluations = judgeLines(
+      plan,
+      snapshot,
+      evaluateRedLines(plan, snapshot, run.baselineCost),
+      windows.judgeInputs(),
+      run.baselineVouchers,
+    );
   } catch (err) {
     // With one database, "unavailable" means nothing can be recorded either: let the scheduler report it.
     if (isUnavailable(err) && db.metricsPool === db.pool) throw err;
@@ -67,11 +73,33 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
     const drift = flagDrift(plan, current, flag);
     if (drift && flag.kind !== 'malformed' && sameWeights(plan, flag.weights, plan.rollbackWeights)) {
       // Someone ran the seed's rollback SQL (or deleted the row): adopt it, never overwrite it.
-      await store.updateRun(c, current.id, { state: ROLLED_BACK, endedAt: now, endReason: 'flag set to the rollback weights by hand (who is unknown)' });
+      await store.updateRun(c, current.id, {
+        state: ROLLED_BACK,
+        endedAt: now,
+        endReason: 'flag set to the rollback weights by hand (who is unknown)',
+      });
       const pending = await store.pendingRequest(c);
       if (pending) await service.markStale(c, now, pending, 'the flag was set to the rollback weights by hand');
-      await store.audit(c, { at: now, runId: current.id, actor: 'unknown', via: 'flag', action: 'rollback', outcome: 'done', detail: { from: current.state, flag: flag.kind, drift } });
-      await emit({ kind: 'manual_rollback', runId: current.id, stage: current.state, by: 'unknown', via: 'flag', reason: drift, weights: plan.rollbackWeights, byHand: true, at: now.toISOString() });
+      await store.audit(c, {
+        at: now,
+        runId: current.id,
+        actor: 'unknown',
+        via: 'flag',
+        action: 'rollback',
+        outcome: 'done',
+        detail: { from: current.state, flag: flag.kind, drift },
+      });
+      await emit({
+        kind: 'manual_rollback',
+        runId: current.id,
+        stage: current.state,
+        by: 'unknown',
+        via: 'flag',
+        reason: drift,
+        weights: plan.rollbackWeights,
+        byHand: true,
+        at: now.toISOString(),
+      });
       return { kind: 'adopted_manual_rollback' } as GuardResult;
     }
     const fingerprint = flag.kind === 'missing' ? '(missing)' : (flag.row.flagValueText ?? '(null)');
@@ -79,8 +107,13 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
       await store.updateRun(c, current.id, { driftReported: fingerprint });
       await alert('flag_drift', { drift, found: fingerprint });
       await emit({
-        kind: 'flag_drift', runId: current.id, stage: current.state, expected: current.writtenWeights, found: fingerprint,
-        problem: flag.kind === 'malformed' ? flag.problem : null, at: now.toISOString(),
+        kind: 'flag_drift',
+        runId: current.id,
+        stage: current.state,
+        expected: current.writtenWeights,
+        found: fingerprint,
+        problem: flag.kind === 'malformed' ? flag.problem : null,
+        at: now.toISOString(),
       });
     } else if (!drift && current.driftReported) {
       await store.updateRun(c, current.id, { driftReported: null });
@@ -116,10 +149,23 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
       if (plan.autoRollback) {
         await store.saveGuardState(c, { runId: current.id, evaluatedAt: now, clocks, evaluations });
         const reason = `${RED_LINE_LABELS[first.line.name]} in breach for ${Math.round(first.heldMs / 1000)} s`;
-        await service.endWithRollback(c, now, current, GUARD, 'Rollback', reason, { automatic: true, line: first.line, heldMs: first.heldMs, breachSince: first.breachSince, baseline: current.baselineCost });
+        await service.endWithRollback(c, now, current, GUARD, 'Rollback', reason, {
+          automatic: true,
+          line: first.line,
+          heldMs: first.heldMs,
+          breachSince: first.breachSince,
+          baseline: current.baselineCost,
+        });
         await emit({
-          kind: 'auto_rollback', runId: current.id, stage: current.state, line: first.line, heldMs: first.heldMs,
-          others: others.map((o) => o.line.name), weights: plan.rollbackWeights, shadow: false, at: now.toISOString(),
+          kind: 'auto_rollback',
+          runId: current.id,
+          stage: current.state,
+          line: first.line,
+          heldMs: first.heldMs,
+          others: others.map((o) => o.line.name),
+          weights: plan.rollbackWeights,
+          shadow: false,
+          at: now.toISOString(),
         });
         return { kind: 'rolled_back', line: first.line, breachesStarted } as GuardResult;
       }
@@ -128,8 +174,15 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
         clocks.shadowFired = [...clocks.shadowFired, f.line.name];
         await alert('shadow_rollback', { line: f.line, heldMs: f.heldMs });
         await emit({
-          kind: 'auto_rollback', runId: current.id, stage: current.state, line: f.line, heldMs: f.heldMs,
-          others: [], weights: plan.rollbackWeights, shadow: true, at: now.toISOString(),
+          kind: 'auto_rollback',
+          runId: current.id,
+          stage: current.state,
+          line: f.line,
+          heldMs: f.heldMs,
+          others: [],
+          weights: plan.rollbackWeights,
+          shadow: true,
+          at: now.toISOString(),
         });
       }
     }
@@ -139,21 +192,43 @@ export async function guardCycle(service: RolloutService): Promise<GuardResult> 
 }
 
 async function emitClockEvent(
-  c: pg.PoolClient, service: RolloutService, run: RunView, now: Date, e: ClockEvent,
-  emit: (event: RolloutEvent) => Promise<void>, alert: (action: string, detail: Record<string, unknown>) => Promise<void>,
+  c: pg.PoolClient,
+  service: RolloutService,
+  run: RunView,
+  now: Date,
+  e: ClockEvent,
+  emit: (event: RolloutEvent) => Promise<void>,
+  alert: (action: string, detail: Record<string, unknown>) => Promise<void>,
 ): Promise<void> {
   const { plan } = service.deps;
   const at = now.toISOString();
   switch (e.kind) {
     case 'breach_started':
       await alert('breach_started', { line: e.line });
-      return emit({ kind: 'breach_started', runId: run.id, stage: run.state, line: e.line, forMs: e.forMs, at, shadow: !plan.autoRollback });
+      return emit({
+        kind: 'breach_started',
+        runId: run.id,
+        stage: run.state,
+        line: e.line,
+        forMs: e.forMs,
+        at,
+        shadow: !plan.autoRollback,
+      });
     case 'breach_recovered':
       await alert('breach_recovered', { line: e.line, breachSince: e.breachSince });
       return emit({ kind: 'breach_recovered', runId: run.id, stage: run.state, line: e.line, breachSince: e.breachSince, at });
     case 'no_traffic':
       await alert('no_traffic', { candidateRequests: e.candidateRequests, thinForMs: e.thinSinceMs });
-      return emit({ kind: 'no_traffic', runId: run.id, stage: run.state, provider: plan.to, weight: run.writtenWeights[plan.to], candidateRequests: e.candidateRequests, thinForMs: e.thinSinceMs, at });
+      return emit({
+        kind: 'no_traffic',
+        runId: run.id,
+        stage: run.state,
+        provider: plan.to,
+        weight: run.writtenWeights[plan.to],
+        candidateRequests: e.candidateRequests,
+        thinForMs: e.thinSinceMs,
+        at,
+      });
     case 'traffic_restored':
       return emit({ kind: 'traffic_restored', runId: run.id, stage: run.state, provider: plan.to, at });
   }
@@ -178,7 +253,15 @@ async function captureVoucherBaseline(service: RolloutService, run: RunView, now
     await store.lockState(c);
     const current = await store.latestRun(c);
     if (!current || current.id !== run.id || current.baselineVouchers) return current ?? run;
-    await store.audit(c, { at: now, runId: run.id, actor: GUARD.id, via: GUARD.via, action: 'baseline', outcome: 'done', detail: { vouchers: w.vouchers, genOk: w.genOk } });
+    await store.audit(c, {
+      at: now,
+      runId: run.id,
+      actor: GUARD.id,
+      via: GUARD.via,
+      action: 'baseline',
+      outcome: 'done',
+      detail: { vouchers: w.vouchers, genOk: w.genOk },
+    });
     return store.updateRun(c, run.id, { baselineVouchers: { vouchers: w.vouchers, genOk: w.genOk } });
   });
 }
@@ -192,11 +275,20 @@ function stageJudge(service: RolloutService, windows: RollingWindows, run: RunVi
   const { plan } = service.deps;
   const minute = 60_000;
   const same = prev && prev.sums.runId === run.id && prev.sums.stage === run.state;
-  let sums: StageSums = same ? prev.sums : { runId: run.id, stage: run.state, through: Math.ceil(run.stageStartedAt.getTime() / minute) * minute, to: emptyProviderSums(), from: emptyProviderSums() };
+  let sums: StageSums = same
+    ? prev.sums
+    : {
+        runId: run.id,
+        stage: run.state,
+        through: Math.ceil(run.stageStartedAt.getTime() / minute) * minute,
+        to: emptyProviderSums(),
+        from: emptyProviderSums(),
+      };
   const settled = Math.floor((now.getTime() - SETTLE_MS) / minute) * minute;
   if (settled > sums.through) {
     sums = {
-      ...sums, through: settled,
+      ...sums,
+      through: settled,
       to: addProviderSums(sums.to, windows.settledSums(sums.through, settled, plan.to)),
       from: addProviderSums(sums.from, windows.settledSums(sums.through, settled, plan.from)),
     };
@@ -231,14 +323,16 @@ async function captureBaseline(service: RolloutService, run: RunView, now: Date)
   let note = '';
   try {
     for (const end of ends) {
-      const span = end === run.startedAt
-        ? `the ${hours} h before ${plan.stages[0].name.toUpperCase()} started`
-        : `the ${hours} h before ${now.toISOString().slice(11, 16)} UTC (${from}'s traffic during the rollout, as too little was logged before it)`;
+      const span =
+        end === run.startedAt
+          ? `the ${hours} h before ${plan.stages[0].name.toUpperCase()} started`
+          : `the ${hours} h before ${now.toISOString().slice(11, 16)} UTC (${from}'s traffic during the rollout, as too little was logged before it)`;
       const measured = await measureBaselineCost(db.metricsPool, plan, end);
       cost = measured.cost;
-      note = cost !== null
-        ? `average ${from} cost over ${span} (${measured.samples} images)`
-        : `not measurable yet: ${measured.samples} ${from} costs in ${span}, fewer than minSamples ${plan.minSamples}; the cost red line has no data until ${from} traffic gives one (tried every 10 min), or set baselineCostPerImage in the plan`;
+      note =
+        cost !== null
+          ? `average ${from} cost over ${span} (${measured.samples} images)`
+          : `not measurable yet: ${measured.samples} ${from} costs in ${span}, fewer than minSamples ${plan.minSamples}; the cost red line has no data until ${from} traffic gives one (tried every 10 min), or set baselineCostPerImage in the plan`;
       if (cost !== null) break;
     }
   } catch (err) {
@@ -248,8 +342,18 @@ async function captureBaseline(service: RolloutService, run: RunView, now: Date)
   return withTransaction(db.pool, async (c) => {
     await store.lockState(c);
     const current = await store.latestRun(c);
-    if (!current || current.id !== run.id || current.baselineCost !== null || (first && current.baselineNote !== 'pending')) return current ?? run;
-    if (cost !== null || first) await store.audit(c, { at: now, runId: run.id, actor: GUARD.id, via: GUARD.via, action: 'baseline', outcome: 'done', detail: { cost, note } });
+    if (!current || current.id !== run.id || current.baselineCost !== null || (first && current.baselineNote !== 'pending'))
+      return current ?? run;
+    if (cost !== null || first)
+      await store.audit(c, {
+        at: now,
+        runId: run.id,
+        actor: GUARD.id,
+        via: GUARD.via,
+        action: 'baseline',
+        outcome: 'done',
+        detail: { cost, note },
+      });
     return store.updateRun(c, run.id, { baselineCost: cost, baselineNote: note, baselineCheckedAt: now });
   });
 }

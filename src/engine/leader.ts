@@ -38,7 +38,8 @@ export const LEADER_TIMINGS: LeaderTimings = { heartbeatMs: 10_000, sessionTimeo
 
 export class TransactionPoolerError extends Error {}
 
-const POOLER_ADVICE = 'session advisory locks (leadership, migrations) do not hold there. Point DATABASE_URL at Postgres directly or at a session-mode pooler (Supabase: the direct connection or port 5432)';
+const POOLER_ADVICE =
+  'session advisory locks (leadership, migrations) do not hold there. Point DATABASE_URL at Postgres directly or at a session-mode pooler (Supabase: the direct connection or port 5432)';
 
 /**
  * At start: two connections that share one server session can only be a transaction-mode pooler
@@ -46,11 +47,16 @@ const POOLER_ADVICE = 'session advisory locks (leadership, migrations) do not ho
  * out two sessions and pass; the leader's own check (the lock visible on its session) catches more.
  */
 export async function assertSessionConnections(url: string): Promise<void> {
-  const clients = [0, 1].map(() => new pg.Client({ connectionString: url, application_name: 'rollout-bot-check', connectionTimeoutMillis: 5_000 }));
+  const clients = [0, 1].map(
+    () => new pg.Client({ connectionString: url, application_name: 'rollout-bot-check', connectionTimeoutMillis: 5_000 }),
+  );
   try {
     await Promise.all(clients.map((c) => c.connect()));
     const [a, b] = await Promise.all(clients.map(async (c) => (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid));
-    if (a === b) throw new TransactionPoolerError(`two connections to DATABASE_URL share one server session (pid ${a}): it goes through a transaction-mode pooler, and ${POOLER_ADVICE}`);
+    if (a === b)
+      throw new TransactionPoolerError(
+        `two connections to DATABASE_URL share one server session (pid ${a}): it goes through a transaction-mode pooler, and ${POOLER_ADVICE}`,
+      );
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
   }
@@ -89,8 +95,12 @@ export function advisoryLeader(url: string, timings: LeaderTimings = LEADER_TIMI
   };
   const connect = async (): Promise<pg.Client> => {
     const c = new pg.Client({
-      connectionString: url, application_name: 'rollout-bot-leader', connectionTimeoutMillis: 5_000,
-      query_timeout: timings.queryTimeoutMs, keepAlive: true, keepAliveInitialDelayMillis: 10_000,
+      connectionString: url,
+      application_name: 'rollout-bot-leader',
+      connectionTimeoutMillis: 5_000,
+      query_timeout: timings.queryTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     });
     c.on('error', () => {
       if (client === c) void drop();
@@ -103,7 +113,8 @@ export function advisoryLeader(url: string, timings: LeaderTimings = LEADER_TIMI
       `SET tcp_keepalives_interval = ${seconds(timings.heartbeatMs / 2)}`,
       'SET tcp_keepalives_count = 3',
       `SET tcp_user_timeout = ${Math.round(timings.sessionTimeoutMs)}`,
-    ]) await c.query(setting).catch(() => {});
+    ])
+      await c.query(setting).catch(() => {});
     return c;
   };
   return {
@@ -120,7 +131,9 @@ export function advisoryLeader(url: string, timings: LeaderTimings = LEADER_TIMI
         if (rows[0].ok !== true) return false;
         if (!(await holds(client))) {
           await drop();
-          throw new TransactionPoolerError(`the leader lock was granted to a different server session than the one asking for it: DATABASE_URL goes through a transaction-mode pooler, and ${POOLER_ADVICE}`);
+          throw new TransactionPoolerError(
+            `the leader lock was granted to a different server session than the one asking for it: DATABASE_URL goes through a transaction-mode pooler, and ${POOLER_ADVICE}`,
+          );
         }
         leading = true;
         const c = client;

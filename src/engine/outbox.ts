@@ -10,7 +10,10 @@ export interface EventSink {
 
 /** A delivery that failed and should be retried later; retryAfterMs from the service when it said (429). */
 export class DeliveryError extends Error {
-  constructor(message: string, readonly retryAfterMs: number | null = null) {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number | null = null,
+  ) {
     super(message);
   }
 }
@@ -29,7 +32,10 @@ export interface OutboxResult {
  * took it. Only the leader calls this, so one process delivers.
  */
 export async function deliverOutbox(
-  pool: pg.Pool, sink: EventSink, now: () => Date, opts: { batch?: number; mayDeliver?: () => Promise<boolean> } = {},
+  pool: pg.Pool,
+  sink: EventSink,
+  now: () => Date,
+  opts: { batch?: number; mayDeliver?: () => Promise<boolean> } = {},
 ): Promise<OutboxResult> {
   let delivered = 0;
   let allowed = false;
@@ -52,7 +58,11 @@ export async function deliverOutbox(
         const retryAfter = err instanceof DeliveryError && err.retryAfterMs !== null ? err.retryAfterMs : backoffMs(row.attempts);
         const retryAt = new Date(now().getTime() + retryAfter);
         const error = (err as Error).message.slice(0, 500);
-        await pool.query('UPDATE rollout.outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1', [row.id, error, retryAt]);
+        await pool.query('UPDATE rollout.outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1', [
+          row.id,
+          error,
+          retryAt,
+        ]);
         return { delivered, blocked: { id: row.id, error, retryAt } };
       }
       await pool.query('UPDATE rollout.outbox SET delivered_at = $2, attempts = attempts + 1 WHERE id = $1', [row.id, now()]);

@@ -17,7 +17,11 @@ export async function reportCycle(service: RolloutService): Promise<ReportSnapsh
   const cache = metricWindows(service.deps);
   const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], cache);
   // Judged like the guard's evaluation, so the report shows Runware against FAL too.
-  const current = reportSnapshot(plan, snapshot, judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run.baselineCost), cache.judgeInputs(), run.baselineVouchers));
+  const current = reportSnapshot(
+    plan,
+    snapshot,
+    judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run.baselineCost), cache.judgeInputs(), run.baselineVouchers),
+  );
   return withTransaction(db.pool, async (c) => {
     await store.lockState(c);
     const latest = await store.latestRun(c);

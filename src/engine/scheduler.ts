@@ -94,7 +94,8 @@ export class Scheduler {
     try {
       const was = this.leading;
       this.leading = await this.deps.leader.check();
-      if (this.leading !== was) this.log.info(this.leading ? 'leader: this replica runs the guard' : 'standby: another replica runs the guard');
+      if (this.leading !== was)
+        this.log.info(this.leading ? 'leader: this replica runs the guard' : 'standby: another replica runs the guard');
       if (!this.leading) return null;
       const started = performance.now();
       const result = await guardCycle(this.deps.service).catch((err) => {
@@ -102,8 +103,10 @@ export class Scheduler {
         throw err;
       });
       this.deps.metrics?.observeGuard(result, (performance.now() - started) / 1000);
-      if (result.kind === 'rolled_back') this.guardLog.warn('auto-rollback', { redLine: result.line.name, value: result.line.value, threshold: result.line.threshold });
-      if (result.kind === 'adopted_manual_rollback') this.guardLog.warn('the flag was set to the rollback weights by hand; the run is ended');
+      if (result.kind === 'rolled_back')
+        this.guardLog.warn('auto-rollback', { redLine: result.line.name, value: result.line.value, threshold: result.line.threshold });
+      if (result.kind === 'adopted_manual_rollback')
+        this.guardLog.warn('the flag was set to the rollback weights by hand; the run is ended');
       await this.deps.service.expireRequests();
       await this.databaseUp();
       this.kick();
@@ -139,8 +142,11 @@ export class Scheduler {
       do {
         this.drainAgain = false;
         try {
-          const r = await deliverOutbox(this.deps.service.deps.db.pool, this.deps.sink, this.deps.service.deps.now, { mayDeliver: () => this.confirmLeader() });
-          if (r.blocked && r.blocked.error !== 'waiting to retry') this.log.warn('outbox: delivery failed, will retry', { id: r.blocked.id, error: r.blocked.error, retryAt: r.blocked.retryAt });
+          const r = await deliverOutbox(this.deps.service.deps.db.pool, this.deps.sink, this.deps.service.deps.now, {
+            mayDeliver: () => this.confirmLeader(),
+          });
+          if (r.blocked && r.blocked.error !== 'waiting to retry')
+            this.log.warn('outbox: delivery failed, will retry', { id: r.blocked.id, error: r.blocked.error, retryAt: r.blocked.retryAt });
         } catch (err) {
           await this.failed('outbox', err);
         }
@@ -163,7 +169,9 @@ export class Scheduler {
         this.dbDown = describeError(err);
         this.log.error('database unavailable', { during: what, error: this.dbDown, code: errorCode(err) });
         await this.deps.sink
-          .notice(`Database unavailable (${this.dbDown}). The guard is paused: no evaluation, so no rollback can come from the gap; a red line that held through it is acted on once the database is back. Commands answer "database unavailable" meanwhile.`)
+          .notice(
+            `Database unavailable (${this.dbDown}). The guard is paused: no evaluation, so no rollback can come from the gap; a red line that held through it is acted on once the database is back. Commands answer "database unavailable" meanwhile.`,
+          )
           .catch(() => {});
       }
       return;

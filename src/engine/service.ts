@@ -9,7 +9,15 @@ import { errorEvaluations, evaluateRedLines, RED_LINE_LABELS, type LineEvaluatio
 import { routeWindow, trafficSplit } from '../core/metrics.ts';
 import { buildStatus, flagDrift, type StatusView } from '../core/status.ts';
 import {
-  checkComplete, checkPromotion, checkRollback, COMPLETE, isActiveStage, refuse, ROLLED_BACK, type Refusal, type RunPosition,
+  checkComplete,
+  checkPromotion,
+  checkRollback,
+  COMPLETE,
+  isActiveStage,
+  refuse,
+  ROLLED_BACK,
+  type Refusal,
+  type RunPosition,
 } from '../core/state-machine.ts';
 import { readFlag, type WeightsLabel } from '../core/weights.ts';
 import type { Actor, RequestView, RunView } from '../core/views.ts';
@@ -34,7 +42,6 @@ export interface CommandHooks {
   progress?: HistoryProgress;
 }
 
-
 /**
  * The command core: every front end (Slack, console, CLI) calls `handle(text, actor)` or a
  * method below. Each state change is one transaction under the state lock, with its audit row
@@ -58,14 +65,24 @@ export class RolloutService {
       const denied = this.deps.access.refusal(actor, command);
       if (denied) {
         const refusal = refuse('not_admin', denied);
-        await this.auditRefusal(this.deps.db.pool, this.deps.now(), await store.latestRun(this.deps.db.pool), actor, { action: command.kind }, refusal);
+        await this.auditRefusal(
+          this.deps.db.pool,
+          this.deps.now(),
+          await store.latestRun(this.deps.db.pool),
+          actor,
+          { action: command.kind },
+          refusal,
+        );
         return privately(refused(refusal));
       }
       const outcome = await this.dispatch(command, actor, hooks);
       return { outcome, visibility: outcome.kind === 'backtest' ? 'thread' : 'private' };
     } catch (err) {
       if (isUnavailable(err)) {
-        return privately({ kind: 'unavailable', message: `The database is unavailable (${describeError(err)}). Nothing was changed; try again in a minute.` });
+        return privately({
+          kind: 'unavailable',
+          message: `The database is unavailable (${describeError(err)}). Nothing was changed; try again in a minute.`,
+        });
       }
       return privately({ kind: 'error', message: `Something went wrong: ${describeError(err)}. Nothing was changed.` });
     }
@@ -95,8 +112,18 @@ export class RolloutService {
         // It writes a file on the machine running the command: from Slack that would be the bot's
         // host (any path a channel member names) and a blocking render on the guard's event loop.
         if (actor.via !== 'console' && actor.via !== 'cli') {
-          const refusal = refuse('not_here', 'chart writes a PNG file on the machine that runs it, so it works from the console and `npx rollout chart` only. In Slack the charts come by themselves: under the stage checklist with every report, and under every breach and rollback alert.');
-          await this.auditRefusal(this.deps.db.pool, this.deps.now(), await store.latestRun(this.deps.db.pool), actor, { action: 'chart' }, refusal);
+          const refusal = refuse(
+            'not_here',
+            'chart writes a PNG file on the machine that runs it, so it works from the console and `npx rollout chart` only. In Slack the charts come by themselves: under the stage checklist with every report, and under every breach and rollback alert.',
+          );
+          await this.auditRefusal(
+            this.deps.db.pool,
+            this.deps.now(),
+            await store.latestRun(this.deps.db.pool),
+            actor,
+            { action: 'chart' },
+            refusal,
+          );
           return refused(refusal);
         }
         return { kind: 'chart', ...(await writeStageChart(this, command)) };
@@ -120,7 +147,8 @@ export class RolloutService {
       this.deps.health.read(),
     ]);
     const guard = run ? await store.readGuardState(db.pool, run.id) : null;
-    const guardFresh = !!guard && !!run && isActiveStage(plan, run.state) && now.getTime() - guard.evaluatedAt.getTime() <= 2 * plan.evaluateEveryMs;
+    const guardFresh =
+      !!guard && !!run && isActiveStage(plan, run.state) && now.getTime() - guard.evaluatedAt.getTime() <= 2 * plan.evaluateEveryMs;
     let lines;
     let split = { total: 0, shares: {}, counts: {} } as ReturnType<typeof trafficSplit>;
     let metricsError: string | null = null;
@@ -133,7 +161,13 @@ export class RolloutService {
         split = trafficSplit(routeWindow(latest, plan.trafficWindowMs), plan.from, plan.to);
       } else {
         const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], cache);
-        lines = judgeLines(plan, snapshot, evaluateRedLines(plan, snapshot, run?.baselineCost ?? plan.baselineCostPerImage), cache.judgeInputs(), run?.baselineVouchers ?? null);
+        lines = judgeLines(
+          plan,
+          snapshot,
+          evaluateRedLines(plan, snapshot, run?.baselineCost ?? plan.baselineCostPerImage),
+          cache.judgeInputs(),
+          run?.baselineVouchers ?? null,
+        );
         split = trafficSplit(routeWindow(snapshot, plan.trafficWindowMs), plan.from, plan.to);
       }
     } catch (err) {
@@ -142,8 +176,17 @@ export class RolloutService {
       lines = errorEvaluations(plan, metricsError);
     }
     return buildStatus({
-      plan, now, run, flag: readFlag(plan, flagRow), health, lines, clocks: guard?.clocks.lines ?? {},
-      guardEvaluatedAt: guard?.evaluatedAt ?? null, split, pending, metricsError,
+      plan,
+      now,
+      run,
+      flag: readFlag(plan, flagRow),
+      health,
+      lines,
+      clocks: guard?.clocks.lines ?? {},
+      guardEvaluatedAt: guard?.evaluatedAt ?? null,
+      split,
+      pending,
+      metricsError,
       verdicts: guard?.clocks.judge?.verdicts ?? null,
     });
   }
@@ -170,13 +213,23 @@ export class RolloutService {
         if (blocker) return blocker;
       }
       if (plan.approvals === 0) return this.applyStage(c, now, run, check.stage.name, actor, [], force, null);
-      const request = await store.insertRequest(c, { runId: run?.id ?? null, fromState: pos?.state ?? 'idle', toStage: target, forced: force, by: actor.id, at: now });
+      const request = await store.insertRequest(c, {
+        runId: run?.id ?? null,
+        fromState: pos?.state ?? 'idle',
+        toStage: target,
+        forced: force,
+        by: actor.id,
+        at: now,
+      });
       const guard = run ? await store.readGuardState(c, run.id) : null;
       await this.record(c, now, run?.id ?? null, actor, 'request', { request: request.id, stage: target, forced: force });
       await this.emit(c, now, run?.id ?? null, {
-        kind: 'request_opened', request: requestJson(request), needed: plan.approvals,
+        kind: 'request_opened',
+        request: requestJson(request),
+        needed: plan.approvals,
         fromWeights: run && isActiveStage(plan, run.state) ? run.writtenWeights : plan.rollbackWeights,
-        toWeights: check.stage.weights, soakDone: !pos || !isActiveStage(plan, pos.state) || force || checkPromotion(plan, pos, target, now, false).ok,
+        toWeights: check.stage.weights,
+        soakDone: !pos || !isActiveStage(plan, pos.state) || force || checkPromotion(plan, pos, target, now, false).ok,
         lines: guard?.evaluations ?? [],
       });
       return { kind: 'requested', request, needed: plan.approvals };
@@ -191,18 +244,34 @@ export class RolloutService {
       const request = found.request;
       if (isStale(plan, request, run)) {
         await this.markStale(c, now, request, 'the rollout moved on since it was requested');
-        return refuse('stale', `Request #${request.id} for ${request.toStage} is stale: the rollout is now ${run?.state ?? 'idle'}. Request again if still wanted.`);
+        return refuse(
+          'stale',
+          `Request #${request.id} for ${request.toStage} is stale: the rollout is now ${run?.state ?? 'idle'}. Request again if still wanted.`,
+        );
       }
       if (isExpired(plan, request, now)) {
         await this.markExpired(c, now, request);
-        return refuse('expired', `Request #${request.id} for ${request.toStage} expired (older than ${Math.round(plan.requestTtlMs / 60_000)} min). Request again.`);
+        return refuse(
+          'expired',
+          `Request #${request.id} for ${request.toStage} expired (older than ${Math.round(plan.requestTtlMs / 60_000)} min). Request again.`,
+        );
       }
-      if (request.requestedBy === actor.id) return refuse('self_approval', `You requested ${request.toStage}; another admin must approve it (two-person rule).`);
-      if (request.approvals.some((a) => a.by === actor.id)) return refuse('already_approved', `You already approved request #${request.id}; it needs ${plan.approvals - request.approvals.length} more.`);
+      if (request.requestedBy === actor.id)
+        return refuse('self_approval', `You requested ${request.toStage}; another admin must approve it (two-person rule).`);
+      if (request.approvals.some((a) => a.by === actor.id))
+        return refuse(
+          'already_approved',
+          `You already approved request #${request.id}; it needs ${plan.approvals - request.approvals.length} more.`,
+        );
       const approvals = [...request.approvals, { by: actor.id, at: now.toISOString() }];
       if (approvals.length < plan.approvals) {
         const updated = await store.updateRequest(c, request.id, { approvals });
-        await this.record(c, now, request.runId, actor, 'approve', { request: request.id, stage: request.toStage, approvals: approvals.length, needed: plan.approvals });
+        await this.record(c, now, request.runId, actor, 'approve', {
+          request: request.id,
+          stage: request.toStage,
+          approvals: approvals.length,
+          needed: plan.approvals,
+        });
         await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(updated), needed: plan.approvals });
         return { kind: 'approval_recorded', request: updated, needed: plan.approvals };
       }
@@ -214,9 +283,23 @@ export class RolloutService {
         if (blocker) return blocker;
       }
       const decided = await store.updateRequest(c, request.id, { status: 'approved', approvals, decidedBy: actor.id, decidedAt: now });
-      await this.record(c, now, request.runId, actor, 'approve', { request: request.id, stage: request.toStage, approvals: approvals.length, needed: plan.approvals });
+      await this.record(c, now, request.runId, actor, 'approve', {
+        request: request.id,
+        stage: request.toStage,
+        approvals: approvals.length,
+        needed: plan.approvals,
+      });
       await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(decided), needed: plan.approvals });
-      const started = await this.applyStage(c, now, run, request.toStage, { id: request.requestedBy, via: actor.via }, approvals.map((a) => a.by), request.forced, request.id);
+      const started = await this.applyStage(
+        c,
+        now,
+        run,
+        request.toStage,
+        { id: request.requestedBy, via: actor.via },
+        approvals.map((a) => a.by),
+        request.forced,
+        request.id,
+      );
       return started.kind === 'stage_started' ? { ...started, request: decided } : started;
     });
   }
@@ -226,7 +309,12 @@ export class RolloutService {
     return this.transaction(actor, { action: 'reject', request: requestId, reason }, async (c, now) => {
       const found = await this.openRequest(c, requestId);
       if (!found.ok) return found;
-      const decided = await store.updateRequest(c, found.request.id, { status: 'rejected', decidedBy: actor.id, decidedAt: now, decisionNote: reason });
+      const decided = await store.updateRequest(c, found.request.id, {
+        status: 'rejected',
+        decidedBy: actor.id,
+        decidedAt: now,
+        decisionNote: reason,
+      });
       await this.record(c, now, decided.runId, actor, 'reject', { request: decided.id, stage: decided.toStage, reason });
       await this.emit(c, now, decided.runId, { kind: 'request_updated', request: requestJson(decided), needed: plan.approvals });
       return { kind: 'rejected', request: decided };
@@ -237,13 +325,24 @@ export class RolloutService {
     return this.transaction(actor, { action: 'rollback', reason, ...(expect ? { expect } : {}) }, async (c, now, run) => {
       if (expect && (run?.id !== expect.run || run.state !== expect.stage)) {
         const nowState = run ? `${run.state.toUpperCase().replace('_', ' ')} (rollout #${run.id})` : 'idle';
-        return refuse('stale', `This was for ${expect.stage.toUpperCase()} of rollout #${expect.run}; the rollout is now ${nowState}. Nothing changed; use \`/rollout rollback\` if it still needs rolling back.`);
+        return refuse(
+          'stale',
+          `This was for ${expect.stage.toUpperCase()} of rollout #${expect.run}; the rollout is now ${nowState}. Nothing changed; use \`/rollout rollback\` if it still needs rolling back.`,
+        );
       }
       const check = checkRollback(this.plan, position(run));
       if (!check.ok) return check;
       const ended = await this.endWithRollback(c, now, run!, actor, 'Manual Rollback', reason ?? 'no reason given');
       await this.emit(c, now, run!.id, {
-        kind: 'manual_rollback', runId: run!.id, stage: run!.state, by: actor.id, via: actor.via, reason, weights: this.plan.rollbackWeights, byHand: false, at: now.toISOString(),
+        kind: 'manual_rollback',
+        runId: run!.id,
+        stage: run!.state,
+        by: actor.id,
+        via: actor.via,
+        reason,
+        weights: this.plan.rollbackWeights,
+        byHand: false,
+        at: now.toISOString(),
       });
       return { kind: 'rolled_back', run: ended, reason, weights: this.plan.rollbackWeights };
     });
@@ -255,7 +354,10 @@ export class RolloutService {
       if (!check.ok) return check;
       const breaching = (await store.readGuardState(c, run!.id))?.evaluations.filter((e) => e.state === 'breach') ?? [];
       if (breaching.length) {
-        return refuse('breaching', `Not completing while ${describeLines(this.plan, breaching)} ${breaching.length > 1 ? 'are' : 'is'} in breach: the runbook watches ${run!.state.toUpperCase()} until it is clean. Wait for recovery, or roll back.`);
+        return refuse(
+          'breaching',
+          `Not completing while ${describeLines(this.plan, breaching)} ${breaching.length > 1 ? 'are' : 'is'} in breach: the runbook watches ${run!.state.toUpperCase()} until it is clean. Wait for recovery, or roll back.`,
+        );
       }
       const ended = await store.updateRun(c, run!.id, { state: COMPLETE, endedAt: now, endReason: `completed by ${actor.id}` });
       await this.staleAll(c, now, 'the rollout completed');
@@ -269,9 +371,22 @@ export class RolloutService {
    * Writes the rollback weights and ends the run; shared by people, the guard and the CLI.
    * The caller holds the state lock and emits the alert that fits.
    */
-  async endWithRollback(c: pg.PoolClient, now: Date, run: RunView, actor: Actor, label: WeightsLabel, reason: string, detail: Record<string, unknown> = {}): Promise<RunView> {
+  async endWithRollback(
+    c: pg.PoolClient,
+    now: Date,
+    run: RunView,
+    actor: Actor,
+    label: WeightsLabel,
+    reason: string,
+    detail: Record<string, unknown> = {},
+  ): Promise<RunView> {
     await store.writeFlag(c, this.plan, this.plan.rollbackWeights, label);
-    const ended = await store.updateRun(c, run.id, { state: ROLLED_BACK, endedAt: now, endReason: reason, writtenWeights: this.plan.rollbackWeights });
+    const ended = await store.updateRun(c, run.id, {
+      state: ROLLED_BACK,
+      endedAt: now,
+      endReason: reason,
+      writtenWeights: this.plan.rollbackWeights,
+    });
     await this.staleAll(c, now, 'the rollout was rolled back');
     await this.record(c, now, run.id, actor, 'rollback', { from: run.state, label, reason, weights: this.plan.rollbackWeights, ...detail });
     return ended;
@@ -279,7 +394,16 @@ export class RolloutService {
 
   // ---- pieces shared by the transitions ----
 
-  private async applyStage(c: pg.PoolClient, now: Date, run: RunView | null, stageName: string, requester: Actor, approvers: string[], forced: boolean, requestId: number | null): Promise<Outcome> {
+  private async applyStage(
+    c: pg.PoolClient,
+    now: Date,
+    run: RunView | null,
+    stageName: string,
+    requester: Actor,
+    approvers: string[],
+    forced: boolean,
+    requestId: number | null,
+  ): Promise<Outcome> {
     const { plan } = this.deps;
     const stage = plan.stages[stageIndex(plan, stageName)];
     const previousWeights = run && isActiveStage(plan, run.state) ? run.writtenWeights : plan.rollbackWeights;
@@ -288,18 +412,41 @@ export class RolloutService {
     if (!run || !isActiveStage(plan, run.state)) {
       // A new run: its baseline is measured by the guard, off the lock (it reads 24 h of rows).
       next = await store.insertRun(c, {
-        state: stage.name, at: now, by: requester.id, weights: stage.weights,
+        state: stage.name,
+        at: now,
+        by: requester.id,
+        weights: stage.weights,
         baselineCost: plan.baselineCostPerImage,
         baselineNote: plan.baselineCostPerImage !== null ? 'baselineCostPerImage from the plan' : 'pending',
         plan: plan.document,
       });
     } else {
-      next = await store.updateRun(c, run.id, { state: stage.name, stageStartedAt: now, writtenWeights: stage.weights, driftReported: null });
+      next = await store.updateRun(c, run.id, {
+        state: stage.name,
+        stageStartedAt: now,
+        writtenWeights: stage.weights,
+        driftReported: null,
+      });
     }
     await this.staleAll(c, now, `${stage.name} started`);
-    await this.record(c, now, next.id, requester, 'transition', { from: run?.state ?? 'idle', to: stage.name, weights: stage.weights, approvers, forced, request: requestId });
+    await this.record(c, now, next.id, requester, 'transition', {
+      from: run?.state ?? 'idle',
+      to: stage.name,
+      weights: stage.weights,
+      approvers,
+      forced,
+      request: requestId,
+    });
     await this.emit(c, now, next.id, {
-      kind: 'stage_started', runId: next.id, stage: stage.name, weights: stage.weights, previousWeights, by: requester.id, approvers, forced, at: now.toISOString(),
+      kind: 'stage_started',
+      runId: next.id,
+      stage: stage.name,
+      weights: stage.weights,
+      previousWeights,
+      by: requester.id,
+      approvers,
+      forced,
+      at: now.toISOString(),
     });
     return { kind: 'stage_started', run: next, stage: stage.name, weights: stage.weights, forced, approvers };
   }
@@ -318,20 +465,33 @@ export class RolloutService {
     const ageMs = guard ? now.getTime() - guard.evaluatedAt.getTime() : null;
     if (ageMs === null || ageMs > 2 * plan.evaluateEveryMs) {
       const when = ageMs === null ? `has not evaluated ${run.state.toUpperCase()} yet` : `last evaluated ${formatDuration(ageMs)} ago`;
-      return refuse('unwatched', `Nobody is watching: the guard ${when} (it should every ${durationLabel(plan.evaluateEveryMs)}). Check that a bot replica is running and leads (GET /healthz, its log), then try again; or add --force (audited).`);
+      return refuse(
+        'unwatched',
+        `Nobody is watching: the guard ${when} (it should every ${durationLabel(plan.evaluateEveryMs)}). Check that a bot replica is running and leads (GET /healthz, its log), then try again; or add --force (audited).`,
+      );
     }
     const breaching = guard!.evaluations.filter((e) => e.state === 'breach');
-    if (breaching.length) return refuse('breaching', `Not promoting while ${describeLines(plan, breaching)} ${breaching.length > 1 ? 'are' : 'is'} in breach; wait for recovery, roll back, or add --force (audited).`);
+    if (breaching.length)
+      return refuse(
+        'breaching',
+        `Not promoting while ${describeLines(plan, breaching)} ${breaching.length > 1 ? 'are' : 'is'} in breach; wait for recovery, roll back, or add --force (audited).`,
+      );
     const unjudged = guard!.evaluations.filter((e) => e.state !== 'ok');
     if (unjudged.length) {
-      return refuse('no_evidence', `Not promoting: not every red line was judged ok. ${unjudged.map((e) => `${RED_LINE_LABELS[e.name]} is ${e.state.replace('_', ' ')} (${e.reason ?? 'no reason recorded'}): ${whatToDo(plan, e)}`).join('; ')}. Or add --force (audited).`);
+      return refuse(
+        'no_evidence',
+        `Not promoting: not every red line was judged ok. ${unjudged.map((e) => `${RED_LINE_LABELS[e.name]} is ${e.state.replace('_', ' ')} (${e.reason ?? 'no reason recorded'}): ${whatToDo(plan, e)}`).join('; ')}. Or add --force (audited).`,
+      );
     }
     if (plan.compare.requireNotWorse) {
       const verdicts = guard!.clocks.judge?.verdicts ?? null;
       const proven = verdicts && verdicts.failures.verdict === 'not_worse' && verdicts.latency.verdict === 'not_worse';
       if (!proven) {
         const why = verdicts ? verdictSentences(plan, verdicts).join('; ') : 'the guard has not compared them yet';
-        return refuse('not_proven', `Not promoting: the plan requires ${plan.providerNames[plan.to]} to be shown not worse than ${plan.providerNames[plan.from]} (compare.requireNotWorse). ${why}. Wait, or add --force (audited).`);
+        return refuse(
+          'not_proven',
+          `Not promoting: the plan requires ${plan.providerNames[plan.to]} to be shown not worse than ${plan.providerNames[plan.from]} (compare.requireNotWorse). ${why}. Wait, or add --force (audited).`,
+        );
       }
     }
     return null;
@@ -343,7 +503,10 @@ export class RolloutService {
       const r = await store.requestById(c, requestId);
       if (!r) return refuse('unknown_request', `There is no request #${requestId}.`);
       const when = r.decidedAt ? ` at ${r.decidedAt.toISOString().slice(11, 16)} UTC` : '';
-      return refuse('decided', `Request #${r.id} for ${r.toStage} is already ${r.status}${r.decidedBy ? ` by ${r.decidedBy}` : ''}${when}; nothing changed.`);
+      return refuse(
+        'decided',
+        `Request #${r.id} for ${r.toStage} is already ${r.status}${r.decidedBy ? ` by ${r.decidedBy}` : ''}${when}; nothing changed.`,
+      );
     }
     if (!pending) return refuse('no_pending', 'There is no open request to decide. Request a stage first.');
     return { ok: true, request: pending };
@@ -356,7 +519,12 @@ export class RolloutService {
   }
 
   private async markExpired(c: pg.PoolClient, now: Date, request: RequestView): Promise<void> {
-    const expired = await store.updateRequest(c, request.id, { status: 'expired', decidedAt: now, decidedBy: 'guard', decisionNote: `expired after ${durationLabel(this.plan.requestTtlMs)} without enough approvals` });
+    const expired = await store.updateRequest(c, request.id, {
+      status: 'expired',
+      decidedAt: now,
+      decidedBy: 'guard',
+      decisionNote: `expired after ${durationLabel(this.plan.requestTtlMs)} without enough approvals`,
+    });
     await this.record(c, now, request.runId, { id: 'guard', via: 'guard' }, 'expire', { request: request.id, stage: request.toStage });
     await this.emit(c, now, request.runId, { kind: 'request_updated', request: requestJson(expired), needed: this.plan.approvals });
   }
@@ -397,7 +565,11 @@ export class RolloutService {
    * with its audit row whatever it recorded on the way (an expiry, a stale request): those are
    * facts to keep, not half a change. The deciding functions write nothing else before refusing.
    */
-  private async transaction(actor: Actor, what: Record<string, unknown>, fn: (c: pg.PoolClient, now: Date, run: RunView | null) => Promise<Outcome | Refusal>): Promise<Outcome> {
+  private async transaction(
+    actor: Actor,
+    what: Record<string, unknown>,
+    fn: (c: pg.PoolClient, now: Date, run: RunView | null) => Promise<Outcome | Refusal>,
+  ): Promise<Outcome> {
     return withTransaction(this.deps.db.pool, async (c) => {
       await store.lockState(c);
       const now = this.deps.now();
@@ -409,10 +581,23 @@ export class RolloutService {
     });
   }
 
-  private async auditRefusal(q: Queryable, now: Date, run: RunView | null, actor: Actor, what: Record<string, unknown>, refusal: Refusal): Promise<void> {
+  private async auditRefusal(
+    q: Queryable,
+    now: Date,
+    run: RunView | null,
+    actor: Actor,
+    what: Record<string, unknown>,
+    refusal: Refusal,
+  ): Promise<void> {
     await store.audit(q, {
-      at: now, runId: run?.id ?? null, actor: actor.id, via: actor.via, origin: actor.origin,
-      action: String(what.action), outcome: 'refused', detail: { ...what, code: refusal.code, message: refusal.message },
+      at: now,
+      runId: run?.id ?? null,
+      actor: actor.id,
+      via: actor.via,
+      origin: actor.origin,
+      action: String(what.action),
+      outcome: 'refused',
+      detail: { ...what, code: refusal.code, message: refusal.message },
     });
   }
 }
@@ -423,7 +608,9 @@ const isExpired = (plan: Plan, request: RequestView, now: Date) => now.getTime()
 
 /** "p95 latency (9.10 s, red line ≥ 8.00 s)" for refusals. */
 const describeLines = (plan: Plan, lines: LineEvaluation[]) =>
-  lines.map((l) => `${RED_LINE_LABELS[l.name]} (${formatValue(l.name, l.value)}, red line ${formatThreshold(l.name, l.threshold)})`).join(', ');
+  lines
+    .map((l) => `${RED_LINE_LABELS[l.name]} (${formatValue(l.name, l.value)}, red line ${formatThreshold(l.name, l.threshold)})`)
+    .join(', ');
 
 /** What a person can do about a red line that was not judged ok. */
 function whatToDo(plan: Plan, e: LineEvaluation): string {
@@ -431,8 +618,10 @@ function whatToDo(plan: Plan, e: LineEvaluation): string {
   const from = plan.providerNames[plan.from];
   if (e.state === 'error') return 'fix what stops the guard reading analytics_logs (see its alert)';
   if (e.state === 'breach') return 'wait for recovery or roll back';
-  if (e.name === 'costPerImageRatio' && !e.cost?.baseline) return `set baselineCostPerImage in the plan, or wait for ${from} traffic to measure the baseline`;
-  if (e.candidateRequests < plan.minSamples) return `check that traffic reaches ${to} and wait for ${plan.minSamples} requests in ${durationLabel(e.windowMs)}`;
+  if (e.name === 'costPerImageRatio' && !e.cost?.baseline)
+    return `set baselineCostPerImage in the plan, or wait for ${from} traffic to measure the baseline`;
+  if (e.candidateRequests < plan.minSamples)
+    return `check that traffic reaches ${to} and wait for ${plan.minSamples} requests in ${durationLabel(e.windowMs)}`;
   return `wait for ${plan.minSamples} samples in ${durationLabel(e.windowMs)}`;
 }
 

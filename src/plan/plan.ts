@@ -124,7 +124,8 @@ const planSchema = z
     };
     const seen = new Set<string>();
     plan.stages.forEach((stage, i) => {
-      if (seen.has(stage.name)) ctx.addIssue({ code: 'custom', path: ['stages', i, 'name'], message: `stage name "${stage.name}" is used twice` });
+      if (seen.has(stage.name))
+        ctx.addIssue({ code: 'custom', path: ['stages', i, 'name'], message: `stage name "${stage.name}" is used twice` });
       seen.add(stage.name);
       checkWeights(stage.weights, ['stages', i, 'weights']);
     });
@@ -137,7 +138,8 @@ const planSchema = z
 
 /** Why these weights cannot be written, or null when they can. Shared by the plan and the flag reader. */
 export function weightsProblem(weights: unknown, from: string, to: string): string | null {
-  if (typeof weights !== 'object' || weights === null || Array.isArray(weights)) return 'weights must be an object like {"fal":0.9,"runware":0.1}';
+  if (typeof weights !== 'object' || weights === null || Array.isArray(weights))
+    return 'weights must be an object like {"fal":0.9,"runware":0.1}';
   const keys = Object.keys(weights).sort();
   const expected = [from, to].sort();
   if (keys.length !== 2 || keys[0] !== expected[0] || keys[1] !== expected[1]) {
@@ -156,12 +158,23 @@ export function weightsProblem(weights: unknown, from: string, to: string): stri
 
 export class PlanError extends Error {}
 
-const EXPECTED: Record<string, string> = { int: 'a whole number', number: 'a number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'a list' };
+const EXPECTED: Record<string, string> = {
+  int: 'a whole number',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'an object',
+  array: 'a list',
+};
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.reduce<string>((acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), '');
+  const path = issue.path.reduce<string>(
+    (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)),
+    '',
+  );
   let message = issue.message;
-  if (issue.code === 'unrecognized_keys') message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling)`;
+  if (issue.code === 'unrecognized_keys')
+    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling)`;
   if (issue.code === 'invalid_type' && message.startsWith('Invalid input')) {
     message = /received undefined/.test(message) ? 'is required' : `must be ${EXPECTED[issue.expected] ?? issue.expected}`;
   }
@@ -188,10 +201,17 @@ export function parsePlan(input: unknown, source = 'plan'): Plan {
     autoRollback: p.autoRollback,
     compare: p.compare,
     onSharedBreach: p.onSharedBreach,
-    stages: p.stages.map((s, i) => ({ name: s.name, weights: ordered(s.weights, p.from, p.to), soakMs: s.soak ?? (i === p.stages.length - 1 ? null : 0) })),
+    stages: p.stages.map((s, i) => ({
+      name: s.name,
+      weights: ordered(s.weights, p.from, p.to),
+      soakMs: s.soak ?? (i === p.stages.length - 1 ? null : 0),
+    })),
     rollbackWeights: ordered(p.rollbackWeights, p.from, p.to),
     redLines: Object.fromEntries(
-      RED_LINES.map((name) => [name, { threshold: p.redLines[name].threshold, windowMs: p.redLines[name].window, forMs: p.redLines[name].for }]),
+      RED_LINES.map((name) => [
+        name,
+        { threshold: p.redLines[name].threshold, windowMs: p.redLines[name].window, forMs: p.redLines[name].for },
+      ]),
     ) as Record<RedLineName, RedLineSpec>,
     trafficWindowMs: p.trafficWindow,
     splitTolerance: p.splitTolerance,
@@ -219,7 +239,9 @@ export function loadPlan(path: string | undefined): Plan {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new PlanError(`plan file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)}); fix ROLLOUT_PLAN or unset it to use the built-in plan`);
+    throw new PlanError(
+      `plan file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)}); fix ROLLOUT_PLAN or unset it to use the built-in plan`,
+    );
   }
   let json: unknown;
   try {

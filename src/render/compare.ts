@@ -78,7 +78,10 @@ function timeText(more: number, runwarePerMinute: number | null): string {
  */
 export function verdictText(r: SequentialResult, metric: Metric, names: Names, runwarePerMinute: number | null = null): string {
   const nums = estimateText(r, metric);
-  const more = r.moreRunware === null ? '' : `about ${r.moreRunware.toLocaleString('en-US')} more ${names.to} requests${timeText(r.moreRunware, runwarePerMinute)}`;
+  const more =
+    r.moreRunware === null
+      ? ''
+      : `about ${r.moreRunware.toLocaleString('en-US')} more ${names.to} requests${timeText(r.moreRunware, runwarePerMinute)}`;
   switch (r.verdict) {
     case 'not_worse':
       return `${names.to} not worse than ${names.from} on ${metric} (margin ${marginText(r, metric)}): ${nums}`;
@@ -103,7 +106,6 @@ export function sharedBreachText(line: SharedBreachLine, names: Names, onSharedB
 }
 
 // --- what the checklist, status, reports and alerts show, from a judged evaluation ---------------
-
 
 export const namesOf = (plan: Plan): Names => ({ to: plan.providerNames[plan.to], from: plan.providerNames[plan.from] });
 
@@ -132,10 +134,14 @@ export function versusSummary(plan: Plan, lines: LineEvaluation[]): string | nul
 }
 
 /** The shared-cause sentence for a red line FAL breaches too, or null. */
-export const sharedText = (plan: Plan, line: LineEvaluation): string | null => (line.shared ? sharedBreachText(line, namesOf(plan), plan.onSharedBreach) : null);
+export const sharedText = (plan: Plan, line: LineEvaluation): string | null =>
+  line.shared ? sharedBreachText(line, namesOf(plan), plan.onSharedBreach) : null;
 
 /** The stage's two always-valid verdicts, as sentences. */
 export function verdictSentences(plan: Plan, v: StageVerdicts | null): string[] {
   if (!v) return [];
-  return [verdictText(v.failures, 'failures', namesOf(plan), v.runwarePerMinute), verdictText(v.latency, 'latency', namesOf(plan), v.runwarePerMinute)];
+  return [
+    verdictText(v.failures, 'failures', namesOf(plan), v.runwarePerMinute),
+    verdictText(v.latency, 'latency', namesOf(plan), v.runwarePerMinute),
+  ];
 }

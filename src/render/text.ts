@@ -36,9 +36,7 @@ export function renderOutcome(plan: Plan, o: Outcome): string {
       return `Rollout complete; the guard stops watching. "rollback" still reverts to ${plan.providerNames[plan.from]}.`;
     case 'history':
       if (!o.entries.length) return 'No history yet.';
-      return o.entries
-        .map((e) => `${utc(e.at)}  ${e.actor} (${e.via})  ${e.action}  ${e.outcome}${historyDetail(e.detail)}`)
-        .join('\n');
+      return o.entries.map((e) => `${utc(e.at)}  ${e.actor} (${e.via})  ${e.action}  ${e.outcome}${historyDetail(e.detail)}`).join('\n');
     case 'backtest':
       return renderBacktest(plan, o.result);
     case 'chart':
@@ -52,7 +50,8 @@ export function renderOutcome(plan: Plan, o: Outcome): string {
 function historyDetail(d: Record<string, unknown>): string {
   const parts: string[] = [];
   for (const key of ['stage', 'to', 'reason', 'message', 'request', 'forced']) {
-    if (d[key] !== undefined && d[key] !== null && d[key] !== false) parts.push(`${key}=${typeof d[key] === 'string' ? d[key] : JSON.stringify(d[key])}`);
+    if (d[key] !== undefined && d[key] !== null && d[key] !== false)
+      parts.push(`${key}=${typeof d[key] === 'string' ? d[key] : JSON.stringify(d[key])}`);
   }
   return parts.length ? `  ${parts.join(' ')}`.slice(0, 200) : '';
 }
@@ -62,23 +61,51 @@ export function renderStatus(plan: Plan, s: StatusView): string {
   const since = s.run ? (s.active ? ` since ${utc(s.run.stageStartedAt)}` : s.run.endedAt ? ` since ${utc(s.run.endedAt)}` : '') : '';
   out.push(`Stage: ${s.state}${since}${s.autoRollback ? '' : '  [SHADOW MODE: auto-rollback off, alerts only]'}`);
   if (s.state === 'rolled_back' && s.run?.endReason) out.push(`  rolled back: ${s.run.endReason}`);
-  const flag = s.flag.kind === 'malformed' ? `MALFORMED: ${s.flag.problem}` : `${weightsLine(plan, s.flag.weights)}${s.flag.kind === 'missing' ? ' (no row: all traffic on ' + plan.providerNames[plan.from] + ')' : ''}`;
+  const flag =
+    s.flag.kind === 'malformed'
+      ? `MALFORMED: ${s.flag.problem}`
+      : `${weightsLine(plan, s.flag.weights)}${s.flag.kind === 'missing' ? ' (no row: all traffic on ' + plan.providerNames[plan.from] + ')' : ''}`;
   out.push(`Flag ${plan.flagKey}: ${flag}`);
   if (s.drift) out.push(`  ⚠ ${s.drift}`);
-  const healthWeights = s.health.kind === 'read' ? (s.health.weights ? weightsLine(plan, s.health.weights) : `no weights (${s.health.weightsProblem})`) : null;
+  const healthWeights =
+    s.health.kind === 'read' ? (s.health.weights ? weightsLine(plan, s.health.weights) : `no weights (${s.health.weightsProblem})`) : null;
   out.push(`Health: ${healthSummary(plan, s.health)}${healthWeights ? `; app reports ${healthWeights}` : ''}`);
-  if (s.run && s.health.kind === 'read' && s.flag.kind !== 'malformed' && !healthConfirms(plan, s.health, s.flag.weights)) out.push('  ⚠ the app does not report the flag\'s weights yet');
-  if (s.soak) out.push(`Soak: ${formatDuration(Math.min(s.soak.elapsedMs, s.soak.totalMs))} of ${durationLabel(s.soak.totalMs)}${s.soak.leftMs ? ` (${formatDuration(s.soak.leftMs)} left)` : ' — done'}`);
-  out.push(`Traffic split (${durationLabel(s.split.windowMs)}): ${s.split.total ? Object.entries(s.split.shares).map(([p, v]) => `${plan.providerNames[p] ?? p} ${percent(v)}`).join(' / ') : 'no gen_route rows'} (n=${s.split.total})`);
-  if (s.run && s.active) out.push(`Baseline cost: ${s.run.baselineNote === 'pending' ? 'being measured by the guard' : `${money(s.run.baselineCost)} (${s.run.baselineNote})`}`);
+  if (s.run && s.health.kind === 'read' && s.flag.kind !== 'malformed' && !healthConfirms(plan, s.health, s.flag.weights))
+    out.push("  ⚠ the app does not report the flag's weights yet");
+  if (s.soak)
+    out.push(
+      `Soak: ${formatDuration(Math.min(s.soak.elapsedMs, s.soak.totalMs))} of ${durationLabel(s.soak.totalMs)}${s.soak.leftMs ? ` (${formatDuration(s.soak.leftMs)} left)` : ' — done'}`,
+    );
+  out.push(
+    `Traffic split (${durationLabel(s.split.windowMs)}): ${
+      s.split.total
+        ? Object.entries(s.split.shares)
+            .map(([p, v]) => `${plan.providerNames[p] ?? p} ${percent(v)}`)
+            .join(' / ')
+        : 'no gen_route rows'
+    } (n=${s.split.total})`,
+  );
+  if (s.run && s.active)
+    out.push(
+      `Baseline cost: ${s.run.baselineNote === 'pending' ? 'being measured by the guard' : `${money(s.run.baselineCost)} (${s.run.baselineNote})`}`,
+    );
   out.push(`Red lines (${plan.providerNames[plan.to]}):`);
   for (const l of s.lines) out.push(`  ${statusLineSummary(plan, l)}`);
-  const versus = versusSummary(plan, s.lines.map((l) => l.evaluation));
+  const versus = versusSummary(
+    plan,
+    s.lines.map((l) => l.evaluation),
+  );
   if (versus) out.push(`  ${versus}`);
   for (const v of verdictSentences(plan, s.verdicts)) out.push(`  ${v}`);
   if (s.metricsError) out.push(`  ⚠ metrics query failed: ${s.metricsError}`);
-  if (s.active) out.push(`Guard: ${s.guardEvaluatedAt ? `last evaluated ${utc(s.guardEvaluatedAt)}` : 'not evaluated yet'}, every ${durationLabel(plan.evaluateEveryMs)}`);
-  if (s.pending) out.push(`Open request #${s.pending.id}: ${s.pending.toStage} by ${s.pending.requestedBy}, ${s.pending.approvals.length} of ${plan.approvals} approvals`);
+  if (s.active)
+    out.push(
+      `Guard: ${s.guardEvaluatedAt ? `last evaluated ${utc(s.guardEvaluatedAt)}` : 'not evaluated yet'}, every ${durationLabel(plan.evaluateEveryMs)}`,
+    );
+  if (s.pending)
+    out.push(
+      `Open request #${s.pending.id}: ${s.pending.toStage} by ${s.pending.requestedBy}, ${s.pending.approvals.length} of ${plan.approvals} approvals`,
+    );
   out.push(`Next: ${s.allowed.length ? s.allowed.join(' · ') : 'nothing (the rollout is over)'}`);
   return out.join('\n');
 }
@@ -87,7 +114,10 @@ export function renderStatus(plan: Plan, s: StatusView): string {
 function judged(plan: Plan, line: LineEvaluation): string[] {
   const versus = versusText(plan, line);
   const shared = sharedText(plan, line);
-  return [...(versus ? [`  ${plan.providerNames[plan.to]} vs ${plan.providerNames[plan.from]}: ${versus}`] : []), ...(shared ? [`  ${shared}`] : [])];
+  return [
+    ...(versus ? [`  ${plan.providerNames[plan.to]} vs ${plan.providerNames[plan.from]}: ${versus}`] : []),
+    ...(shared ? [`  ${shared}`] : []),
+  ];
 }
 
 export function renderEvent(plan: Plan, e: RolloutEvent): string {
@@ -107,7 +137,10 @@ function eventText(plan: Plan, e: RolloutEvent): string {
       ].join('\n');
     case 'request_updated': {
       const r = e.request;
-      const what = r.status === 'pending' ? `${r.approvals.length} of ${e.needed} approvals` : `${r.status}${r.decidedBy && r.decidedBy !== 'guard' ? ` by ${r.decidedBy}` : ''}${r.decisionNote ? ` (${r.decisionNote})` : ''}`;
+      const what =
+        r.status === 'pending'
+          ? `${r.approvals.length} of ${e.needed} approvals`
+          : `${r.status}${r.decidedBy && r.decidedBy !== 'guard' ? ` by ${r.decidedBy}` : ''}${r.decisionNote ? ` (${r.decisionNote})` : ''}`;
       return `[approval] request #${r.id} for ${r.toStage}: ${what}`;
     }
     case 'stage_started':
@@ -153,7 +186,9 @@ function eventText(plan: Plan, e: RolloutEvent): string {
     case 'report': {
       const deltas = reportDeltas(e.current, e.previous);
       return [
-        `[report] ${e.stage} at ${utc(e.at)}; split ${Object.entries(e.current.split.shares).map(([p, v]) => `${plan.providerNames[p] ?? p} ${percent(v)}`).join(' / ')} (n=${e.current.split.total})`,
+        `[report] ${e.stage} at ${utc(e.at)}; split ${Object.entries(e.current.split.shares)
+          .map(([p, v]) => `${plan.providerNames[p] ?? p} ${percent(v)}`)
+          .join(' / ')} (n=${e.current.split.total})`,
         ...e.current.lines.map((l) => {
           const d = deltas[l.name];
           const delta = d === null ? '' : ` (${d >= 0 ? '+' : ''}${formatValue(l.name, d).replace('× baseline', '×')} since last)`;

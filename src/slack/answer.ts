@@ -34,7 +34,12 @@ export const slackActor = (userId: string): Actor => ({ id: userId, via: 'slack'
  * response_url. A core that hangs (database down, pool exhausted) gets a "not answered yet"
  * reply first; the real result follows when it comes (response_url takes 5 replies).
  */
-export async function answer(deps: ListenerDeps, respond: AnswerTo, work: () => Promise<Reply>, context: { user: string; action: string }): Promise<void> {
+export async function answer(
+  deps: ListenerDeps,
+  respond: AnswerTo,
+  work: () => Promise<Reply>,
+  context: { user: string; action: string },
+): Promise<void> {
   const log = deps.log.child({ component: 'slack', ...context });
   const send = async (message: Message, inChannel = false) => {
     try {
@@ -45,11 +50,17 @@ export async function answer(deps: ListenerDeps, respond: AnswerTo, work: () => 
   };
   const result = work().catch((err): Reply => {
     const unavailable = isUnavailable(err);
-    log.error(unavailable ? 'slack: command failed: database unavailable' : 'slack: command failed', { error: describeError(err), code: (err as { code?: unknown })?.code });
+    log.error(unavailable ? 'slack: command failed: database unavailable' : 'slack: command failed', {
+      error: describeError(err),
+      code: (err as { code?: unknown })?.code,
+    });
     return {
       visibility: 'private',
       outcome: unavailable
-        ? { kind: 'unavailable', message: `The database is unavailable (${describeError(err)}). Nothing was changed; try again in a minute.` }
+        ? {
+            kind: 'unavailable',
+            message: `The database is unavailable (${describeError(err)}). Nothing was changed; try again in a minute.`,
+          }
         : { kind: 'error', message: `Something went wrong: ${describeError(err)}. Nothing was changed.` },
     };
   });
@@ -65,7 +76,11 @@ export async function answer(deps: ListenerDeps, respond: AnswerTo, work: () => 
   log.info('command answered', outcomeContext(reply.outcome));
   if (reply.visibility === 'thread' && deps.postInThread) {
     try {
-      await deps.postInThread(threadRootMessage(deps.service.plan, reply.outcome), outcomeMessage(deps.service.plan, reply.outcome), reply.outcome);
+      await deps.postInThread(
+        threadRootMessage(deps.service.plan, reply.outcome),
+        outcomeMessage(deps.service.plan, reply.outcome),
+        reply.outcome,
+      );
       await send(postedInThreadMessage());
       return;
     } catch (err) {
@@ -80,9 +95,16 @@ export async function answer(deps: ListenerDeps, respond: AnswerTo, work: () => 
 export type AnswerTo = (message: Message, inChannel: boolean) => Promise<void>;
 
 /** Through the response_url Slack put in the command or click. */
-export const viaRespond = (respond: RespondFn): AnswerTo => async (message, inChannel) => {
-  await respond({ response_type: inChannel ? 'in_channel' : 'ephemeral', replace_original: false, text: message.text, blocks: message.blocks as never });
-};
+export const viaRespond =
+  (respond: RespondFn): AnswerTo =>
+  async (message, inChannel) => {
+    await respond({
+      response_type: inChannel ? 'in_channel' : 'ephemeral',
+      replace_original: false,
+      text: message.text,
+      blocks: message.blocks as never,
+    });
+  };
 
 /**
  * Where the answer to a click goes: its response_url (a message), or the person's Home tab when
@@ -100,10 +122,25 @@ export function replyChannel(deps: ListenerDeps, userId: string, respond: Respon
  * A refusal decided in the Slack layer (a tampered or stale button), audited like the core's
  * own refusals so the history shows every attempt.
  */
-export async function refuseButton(deps: ListenerDeps, actor: Actor, action: string, code: RefusalCode, message: string, detail: Record<string, unknown>): Promise<Reply> {
+export async function refuseButton(
+  deps: ListenerDeps,
+  actor: Actor,
+  action: string,
+  code: RefusalCode,
+  message: string,
+  detail: Record<string, unknown>,
+): Promise<Reply> {
   const { db, now } = deps.service.deps;
   const run = await store.latestRun(db.pool);
-  await store.audit(db.pool, { at: now(), runId: run?.id ?? null, actor: actor.id, via: actor.via, action, outcome: 'refused', detail: { ...detail, code, message } });
+  await store.audit(db.pool, {
+    at: now(),
+    runId: run?.id ?? null,
+    actor: actor.id,
+    via: actor.via,
+    action,
+    outcome: 'refused',
+    detail: { ...detail, code, message },
+  });
   return { visibility: 'private', outcome: { kind: 'refused', code, message } };
 }
 

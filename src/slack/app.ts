@@ -54,7 +54,8 @@ export function buildSlackApp(opts: SlackAppOptions): SlackApp {
     const socketReceiver = new SocketModeReceiver({
       // No customRoutes: Bolt would start their server unawaited (a busy port becomes an uncaught
       // exception) and only together with the socket; front-end.ts serves /healthz itself.
-      appToken: slack.appToken, logger,
+      appToken: slack.appToken,
+      logger,
       // SocketLink owns reconnection: the library's gives up on a 5xx from apps.connections.open.
       autoReconnectEnabled: false,
       clientPingTimeout: tuning.clientPingTimeoutMs,

@@ -8,7 +8,8 @@ import { redact, type Logger } from '../log.ts';
 export function boltLogger(parent: Logger): BoltLogger {
   let level = LogLevel.INFO;
   const log = parent.child({ component: 'bolt' });
-  const text = (msg: unknown[]) => redact(msg.map((m) => (typeof m === 'string' ? m : m instanceof Error ? m.message : JSON.stringify(m))).join(' '));
+  const text = (msg: unknown[]) =>
+    redact(msg.map((m) => (typeof m === 'string' ? m : m instanceof Error ? m.message : JSON.stringify(m))).join(' '));
   const code = (msg: unknown[]) => {
     const c = (msg.find((m) => m instanceof Error) as { code?: unknown } | undefined)?.code;
     return c === undefined ? undefined : { code: String(c) };

@@ -100,7 +100,12 @@ export class ChartPoster {
     try {
       const chart = await drawChart(service, job.request);
       const res = (await web.files.uploadV2({
-        channel_id: job.channel, thread_ts: job.threadTs, file: chart.png, filename: chart.filename, title: chart.title, alt_text: chart.altText,
+        channel_id: job.channel,
+        thread_ts: job.threadTs,
+        file: chart.png,
+        filename: chart.filename,
+        title: chart.title,
+        alt_text: chart.altText,
       })) as { files?: { files?: { id?: string }[] }[] };
       const fileId = res.files?.[0]?.files?.[0]?.id ?? 'unknown';
       await chartShared(pool, job.id, fileId, chart.png.length, now());
@@ -108,18 +113,25 @@ export class ChartPoster {
       const slack = isSlackError(err);
       if (slack) this.deps.onSlackError?.(failureKind(err));
       const failure = slack ? classify(err) : null;
-      const error = failure?.kind === 'retry' ? failure.error.message : failure ? `Slack refused the chart: ${failure.code}` : describeError(err);
+      const error =
+        failure?.kind === 'retry' ? failure.error.message : failure ? `Slack refused the chart: ${failure.code}` : describeError(err);
       const age = differenceInMilliseconds(now(), job.createdAt);
-      const retryAfter = failure?.kind === 'retry' && failure.error.retryAfterMs !== null ? failure.error.retryAfterMs : backoffMs(job.attempts);
+      const retryAfter =
+        failure?.kind === 'retry' && failure.error.retryAfterMs !== null ? failure.error.retryAfterMs : backoffMs(job.attempts);
       // A payload Slack will never take, or a chart too old to be news, is dropped; anything else waits its turn again.
       const giveUp = (failure !== null && failure.kind !== 'retry') || age + retryAfter > CHART_GIVE_UP_MS;
       await chartFailed(pool, job.id, error, giveUp ? null : new Date(now().getTime() + retryAfter), now());
-      this.log.warn(giveUp ? 'charts: gave up on a chart' : 'charts: upload failed, will retry', { key: job.key, error, attempts: job.attempts + 1 });
+      this.log.warn(giveUp ? 'charts: gave up on a chart' : 'charts: upload failed, will retry', {
+        key: job.key,
+        error,
+        attempts: job.attempts + 1,
+      });
     }
   }
 }
 
-const isSlackError = (err: unknown) => typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('slack_webapi_');
+const isSlackError = (err: unknown) =>
+  typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('slack_webapi_');
 
 /**
  * The sink hook: after the wrapped sink delivered a report, a breach alert or a rollback alert,
@@ -147,6 +159,12 @@ export function withCharts(inner: EventSink, deps: { service: RolloutService; ch
 
 /** A backtest answered in a channel thread gets its replay's chart in that thread. */
 export async function recordBacktestChart(q: Queryable, channel: string, rootTs: string, result: BacktestResult, at: Date): Promise<void> {
-  const request: ChartRequest = { kind: 'backtest', fromMs: Date.parse(result.from), toMs: Date.parse(result.to), baselineCost: result.baselineCost, rollbacks: result.rollbacks.length };
+  const request: ChartRequest = {
+    kind: 'backtest',
+    fromMs: Date.parse(result.from),
+    toMs: Date.parse(result.to),
+    baselineCost: result.baselineCost,
+    rollbacks: result.rollbacks.length,
+  };
   await recordChartJob(q, { key: `backtest:${rootTs}`, channel, threadTs: rootTs, request }, at);
 }

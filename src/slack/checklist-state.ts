@@ -16,7 +16,13 @@ export interface ChecklistState {
 }
 
 export const newChecklist = (started: ChecklistState['started']): ChecklistState => ({
-  started, items: null, ready: false, tracking: { healthConfirmedAt: null }, pendingRequest: null, checkedAt: null, ended: null,
+  started,
+  items: null,
+  ready: false,
+  tracking: { healthConfirmedAt: null },
+  pendingRequest: null,
+  checkedAt: null,
+  ended: null,
 });
 
 export const drawChecklist = (plan: Plan, s: ChecklistState): Message =>

@@ -31,7 +31,8 @@ export function episodeAlerts(deps: EpisodeAlertDeps) {
     const key = keys.episode(event.runId, event.line.name);
     const row = await getMessage<EpisodeParent>(pool, key);
     const base = { outboxId, runId: event.runId, line: event.line.name, stage: event.stage, at: event.at };
-    const told: EpisodeEvent = event.kind === 'breach_started' ? { kind: event.kind, ...base } : { kind: event.kind, ...base, breachSince: event.breachSince };
+    const told: EpisodeEvent =
+      event.kind === 'breach_started' ? { kind: event.kind, ...base } : { kind: event.kind, ...base, breachSince: event.breachSince };
     const step = advanceEpisode(row?.state.episode ?? null, told);
     if (step.action === 'already_applied') return;
     if (step.action === 'new_parent' || !row) {

@@ -62,16 +62,37 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   // The scheduler is made just below; the metrics ask it who leads only when scraped.
   const metrics = opts.metrics ?? rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
   const onSlackError = (kind: string) => metrics.slackError(kind);
-  const charts = opts.charts === false ? null : new ChartPoster({ service, web, channel: slack.channel, log, mayLead: () => scheduler.isLeader, isLeader: () => scheduler.confirmLeader(), onSlackError });
+  const charts =
+    opts.charts === false
+      ? null
+      : new ChartPoster({
+          service,
+          web,
+          channel: slack.channel,
+          log,
+          mayLead: () => scheduler.isLeader,
+          isLeader: () => scheduler.confirmLeader(),
+          onSlackError,
+        });
   const textSink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError });
   const home = new HomePublisher({ service, web, log, onSlackError, ...opts.home });
-  const sink = refreshingHome(charts ? withCharts(textSink, { service, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink, home);
+  const sink = refreshingHome(
+    charts ? withCharts(textSink, { service, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink,
+    home,
+  );
   const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, metrics });
   const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.confirmLeader() });
   const { app, mode, link, healthz } = buildSlackApp({
-    slack, log, metrics,
+    slack,
+    log,
+    metrics,
     deps: {
-      service, log, metrics, home, afterCommand: () => scheduler.kick(), answerWithinMs: opts.answerWithinMs ?? 4_000,
+      service,
+      log,
+      metrics,
+      home,
+      afterCommand: () => scheduler.kick(),
+      answerWithinMs: opts.answerWithinMs ?? 4_000,
       async postInThread(root, reply, outcome) {
         const posted = await web.chat.postMessage({ channel: slack.channel, text: root.text, blocks: root.blocks as never });
         await web.chat.postMessage({ channel: slack.channel, thread_ts: posted.ts!, text: reply.text, blocks: reply.blocks as never });
@@ -85,7 +106,10 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
       },
     },
     databaseUp: async () => {
-      const probe = db.pool.query('SELECT 1').then(() => true, () => false);
+      const probe = db.pool.query('SELECT 1').then(
+        () => true,
+        () => false,
+      );
       const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref());
       return Promise.race([probe, timeout]);
     },
@@ -93,7 +117,15 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   let background = false;
   let healthServer: Server | null = null;
   return {
-    app, mode, web, sink, scheduler, refresher, home, charts, metrics,
+    app,
+    mode,
+    web,
+    sink,
+    scheduler,
+    refresher,
+    home,
+    charts,
+    metrics,
     slackState: () => link?.state ?? 'http',
     async listen() {
       if (link) {

@@ -11,7 +11,10 @@ export async function recordOpened(q: Queryable, userId: string, at: Date): Prom
 
 /** People who opened the Home tab since `since`, most recent first. */
 export async function recentViewers(q: Queryable, since: Date, limit: number): Promise<string[]> {
-  const { rows } = await q.query('SELECT user_id FROM rollout.home_viewers WHERE opened_at >= $1 ORDER BY opened_at DESC, user_id LIMIT $2', [since, limit]);
+  const { rows } = await q.query(
+    'SELECT user_id FROM rollout.home_viewers WHERE opened_at >= $1 ORDER BY opened_at DESC, user_id LIMIT $2',
+    [since, limit],
+  );
   return rows.map((r: { user_id: string }) => r.user_id);
 }
 

@@ -111,7 +111,10 @@ export class HomePublisher {
     const viewers = await recentViewers(db.pool, new Date(now().getTime() - this.o.watchMs), this.o.maxPerPass);
     if (!viewers.length) return;
     const input = await this.read();
-    const views = { admin: homeView(this.deps.service.plan, { ...input, admin: true, notice: null }), other: homeView(this.deps.service.plan, { ...input, admin: false, notice: null }) };
+    const views = {
+      admin: homeView(this.deps.service.plan, { ...input, admin: true, notice: null }),
+      other: homeView(this.deps.service.plan, { ...input, admin: false, notice: null }),
+    };
     for (const user of viewers) {
       const ok = await this.send(user, this.isAdmin(user) ? views.admin : views.other);
       if (ok === 'rate_limited') {
@@ -129,7 +132,11 @@ export class HomePublisher {
   private async read(): Promise<Omit<HomeInput, 'admin' | 'notice'>> {
     const { service } = this.deps;
     const pool = service.deps.db.pool;
-    const [status, history, chart] = await Promise.all([service.status({ preferGuard: true }), store.recentAudit(pool, HOME_HISTORY), latestChart(pool)]);
+    const [status, history, chart] = await Promise.all([
+      service.status({ preferGuard: true }),
+      store.recentAudit(pool, HOME_HISTORY),
+      latestChart(pool),
+    ]);
     return { status, history, chart };
   }
 

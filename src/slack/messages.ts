@@ -30,7 +30,10 @@ export async function getMessage<S>(q: Queryable, key: string): Promise<SlackMes
 
 /** Messages of a run whose key starts with a prefix, oldest first (checklists of a run). */
 export async function runMessages<S>(q: Queryable, runId: number, prefix: string): Promise<SlackMessageRow<S>[]> {
-  const { rows } = await q.query('SELECT * FROM rollout.slack_messages WHERE run_id = $1 AND key LIKE $2 ORDER BY created_at, key', [runId, `${prefix}%`]);
+  const { rows } = await q.query('SELECT * FROM rollout.slack_messages WHERE run_id = $1 AND key LIKE $2 ORDER BY created_at, key', [
+    runId,
+    `${prefix}%`,
+  ]);
   return rows.map(toRow);
 }
 

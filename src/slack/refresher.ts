@@ -73,8 +73,16 @@ export class ChecklistRefresher {
       const stage = plan.stages.find((s) => s.name === run.state)!;
       const result = checklistItems(plan, stage, run.stageStartedAt, status, row.state.tracking);
       const next = nextStage(plan, { state: run.state, stageStartedAt: run.stageStartedAt });
-      const pending = status.pending && next && status.pending.toStage === next.name ? { id: status.pending.id, stage: status.pending.toStage } : null;
-      const state: ChecklistState = { ...row.state, items: result.items, ready: result.ready, tracking: result.tracking, pendingRequest: pending, checkedAt: status.at.toISOString() };
+      const pending =
+        status.pending && next && status.pending.toStage === next.name ? { id: status.pending.id, stage: status.pending.toStage } : null;
+      const state: ChecklistState = {
+        ...row.state,
+        items: result.items,
+        ready: result.ready,
+        tracking: result.tracking,
+        pendingRequest: pending,
+        checkedAt: status.at.toISOString(),
+      };
       const drawn = drawChecklist(plan, state);
       // Slack is edited only when what people see changed (soak minutes, a tick, a value).
       if (JSON.stringify(drawn) === JSON.stringify(drawChecklist(plan, row.state))) return;
@@ -92,7 +100,12 @@ export class ChecklistRefresher {
       // Before the plan's confirm window a missing confirmation is not news yet.
       if (!confirmed && (row.state.warned || since < plan.healthConfirmWithinMs)) return;
       const detail = `${healthSummary(plan, health)}${health.kind === 'read' && health.weights ? `; app reports ${weightsLine(plan, health.weights)}` : ''}`;
-      const state: RollbackState = { ...row.state, confirmation: rollbackConfirmation(plan, confirmed, now, detail), confirmed, warned: !confirmed || row.state.warned };
+      const state: RollbackState = {
+        ...row.state,
+        confirmation: rollbackConfirmation(plan, confirmed, now, detail),
+        confirmed,
+        warned: !confirmed || row.state.warned,
+      };
       const message = eventMessage(plan, state.event, { baseline: state.baseline, confirmation: state.confirmation });
       if (await this.edit(row, message)) await saveState(db.pool, row.key, state, now);
     }

@@ -89,7 +89,9 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
   async function deliver(event: RolloutEvent, meta: { id: number }): Promise<void> {
     switch (event.kind) {
       case 'request_opened':
-        await postOnce(keys.request(event.request.id), event.request.runId, approvalMessage(plan, event, event.request, event.needed), { opened: event });
+        await postOnce(keys.request(event.request.id), event.request.runId, approvalMessage(plan, event, event.request, event.needed), {
+          opened: event,
+        });
         return;
       case 'request_updated': {
         const row = await getMessage<{ opened: Opened }>(pool, keys.request(event.request.id));
@@ -126,8 +128,14 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
         const ts = await postOnce(keys.event(meta.id), event.runId, eventMessage(plan, event, { baseline }), {});
         if (shadow) return;
         const state: RollbackState = { event, baseline, confirmation: null, confirmed: false, warned: false };
-        if (!(await getMessage(pool, keys.rollback(event.runId)))) await saveMessage(pool, { key: keys.rollback(event.runId), channel, ts, runId: event.runId, state }, now());
-        const how = event.kind === 'auto_rollback' ? 'auto-rollback' : event.byHand ? 'the flag was set to the rollback weights by hand' : 'manual rollback';
+        if (!(await getMessage(pool, keys.rollback(event.runId))))
+          await saveMessage(pool, { key: keys.rollback(event.runId), channel, ts, runId: event.runId, state }, now());
+        const how =
+          event.kind === 'auto_rollback'
+            ? 'auto-rollback'
+            : event.byHand
+              ? 'the flag was set to the rollback weights by hand'
+              : 'manual rollback';
         await endChecklists(event.runId, `rolled back at ${hhmm(event.at)} (${how}); see the alert below.`);
         await episodes.rolledBack(event.runId, event.at);
         return;

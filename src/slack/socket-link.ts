@@ -30,7 +30,10 @@ export class SocketLink {
   private readonly backoff: Backoff;
   private readonly random: () => number;
 
-  constructor(private readonly client: SocketClient, private readonly opts: SocketLinkOptions) {
+  constructor(
+    private readonly client: SocketClient,
+    private readonly opts: SocketLinkOptions,
+  ) {
     this.backoff = opts.backoff ?? SOCKET_BACKOFF;
     this.random = opts.random ?? Math.random;
     client.on('connected', () => this.onConnected());
@@ -77,7 +80,11 @@ export class SocketLink {
 
   private onConnected(): void {
     const downMs = this.lostAt === null ? null : Date.now() - this.lostAt;
-    this.opts.log.info(downMs === null ? 'slack: Socket Mode connected' : `slack: Socket Mode reconnected after ${(downMs / 1000).toFixed(1)} s without Slack (${this.attempt} attempt(s))`);
+    this.opts.log.info(
+      downMs === null
+        ? 'slack: Socket Mode connected'
+        : `slack: Socket Mode reconnected after ${(downMs / 1000).toFixed(1)} s without Slack (${this.attempt} attempt(s))`,
+    );
     this.current = 'connected';
     this.attempt = 0;
     this.lostAt = null;
@@ -106,7 +113,9 @@ export class SocketLink {
       const platform = (err as { code?: string }).code === 'slack_webapi_platform_error';
       const failure = classify(err);
       const line = `slack: Socket Mode could not connect (attempt ${this.attempt}${this.current === 'connecting' ? ', commands and buttons are unavailable until it does' : ''}); retrying in ${(waitMs / 1000).toFixed(waitMs < 1000 ? 2 : 1)} s`;
-      this.opts.log[platform ? 'error' : 'warn'](line, { error: failure.kind === 'retry' ? failure.error.message : `Slack refused the call: ${failure.code}` });
+      this.opts.log[platform ? 'error' : 'warn'](line, {
+        error: failure.kind === 'retry' ? failure.error.message : `Slack refused the call: ${failure.code}`,
+      });
     }
     this.timer = setTimeout(() => this.connect(), waitMs);
   }

@@ -10,18 +10,26 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
   const slack = config.slack;
   if (!slack) throw new StartupError('Slack mode needs SLACK_BOT_TOKEN');
   const { plan, db, service } = await openEngine(config, opts);
-  const front = createSlackFrontEnd({ service, slack, log: opts.log, leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader() });
+  const front = createSlackFrontEnd({
+    service,
+    slack,
+    log: opts.log,
+    leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader(),
+  });
   // The guard starts first and never waits for Slack: an unreachable Slack must not delay a rollback.
   front.startBackground();
   const where = `${db.description}; channel ${slack.channel}; ${service.deps.access.describe()}`;
-  if (!config.admins.length) opts.log.warn('ROLLOUT_ADMINS is empty: nobody can request, approve or roll back from Slack (status, history and help still work)');
+  if (!config.admins.length)
+    opts.log.warn('ROLLOUT_ADMINS is empty: nobody can request, approve or roll back from Slack (status, history and help still work)');
   let port: number;
   try {
     port = await front.listen();
   } catch (err) {
     await front.stop();
     await db.close();
-    throw new StartupError(`cannot listen on port ${slack.port} (GET /healthz${front.mode === 'http' ? ', POST /slack/events' : ''}): ${describeError(err)}`);
+    throw new StartupError(
+      `cannot listen on port ${slack.port} (GET /healthz${front.mode === 'http' ? ', POST /slack/events' : ''}): ${describeError(err)}`,
+    );
   }
   if (front.mode === 'socket') {
     // Socket Mode connects in the background and keeps reconnecting for as long as Slack is away;

@@ -27,17 +27,17 @@ const BAD_PAYLOAD = new Set(['invalid_blocks', 'invalid_blocks_format', 'msg_too
 /** chat.update on a message that is gone or not ours: nothing to edit, and retrying cannot help. */
 const GONE = new Set(['message_not_found', 'cant_update_message', 'edit_window_closed']);
 
-export type SlackFailure =
-  | { kind: 'retry'; error: DeliveryError }
-  | { kind: 'bad_payload'; code: string }
-  | { kind: 'gone'; code: string };
+export type SlackFailure = { kind: 'retry'; error: DeliveryError } | { kind: 'bad_payload'; code: string } | { kind: 'gone'; code: string };
 
 /** Sorts a Web API error into what the sink should do with it. */
 export function classify(err: unknown): SlackFailure {
   const e = err as { code?: string; retryAfter?: number; statusCode?: number; data?: { error?: string }; message?: string };
   switch (e?.code) {
     case 'slack_webapi_rate_limited_error':
-      return { kind: 'retry', error: new DeliveryError(`Slack rate limit (429), retry after ${e.retryAfter} s`, Math.max(1, e.retryAfter ?? 1) * 1000) };
+      return {
+        kind: 'retry',
+        error: new DeliveryError(`Slack rate limit (429), retry after ${e.retryAfter} s`, Math.max(1, e.retryAfter ?? 1) * 1000),
+      };
     case 'slack_webapi_http_error':
       return { kind: 'retry', error: new DeliveryError(`Slack answered HTTP ${e.statusCode}`) };
     case 'slack_webapi_request_error':

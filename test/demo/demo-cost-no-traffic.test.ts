@@ -18,7 +18,9 @@ describe('npm run demo', { timeout: RUN_TIMEOUT_MS }, () => {
     expect(text).toContain('Traffic is not reaching Runware at D2');
     expect(text).toContain('@alice rolled back D2');
     // The manual rollback still gets its chart (no red line in breach: the four panels around it).
-    expect(result.charts.map((p) => p.split('-').slice(-3).join('-'))).toContain(`alert-${result.rollbackAt!.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-')}Z.png`);
+    expect(result.charts.map((p) => p.split('-').slice(-3).join('-'))).toContain(
+      `alert-${result.rollbackAt!.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-')}Z.png`,
+    );
     rmSync(dirname(result.charts[0]), { recursive: true });
   });
 });

@@ -30,13 +30,22 @@ async function history() {
       const at = new Date(minute + ((i * 997 + 123) % 60_000));
       const failing = m >= 10 && m < 25;
       const slow = m >= 28 && m < 36 && i % 4 === 0;
-      rows.push({ provider: 'runware', latencyMs: slow ? 12_000 : 1_500 + (i % 7) * 100, error: failing ? 'HTTP 500' : null, cost: 0.005, at });
+      rows.push({
+        provider: 'runware',
+        latencyMs: slow ? 12_000 : 1_500 + (i % 7) * 100,
+        error: failing ? 'HTTP 500' : null,
+        cost: 0.005,
+        at,
+      });
       if (i % 3 === 0) rows.push({ provider: 'fal', latencyMs: 1_200, error: null, cost: 0.005, at });
       if (!failing) genOk.push(at);
     }
   }
   await insertRoutes(db.app, rows);
-  await db.app.query(`INSERT INTO analytics_logs (event_type, event_data, created_at) SELECT 'gen_ok', '{}', t FROM unnest($1::timestamptz[]) t`, [genOk]);
+  await db.app.query(
+    `INSERT INTO analytics_logs (event_type, event_data, created_at) SELECT 'gen_ok', '{}', t FROM unnest($1::timestamptz[]) t`,
+    [genOk],
+  );
 }
 
 describe('backtest', () => {

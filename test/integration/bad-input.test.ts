@@ -67,13 +67,16 @@ describe('bad commands change nothing and say what is wrong', () => {
     expect(await fingerprint()).toEqual(before);
   });
 
-  it.each([['rollback'], ['approve'], ['d2 --force'], ['complete'], ['reject']])('a non-admin\'s %j is refused and changes nothing', async (text) => {
-    const { service } = await atD1WithRequest();
-    const before = await fingerprint();
-    const reply = await service.handle(text, mallory);
-    expect(reply.outcome).toMatchObject({ kind: 'refused', code: 'not_admin' });
-    expect(await fingerprint()).toEqual(before);
-  });
+  it.each([['rollback'], ['approve'], ['d2 --force'], ['complete'], ['reject']])(
+    "a non-admin's %j is refused and changes nothing",
+    async (text) => {
+      const { service } = await atD1WithRequest();
+      const before = await fingerprint();
+      const reply = await service.handle(text, mallory);
+      expect(reply.outcome).toMatchObject({ kind: 'refused', code: 'not_admin' });
+      expect(await fingerprint()).toEqual(before);
+    },
+  );
 });
 
 describe('a hand-edited flag row is reported by name and never overwritten by a promotion', () => {
@@ -114,7 +117,16 @@ describe('broken analytics rows are skipped and counted, never fatal', () => {
     const { service, clock } = engine(db, { plan: planWith({ approvals: 0, minSamples: 20, baselineCostPerImage: 0.005 }) });
     await service.handle('d1', alice);
     await feed(db.app, new Date(clock.now().getTime() - MINUTE), clock.now(), { perMinute: 60, latencyMs: 1000, cost: 0.005 });
-    await insertRoutes(db.app, Array.from({ length: 10 }, () => ({ provider: 'runware', latencyMs: 1000, cost: 0.005, ...bad, at: new Date(clock.now().getTime() - 1000) })));
+    await insertRoutes(
+      db.app,
+      Array.from({ length: 10 }, () => ({
+        provider: 'runware',
+        latencyMs: 1000,
+        cost: 0.005,
+        ...bad,
+        at: new Date(clock.now().getTime() - 1000),
+      })),
+    );
     const r = await guardCycle(service);
     expect(r.kind).toBe('evaluated');
     const evaluations = (r as { evaluations: { name: string; state: string; value: number | null }[] }).evaluations;
@@ -131,7 +143,15 @@ describe('broken analytics rows are skipped and counted, never fatal', () => {
     ['no provider', { provider: undefined }],
   ])('%s is counted in the split as other, not as the candidate', async (_what, bad) => {
     const { service, clock } = engine(db, { plan: planWith({ approvals: 0, minSamples: 20 }) });
-    await insertRoutes(db.app, Array.from({ length: 30 }, () => ({ provider: bad.provider as string, latencyMs: 99_000, error: 'x', at: new Date(clock.now().getTime() - 1000) })));
+    await insertRoutes(
+      db.app,
+      Array.from({ length: 30 }, () => ({
+        provider: bad.provider as string,
+        latencyMs: 99_000,
+        error: 'x',
+        at: new Date(clock.now().getTime() - 1000),
+      })),
+    );
     const status = await service.status();
     expect(status.split.counts).toMatchObject({ fal: 0, runware: 0, other: 30 });
     expect(status.lines.every((l) => l.evaluation.state === 'no_data')).toBe(true);

@@ -19,13 +19,26 @@ const START = Date.parse('2026-11-28T08:00:00Z');
 
 describe('the chart cache', () => {
   it('a chart drawn 15 minutes after another, from the cache plus the new rows, equals one read whole', async () => {
-    await feed(db.app, new Date(START - HOUR), new Date(START + 2 * HOUR), { perMinute: 30, latencyMs: 1500, failureShare: 0.02 }, { perMinute: 60, latencyMs: 1300 });
+    await feed(
+      db.app,
+      new Date(START - HOUR),
+      new Date(START + 2 * HOUR),
+      { perMinute: 30, latencyMs: 1500, failureShare: 0.02 },
+      { perMinute: 60, latencyMs: 1300 },
+    );
     const clock = new TestClock(new Date(START + 2 * HOUR).toISOString());
     const { service } = engine(db, { plan, clock });
-    const read = (s: typeof service) => readChartSeries(s, { endMs: clock.now().getTime(), sinceMs: clock.now().getTime() - START, baselineCost: 0.005 });
+    const read = (s: typeof service) =>
+      readChartSeries(s, { endMs: clock.now().getTime(), sinceMs: clock.now().getTime() - START, baselineCost: 0.005 });
     await read(service);
     // Fifteen minutes later, Runware turned slow: the new rows must show.
-    await feed(db.app, new Date(START + 2 * HOUR), clock.advance(15 * MINUTE), { perMinute: 30, latencyMs: 9_000, failureShare: 0.2 }, { perMinute: 60, latencyMs: 1300 });
+    await feed(
+      db.app,
+      new Date(START + 2 * HOUR),
+      clock.advance(15 * MINUTE),
+      { perMinute: 30, latencyMs: 9_000, failureShare: 0.2 },
+      { perMinute: 60, latencyMs: 1300 },
+    );
     const cached = await read(service);
     const fresh = await read(engine(db, { plan, clock }).service);
     expect(cached).toEqual(fresh);

@@ -71,7 +71,7 @@ describe('chart', () => {
     expect(notPng.outcome).toMatchObject({ kind: 'usage', problem: expect.stringContaining('ending in .png') });
   });
 
-  it('is refused from Slack, where it would write on the bot\'s host, and the refusal is audited', async () => {
+  it("is refused from Slack, where it would write on the bot's host, and the refusal is audited", async () => {
     const { service } = engine(db, { plan, clock: new TestClock(new Date(END).toISOString()) });
     const out = join(mkdtempSync(join(tmpdir(), 'rollout-chart-')), 'x.png');
     const reply = await service.handle(`chart --out ${out}`, bob);

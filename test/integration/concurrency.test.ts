@@ -112,11 +112,14 @@ describe('a manual rollback racing the auto-rollback', () => {
     expect(rollbacks.rows).toHaveLength(1);
     if (rollbacks.rows[0].actor === 'guard') {
       expect(auto.kind).toBe('rolled_back');
-      expect(manual.outcome).toMatchObject({ kind: 'refused', code: 'not_active', message: expect.stringContaining('the last run was rolled back') });
+      expect(manual.outcome).toMatchObject({
+        kind: 'refused',
+        code: 'not_active',
+        message: expect.stringContaining('the last run was rolled back'),
+      });
     } else {
       expect(manual.outcome.kind).toBe('rolled_back');
       expect(['raced', 'idle']).toContain(auto.kind); // lost inside its transaction, or before reading
-
     }
     const alerts = await db.app.query(`SELECT kind FROM rollout.outbox WHERE kind IN ('auto_rollback', 'manual_rollback')`);
     expect(alerts.rows).toHaveLength(1);

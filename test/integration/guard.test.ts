@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { guardCycle, type GuardResult } from '../../src/engine/guard.ts';
-import { RolloutService } from '../../src/engine/service.ts';
+import type { RolloutService } from '../../src/engine/service.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { alice, engine, flagRow, planWith } from '../support/engine.ts';
 import { HOUR, MINUTE, SECOND, TestClock } from '../support/clock.ts';
@@ -58,7 +58,9 @@ describe('the guard: Prometheus `for:` semantics', () => {
     for (let i = 0; i < 6; i++) {
       const r = await step(service, clock, FAILING); // 3 minutes of failures
       expect(r.kind).toBe('evaluated');
-      states.push((r as { evaluations: { name: string; state: string }[] }).evaluations.find((e) => e.name === 'failureRatePercent')!.state);
+      states.push(
+        (r as { evaluations: { name: string; state: string }[] }).evaluations.find((e) => e.name === 'failureRatePercent')!.state,
+      );
     }
     expect(states).toEqual(Array(6).fill('breach'));
     for (let i = 0; i < 20; i++) expect((await step(service, clock, HEALTHY)).kind).toBe('evaluated');
@@ -76,7 +78,8 @@ describe('the guard: Prometheus `for:` semantics', () => {
     let firstBreachAt: number | null = null;
     for (let i = 0; i < 20 && rolledBackAt === null; i++) {
       const r = await step(service, clock, FAILING);
-      if (r.kind === 'evaluated' && firstBreachAt === null && r.evaluations.some((e) => e.state === 'breach')) firstBreachAt = clock.now().getTime();
+      if (r.kind === 'evaluated' && firstBreachAt === null && r.evaluations.some((e) => e.state === 'breach'))
+        firstBreachAt = clock.now().getTime();
       if (r.kind === 'rolled_back') {
         rolledBackAt = clock.now().getTime();
         expect(r.line.name).toBe('failureRatePercent');
@@ -86,14 +89,24 @@ describe('the guard: Prometheus `for:` semantics', () => {
     expect(rolledBackAt! - firstBreachAt!).toBe(5 * MINUTE);
     // The condition became true after the fault began; rollback is at most one interval after `for`.
     expect(rolledBackAt! - faultAt).toBeLessThanOrEqual(5 * MINUTE + 30 * SECOND);
-    expect(await flagRow(db)).toMatchObject({ flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Rollback)' });
+    expect(await flagRow(db)).toMatchObject({
+      flag_value_text: '{"fal":1.0,"runware":0.0}',
+      description: 'Provider weights: 100% FAL, 0% Runware (Rollback)',
+    });
     expect((await runState()).state).toBe('rolled_back');
     expect((await step(service, clock, FAILING)).kind).toBe('idle');
     const { rows } = await db.app.query(`SELECT payload FROM rollout.outbox WHERE kind = 'auto_rollback'`);
     expect(rows).toHaveLength(1);
-    expect(rows[0].payload).toMatchObject({ stage: 'd1', shadow: false, line: { name: 'failureRatePercent', value: 100, threshold: 2, windowMs: MINUTE }, heldMs: 5 * MINUTE });
+    expect(rows[0].payload).toMatchObject({
+      stage: 'd1',
+      shadow: false,
+      line: { name: 'failureRatePercent', value: 100, threshold: 2, windowMs: MINUTE },
+      heldMs: 5 * MINUTE,
+    });
     const audit = await db.app.query(`SELECT actor, detail FROM rollout.audit WHERE action = 'rollback'`);
-    expect(audit.rows).toEqual([expect.objectContaining({ actor: 'guard', detail: expect.objectContaining({ label: 'Rollback', automatic: true, baseline: 0.005 }) })]);
+    expect(audit.rows).toEqual([
+      expect.objectContaining({ actor: 'guard', detail: expect.objectContaining({ label: 'Rollback', automatic: true, baseline: 0.005 }) }),
+    ]);
   });
 
   it('a restart in the middle of a breach keeps its clock', async () => {
@@ -147,7 +160,9 @@ describe('the guard and the flag row', () => {
   it('adopts the seed rollback SQL run by hand as a manual rollback, without overwriting it', async () => {
     const { service, clock } = engine(db, { plan: fastPlan() });
     await startD1(service);
-    await db.app.query(`UPDATE feature_flags SET flag_value_text = '{"fal":1.0,"runware":0.0}', description = 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)', updated_at = NOW() WHERE flag_key = 'GEN_PROVIDER_WEIGHTS'`);
+    await db.app.query(
+      `UPDATE feature_flags SET flag_value_text = '{"fal":1.0,"runware":0.0}', description = 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)', updated_at = NOW() WHERE flag_key = 'GEN_PROVIDER_WEIGHTS'`,
+    );
     expect((await step(service, clock, HEALTHY)).kind).toBe('adopted_manual_rollback');
     expect(await runState()).toEqual({ state: 'rolled_back', end_reason: 'flag set to the rollback weights by hand (who is unknown)' });
     expect((await flagRow(db)).description).toBe('Provider weights: 100% FAL, 0% Runware (Manual Rollback)');
@@ -187,7 +202,13 @@ describe('the guard and the flag row', () => {
 
 describe('the guard: shadow mode, thin traffic and the baseline', () => {
   it('shadow mode alerts exactly as usual but never writes the flag', async () => {
-    const plan = planWith({ ...JSON.parse(JSON.stringify({})), approvals: 0, minSamples: 20, baselineCostPerImage: 0.005, autoRollback: false });
+    const plan = planWith({
+      ...JSON.parse(JSON.stringify({})),
+      approvals: 0,
+      minSamples: 20,
+      baselineCostPerImage: 0.005,
+      autoRollback: false,
+    });
     const { service, clock } = engine(db, { plan });
     await startD1(service);
     const kinds = new Set<string>();
@@ -230,7 +251,8 @@ describe('the guard: shadow mode, thin traffic and the baseline', () => {
   it('says so when the baseline cannot be measured, and measures it on FAL traffic during the rollout once there is some', async () => {
     const { service, clock } = engine(db, { plan: planWith({ approvals: 0, minSamples: 20 }) });
     await startD1(service);
-    const costState = (r: GuardResult) => (r as { evaluations: { name: string; state: string }[] }).evaluations.find((e) => e.name === 'costPerImageRatio')!.state;
+    const costState = (r: GuardResult) =>
+      (r as { evaluations: { name: string; state: string }[] }).evaluations.find((e) => e.name === 'costPerImageRatio')!.state;
     const baseline = async () => (await db.app.query('SELECT baseline_cost, baseline_note FROM rollout.runs')).rows[0];
 
     const start = clock.now();
@@ -238,7 +260,9 @@ describe('the guard: shadow mode, thin traffic and the baseline', () => {
     const r = await guardCycle(service);
     expect(costState(r)).toBe('no_data');
     expect(await baseline()).toMatchObject({ baseline_cost: null });
-    expect((await baseline()).baseline_note).toMatch(/^not measurable yet: 0 FAL costs in the 24 h before .*set baselineCostPerImage in the plan$/);
+    expect((await baseline()).baseline_note).toMatch(
+      /^not measurable yet: 0 FAL costs in the 24 h before .*set baselineCostPerImage in the plan$/,
+    );
 
     // FAL keeps serving 90 % during D1: after 10 min the guard tries again, over the 24 h up to now.
     const later = clock.now();

@@ -18,7 +18,7 @@ const MIN = 60_000;
 
 function rng(seed: number) {
   let s = seed;
-  return () => ((s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  return () => (s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
 }
 
 /** Varied rows: both providers, others, none, junk values, costs of several scales; some exactly on 30 s boundaries. */
@@ -32,9 +32,27 @@ function routes(random: () => number, from: number, to: number, n: number, step:
     if (random() < 0.05) at = Math.ceil(at / step) * step; // on a bucket edge: counted at both window ends
     rows.push({
       provider,
-      latencyMs: j < 0.02 ? 'fast' : j < 0.04 ? -5 : j < 0.06 ? String(Math.round(900 + random() * 9000)) : j < 0.07 ? 10_000_000 : Math.round(500 + random() * (random() < 0.1 ? 20_000 : 8_000)),
+      latencyMs:
+        j < 0.02
+          ? 'fast'
+          : j < 0.04
+            ? -5
+            : j < 0.06
+              ? String(Math.round(900 + random() * 9000))
+              : j < 0.07
+                ? 10_000_000
+                : Math.round(500 + random() * (random() < 0.1 ? 20_000 : 8_000)),
       error: random() < 0.05 ? 'timeout' : null,
-      cost: j < 0.1 ? undefined : j < 0.12 ? 'cheap' : j < 0.5 ? Number((0.004 + random() * 0.002).toFixed(5)) : j < 0.8 ? Number((0.004 + random() * 0.002).toFixed(9)) : String((0.0045).toFixed(4)),
+      cost:
+        j < 0.1
+          ? undefined
+          : j < 0.12
+            ? 'cheap'
+            : j < 0.5
+              ? Number((0.004 + random() * 0.002).toFixed(5))
+              : j < 0.8
+                ? Number((0.004 + random() * 0.002).toFixed(9))
+                : String((0.0045).toFixed(4)),
       at: new Date(at),
     });
   }
@@ -59,7 +77,7 @@ describe("the backtest's bucketed history equals the one-shot queries over the s
     const windows = new SeriesWindows(plan, series);
     const threshold = plan.redLines.p95LatencyMs.threshold;
     let compared = 0;
-    for (let i = 60 * MIN / step - 1; i < series.length; i++) {
+    for (let i = (60 * MIN) / step - 1; i < series.length; i++) {
       const at = new Date(windows.timeAt(i));
       const bucketed = windows.snapshotAt(i);
       const oneShot = await readSnapshot(db.metricsPool, plan, at, [plan.trafficWindowMs]);
@@ -72,7 +90,9 @@ describe("the backtest's bucketed history equals the one-shot queries over the s
           // The backtest judges the candidate's p95 only, by its verdict (core/backtest.ts p95Verdict).
           if (p === plan.to && p95 !== null) expect(bp95! >= threshold).toBe(p95 >= threshold);
         }
-        const others = Object.entries(w.providers).filter(([k]) => k !== plan.from && k !== plan.to).reduce((a, [, s]) => a + s.requests, 0);
+        const others = Object.entries(w.providers)
+          .filter(([k]) => k !== plan.from && k !== plan.to)
+          .reduce((a, [, s]) => a + s.requests, 0);
         expect(b.providers.other?.requests ?? 0).toBe(others);
       }
       expect(bucketed.vouchers).toEqual(oneShot.vouchers);

@@ -20,7 +20,7 @@ const auditRows = async () =>
   (await db.app.query(`SELECT actor, via, action, outcome, os_user, host, claimed FROM rollout.audit ORDER BY id`)).rows;
 
 describe('who may act from the console and the CLI', () => {
-  it('typing an admin\'s Slack ID with --as does not make an approval', async () => {
+  it("typing an admin's Slack ID with --as does not make an approval", async () => {
     const { service } = engine(db, { admins: [alice.id, bob.id] });
     await service.handle('d1', alice);
     const r = (await service.handle('approve', localActor('cli', laptop, bob.id))).outcome;
@@ -28,7 +28,15 @@ describe('who may act from the console and the CLI', () => {
     expect(message(r)).toContain(`"${bob.id}" is a name typed here, which nobody verified`);
     expect(message(r)).toContain('mallory@mallorys-laptop');
     expect(await flagRow(db)).toBeNull();
-    expect((await auditRows()).at(-1)).toEqual({ actor: bob.id, via: 'cli', action: 'approve', outcome: 'refused', os_user: 'mallory', host: 'mallorys-laptop', claimed: bob.id });
+    expect((await auditRows()).at(-1)).toEqual({
+      actor: bob.id,
+      via: 'cli',
+      action: 'approve',
+      outcome: 'refused',
+      os_user: 'mallory',
+      host: 'mallorys-laptop',
+      claimed: bob.id,
+    });
   });
 
   it('a local account named like a Slack ID is not that Slack user', async () => {
@@ -48,7 +56,15 @@ describe('who may act from the console and the CLI', () => {
     expect((await service.handle('rollback Runware down, chat down', cli)).outcome).toMatchObject({ kind: 'rolled_back' });
     expect((await flagRow(db)).description).toBe('Provider weights: 100% FAL, 0% Runware (Manual Rollback)');
     const rollback = (await auditRows()).find((r) => r.action === 'rollback');
-    expect(rollback).toEqual({ actor: 'U_ALICE', via: 'cli', action: 'rollback', outcome: 'done', os_user: 'mallory', host: 'mallorys-laptop', claimed: 'U_ALICE' });
+    expect(rollback).toEqual({
+      actor: 'U_ALICE',
+      via: 'cli',
+      action: 'rollback',
+      outcome: 'done',
+      os_user: 'mallory',
+      host: 'mallorys-laptop',
+      claimed: 'U_ALICE',
+    });
     const history = (await service.handle('history', cli)).outcome as Extract<Outcome, { kind: 'history' }>;
     expect(history.entries[0].origin).toEqual({ osUser: 'mallory', host: 'mallorys-laptop', claimed: 'U_ALICE' });
   });
@@ -57,7 +73,10 @@ describe('who may act from the console and the CLI', () => {
     const { service } = engine(db, { admins: [alice.id, 'ops'] });
     const ops = localActor('console', { osUser: 'ops', host: 'jump' }, null);
     expect((await service.handle('d1', ops)).outcome).toMatchObject({ kind: 'requested' });
-    expect((await service.handle('approve', localActor('console', { osUser: 'ops', host: 'jump' }, 'U_ALICE'))).outcome).toMatchObject({ kind: 'refused', code: 'not_admin' });
+    expect((await service.handle('approve', localActor('console', { osUser: 'ops', host: 'jump' }, 'U_ALICE'))).outcome).toMatchObject({
+      kind: 'refused',
+      code: 'not_admin',
+    });
     expect((await service.handle('approve', alice)).outcome).toMatchObject({ kind: 'stage_started' });
   });
 
@@ -66,6 +85,11 @@ describe('who may act from the console and the CLI', () => {
     const me = { osUser: 'dana', host: 'dev-box' };
     expect((await service.handle('d1', localActor('console', me, null))).outcome).toMatchObject({ kind: 'requested' });
     expect((await service.handle('approve', localActor('console', me, 'bob'))).outcome).toMatchObject({ kind: 'stage_started' });
-    expect((await auditRows()).find((r) => r.action === 'approve')).toMatchObject({ actor: 'bob', os_user: 'dana', host: 'dev-box', claimed: 'bob' });
+    expect((await auditRows()).find((r) => r.action === 'approve')).toMatchObject({
+      actor: 'bob',
+      os_user: 'dana',
+      host: 'dev-box',
+      claimed: 'bob',
+    });
   });
 });

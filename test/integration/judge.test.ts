@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { alice, engine, flagRow, planWith } from '../support/engine.ts';
-import { MINUTE, SECOND, TestClock } from '../support/clock.ts';
+import { MINUTE, SECOND, type TestClock } from '../support/clock.ts';
 import { feed, type Health } from '../support/traffic.ts';
 import { guardCycle, type GuardResult } from '../../src/engine/guard.ts';
 import { renderEvent, renderOutcome } from '../../src/render/text.ts';
@@ -37,7 +37,9 @@ describe('the judge', () => {
     for (let i = 0; i < 12 && r.kind !== 'rolled_back'; i++) r = await step(service, clock, SLOW, SLOW);
     expect(r.kind).toBe('rolled_back');
     const [breach] = await events('breach_started');
-    expect(renderEvent(service.plan, breach)).toContain('FAL is at 9.00 s too: the cause is probably shared — network, database, the app — and rolling back may not help. The plan rolls back all the same');
+    expect(renderEvent(service.plan, breach)).toContain(
+      'FAL is at 9.00 s too: the cause is probably shared — network, database, the app — and rolling back may not help. The plan rolls back all the same',
+    );
     const [rollback] = await events('auto_rollback');
     expect(renderEvent(service.plan, rollback)).toContain('FAL is at 9.00 s too');
     expect(renderEvent(service.plan, rollback)).toMatch(/Runware vs FAL: p95 1\.00× FAL \[\d\.\d\d, \d\.\d\d\]/);
@@ -65,18 +67,29 @@ describe('the judge', () => {
     await service.handle('d1', alice);
     for (let i = 0; i < 12; i++) await step(service, clock, HEALTHY, { ...HEALTHY, perMinute: 600, failureShare: 0.01 });
     const status = renderOutcome(service.plan, (await service.handle('status', alice)).outcome);
-    expect(status).toMatch(/Runware vs FAL: p95 1\.00× FAL \[[\d.]+, [\d.]+\] · failures −1\.0 pp \[−[\d.]+, [+−][\d.]+\] · cost 1\.00× FAL/);
+    expect(status).toMatch(
+      /Runware vs FAL: p95 1\.00× FAL \[[\d.]+, [\d.]+\] · failures −1\.0 pp \[−[\d.]+, [+−][\d.]+\] · cost 1\.00× FAL/,
+    );
     expect(status).toContain('vouchers: no comparison');
     expect(status).toMatch(/Runware (not worse than|vs) FAL on failures/);
     expect(status).toMatch(/Runware (not worse than|vs) FAL on latency/);
   });
 
   it('compare.requireNotWorse: promotion waits for "not worse" on failures and latency', async () => {
-    const { service, clock } = engine(db, { plan: planWith({ approvals: 0, baselineCostPerImage: 0.005, compare: { requireNotWorse: true, minSamples: 200 } }) });
+    const { service, clock } = engine(db, {
+      plan: planWith({ approvals: 0, baselineCostPerImage: 0.005, compare: { requireNotWorse: true, minSamples: 200 } }),
+    });
     await service.handle('d1', alice);
     clock.advance(55 * MINUTE);
-    await feed(db.app, new Date(clock.now().getTime() - 10 * MINUTE), clock.now(), { perMinute: 10, latencyMs: 1500, cost: 0.005 }, { perMinute: 90, latencyMs: 1500, cost: 0.005 });
-    for (let i = 0; i < 10; i++) await step(service, clock, { perMinute: 10, latencyMs: 1500, cost: 0.005 }, { perMinute: 90, latencyMs: 1500, cost: 0.005 });
+    await feed(
+      db.app,
+      new Date(clock.now().getTime() - 10 * MINUTE),
+      clock.now(),
+      { perMinute: 10, latencyMs: 1500, cost: 0.005 },
+      { perMinute: 90, latencyMs: 1500, cost: 0.005 },
+    );
+    for (let i = 0; i < 10; i++)
+      await step(service, clock, { perMinute: 10, latencyMs: 1500, cost: 0.005 }, { perMinute: 90, latencyMs: 1500, cost: 0.005 });
     const r = (await service.handle('d2', alice)).outcome;
     expect(r).toMatchObject({ kind: 'refused', code: 'not_proven' });
     expect((r as { message: string }).message).toContain('compare.requireNotWorse');

@@ -90,7 +90,9 @@ it('reports the stage, weights, red lines, counters and outbox along D1 → brea
   expect(rolledBack.text).toContain('rollout_stage_seconds_sum{stage="d1",ended="rolled_back"} 2100'); // 10:00 → 10:35
   expect(rolledBack.buckets('rollout_stage_seconds')).toMatchObject({ 1800: 0, 3600: 1, '+Inf': 1 });
   const cycles = (await h.front.metrics.registry.getSingleMetric('rollout_guard_cycle_seconds')!.get()).values;
-  const counted = (result: string) => cycles.find((v) => (v as { metricName?: string }).metricName === 'rollout_guard_cycle_seconds_count' && v.labels.result === result)?.value;
+  const counted = (result: string) =>
+    cycles.find((v) => (v as { metricName?: string }).metricName === 'rollout_guard_cycle_seconds_count' && v.labels.result === result)
+      ?.value;
   expect([counted('idle'), counted('evaluated'), counted('rolled_back')]).toEqual([1, 1, 1]); // reset()'s tick, the breach, the rollback
 
   h.clock.set('2026-11-28T10:36:00Z');
@@ -110,7 +112,14 @@ it('a standby reports rollout_leader 0 and none of the rollout gauges; console m
   try {
     const seen = await scrape(server.port);
     expect(seen.value('rollout_leader')).toBe(0);
-    for (const name of ['rollout_stage_info', 'rollout_weight_ratio', 'rollout_red_line_state', 'rollout_outbox_depth', 'rollout_outbox_oldest_age_seconds', 'rollout_soak_remaining_seconds']) {
+    for (const name of [
+      'rollout_stage_info',
+      'rollout_weight_ratio',
+      'rollout_red_line_state',
+      'rollout_outbox_depth',
+      'rollout_outbox_oldest_age_seconds',
+      'rollout_soak_remaining_seconds',
+    ]) {
       expect(seen.family(name)?.metrics ?? [], name).toEqual([]);
     }
     expect(seen.family('process_cpu_seconds_total')?.type).toBe('COUNTER');

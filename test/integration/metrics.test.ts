@@ -99,9 +99,12 @@ describe('metrics match the seed SQL on the same rows', () => {
       { provider: 'runware', at },
       { provider: 'mystery', latencyMs: 10, at },
     ]);
-    await db.app.query(`INSERT INTO analytics_logs (event_type, event_data, created_at) VALUES
+    await db.app.query(
+      `INSERT INTO analytics_logs (event_type, event_data, created_at) VALUES
       ('gen_route', NULL, $1), ('gen_route', '"just a string"', $1), ('gen_route', '[1,2]', $1),
-      ('gen_route', '{"provider":"runware","latency_ms":"1e999999"}', $1)`, [at]);
+      ('gen_route', '{"provider":"runware","latency_ms":"1e999999"}', $1)`,
+      [at],
+    );
     const w = await readRouteWindow(db.pool, plan, new Date('2026-11-28T10:00:00Z'), 5 * MINUTE, true);
     expect(w.providers.runware).toMatchObject({ requests: 8, latencySamples: 2, latencySkipped: 6, costSamples: 2, costSkipped: 3 });
     expect(w.providers.runware.avgCostPerImage).toBeCloseTo(0.0055, 9);

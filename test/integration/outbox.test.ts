@@ -67,7 +67,13 @@ describe('reports', () => {
     const { service, clock } = engine(db, { plan: planWith({ approvals: 0, minSamples: 20, baselineCostPerImage: 0.005 }) });
     expect(await reportCycle(service)).toBeNull();
     await service.handle('d1', alice);
-    await feed(db.app, new Date(clock.now().getTime() - 10 * MINUTE), clock.now(), { perMinute: 60, latencyMs: 2000, cost: 0.005 }, { perMinute: 500 });
+    await feed(
+      db.app,
+      new Date(clock.now().getTime() - 10 * MINUTE),
+      clock.now(),
+      { perMinute: 60, latencyMs: 2000, cost: 0.005 },
+      { perMinute: 500 },
+    );
     await reportCycle(service);
     const t1 = clock.now();
     clock.advance(15 * MINUTE);
@@ -93,7 +99,14 @@ describe('the console front end', () => {
     output.on('data', (d) => (printed += d));
     const scheduler = new Scheduler({ service, sink: consoleSink(service.plan, output), leader: soleLeader(), log: silentLogger });
     await scheduler.tick();
-    const { done } = startConsole({ service, input, output, localUser: 'dana', origin: { osUser: 'dana', host: 'test-host' }, afterCommand: () => scheduler.flush() });
+    const { done } = startConsole({
+      service,
+      input,
+      output,
+      localUser: 'dana',
+      origin: { osUser: 'dana', host: 'test-host' },
+      afterCommand: () => scheduler.flush(),
+    });
     input.end('d1\napprove\nas erin approve\nstatus\n');
     await done;
     expect(printed).toContain('Requested d1 (request #1)');

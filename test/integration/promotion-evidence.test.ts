@@ -28,7 +28,9 @@ describe('promotion needs fresh, complete evidence', () => {
     expect(message(r)).toContain('Nobody is watching: the guard last evaluated 2m ago');
     expect((await flagRow(db)).description).toContain('(D1)');
     expect((await service.handle('d2 --force', alice)).outcome).toMatchObject({ kind: 'stage_started', forced: true });
-    const { rows } = await db.app.query(`SELECT outcome, detail->>'code' AS code, coalesce(detail->>'forced', detail->>'force') AS forced FROM rollout.audit WHERE action = 'request d2' OR detail->>'to' = 'd2' ORDER BY id`);
+    const { rows } = await db.app.query(
+      `SELECT outcome, detail->>'code' AS code, coalesce(detail->>'forced', detail->>'force') AS forced FROM rollout.audit WHERE action = 'request d2' OR detail->>'to' = 'd2' ORDER BY id`,
+    );
     expect(rows).toEqual([
       { outcome: 'refused', code: 'unwatched', forced: 'false' },
       { outcome: 'done', code: null, forced: 'true' },
@@ -71,7 +73,9 @@ describe('promotion needs fresh, complete evidence', () => {
     await guardCycle(restarted);
     const r = (await restarted.handle('d2', alice)).outcome;
     expect(r).toMatchObject({ kind: 'refused', code: 'no_evidence' });
-    expect(message(r)).toMatch(/regenerate-voucher rate is no data \(0 samples in the window, fewer than minSamples 50\): wait for 50 samples in 1h/);
+    expect(message(r)).toMatch(
+      /regenerate-voucher rate is no data \(0 samples in the window, fewer than minSamples 50\): wait for 50 samples in 1h/,
+    );
   });
 
   it('complete is refused while a red line is in breach', async () => {

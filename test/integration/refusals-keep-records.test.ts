@@ -15,7 +15,12 @@ beforeEach(() => db.reset());
 
 const requests = async () => (await db.app.query('SELECT id, status, decided_by, decision_note FROM rollout.requests ORDER BY id')).rows;
 const updatesOf = async (id: number) =>
-  (await db.app.query(`SELECT payload->'request'->>'status' AS status FROM rollout.outbox WHERE kind = 'request_updated' AND (payload->'request'->>'id')::int = $1 ORDER BY id`, [id])).rows.map((r) => r.status);
+  (
+    await db.app.query(
+      `SELECT payload->'request'->>'status' AS status FROM rollout.outbox WHERE kind = 'request_updated' AND (payload->'request'->>'id')::int = $1 ORDER BY id`,
+      [id],
+    )
+  ).rows.map((r) => r.status);
 
 describe('a refusal keeps what it recorded', () => {
   it('approving an expired request stores it as expired, tells its message, audits the refusal, and a new request is accepted', async () => {
@@ -24,7 +29,9 @@ describe('a refusal keeps what it recorded', () => {
     clock.advance(HOUR + MINUTE);
     const late = await service.handle('approve', bob);
     expect(late.outcome).toMatchObject({ kind: 'refused', code: 'expired' });
-    expect(await requests()).toEqual([{ id: 1, status: 'expired', decided_by: 'guard', decision_note: 'expired after 1h without enough approvals' }]);
+    expect(await requests()).toEqual([
+      { id: 1, status: 'expired', decided_by: 'guard', decision_note: 'expired after 1h without enough approvals' },
+    ]);
     expect(await updatesOf(1)).toEqual(['expired']);
     const audit = (await db.app.query(`SELECT actor, action, outcome, detail->>'code' AS code FROM rollout.audit ORDER BY id`)).rows;
     expect(audit).toEqual([
@@ -78,7 +85,9 @@ describe('a refusal keeps what it recorded', () => {
     await service.handle('approve', bob);
     await soakHealthy(db, service, clock, HOUR);
     await service.handle('d2', alice);
-    await db.app.query(`UPDATE feature_flags SET flag_value_text = '{"fal":1.0,"runware":0.0}', description = 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)', updated_at = NOW()`);
+    await db.app.query(
+      `UPDATE feature_flags SET flag_value_text = '{"fal":1.0,"runware":0.0}', description = 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)', updated_at = NOW()`,
+    );
     clock.advance(30_000);
     expect(await guardCycle(service)).toEqual({ kind: 'adopted_manual_rollback' });
     expect((await requests()).map((q) => [q.status, q.decision_note])).toEqual([

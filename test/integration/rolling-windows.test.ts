@@ -20,7 +20,7 @@ const HOUR = 3_600_000;
 /** A deterministic generator, so a failure can be replayed. */
 function rng(seed: number) {
   let s = seed;
-  return () => ((s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  return () => (s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
 }
 
 /** Varied gen_route rows in [from, to): both providers, an unknown one, no provider, junk values, costs of several scales. */
@@ -32,9 +32,29 @@ function routes(random: () => number, from: number, to: number, n: number): Rout
     const j = random();
     rows.push({
       provider,
-      latencyMs: j < 0.02 ? 'fast' : j < 0.04 ? -5 : j < 0.06 ? String(Math.round(900 + random() * 9000)) : j < 0.07 ? 10_000_000 : Math.round(500 + random() * 12_000),
+      latencyMs:
+        j < 0.02
+          ? 'fast'
+          : j < 0.04
+            ? -5
+            : j < 0.06
+              ? String(Math.round(900 + random() * 9000))
+              : j < 0.07
+                ? 10_000_000
+                : Math.round(500 + random() * 12_000),
       error: random() < 0.05 ? 'timeout' : null,
-      cost: j < 0.1 ? undefined : j < 0.12 ? 'cheap' : j < 0.13 ? 500 : j < 0.5 ? Number((0.004 + random() * 0.002).toFixed(5)) : j < 0.8 ? Number((0.004 + random() * 0.002).toFixed(8)) : String((0.0045).toFixed(4)),
+      cost:
+        j < 0.1
+          ? undefined
+          : j < 0.12
+            ? 'cheap'
+            : j < 0.13
+              ? 500
+              : j < 0.5
+                ? Number((0.004 + random() * 0.002).toFixed(5))
+                : j < 0.8
+                  ? Number((0.004 + random() * 0.002).toFixed(8))
+                  : String((0.0045).toFixed(4)),
       at: new Date(from + Math.floor(random() * (to - from))),
     });
   }

@@ -19,7 +19,14 @@ const at = (hhmm: string) => new Date(`2026-11-28T${hhmm}:00Z`);
 async function traffic(end: string, minutes: number, runwareShare: number, runwareLatencyMs = 2_400) {
   const runware = Math.round(100 * runwareShare);
   await steadyTraffic(h.db.app, { provider: 'fal', end: at(end), minutes, perMinute: 100 - runware, latencyMs: 3_100, cost: 0.04 });
-  await steadyTraffic(h.db.app, { provider: 'runware', end: at(end), minutes, perMinute: runware, latencyMs: runwareLatencyMs, cost: 0.036 });
+  await steadyTraffic(h.db.app, {
+    provider: 'runware',
+    end: at(end),
+    minutes,
+    perMinute: runware,
+    latencyMs: runwareLatencyMs,
+    cost: 0.036,
+  });
 }
 
 /** Delivers the outbox, then lets the chart queue run. */
@@ -31,15 +38,29 @@ async function deliver() {
 const calls = (method: string) => h.fake.calls.map((c, i) => ({ ...c, i })).filter((c) => c.method === method);
 /** The fake numbers message ts by post: the k-th chat.postMessage got …00000k. */
 const postIndexOf = (ts: string) => calls('chat.postMessage')[Number(ts.split('.')[1]) - 1].i;
-const messageTs = async (key: string) => (await h.db.app.query('SELECT ts FROM rollout.slack_messages WHERE key = $1', [key])).rows[0].ts as string;
-const jobs = async () => (await h.db.app.query('SELECT key, thread_ts, attempts, last_error, file_id, done_at, next_attempt_at FROM rollout.chart_jobs ORDER BY id')).rows;
-const outboxId = async (kind: string) => (await h.db.app.query(`SELECT id FROM rollout.outbox WHERE payload->>'kind' = $1 ORDER BY id DESC LIMIT 1`, [kind])).rows[0].id as number;
+const messageTs = async (key: string) =>
+  (await h.db.app.query('SELECT ts FROM rollout.slack_messages WHERE key = $1', [key])).rows[0].ts as string;
+const jobs = async () =>
+  (
+    await h.db.app.query(
+      'SELECT key, thread_ts, attempts, last_error, file_id, done_at, next_attempt_at FROM rollout.chart_jobs ORDER BY id',
+    )
+  ).rows;
+const outboxId = async (kind: string) =>
+  (await h.db.app.query(`SELECT id FROM rollout.outbox WHERE payload->>'kind' = $1 ORDER BY id DESC LIMIT 1`, [kind])).rows[0].id as number;
 
 /** Every shared chart: where it went and its bytes, decoded. */
 function shared() {
   return h.fake.shared.map((s) => {
     const upload = h.fake.uploads.find((u) => u.fileId === s.fileId)!;
-    return { i: s.call, id: s.fileId, channel: s.channel, threadTs: s.threadTs as string, title: s.title, png: PNG.sync.read(upload.bytes) };
+    return {
+      i: s.call,
+      id: s.fileId,
+      channel: s.channel,
+      threadTs: s.threadTs as string,
+      title: s.title,
+      png: PNG.sync.read(upload.bytes),
+    };
   });
 }
 
@@ -112,7 +133,10 @@ it('report, breach and auto-rollback each get a chart after their text, in the r
   // Every job done once, each with its own file; the failed tries left no second share.
   const done = await jobs();
   expect(done.map((j) => [j.thread_ts, j.attempts, j.done_at !== null])).toEqual([
-    [checklistTs, 1, true], [breachTs, 2, true], [checklistTs, 1, true], [rollbackTs, 2, true],
+    [checklistTs, 1, true],
+    [breachTs, 2, true],
+    [checklistTs, 1, true],
+    [rollbackTs, 2, true],
   ]);
   expect(new Set(done.map((j) => j.file_id)).size).toBe(4);
   expect(calls('files.completeUploadExternal').filter((c) => c.body.thread_ts === rollbackTs)).toHaveLength(2); // one refused, one shared

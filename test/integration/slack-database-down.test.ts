@@ -15,7 +15,14 @@ function databaseAt(port: number): TestDatabase {
   const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'rollout', database: 'rollout', connectionTimeoutMillis: 1_000, max: 10 });
   pool.on('error', () => {});
   return {
-    kind: 'postgres', pool, app: pool, metricsPool: pool, description: 'unreachable', url: null, testUrl: null, ownerUrl: null,
+    kind: 'postgres',
+    pool,
+    app: pool,
+    metricsPool: pool,
+    description: 'unreachable',
+    url: null,
+    testUrl: null,
+    ownerUrl: null,
     reset: async () => {},
     close: () => pool.end(),
   };
@@ -63,7 +70,9 @@ describe('a database that is down never makes Slack time out', () => {
 
   it('slow: a first reply says the database has not answered, the result follows', async () => {
     const replies = await hanging.command(alice.id, 'status', 2);
-    expect(said(replies)[0]).toMatch(/^The database has not answered within 0\.2 s; it may be unavailable\. Your command may still complete/);
+    expect(said(replies)[0]).toMatch(
+      /^The database has not answered within 0\.2 s; it may be unavailable\. Your command may still complete/,
+    );
     expect(said(replies)[1]).toMatch(/^The database is unavailable \(.*timeout.*\)/i);
   });
 });

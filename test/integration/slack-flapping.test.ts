@@ -58,7 +58,11 @@ async function hover(totalMinutes: number): Promise<void> {
 }
 
 const breachEvents = async () =>
-  (await h.db.app.query(`SELECT id, kind, payload FROM rollout.outbox WHERE kind LIKE 'breach%' ORDER BY id`)).rows as { id: number; kind: string; payload: any }[];
+  (await h.db.app.query(`SELECT id, kind, payload FROM rollout.outbox WHERE kind LIKE 'breach%' ORDER BY id`)).rows as {
+    id: number;
+    kind: string;
+    payload: any;
+  }[];
 const posts = (from = 0) => h.fake.calls.slice(from).filter((c) => c.method === 'chat.postMessage');
 const topLevelAlerts = (from = 0) => posts(from).filter((c) => !c.body.thread_ts && String(c.body.text).startsWith('[alert] failure rate'));
 /** The fake answers posts with ts counting up from 1 since the last clear. */
@@ -87,7 +91,9 @@ describe('alerts that do not flap', () => {
     expect(replies).toHaveLength(events.length - 1);
     expect(new Set(replies.map((r) => r.body.thread_ts))).toEqual(new Set([parentTs]));
     expect(replies.map((r) => String(r.body.text).split(':')[0])).toEqual(
-      events.slice(1).map((e) => (e.kind === 'breach_started' ? '[alert] failure rate is in breach at d1' : '[alert] failure rate recovered after 2m')),
+      events
+        .slice(1)
+        .map((e) => (e.kind === 'breach_started' ? '[alert] failure rate is in breach at d1' : '[alert] failure rate recovered after 2m')),
     );
 
     // Every reply edits the parent; the last edit says the whole episode.
@@ -95,7 +101,9 @@ describe('alerts that do not flap', () => {
     expect(edits).toHaveLength(events.length - 1);
     const span = Date.parse(events.at(-1)!.payload.at) - Date.parse(events[0].payload.at);
     expect(span).toBe(86 * MINUTE);
-    expect(edits.at(-1)!.body.text).toBe(`[alert] failure rate at d1: breached ${started.length} times in 1h 26m, longest 2m, now recovered.`);
+    expect(edits.at(-1)!.body.text).toBe(
+      `[alert] failure rate at d1: breached ${started.length} times in 1h 26m, longest 2m, now recovered.`,
+    );
     expect(JSON.stringify(edits.at(-1)!.body.blocks)).toContain(':large_green_circle: *failure rate breached at D1, now recovered*');
   });
 
@@ -159,7 +167,9 @@ describe('alerts that do not flap', () => {
     const parentTs = postTs(topLevelAlerts()[0]);
     const last = editsOf(parentTs).at(-1)!;
     expect(h.fake.calls.indexOf(last)).toBeGreaterThan(h.fake.calls.indexOf(rollback[0]));
-    expect(last.body.text).toBe('[alert] failure rate at d1: breached 2 times in 11m, longest 2m, breaching since 10:10 UTC, rolled back at 10:15 UTC.');
+    expect(last.body.text).toBe(
+      '[alert] failure rate at d1: breached 2 times in 11m, longest 2m, breaching since 10:10 UTC, rolled back at 10:15 UTC.',
+    );
     expect(JSON.stringify(last.body.blocks)).not.toContain('"type":"actions"');
   });
 });

@@ -17,9 +17,14 @@ beforeAll(async () => {
 afterAll(() => h.close());
 beforeEach(() => h.reset());
 
-const texts = (view: any): string[] => view.blocks.flatMap((b: any) => [b.text?.text, ...(b.elements ?? []).map((e: any) => e.text?.text ?? e.text), b.alt_text].filter(Boolean));
+const texts = (view: any): string[] =>
+  view.blocks.flatMap((b: any) =>
+    [b.text?.text, ...(b.elements ?? []).map((e: any) => e.text?.text ?? e.text), b.alt_text].filter(Boolean),
+  );
 const buttons = (view: any): { action: string; text: string; value: string }[] =>
-  view.blocks.filter((b: any) => b.type === 'actions').flatMap((b: any) => b.elements.map((e: any) => ({ action: e.action_id, text: e.text.text, value: e.value })));
+  view.blocks
+    .filter((b: any) => b.type === 'actions')
+    .flatMap((b: any) => b.elements.map((e: any) => ({ action: e.action_id, text: e.text.text, value: e.value })));
 
 async function startD1() {
   await h.command(alice.id, 'd1');
@@ -41,7 +46,8 @@ describe('app_home_opened', () => {
     expect(buttons(other)).toEqual([]);
     expect(texts(other)).toContain('Only rollout admins see the buttons here.');
     // The same facts: every block but the buttons and that line.
-    const facts = (v: any) => v.blocks.filter((b: any) => b.type !== 'actions' && !texts({ blocks: [b] }).includes('Only rollout admins see the buttons here.'));
+    const facts = (v: any) =>
+      v.blocks.filter((b: any) => b.type !== 'actions' && !texts({ blocks: [b] }).includes('Only rollout admins see the buttons here.'));
     expect(facts(other)).toEqual(facts(admin));
   });
 
@@ -60,12 +66,17 @@ describe('app_home_opened', () => {
     expect(all).toContain('*Soak*: 0s of 1h (1h left)');
     expect(all).toMatch(/p95 latency .*red line ≥ 8\.00 s.*n=0/);
     expect(view.blocks.find((b: any) => b.type === 'image')).toMatchObject({ slack_file: { id: 'F0CHART1' } });
-    expect(view.blocks.filter((b: any) => b.type === 'context' && /^2026-11-28 \d\d:\d\d UTC · /.test(b.elements[0].text))).toHaveLength(10);
+    expect(view.blocks.filter((b: any) => b.type === 'context' && /^2026-11-28 \d\d:\d\d UTC · /.test(b.elements[0].text))).toHaveLength(
+      10,
+    );
     expect(buttons(view)).toEqual([{ action: ACTION.rollback, text: 'Roll back D1', value: JSON.stringify({ run: 1, stage: 'd1' }) }]);
   });
 
   it('ignores the Messages tab, and events whose signature is wrong', async () => {
-    await postSignedJson(h.port, { ...homeOpenedEvent(alice.id), event: { ...homeOpenedEvent(alice.id).event as object, tab: 'messages' } });
+    await postSignedJson(h.port, {
+      ...homeOpenedEvent(alice.id),
+      event: { ...(homeOpenedEvent(alice.id).event as object), tab: 'messages' },
+    });
     const forged = await postSignedJson(h.port, homeOpenedEvent(alice.id), { secret: 'wrong' });
     expect(forged.status).toBe(401);
     await h.openHome(bob.id);

@@ -11,7 +11,8 @@ beforeAll(async () => {
 afterAll(() => h.close());
 beforeEach(() => h.reset());
 
-const transitions = async () => (await h.db.app.query(`SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'transition'`)).rows[0].n;
+const transitions = async () =>
+  (await h.db.app.query(`SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'transition'`)).rows[0].n;
 
 describe('requests reach the bot only with a valid Slack signature', () => {
   it('handles a correctly signed command and acks with an empty 200', async () => {
@@ -168,7 +169,9 @@ describe('rollback buttons', () => {
     await h.click(bob.id, ACTION.approve, h.buttonValue(ACTION.approve));
     await h.flush();
     const checklist = h.fake.calls.at(-1)!;
-    const rollback = (checklist.body.blocks as any[]).find((b) => b.type === 'actions').elements.find((e: any) => e.action_id === ACTION.rollback);
+    const rollback = (checklist.body.blocks as any[])
+      .find((b) => b.type === 'actions')
+      .elements.find((e: any) => e.action_id === ACTION.rollback);
     expect(rollback.confirm).toBeUndefined();
     expect(JSON.parse(rollback.value)).toEqual({ run: 1, stage: 'd1' });
 
@@ -177,7 +180,9 @@ describe('rollback buttons', () => {
     expect((await h.submitForm(carol.id, form, 'test')).view.blocks[0].text.text).toContain('*Rolled back*');
     await h.clickForm(carol.id, ACTION.rollback, rollback.value);
     await h.fake.until(() => h.fake.views('views.update').length === 1, 'the refusal in the form');
-    expect((h.fake.views('views.update')[0].body.view as any).blocks[0].text.text).toContain('This button was for D1 of rollout #1; the rollout is now ROLLED BACK');
+    expect((h.fake.views('views.update')[0].body.view as any).blocks[0].text.text).toContain(
+      'This button was for D1 of rollout #1; the rollout is now ROLLED BACK',
+    );
     const { rows } = await h.db.app.query(`SELECT description FROM feature_flags`);
     expect(rows[0].description).toBe('Provider weights: 100% FAL, 0% Runware (Manual Rollback)');
   });

@@ -17,7 +17,8 @@ afterAll(() => h.close());
 beforeEach(() => h.reset());
 
 const flag = async () => (await h.db.app.query(`SELECT description FROM feature_flags`)).rows[0]?.description;
-const audit = async (action: string) => (await h.db.app.query(`SELECT actor, outcome, detail FROM rollout.audit WHERE action = $1 ORDER BY id`, [action])).rows;
+const audit = async (action: string) =>
+  (await h.db.app.query(`SELECT actor, outcome, detail FROM rollout.audit WHERE action = $1 ORDER BY id`, [action])).rows;
 
 async function startD1() {
   await h.command(alice.id, 'd1');
@@ -34,7 +35,10 @@ describe('Roll back', () => {
     expect(h.fake.views('views.open').at(-1)!.body.trigger_id).toBe('1.2.3');
     expect(await flag()).toContain('(D1)');
 
-    expect(await h.submitForm(carol.id, form, '   ')).toEqual({ response_action: 'errors', errors: { reason: 'Say why: the reason goes into the audit log and the alert.' } });
+    expect(await h.submitForm(carol.id, form, '   ')).toEqual({
+      response_action: 'errors',
+      errors: { reason: 'Say why: the reason goes into the audit log and the alert.' },
+    });
     expect(await flag()).toContain('(D1)');
 
     const done = await h.submitForm(carol.id, form, 'Runware 5xx in eu-west');
@@ -58,10 +62,16 @@ describe('Roll back', () => {
     const refused = await h.submitForm(carol.id, form, 'latency');
     expect(refused).toEqual({
       response_action: 'errors',
-      errors: { reason: 'Refused: This was for D1 of rollout #1; the rollout is now D1 (rollout #2). Nothing changed; use `/rollout rollback` if it still needs rolling back.' },
+      errors: {
+        reason:
+          'Refused: This was for D1 of rollout #1; the rollout is now D1 (rollout #2). Nothing changed; use `/rollout rollback` if it still needs rolling back.',
+      },
     });
     expect(await flag()).toContain('(D1)');
-    expect((await audit('rollback')).map((r) => [r.actor, r.outcome, r.detail.code ?? null])).toEqual([[bob.id, 'done', null], [carol.id, 'refused', 'stale']]);
+    expect((await audit('rollback')).map((r) => [r.actor, r.outcome, r.detail.code ?? null])).toEqual([
+      [bob.id, 'done', null],
+      [carol.id, 'refused', 'stale'],
+    ]);
   });
 
   it('a click on an old Roll back opens the form, then says there is nothing to do (audited)', async () => {
@@ -78,7 +88,9 @@ describe('Roll back', () => {
 
   it('non-admins and values this bot never made get no form: refused at once, privately', async () => {
     await startD1();
-    expect(said(await h.click(mallory.id, ACTION.rollback, h.buttonValue(ACTION.rollback)))[0]).toContain('Only rollout admins may rollback');
+    expect(said(await h.click(mallory.id, ACTION.rollback, h.buttonValue(ACTION.rollback)))[0]).toContain(
+      'Only rollout admins may rollback',
+    );
     expect(said(await h.click(carol.id, ACTION.rollback, '{"run":1}'))[0]).toContain('This button does not match anything this bot posted');
     expect(h.fake.views('views.open')).toEqual([]);
     expect(await flag()).toContain('(D1)');
@@ -88,7 +100,11 @@ describe('Roll back', () => {
     await startD1();
     const form = await h.clickForm(carol.id, ACTION.rollback, h.buttonValue(ACTION.rollback));
     expect((await h.submitForm(carol.id, form, 'bad\u0007bell')).errors.reason).toContain('control or invisible characters');
-    const forged = await h.submitForm(carol.id, { callback_id: VIEW.rollbackReason, private_metadata: '{"run":1,"stage":"d1","x":1}' }, 'because');
+    const forged = await h.submitForm(
+      carol.id,
+      { callback_id: VIEW.rollbackReason, private_metadata: '{"run":1,"stage":"d1","x":1}' },
+      'because',
+    );
     expect(forged.errors.reason).toContain('This form does not match anything this bot made');
     expect(await flag()).toContain('(D1)');
   });
@@ -96,7 +112,10 @@ describe('Roll back', () => {
   it('opens from the Home tab too, which has no response_url', async () => {
     await startD1();
     const home = await h.openHome(carol.id);
-    const rollback = home.blocks.filter((b: any) => b.type === 'actions').flatMap((b: any) => b.elements).find((e: any) => e.action_id === ACTION.rollback);
+    const rollback = home.blocks
+      .filter((b: any) => b.type === 'actions')
+      .flatMap((b: any) => b.elements)
+      .find((e: any) => e.action_id === ACTION.rollback);
     const form = await h.clickForm(carol.id, ACTION.rollback, rollback.value, 'home');
     expect(form.callback_id).toBe(VIEW.rollbackReason);
     expect((await h.submitForm(carol.id, form, 'from home')).response_action).toBe('update');

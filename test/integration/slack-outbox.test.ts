@@ -17,9 +17,15 @@ async function fourEvents(): Promise<void> {
   await h.service.handle('rollback Runware 5xx in eu-west', carol);
 }
 
-const undelivered = async () => (await h.db.app.query('SELECT id, attempts, last_error, next_attempt_at FROM rollout.outbox WHERE delivered_at IS NULL ORDER BY id')).rows;
+const undelivered = async () =>
+  (await h.db.app.query('SELECT id, attempts, last_error, next_attempt_at FROM rollout.outbox WHERE delivered_at IS NULL ORDER BY id'))
+    .rows;
 const posts = () => h.fake.calls.filter((c) => c.method === 'chat.postMessage').map((c) => c.body.text as string);
-const EXPECTED_POSTS = ['U_ALICE requests D1 (request #1): pending', 'D1 checklist: 0 of ? items green', expect.stringContaining('U_CAROL rolled back d1')];
+const EXPECTED_POSTS = [
+  'U_ALICE requests D1 (request #1): pending',
+  'D1 checklist: 0 of ? items green',
+  expect.stringContaining('U_CAROL rolled back d1'),
+];
 
 describe('the outbox under a failing Slack', () => {
   it('a 429 holds the queue for Retry-After; afterwards every message arrives once, in order', async () => {
@@ -40,7 +46,14 @@ describe('the outbox under a failing Slack', () => {
     h.clock.advance(1 * SECOND);
     await h.flush();
     expect(await undelivered()).toEqual([]);
-    expect(h.fake.calls.map((c) => c.method)).toEqual(['chat.postMessage', 'chat.postMessage', 'chat.update', 'chat.postMessage', 'chat.postMessage', 'chat.update']);
+    expect(h.fake.calls.map((c) => c.method)).toEqual([
+      'chat.postMessage',
+      'chat.postMessage',
+      'chat.update',
+      'chat.postMessage',
+      'chat.postMessage',
+      'chat.update',
+    ]);
     expect(posts()).toEqual([EXPECTED_POSTS[0], ...EXPECTED_POSTS]);
   });
 
@@ -85,7 +98,10 @@ describe('the outbox under a failing Slack', () => {
     h.fake.failNext({ error: 'invalid_blocks' });
     await h.flush();
     expect(await undelivered()).toEqual([]);
-    expect(h.fake.calls.map((c) => [c.method, 'blocks' in c.body])).toEqual([['chat.postMessage', true], ['chat.postMessage', false]]);
+    expect(h.fake.calls.map((c) => [c.method, 'blocks' in c.body])).toEqual([
+      ['chat.postMessage', true],
+      ['chat.postMessage', false],
+    ]);
     expect(h.fake.calls[1].body.text).toBe('U_ALICE requests D1 (request #1): pending');
   });
 });

@@ -35,8 +35,13 @@ describe('the bot process in Socket Mode', () => {
     }
     bot = await BotProcess.start(
       {
-        ...database, SLACK_BOT_TOKEN: 'xoxb-process-test', SLACK_APP_TOKEN: 'xapp-1-A0APP-process-test', SLACK_API_URL: fake.apiUrl,
-        ROLLOUT_CHANNEL: 'C0ROLLOUT', ROLLOUT_ADMINS: 'U_ALICE', PORT: '0',
+        ...database,
+        SLACK_BOT_TOKEN: 'xoxb-process-test',
+        SLACK_APP_TOKEN: 'xapp-1-A0APP-process-test',
+        SLACK_API_URL: fake.apiUrl,
+        ROLLOUT_CHANNEL: 'C0ROLLOUT',
+        ROLLOUT_ADMINS: 'U_ALICE',
+        PORT: '0',
       },
       /Socket Mode connected/,
     );

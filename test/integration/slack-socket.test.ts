@@ -113,7 +113,9 @@ describe('Socket Mode: Slack going away never stops the bot', () => {
     await answersOnANewConnection(before);
     expect(await h.health()).toEqual({ status: 200, body: { ok: true, bot: 'up', database: 'up', slack: 'connected' } });
     expect(h.lines.some((l) => /^INFO slack: Socket Mode reconnected after [\d.]+ s without Slack/.test(l))).toBe(true);
-    expect(h.lines.some((l) => l.startsWith('WARN slack: Socket Mode could not connect') && l.includes('Slack answered HTTP 500'))).toBe(true);
+    expect(h.lines.some((l) => l.startsWith('WARN slack: Socket Mode could not connect') && l.includes('Slack answered HTTP 500'))).toBe(
+      true,
+    );
     noTokensIn(h.lines);
   });
 });

@@ -24,7 +24,15 @@ async function traffic(end: string, minutes: number, runwareShare: number, runwa
   const total = 100;
   const runware = Math.round(total * runwareShare);
   await steadyTraffic(h.db.app, { provider: 'fal', end: at(end), minutes, perMinute: total - runware, latencyMs: 3_100, cost: 0.04 });
-  await steadyTraffic(h.db.app, { provider: 'runware', end: at(end), minutes, perMinute: runware, latencyMs: runwareLatencyMs, failureShare: 0.01, cost: 0.036 });
+  await steadyTraffic(h.db.app, {
+    provider: 'runware',
+    end: at(end),
+    minutes,
+    perMinute: runware,
+    latencyMs: runwareLatencyMs,
+    failureShare: 0.01,
+    cost: 0.036,
+  });
 }
 
 /** What one step made Slack show: private replies and Web API calls, in order. */
@@ -44,7 +52,9 @@ it('D1 → D2 → breach → auto-rollback, message by message', async () => {
   h.setHealth(h.healthReporting(w(1, 0)));
 
   await step('1 alice requests D1', () => h.command(alice.id, 'd1'));
-  const d1 = await step('2 bob approves D1: request edited, checklist posted', () => h.click(bob.id, ACTION.approve, h.buttonValue(ACTION.approve)));
+  const d1 = await step('2 bob approves D1: request edited, checklist posted', () =>
+    h.click(bob.id, ACTION.approve, h.buttonValue(ACTION.approve)),
+  );
   expect(d1.slack.map((c) => c.method)).toEqual(['chat.update', 'chat.postMessage']);
 
   h.clock.set('2026-11-28T10:01:00Z');
@@ -65,7 +75,9 @@ it('D1 → D2 → breach → auto-rollback, message by message', async () => {
   await step('7 alice clicks Request D2', () => h.click(alice.id, ACTION.requestStage, h.buttonValue(ACTION.requestStage)));
   const approve = JSON.parse(h.buttonValue(ACTION.approve));
   expect(approve).toEqual({ request: 2, run: 1, stage: 'd2' });
-  await step('8 carol approves D2: D1 checklist frozen, D2 checklist posted', () => h.click(carol.id, ACTION.approve, JSON.stringify(approve)));
+  await step('8 carol approves D2: D1 checklist frozen, D2 checklist posted', () =>
+    h.click(carol.id, ACTION.approve, JSON.stringify(approve)),
+  );
 
   h.setHealth(h.healthReporting(w(0.5, 0.5)));
   h.clock.set('2026-11-28T11:06:00Z');
@@ -78,7 +90,9 @@ it('D1 → D2 → breach → auto-rollback, message by message', async () => {
   await traffic('11:11', 5, 0.5, 9_000);
   await step('10 11:11 the breach held 5m: auto-rollback, D2 checklist frozen', () => h.front.scheduler.tick());
   const { rows } = await h.db.app.query('SELECT flag_value_text, description FROM feature_flags');
-  expect(rows).toEqual([{ flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Rollback)' }]);
+  expect(rows).toEqual([
+    { flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Rollback)' },
+  ]);
 
   h.setHealth(h.healthReporting(w(1, 0)));
   h.clock.set('2026-11-28T11:12:00Z');

@@ -49,7 +49,9 @@ describe('stage transitions with the two-person rule', () => {
     const forced = await service.handle('d2 --force', alice);
     expect(forced.outcome).toMatchObject({ kind: 'stage_started', stage: 'd2', forced: true });
     expect((await flagRow(db)).description).toBe('Provider weights: 50% FAL, 50% Runware (D2)');
-    const { rows } = await db.app.query(`SELECT action, outcome, detail->>'forced' AS forced FROM rollout.audit WHERE action = 'transition' ORDER BY id`);
+    const { rows } = await db.app.query(
+      `SELECT action, outcome, detail->>'forced' AS forced FROM rollout.audit WHERE action = 'transition' ORDER BY id`,
+    );
     expect(rows).toEqual([
       { action: 'transition', outcome: 'done', forced: 'false' },
       { action: 'transition', outcome: 'done', forced: 'true' },
@@ -59,7 +61,11 @@ describe('stage transitions with the two-person rule', () => {
   it('walks d1 → d2 → d3 → complete and writes the seed descriptions', async () => {
     const { service, clock } = engine(db, { plan: planWith({ approvals: 0 }) });
     const descriptions: string[] = [];
-    for (const [cmd, wait] of [['d1', HOUR], ['d2', 3 * HOUR], ['d3', 0]] as const) {
+    for (const [cmd, wait] of [
+      ['d1', HOUR],
+      ['d2', 3 * HOUR],
+      ['d3', 0],
+    ] as const) {
       expect((await service.handle(cmd, alice)).outcome.kind).toBe('stage_started');
       descriptions.push((await flagRow(db)).description);
       await soakHealthy(db, service, clock, wait);
@@ -84,7 +90,9 @@ describe('stage transitions with the two-person rule', () => {
     await guardCycle(service);
     const thin = (await service.handle('d2', alice)).outcome;
     expect(thin).toMatchObject({ kind: 'refused', code: 'no_evidence' });
-    expect(renderOutcome(service.plan, thin)).toContain('p95 latency is no data (0 Runware requests in the window, fewer than minSamples 50): check that traffic reaches Runware');
+    expect(renderOutcome(service.plan, thin)).toContain(
+      'p95 latency is no data (0 Runware requests in the window, fewer than minSamples 50): check that traffic reaches Runware',
+    );
     expect((await flagRow(db)).flag_value_text).toBe('{"fal":0.9,"runware":0.1}');
     expect((await service.handle('d2 --force', alice)).outcome.kind).toBe('stage_started');
     await soakHealthy(db, service, clock, 3 * HOUR);
@@ -96,7 +104,10 @@ describe('stage transitions with the two-person rule', () => {
     await service.handle('d1', alice);
     const r = await service.handle('rollback  Runware errors in eu-west', carol);
     expect(r.outcome).toMatchObject({ kind: 'rolled_back', reason: 'Runware errors in eu-west' });
-    expect(await flagRow(db)).toMatchObject({ flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)' });
+    expect(await flagRow(db)).toMatchObject({
+      flag_value_text: '{"fal":1.0,"runware":0.0}',
+      description: 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)',
+    });
     expect((await service.handle('d2', alice)).outcome).toMatchObject({ kind: 'refused', code: 'skip' });
     expect((await service.handle('rollback', alice)).outcome).toMatchObject({ kind: 'refused', code: 'not_active' });
     expect((await service.handle('d1', alice)).outcome.kind).toBe('stage_started');

@@ -17,8 +17,11 @@ afterEach(() => db?.close());
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/rollout.mjs', ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['bin/rollout.mjs', ...args],
+      { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env } },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -26,7 +29,7 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
 const migrations = async () => (await db.pool.query('SELECT name FROM rollout.migrations ORDER BY name')).rows.map((r) => r.name);
 
 describe('npx rollout, break-glass', () => {
-  it('rolls back with only DATABASE_URL as the least-privilege role, on the run\'s own plan, without migrating', async () => {
+  it("rolls back with only DATABASE_URL as the least-privilege role, on the run's own plan, without migrating", async () => {
     db = await scratchDatabase();
     // The bot ran with ROLLOUT_CREATE_INDEX=false: the index migration is not done, and the CLI must not try it.
     await db.pool.query('DROP INDEX IF EXISTS analytics_logs_event_type_created_at_idx');
@@ -45,7 +48,8 @@ describe('npx rollout, break-glass', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Rolled back');
     expect(await one(db.pool, `SELECT flag_value_text, description FROM feature_flags WHERE flag_key = 'GEN_PROVIDER_WEIGHTS'`)).toEqual({
-      flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)',
+      flag_value_text: '{"fal":1.0,"runware":0.0}',
+      description: 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)',
     });
     expect(await one(db.pool, `SELECT count(*)::int AS n FROM feature_flags WHERE flag_key = 'SOME_OTHER_FLAG'`)).toEqual({ n: 0 });
     expect(await migrations()).toEqual(before);

@@ -38,7 +38,10 @@ describe('leadership', () => {
     // Postgres ends the quiet session (idle_session_timeout 30 s after the last heartbeat), which
     // frees the lock; the standby tries it every evaluateEvery (5 s here).
     await b.waitFor(/leader: this replica runs the guard/, 90_000);
-    const holders = await one<{ n: number }>(db.pool, `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 3111243707 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+    const holders = await one<{ n: number }>(
+      db.pool,
+      `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 3111243707 AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
     expect(holders).toEqual({ n: 1 });
     // The old leader, cut off, stops acting as one: its lock connection cannot prove the lock.
     await a.waitFor(/database unavailable|no longer held/, 30_000);
@@ -61,7 +64,10 @@ describe('leadership', () => {
     for (const s of started) if (s.status === 'fulfilled') cleanup.push(() => s.value.kill());
     const failures = started.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason).slice(0, 500));
     expect(failures).toEqual([]);
-    const index = await one(db.pool, `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'analytics_logs_event_type_created_at_idx'`);
+    const index = await one(
+      db.pool,
+      `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'analytics_logs_event_type_created_at_idx'`,
+    );
     expect(index).toEqual({ valid: true });
   });
 });

@@ -16,23 +16,29 @@ afterAll(async () => {
   await db.close();
 });
 
-const denied = (sql: string) => expect(bot.query(sql)).rejects.toThrow(/permission denied|must be owner|not visible through view|violates check option/);
+const denied = (sql: string) =>
+  expect(bot.query(sql)).rejects.toThrow(/permission denied|must be owner|not visible through view|violates check option/);
 
 describe('the least-privilege role', () => {
-  it('is who the bot is in the tests, and sees only the plan\'s flag row', async () => {
+  it("is who the bot is in the tests, and sees only the plan's flag row", async () => {
     expect((await bot.query('SELECT current_user AS u')).rows[0].u).toBe('rollout_bot');
     expect((await bot.query('SELECT flag_key FROM feature_flags')).rows).toEqual([]);
-    await bot.query(`INSERT INTO feature_flags (flag_key, flag_value, flag_value_text, description) VALUES ('GEN_PROVIDER_WEIGHTS', false, '{"fal":1.0,"runware":0.0}', 'x')`);
+    await bot.query(
+      `INSERT INTO feature_flags (flag_key, flag_value, flag_value_text, description) VALUES ('GEN_PROVIDER_WEIGHTS', false, '{"fal":1.0,"runware":0.0}', 'x')`,
+    );
     expect((await bot.query('SELECT flag_key FROM feature_flags')).rows).toEqual([{ flag_key: 'GEN_PROVIDER_WEIGHTS' }]);
   });
 
   it.each([
-    ['write another flag through the view', `INSERT INTO feature_flags (flag_key, flag_value) VALUES ('OTHER_FLAG', false) ON CONFLICT (flag_key) DO UPDATE SET flag_value = false`],
+    [
+      'write another flag through the view',
+      `INSERT INTO feature_flags (flag_key, flag_value) VALUES ('OTHER_FLAG', false) ON CONFLICT (flag_key) DO UPDATE SET flag_value = false`,
+    ],
     ['touch the app table directly', `UPDATE public.feature_flags SET flag_value = false`],
     ['delete the flag', `DELETE FROM feature_flags`],
     ['write analytics', `INSERT INTO analytics_logs (event_type) VALUES ('x')`],
     ['delete analytics', `DELETE FROM analytics_logs`],
-    ['alter the app\'s tables', `ALTER TABLE analytics_logs ADD COLUMN x int`],
+    ["alter the app's tables", `ALTER TABLE analytics_logs ADD COLUMN x int`],
     ['create objects outside its schema', `CREATE TABLE public.x (id int)`],
   ])('cannot %s', async (_what, sql) => {
     await denied(sql);

@@ -67,7 +67,10 @@ describe('Postgres down for 2 minutes', () => {
     for (let i = 0; i < 4; i++) during.push(await step(FAILING)); // 2 minutes without a database
     expect(during).toEqual(Array(4).fill('no evaluation'));
     const reply = await service.handle('status', alice);
-    expect(reply.outcome).toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/^The database is unavailable .* Nothing was changed/) });
+    expect(reply.outcome).toMatchObject({
+      kind: 'unavailable',
+      message: expect.stringMatching(/^The database is unavailable .* Nothing was changed/),
+    });
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatch(/^Database unavailable/);
     expect((await state(scratch.pool))!.state).toBe('d1');

@@ -35,7 +35,12 @@ describe('several replicas on one Postgres', () => {
     await a.waitFor(/d1 started/);
     expect(b.output).not.toMatch(/leader: this replica/);
 
-    const reportsBefore = await eventually(() => one<{ n: number }>(db.pool, 'SELECT count(*)::int AS n FROM rollout.reports'), (r) => r!.n >= 2, 20_000, 'reports by the leader');
+    const reportsBefore = await eventually(
+      () => one<{ n: number }>(db.pool, 'SELECT count(*)::int AS n FROM rollout.reports'),
+      (r) => r!.n >= 2,
+      20_000,
+      'reports by the leader',
+    );
     await a.kill('SIGKILL');
     // The standby tries the leader lock at each evaluateEvery (5 s here); takeover time is measured by the bench.
     await b.waitFor(/leader: this replica runs the guard/, 15_000);
@@ -43,7 +48,12 @@ describe('several replicas on one Postgres', () => {
     const traffic = trafficWriter(db.pool);
     cleanup.push(() => traffic.stop());
     traffic.fail(true);
-    await eventually(() => one<{ state: string }>(db.pool, 'SELECT state FROM rollout.runs'), (r) => r?.state === 'rolled_back', 40_000, 'the auto-rollback');
+    await eventually(
+      () => one<{ state: string }>(db.pool, 'SELECT state FROM rollout.runs'),
+      (r) => r?.state === 'rolled_back',
+      40_000,
+      'the auto-rollback',
+    );
     await b.waitFor(/AUTO-ROLLBACK/);
     expect(await one(db.pool, `SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'rollback'`)).toEqual({ n: 1 });
     // Reports every 5 s from one leader at a time: never two for the same tick.
@@ -68,7 +78,9 @@ describe('several replicas on one Postgres', () => {
     await feed(replica.pool, new Date(clock.now().getTime() - 5 * MINUTE), clock.now(), { perMinute: 60, failureShare: 1 });
     const r = await guardCycle(service);
     expect(r.kind).toBe('evaluated');
-    expect((r as { evaluations: { name: string; state: string }[] }).evaluations.find((e) => e.name === 'failureRatePercent')!.state).toBe('breach');
+    expect((r as { evaluations: { name: string; state: string }[] }).evaluations.find((e) => e.name === 'failureRatePercent')!.state).toBe(
+      'breach',
+    );
     expect(await one(primary.pool, `SELECT count(*)::int AS n FROM analytics_logs`)).toEqual({ n: 0 });
     expect(await one(primary.pool, `SELECT count(*)::int AS n FROM rollout.guard_state`)).toEqual({ n: 1 });
     expect(await one(replica.pool, `SELECT count(*)::int AS n FROM rollout.guard_state`)).toEqual({ n: 0 });

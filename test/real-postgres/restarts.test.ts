@@ -28,8 +28,14 @@ async function holdFlagRow() {
   return {
     waitForBlockedWriter: () =>
       eventually(
-        () => one<{ n: number }>(db.pool, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'rollout-bot' AND wait_event_type = 'Lock'`),
-        (r) => r!.n > 0, 20_000, 'a bot transaction blocked on the flag row',
+        () =>
+          one<{ n: number }>(
+            db.pool,
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'rollout-bot' AND wait_event_type = 'Lock'`,
+          ),
+        (r) => r!.n > 0,
+        20_000,
+        'a bot transaction blocked on the flag row',
       ),
     async release() {
       await client.query('ROLLBACK');
@@ -60,14 +66,19 @@ describe('SIGKILL and restart', () => {
     expect(audit!.detail.breachSince).toBe(since); // the same clock, not one restarted by the new process
     expect(audit!.detail).toMatchObject({ label: 'Rollback', automatic: true });
     expect(a.count(/AUTO-ROLLBACK/) + b.count(/AUTO-ROLLBACK/)).toBe(1);
-    const outbox = await one<{ n: number; undelivered: number }>(db.pool, `SELECT count(*)::int AS n, count(*) FILTER (WHERE delivered_at IS NULL)::int AS undelivered FROM rollout.outbox WHERE kind = 'auto_rollback'`);
+    const outbox = await one<{ n: number; undelivered: number }>(
+      db.pool,
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE delivered_at IS NULL)::int AS undelivered FROM rollout.outbox WHERE kind = 'auto_rollback'`,
+    );
     expect(outbox).toEqual({ n: 1, undelivered: 0 });
   });
 
   it('mid-approval: a killed approval leaves nothing half-done, and a retry applies it wholly', async () => {
     db = await scratchDatabase();
     const a = await bot();
-    await db.pool.query(`INSERT INTO feature_flags (flag_key, flag_value, flag_value_text, description) VALUES ('GEN_PROVIDER_WEIGHTS', false, '{"fal":1.0,"runware":0.0}', 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)')`);
+    await db.pool.query(
+      `INSERT INTO feature_flags (flag_key, flag_value, flag_value_text, description) VALUES ('GEN_PROVIDER_WEIGHTS', false, '{"fal":1.0,"runware":0.0}', 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)')`,
+    );
     a.send('d1');
     await a.waitFor(/Requested d1/);
     const lock = await holdFlagRow();
@@ -109,7 +120,8 @@ describe('SIGKILL and restart', () => {
     await b.waitFor(/AUTO-ROLLBACK at d1/);
     await traffic.stop();
     expect(await one(db.pool, `SELECT flag_value_text, description FROM feature_flags`)).toEqual({
-      flag_value_text: '{"fal":1.0,"runware":0.0}', description: 'Provider weights: 100% FAL, 0% Runware (Rollback)',
+      flag_value_text: '{"fal":1.0,"runware":0.0}',
+      description: 'Provider weights: 100% FAL, 0% Runware (Rollback)',
     });
     expect(a.count(/AUTO-ROLLBACK/) + b.count(/AUTO-ROLLBACK/)).toBe(1);
     expect(await one(db.pool, `SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'rollback'`)).toEqual({ n: 1 });

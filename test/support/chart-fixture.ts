@@ -50,7 +50,12 @@ export function syntheticHistory(plan: Plan, hours: number, traffic: Traffic = {
   return { series, hist, leadBuckets: lead / step };
 }
 
-export function syntheticChart(traffic: Traffic = {}, hours = 3, plan: Plan = defaultPlan(), resetOnFire = false): { plan: Plan; data: ChartSeries; series: BucketSeries } {
+export function syntheticChart(
+  traffic: Traffic = {},
+  hours = 3,
+  plan: Plan = defaultPlan(),
+  resetOnFire = false,
+): { plan: Plan; data: ChartSeries; series: BucketSeries } {
   const { series, hist, leadBuckets } = syntheticHistory(plan, hours, traffic);
   const windows = new SeriesWindows(plan, series);
   return { plan, data: chartSeries(windows, hist, leadBuckets - 1 + plan.evaluateEveryMs / series.stepMs, 0.004), series };

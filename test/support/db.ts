@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import type pg from 'pg';
 import { inject } from 'vitest';
 import { openDatabase, postgresPool, type Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
@@ -7,7 +7,8 @@ import { BOT_ROLE, withUser } from './global-setup.ts';
 
 export const dbKind = (): 'pglite' | 'postgres' => (process.env.TEST_DB_KIND === 'postgres' ? 'postgres' : 'pglite');
 
-const TABLES = 'rollout.home_viewers, public.feature_flags, public.analytics_logs, rollout.slack_messages, rollout.chart_jobs, rollout.audit, rollout.outbox, rollout.reports, rollout.guard_state, rollout.requests, rollout.runs';
+const TABLES =
+  'rollout.home_viewers, public.feature_flags, public.analytics_logs, rollout.slack_messages, rollout.chart_jobs, rollout.audit, rollout.outbox, rollout.reports, rollout.guard_state, rollout.requests, rollout.runs';
 
 export interface TestDatabase extends Database {
   /**

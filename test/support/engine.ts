@@ -35,7 +35,9 @@ export function engine(db: Database, opts: { plan?: Plan; clock?: TestClock; hea
 }
 
 export async function flagRow(db: Database) {
-  const { rows } = await db.pool.query(`SELECT flag_value, flag_value_text, description FROM feature_flags WHERE flag_key = 'GEN_PROVIDER_WEIGHTS'`);
+  const { rows } = await db.pool.query(
+    `SELECT flag_value, flag_value_text, description FROM feature_flags WHERE flag_key = 'GEN_PROVIDER_WEIGHTS'`,
+  );
   return rows[0] ?? null;
 }
 

@@ -102,14 +102,17 @@ export class FakeSlack {
 
   /** The views Slack was asked to show (views.open / views.publish / views.update), oldest first. */
   views(method?: 'views.open' | 'views.publish' | 'views.update', userId?: string): ApiCall[] {
-    return this.calls.filter((c) => (method ? c.method === method : c.method.startsWith('views.')) && (!userId || c.body.user_id === userId));
+    return this.calls.filter(
+      (c) => (method ? c.method === method : c.method.startsWith('views.')) && (!userId || c.body.user_id === userId),
+    );
   }
 
   /** Waits until the condition over the recorded traffic holds (no sleeps, no timings). */
   async until(condition: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`fake Slack: timed out waiting for ${what} (${this.calls.length} calls, ${this.replies.length} replies)`);
+      if (Date.now() > deadline)
+        throw new Error(`fake Slack: timed out waiting for ${what} (${this.calls.length} calls, ${this.replies.length} replies)`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 200);
         this.waiters.push(() => {
@@ -147,7 +150,11 @@ export class FakeSlack {
       if (scripted && 'status' in scripted) return json(scripted.status, { ok: false });
       const form = await new Response(bytes, { headers: { 'content-type': String(req.headers['content-type']) } }).formData();
       const file = [...form.values()].find((v): v is File => typeof v !== 'string');
-      this.uploads.push({ fileId: path.slice('/upload/'.length), bytes: Buffer.from(await file!.arrayBuffer()), afterCall: this.calls.length - 1 });
+      this.uploads.push({
+        fileId: path.slice('/upload/'.length),
+        bytes: Buffer.from(await file!.arrayBuffer()),
+        afterCall: this.calls.length - 1,
+      });
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end(`OK - ${file!.size}`);
       this.notify();
@@ -159,7 +166,8 @@ export class FakeSlack {
     // The Web API client sends objects as JSON strings inside the form: blocks, files, and views (views.*).
     for (const [k, v] of new URLSearchParams(raw)) body[k] = k === 'blocks' || k === 'files' || k === 'view' ? JSON.parse(v) : v;
     this.calls.push({ method, body, authorization: req.headers.authorization });
-    const scripted = this.held.get(method) ?? (this.methodScript.get(method)?.length ? this.methodScript.get(method)!.shift() : this.script.shift());
+    const scripted =
+      this.held.get(method) ?? (this.methodScript.get(method)?.length ? this.methodScript.get(method)!.shift() : this.script.shift());
     this.notify();
     if (scripted && !('pass' in scripted)) {
       if ('drop' in scripted) return void req.socket.destroy();
@@ -179,11 +187,13 @@ export class FakeSlack {
     if (method === 'files.completeUploadExternal') {
       const files = body.files as { id: string; title?: string }[];
       if (files.some((f) => !this.uploads.some((u) => u.fileId === f.id))) return json(200, { ok: false, error: 'file_not_found' });
-      for (const f of files) this.shared.push({ call: this.calls.length - 1, fileId: f.id, title: f.title, channel: body.channel_id, threadTs: body.thread_ts });
+      for (const f of files)
+        this.shared.push({ call: this.calls.length - 1, fileId: f.id, title: f.title, channel: body.channel_id, threadTs: body.thread_ts });
       return json(200, { ok: true, files: files.map((f) => ({ id: f.id, title: f.title })) });
     }
     if (method === 'chat.update') return json(200, { ok: true, channel: body.channel, ts: body.ts });
-    if (method === 'views.open' || method === 'views.publish') return json(200, { ok: true, view: { ...(body.view as object), id: `V${String(++this.viewCounter).padStart(6, '0')}` } });
+    if (method === 'views.open' || method === 'views.publish')
+      return json(200, { ok: true, view: { ...(body.view as object), id: `V${String(++this.viewCounter).padStart(6, '0')}` } });
     if (method === 'views.update') return json(200, { ok: true, view: { ...(body.view as object), id: body.view_id } });
     return json(200, { ok: true });
   }

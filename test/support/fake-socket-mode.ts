@@ -31,7 +31,14 @@ export class FakeSocketMode {
         this.acks.set(ack.envelope_id, ack);
         this.waiting.get(ack.envelope_id)?.(ack);
       });
-      ws.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake-socket-mode' }, connection_info: { app_id: 'A0APP' } }));
+      ws.send(
+        JSON.stringify({
+          type: 'hello',
+          num_connections: 1,
+          debug_info: { host: 'fake-socket-mode' },
+          connection_info: { app_id: 'A0APP' },
+        }),
+      );
     });
   }
 

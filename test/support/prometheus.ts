@@ -28,7 +28,11 @@ export async function scrape(port: number): Promise<Scrape> {
 }
 
 export class Scrape {
-  constructor(readonly text: string, readonly families: Family[], readonly contentType: string | null) {}
+  constructor(
+    readonly text: string,
+    readonly families: Family[],
+    readonly contentType: string | null,
+  ) {}
 
   family(name: string): Family | undefined {
     return this.families.find((f) => f.name === name);
@@ -42,7 +46,8 @@ export class Scrape {
   /** The cumulative buckets (le → count) of a histogram that has one label set. */
   buckets(name: string): Record<string, number> {
     const f = this.family(name);
-    if (f?.type !== 'HISTOGRAM' || f.metrics.length !== 1 || !f.metrics[0].buckets) throw new Error(`${name} is not a histogram with one label set`);
+    if (f?.type !== 'HISTOGRAM' || f.metrics.length !== 1 || !f.metrics[0].buckets)
+      throw new Error(`${name} is not a histogram with one label set`);
     return Object.fromEntries(Object.entries(f.metrics[0].buckets).map(([le, n]) => [le, Number(n)]));
   }
 

@@ -7,7 +7,16 @@ import { openTestDatabase, type TestDatabase } from './db.ts';
 import { engine } from './engine.ts';
 import { TestClock } from './clock.ts';
 import { FakeSlack, type Reply } from './fake-slack.ts';
-import { buttonBody, commandBody, homeButtonBody, homeOpenedEvent, postSigned, postSignedJson, SIGNING_SECRET, viewSubmissionBody } from './slack-requests.ts';
+import {
+  buttonBody,
+  commandBody,
+  homeButtonBody,
+  homeOpenedEvent,
+  postSigned,
+  postSignedJson,
+  SIGNING_SECRET,
+  viewSubmissionBody,
+} from './slack-requests.ts';
 import { REASON } from '../../src/render/blocks/modals.ts';
 
 export const CHANNEL = 'C0ROLLOUT';
@@ -36,14 +45,22 @@ export async function slackHarness(opts: { plan?: Plan; answerWithinMs?: number;
   const port = (await front.listen())!;
 
   const h = {
-    db, fake, clock, service, front, port,
+    db,
+    fake,
+    clock,
+    service,
+    front,
+    port,
     setHealth(reading: HealthReading) {
       health = reading;
     },
     /** The app's /api/health as the seed shows it, reporting these weights. */
     healthReporting(weights: Record<string, number>): HealthReading {
       return {
-        kind: 'read', weights, weightsProblem: null, checkedAt: clock.now().toISOString(),
+        kind: 'read',
+        weights,
+        weightsProblem: null,
+        checkedAt: clock.now().toISOString(),
         providers: { fal: { ok: true, latencyMs: 125, error: null }, runware: { ok: true, latencyMs: 98, error: null } },
       };
     },

@@ -35,12 +35,21 @@ export async function socketHarness(opts: { db?: TestDatabase } = {}) {
     child: () => log,
   };
   const front = createSlackFrontEnd({
-    service, log, leader: soleLeader(),
+    service,
+    log,
+    leader: soleLeader(),
     slack: { botToken: 'xoxb-test-token', appToken: APP_TOKEN, apiUrl: fake.apiUrl, channel: CHANNEL, port: 0, socket: FAST_SOCKET },
   });
 
   const h = {
-    db, fake, sm, clock, service, front, lines, port: 0,
+    db,
+    fake,
+    sm,
+    clock,
+    service,
+    front,
+    lines,
+    port: 0,
     /** Starts /healthz and the connection (the harness starts nothing by itself, for the start-up tests). */
     async listen() {
       h.port = await front.listen();

@@ -4,11 +4,19 @@ import type pg from 'pg';
 export { insertRoutes, type RouteRow } from '../../src/demo/traffic.ts';
 import { insertRoutes, type RouteRow } from '../../src/demo/traffic.ts';
 
-export async function insertEvents(pool: Pick<pg.Pool, 'query'>, type: string, count: number, at: Date, data: Record<string, unknown> = {}): Promise<void> {
-  await pool.query(
-    `INSERT INTO analytics_logs (event_type, event_data, created_at) SELECT $1, $2::jsonb, $3 FROM generate_series(1, $4)`,
-    [type, JSON.stringify(data), at, count],
-  );
+export async function insertEvents(
+  pool: Pick<pg.Pool, 'query'>,
+  type: string,
+  count: number,
+  at: Date,
+  data: Record<string, unknown> = {},
+): Promise<void> {
+  await pool.query(`INSERT INTO analytics_logs (event_type, event_data, created_at) SELECT $1, $2::jsonb, $3 FROM generate_series(1, $4)`, [
+    type,
+    JSON.stringify(data),
+    at,
+    count,
+  ]);
 }
 
 /**
@@ -17,7 +25,16 @@ export async function insertEvents(pool: Pick<pg.Pool, 'query'>, type: string, c
  */
 export async function steadyTraffic(
   pool: Pick<pg.Pool, 'query'>,
-  opts: { provider: string; end: Date; minutes: number; perMinute: number; latencyMs: number; failureShare?: number; cost?: number; genOk?: boolean },
+  opts: {
+    provider: string;
+    end: Date;
+    minutes: number;
+    perMinute: number;
+    latencyMs: number;
+    failureShare?: number;
+    cost?: number;
+    genOk?: boolean;
+  },
 ): Promise<void> {
   const rows: RouteRow[] = [];
   const failEvery = opts.failureShare ? Math.round(1 / opts.failureShare) : 0;
@@ -25,7 +42,13 @@ export async function steadyTraffic(
     for (let i = 0; i < opts.perMinute; i++) {
       const at = new Date(opts.end.getTime() - m * 60_000 - Math.floor((i * 60_000) / opts.perMinute) - 1);
       const n = m * opts.perMinute + i;
-      rows.push({ provider: opts.provider, latencyMs: opts.latencyMs, error: failEvery && n % failEvery === 0 ? 'timeout' : null, cost: opts.cost, at });
+      rows.push({
+        provider: opts.provider,
+        latencyMs: opts.latencyMs,
+        error: failEvery && n % failEvery === 0 ? 'timeout' : null,
+        cost: opts.cost,
+        at,
+      });
     }
   }
   await insertRoutes(pool, rows);
@@ -50,10 +73,19 @@ export interface Health {
  * Writes the candidate's and `from`'s traffic for (from, to] at an even rate: what the app would
  * have logged while the test clock moved. gen_ok for each success, so the voucher rate has a base.
  */
-export async function feed(pool: Pick<pg.Pool, 'query'>, from: Date, to: Date, candidate: Health, baseline: Health = { perMinute: 0 }): Promise<void> {
+export async function feed(
+  pool: Pick<pg.Pool, 'query'>,
+  from: Date,
+  to: Date,
+  candidate: Health,
+  baseline: Health = { perMinute: 0 },
+): Promise<void> {
   const rows: RouteRow[] = [];
   const span = to.getTime() - from.getTime();
-  for (const [provider, h] of [['runware', candidate], ['fal', baseline]] as const) {
+  for (const [provider, h] of [
+    ['runware', candidate],
+    ['fal', baseline],
+  ] as const) {
     const n = Math.round((h.perMinute * span) / 60_000);
     const failEvery = h.failureShare ? Math.max(1, Math.round(1 / h.failureShare)) : 0;
     for (let i = 0; i < n; i++) {
@@ -68,5 +100,9 @@ export async function feed(pool: Pick<pg.Pool, 'query'>, from: Date, to: Date, c
   }
   await insertRoutes(pool, rows);
   const ok = rows.filter((r) => !r.error).map((r) => r.at);
-  if (ok.length) await pool.query(`INSERT INTO analytics_logs (event_type, event_data, created_at) SELECT 'gen_ok', '{}'::jsonb, t FROM unnest($1::timestamptz[]) t`, [ok]);
+  if (ok.length)
+    await pool.query(
+      `INSERT INTO analytics_logs (event_type, event_data, created_at) SELECT 'gen_ok', '{}'::jsonb, t FROM unnest($1::timestamptz[]) t`,
+      [ok],
+    );
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { advanceEpisode, rollEpisodeBack, type AlertEpisode, type EpisodeAction, type EpisodeEvent } from '../../src/core/alert-episodes.ts';
+import {
+  advanceEpisode,
+  rollEpisodeBack,
+  type AlertEpisode,
+  type EpisodeAction,
+  type EpisodeEvent,
+} from '../../src/core/alert-episodes.ts';
 import { episodeParentMessage, episodeSummary, type EpisodeParent } from '../../src/render/blocks/episodes.ts';
 import type { LineEvaluation } from '../../src/core/red-lines.ts';
 import { defaultPlan } from '../../src/plan/plan.ts';
@@ -124,7 +130,14 @@ describe('advanceEpisode: which breach alerts join a thread', () => {
     const { episode } = play(['B 10:00', 'R 10:02']);
     const closed = rollEpisodeBack(episode!, at('10:05'))!;
     expect(closed.rolledBackAt).toBe(at('10:05'));
-    const next = advanceEpisode(closed, { kind: 'breach_started', outboxId: 9, runId: 1, line: 'failureRatePercent', stage: 'd1', at: at('10:06') });
+    const next = advanceEpisode(closed, {
+      kind: 'breach_started',
+      outboxId: 9,
+      runId: 1,
+      line: 'failureRatePercent',
+      stage: 'd1',
+      at: at('10:06'),
+    });
     expect(next.action).toBe('new_parent');
   });
 });
@@ -145,24 +158,66 @@ describe('rollEpisodeBack', () => {
 describe('the episode parent', () => {
   const plan = defaultPlan();
   const first: LineEvaluation = {
-    name: 'failureRatePercent', state: 'breach', value: 2.4, threshold: 2, windowMs: 5 * MIN, samples: 300, candidateRequests: 300, fromValue: null,
+    name: 'failureRatePercent',
+    state: 'breach',
+    value: 2.4,
+    threshold: 2,
+    windowMs: 5 * MIN,
+    samples: 300,
+    candidateRequests: 300,
+    fromValue: null,
   };
-  const parent = (timeline: string[], extra: Partial<EpisodeParent> = {}): EpisodeParent => ({ episode: play(timeline).episode!, first, forMs: 5 * MIN, shadow: false, ...extra });
-  const hovering = ['B 10:00', 'R 10:03:10', 'B 10:10', 'R 10:11', 'B 10:20', 'R 10:21', 'B 10:25', 'R 10:26', 'B 10:30', 'R 10:31', 'B 10:35', 'R 10:36', 'B 10:40', 'R 10:42'];
+  const parent = (timeline: string[], extra: Partial<EpisodeParent> = {}): EpisodeParent => ({
+    episode: play(timeline).episode!,
+    first,
+    forMs: 5 * MIN,
+    shadow: false,
+    ...extra,
+  });
+  const hovering = [
+    'B 10:00',
+    'R 10:03:10',
+    'B 10:10',
+    'R 10:11',
+    'B 10:20',
+    'R 10:21',
+    'B 10:25',
+    'R 10:26',
+    'B 10:30',
+    'R 10:31',
+    'B 10:35',
+    'R 10:36',
+    'B 10:40',
+    'R 10:42',
+  ];
 
   it.each([
     { name: 'recovered after flapping', p: parent(hovering), text: 'breached 7 times in 42m, longest 3m 10s, now recovered' },
-    { name: 'breaching again', p: parent(['B 10:00', 'R 10:02', 'B 10:30']), text: 'breached 2 times in 30m, longest 2m, breaching since 10:30 UTC (auto-rollback at 10:35:00 UTC if it holds)' },
-    { name: 'breaching in shadow mode', p: parent(['B 10:00', 'R 10:02', 'B 10:30'], { shadow: true }), text: 'breached 2 times in 30m, longest 2m, breaching since 10:30 UTC' },
+    {
+      name: 'breaching again',
+      p: parent(['B 10:00', 'R 10:02', 'B 10:30']),
+      text: 'breached 2 times in 30m, longest 2m, breaching since 10:30 UTC (auto-rollback at 10:35:00 UTC if it holds)',
+    },
+    {
+      name: 'breaching in shadow mode',
+      p: parent(['B 10:00', 'R 10:02', 'B 10:30'], { shadow: true }),
+      text: 'breached 2 times in 30m, longest 2m, breaching since 10:30 UTC',
+    },
     { name: 'a single breach that recovered', p: parent(['B 10:00', 'R 10:03:10']), text: 'breached once for 3m 10s, now recovered' },
     {
       name: 'a single breach rolled back',
-      p: (() => { const p = parent(['B 10:00']); return { ...p, episode: rollEpisodeBack(p.episode, at('10:05'))! }; })(),
+      p: (() => {
+        const p = parent(['B 10:00']);
+        return { ...p, episode: rollEpisodeBack(p.episode, at('10:05'))! };
+      })(),
       text: 'breaching since 10:00 UTC, rolled back at 10:05 UTC',
     },
     {
       name: 'rolled back while breaching',
-      p: (() => { const p = parent(['B 10:00', 'R 10:02', 'B 10:30']); return { ...p, episode: rollEpisodeBack(p.episode, at('10:35'))! }; })(),
+      p: (() => {
+        const p = parent(['B 10:00', 'R 10:02', 'B 10:30']);
+        return { ...p, episode: rollEpisodeBack(p.episode, at('10:35'))! };
+      })(),
       text: 'breached 2 times in 35m, longest 2m, breaching since 10:30 UTC, rolled back at 10:35 UTC',
     },
   ])('says the episode so far: $name', ({ p, text }) => {

@@ -12,7 +12,7 @@ function percentileCont(values: number[]): number {
 describe('p95 decided from counts', () => {
   it('agrees with PERCENTILE_CONT on 5 000 random windows, or says it cannot tell', () => {
     let seed = 42;
-    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     let ambiguous = 0;
     for (let t = 0; t < 5_000; t++) {
       const n = 1 + Math.floor(rand() * 300);
@@ -35,19 +35,21 @@ describe('p95 decided from counts', () => {
 });
 
 describe('p95 over a window of buckets', () => {
-  it('gives the guard\'s verdict everywhere, and PERCENTILE_CONT\'s exact value where the threshold falls between its two points', async () => {
+  it("gives the guard's verdict everywhere, and PERCENTILE_CONT's exact value where the threshold falls between its two points", async () => {
     const { SeriesWindows, emptySeries } = await import('../../src/core/backtest.ts');
     const { defaultPlan } = await import('../../src/plan/plan.ts');
     const plan = defaultPlan();
     const threshold = plan.redLines.p95LatencyMs.threshold;
     let seed = 7;
-    const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const n = 400;
     const series = emptySeries(0, 30_000, n);
     const values: number[][] = [];
     for (let i = 0; i < n; i++) {
       const tail = (Math.sin(i / 20) + 1) * 0.05; // drifts around the threshold's share
-      values[i] = Array.from({ length: 3 + Math.floor(rand() * 8) }, () => Math.round(rand() < tail ? 7_000 + rand() * 3_000 : 1_000 + rand() * 3_000));
+      values[i] = Array.from({ length: 3 + Math.floor(rand() * 8) }, () =>
+        Math.round(rand() < tail ? 7_000 + rand() * 3_000 : 1_000 + rand() * 3_000),
+      );
       for (const v of values[i]) {
         series.to.requests[i]++;
         series.to.latencySamples[i]++;
@@ -85,7 +87,10 @@ describe('would-be rollbacks FAL shares', () => {
     const series = emptySeries(0, step, 3 * hour);
     // 100 requests per bucket on each provider; Runware fails 10 % throughout; FAL only in the first 90 minutes.
     for (let i = 0; i < series.length; i++) {
-      for (const [s, failures] of [[series.to, 10], [series.from, i < 1.5 * hour ? 10 : 0]] as const) {
+      for (const [s, failures] of [
+        [series.to, 10],
+        [series.from, i < 1.5 * hour ? 10 : 0],
+      ] as const) {
         s.requests[i] = 100;
         s.failures[i] = failures;
         s.latencySamples[i] = 100;

@@ -8,8 +8,14 @@ const t0 = Date.parse('2026-11-28T10:00:00Z');
 
 const evals = (failure: LineState, requests = 500): LineEvaluation[] =>
   RED_LINES.map((name) => ({
-    name, state: name === 'failureRatePercent' ? failure : requests < 50 ? 'no_data' : 'ok', value: 1, threshold: 2,
-    windowMs: plan.redLines[name].windowMs, samples: requests, candidateRequests: requests, fromValue: null,
+    name,
+    state: name === 'failureRatePercent' ? failure : requests < 50 ? 'no_data' : 'ok',
+    value: 1,
+    threshold: 2,
+    windowMs: plan.redLines[name].windowMs,
+    samples: requests,
+    candidateRequests: requests,
+    fromValue: null,
   }));
 
 /** Runs a sequence of failure-rate states, one per 30 s, and returns when (in s) it fired. */

@@ -55,7 +55,8 @@ const slowTo = bucketAt(START + 120 * MIN);
 const slowRunware = syntheticChart({ candidate: (i) => (i >= slowFrom && i < slowTo ? { p95Ms: 11_000 } : {}) });
 const healthy = syntheticChart();
 
-const stage = (data: ChartSeries, plan = healthy.plan) => panelsSpec(plan, data, { title: 'Stage D2 — 50 % Runware', subtitle: 'test', marks: [{ atMs: START + 10 * MIN, label: 'D2 start' }] });
+const stage = (data: ChartSeries, plan = healthy.plan) =>
+  panelsSpec(plan, data, { title: 'Stage D2 — 50 % Runware', subtitle: 'test', marks: [{ atMs: START + 10 * MIN, label: 'D2 start' }] });
 
 describe('stage report chart', () => {
   const breachPng = Picture.of(renderPng(stage(slowRunware.data)));
@@ -88,7 +89,9 @@ describe('stage report chart', () => {
       const line = healthy.data.lines[name];
       const g = panelGrid(k);
       const y = mapper(g, healthy.data, line).y(line.threshold);
-      expect(healthyPng.count(hex(COLORS.threshold), g.left + 20, g.left + g.width - 20, y - 2, y + 2, 20), name).toBeGreaterThan(g.width * 0.8);
+      expect(healthyPng.count(hex(COLORS.threshold), g.left + 20, g.left + g.width - 20, y - 2, y + 2, 20), name).toBeGreaterThan(
+        g.width * 0.8,
+      );
       const fal = healthyPng.count(hex(COLORS.incumbent), g.left, g.left + g.width, g.top, g.top + g.height);
       const all = healthyPng.count(hex(COLORS.combined), g.left, g.left + g.width, g.top, g.top + g.height);
       if (name === 'regenerateRatePercent') expect([fal, all > 200]).toEqual([0, true]);
@@ -124,7 +127,13 @@ describe('alert window chart', () => {
     const line = slowRunware.data.lines.p95LatencyMs;
     const b = line.breaches[0];
     const span = { fromMs: b.fromMs - 20 * MIN, toMs: b.firedAtMs! + 10 * MIN };
-    const spec = alertWindowSpec(slowRunware.plan, { line: sliceLine(line, span.fromMs, span.toMs), ...span, crossedAtMs: b.fromMs, firedAtMs: b.firedAtMs, what: 'Automatic rollback' });
+    const spec = alertWindowSpec(slowRunware.plan, {
+      line: sliceLine(line, span.fromMs, span.toMs),
+      ...span,
+      crossedAtMs: b.fromMs,
+      firedAtMs: b.firedAtMs,
+      what: 'Automatic rollback',
+    });
     const pic = Picture.of(renderPng(spec));
     expect([pic.png.width, pic.png.height]).toEqual([1200, 640]);
     const m = mapper(ALERT_GRID, span, line);

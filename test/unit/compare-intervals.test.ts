@@ -52,14 +52,24 @@ describe('failure and voucher differences at the edges', () => {
   });
 
   test('no rows on a side gives a reason, not NaN', () => {
-    expect(failureDifference({ events: 0, trials: 0 }, { events: 3, trials: 500 })).toEqual({ ok: false, reason: 'no candidate rows to compare' });
-    expect(failureDifference({ events: 1, trials: 50 }, { events: 0, trials: 0 })).toEqual({ ok: false, reason: 'no reference rows to compare' });
+    expect(failureDifference({ events: 0, trials: 0 }, { events: 3, trials: 500 })).toEqual({
+      ok: false,
+      reason: 'no candidate rows to compare',
+    });
+    expect(failureDifference({ events: 1, trials: 50 }, { events: 0, trials: 0 })).toEqual({
+      ok: false,
+      reason: 'no reference rows to compare',
+    });
   });
 
   test('impossible counts are refused with what is wrong', () => {
     expect(() => failureDifference({ events: 6, trials: 5 }, { events: 0, trials: 5 })).toThrow('events (6) cannot exceed trials (5)');
-    expect(() => failureDifference({ events: 1.5, trials: 5 }, { events: 0, trials: 5 })).toThrow('events must be a whole number ≥ 0 (got 1.5)');
-    expect(() => failureDifference({ events: 1, trials: 5 }, { events: 0, trials: 5 }, 1.2)).toThrow('confidence must be between 0.5 and 1');
+    expect(() => failureDifference({ events: 1.5, trials: 5 }, { events: 0, trials: 5 })).toThrow(
+      'events must be a whole number ≥ 0 (got 1.5)',
+    );
+    expect(() => failureDifference({ events: 1, trials: 5 }, { events: 0, trials: 5 }, 1.2)).toThrow(
+      'confidence must be between 0.5 and 1',
+    );
   });
 
   test('vouchers are compared with the hour before D1, and more vouchers than images is not a rate', () => {
@@ -67,8 +77,14 @@ describe('failure and voucher differences at the edges', () => {
     expect(i.estimate).toBeCloseTo(0.25, 10);
     expect(i.lower).toBeLessThan(0);
     expect(i.upper).toBeGreaterThan(0.5);
-    expect(voucherShift({ events: 5, trials: 4 }, { events: 1, trials: 100 })).toMatchObject({ ok: false, reason: expect.stringContaining('more vouchers (5) than gen_ok rows (4)') });
-    expect(voucherShift({ events: 5, trials: 400 }, { events: 0, trials: 0 })).toMatchObject({ ok: false, reason: 'no gen_ok rows in the hour before D1 to compare with' });
+    expect(voucherShift({ events: 5, trials: 4 }, { events: 1, trials: 100 })).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('more vouchers (5) than gen_ok rows (4)'),
+    });
+    expect(voucherShift({ events: 5, trials: 400 }, { events: 0, trials: 0 })).toMatchObject({
+      ok: false,
+      reason: 'no gen_ok rows in the hour before D1 to compare with',
+    });
   });
 });
 
@@ -126,8 +142,14 @@ describe('cost per image: ratio of means', () => {
     // Only the rounding left by sum² − n·mean² in the variance separates the bounds.
     expect(i.lower).toBeCloseTo(0.9, 6);
     expect(i.upper).toBeCloseTo(0.9, 6);
-    expect(costRatio(momentsOf([0.004]), momentsOf([0.005, 0.005]))).toEqual({ ok: false, reason: 'Runware has 1 cost rows: at least 2 are needed' });
-    expect(costRatio(momentsOf([0.004, 0.004]), momentsOf([0, 0]))).toMatchObject({ ok: false, reason: expect.stringContaining("FAL's costs add up to 0") });
+    expect(costRatio(momentsOf([0.004]), momentsOf([0.005, 0.005]))).toEqual({
+      ok: false,
+      reason: 'Runware has 1 cost rows: at least 2 are needed',
+    });
+    expect(costRatio(momentsOf([0.004, 0.004]), momentsOf([0, 0]))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining("FAL's costs add up to 0"),
+    });
   });
 });
 
@@ -167,7 +189,11 @@ describe('95 % intervals cover the truth in about 95 % of 1,000 simulated window
     ['D2 5-minute window, Runware +0.5 pp', 920, 920, 0.012, 0.007],
     ['tiny counts, large rates', 20, 20, 0.3, 0.1],
   ])('failures: %s', (_name, nR, nF, pR, pF) => {
-    const c = coverage(101, (rng) => failureDifference({ events: binomial(rng, nR, pR), trials: nR }, { events: binomial(rng, nF, pF), trials: nF }), 100 * (pR - pF));
+    const c = coverage(
+      101,
+      (rng) => failureDifference({ events: binomial(rng, nR, pR), trials: nR }, { events: binomial(rng, nF, pF), trials: nF }),
+      100 * (pR - pF),
+    );
     expect(c).toBeGreaterThanOrEqual(0.93);
     expect(c).toBeLessThanOrEqual(0.98);
   });
@@ -177,7 +203,12 @@ describe('95 % intervals cover the truth in about 95 % of 1,000 simulated window
   });
 
   test('vouchers: an hour at 2 % against the hour before D1 at 2 %', () => {
-    const c = coverage(103, (rng) => voucherShift({ events: binomial(rng, 22_000, 0.02), trials: 22_000 }, { events: binomial(rng, 20_000, 0.02), trials: 20_000 }), 0);
+    const c = coverage(
+      103,
+      (rng) =>
+        voucherShift({ events: binomial(rng, 22_000, 0.02), trials: 22_000 }, { events: binomial(rng, 20_000, 0.02), trials: 20_000 }),
+      0,
+    );
     expect(c).toBeGreaterThanOrEqual(0.93);
     expect(c).toBeLessThanOrEqual(0.98);
   });
@@ -194,11 +225,15 @@ describe('95 % intervals cover the truth in about 95 % of 1,000 simulated window
     ['D1 5-minute window', 184, 1656],
     ['thin window near the minimum for a p95', 80, 720],
   ])('p95 ratio: %s', (_name, nR, nF) => {
-    const c = coverage(104, (rng) => {
-      const r = Float64Array.from({ length: nR }, () => latency(rng, 2700)).sort();
-      const f = Float64Array.from({ length: nF }, () => latency(rng, 2500)).sort();
-      return p95Ratio(p95SampleOf(r)!, p95SampleOf(f)!);
-    }, TRUE_RATIO);
+    const c = coverage(
+      104,
+      (rng) => {
+        const r = Float64Array.from({ length: nR }, () => latency(rng, 2700)).sort();
+        const f = Float64Array.from({ length: nF }, () => latency(rng, 2500)).sort();
+        return p95Ratio(p95SampleOf(r)!, p95SampleOf(f)!);
+      },
+      TRUE_RATIO,
+    );
     expect(c).toBeGreaterThanOrEqual(0.93);
     expect(c).toBeLessThanOrEqual(0.98);
   });
@@ -208,11 +243,15 @@ describe('95 % intervals cover the truth in about 95 % of 1,000 simulated window
   test('cost ratio: a 5-minute D1 window, costs spread ±30 %', () => {
     // Log-normal costs with mean exactly 0.0045 and 0.005: the true ratio is 0.9.
     const cost = (rng: Random, mean: number) => mean * Math.exp(0.3 * rng.normal() - 0.045);
-    const c = coverage(105, (rng) => {
-      const r = Array.from({ length: 184 }, () => cost(rng, 0.0045));
-      const f = Array.from({ length: 1656 }, () => cost(rng, 0.005));
-      return costRatio(momentsOf(r), momentsOf(f));
-    }, 0.9);
+    const c = coverage(
+      105,
+      (rng) => {
+        const r = Array.from({ length: 184 }, () => cost(rng, 0.0045));
+        const f = Array.from({ length: 1656 }, () => cost(rng, 0.005));
+        return costRatio(momentsOf(r), momentsOf(f));
+      },
+      0.9,
+    );
     expect(c).toBeGreaterThanOrEqual(0.93);
     expect(c).toBeLessThanOrEqual(0.98);
   });

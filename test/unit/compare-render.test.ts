@@ -1,18 +1,37 @@
 import { describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { costText, failureText, p95Text, sharedBreachText, signed, verdictText, versusLine, voucherText } from '../../src/render/compare.ts';
+import {
+  costText,
+  failureText,
+  p95Text,
+  sharedBreachText,
+  signed,
+  verdictText,
+  versusLine,
+  voucherText,
+} from '../../src/render/compare.ts';
 import { rollsBackOn, sharedBreach, type SharedBreachLine } from '../../src/core/compare/shared-breach.ts';
 import { COMPARE_DEFAULTS, compareSchema, onSharedBreachSchema } from '../../src/core/compare/schema.ts';
 import { failureSequential, latencySequential, type SequentialResult } from '../../src/core/compare/sequential.ts';
 import type { Comparison } from '../../src/core/compare/interval.ts';
 
 const NAMES = { to: 'Runware', from: 'FAL' };
-const c = (estimate: number, lower: number, upper: number): Comparison => ({ ok: true, interval: { estimate, lower, upper, confidence: 0.95 } });
+const c = (estimate: number, lower: number, upper: number): Comparison => ({
+  ok: true,
+  interval: { estimate, lower, upper, confidence: 0.95 },
+});
 
 describe('what people read', () => {
   test('the checklist line, with the real minus sign', () => {
-    const line = versusLine(NAMES, [failureText(c(0.4, -0.1, 0.9)), p95Text(c(1.12, 0.98, 1.3), NAMES), costText(c(1.05, 1.01, 1.09), NAMES), voucherText(c(0.3, -0.2, 0.8))]);
-    expect(line).toBe('Runware vs FAL: failures +0.4 pp [−0.1, +0.9] · p95 1.12× FAL [0.98, 1.30] · cost 1.05× FAL [1.01, 1.09] · vouchers +0.3 pp vs the hour before D1 [−0.2, +0.8]');
+    const line = versusLine(NAMES, [
+      failureText(c(0.4, -0.1, 0.9)),
+      p95Text(c(1.12, 0.98, 1.3), NAMES),
+      costText(c(1.05, 1.01, 1.09), NAMES),
+      voucherText(c(0.3, -0.2, 0.8)),
+    ]);
+    expect(line).toBe(
+      'Runware vs FAL: failures +0.4 pp [−0.1, +0.9] · p95 1.12× FAL [0.98, 1.30] · cost 1.05× FAL [1.01, 1.09] · vouchers +0.3 pp vs the hour before D1 [−0.2, +0.8]',
+    );
   });
 
   test('signs: no "−0.0", and an unbounded ratio reads ∞', () => {
@@ -23,33 +42,80 @@ describe('what people read', () => {
   });
 
   test('no comparison says why', () => {
-    expect(failureText({ ok: false, reason: 'no candidate rows to compare' })).toBe('failures: no comparison (no candidate rows to compare)');
+    expect(failureText({ ok: false, reason: 'no candidate rows to compare' })).toBe(
+      'failures: no comparison (no candidate rows to compare)',
+    );
   });
 
   const result = (over: Partial<SequentialResult>): SequentialResult => ({
-    verdict: 'inconclusive', estimate: 0.2, lower: -0.9, upper: 1.4, margin: 1, confidence: 0.95, runwareSamples: 600, falSamples: 5400, moreRunware: 1234, ...over,
+    verdict: 'inconclusive',
+    estimate: 0.2,
+    lower: -0.9,
+    upper: 1.4,
+    margin: 1,
+    confidence: 0.95,
+    runwareSamples: 600,
+    falSamples: 5400,
+    moreRunware: 1234,
+    ...over,
   });
 
   test.each([
-    [result({ verdict: 'not_worse', estimate: 0.1, lower: -0.6, upper: 0.8, moreRunware: null }), 'failures', 'Runware not worse than FAL on failures (margin 1 pp): +0.1 pp [−0.6, +0.8]'],
-    [result({ verdict: 'worse', estimate: 2.1, lower: 0.4, upper: 3.8, moreRunware: null }), 'failures', 'Runware worse than FAL on failures: +2.1 pp [+0.4, +3.8]'],
-    [result({}), 'failures', 'Runware vs FAL on failures inconclusive (margin 1 pp): +0.2 pp [−0.9, +1.4]; about 1,234 more Runware requests, ~34m at the current rate'],
-    [result({ verdict: 'worse', estimate: 1.25, lower: 1.08, upper: 1.44, margin: 1.1, moreRunware: null }), 'latency', 'Runware worse than FAL on latency: 1.25× [1.08, 1.44]'],
-    [result({ verdict: 'too_few', runwareSamples: 120, falSamples: 1080, moreRunware: 80 }), 'failures', 'Runware vs FAL on failures: too few requests yet (120 Runware, 1080 FAL; each needs the minimum); about 80 more Runware requests, ~3m at the current rate'],
+    [
+      result({ verdict: 'not_worse', estimate: 0.1, lower: -0.6, upper: 0.8, moreRunware: null }),
+      'failures',
+      'Runware not worse than FAL on failures (margin 1 pp): +0.1 pp [−0.6, +0.8]',
+    ],
+    [
+      result({ verdict: 'worse', estimate: 2.1, lower: 0.4, upper: 3.8, moreRunware: null }),
+      'failures',
+      'Runware worse than FAL on failures: +2.1 pp [+0.4, +3.8]',
+    ],
+    [
+      result({}),
+      'failures',
+      'Runware vs FAL on failures inconclusive (margin 1 pp): +0.2 pp [−0.9, +1.4]; about 1,234 more Runware requests, ~34m at the current rate',
+    ],
+    [
+      result({ verdict: 'worse', estimate: 1.25, lower: 1.08, upper: 1.44, margin: 1.1, moreRunware: null }),
+      'latency',
+      'Runware worse than FAL on latency: 1.25× [1.08, 1.44]',
+    ],
+    [
+      result({ verdict: 'too_few', runwareSamples: 120, falSamples: 1080, moreRunware: 80 }),
+      'failures',
+      'Runware vs FAL on failures: too few requests yet (120 Runware, 1080 FAL; each needs the minimum); about 80 more Runware requests, ~3m at the current rate',
+    ],
   ] as const)('verdict sentence %#', (r, metric, text) => {
     expect(verdictText(r, metric, NAMES, 37)).toBe(text);
   });
 
   test('the sentence follows the computed verdict end to end', () => {
-    const r = failureSequential({ events: 70, trials: 10_000 }, { events: 70, trials: 10_000 }, { confidence: 0.95, minSamples: 200, marginPp: 1 });
-    expect(verdictText(r, 'failures', NAMES)).toMatch(/^Runware not worse than FAL on failures \(margin 1 pp\): 0\.0 pp \[−0\.\d, \+0\.\d\]$/);
-    const l = latencySequential({ n: 10, sumLog: 78, sumLogSquares: 610 }, { n: 10, sumLog: 78, sumLogSquares: 610 }, { confidence: 0.95, minSamples: 200, marginRatio: 1.1 });
+    const r = failureSequential(
+      { events: 70, trials: 10_000 },
+      { events: 70, trials: 10_000 },
+      { confidence: 0.95, minSamples: 200, marginPp: 1 },
+    );
+    expect(verdictText(r, 'failures', NAMES)).toMatch(
+      /^Runware not worse than FAL on failures \(margin 1 pp\): 0\.0 pp \[−0\.\d, \+0\.\d\]$/,
+    );
+    const l = latencySequential(
+      { n: 10, sumLog: 78, sumLogSquares: 610 },
+      { n: 10, sumLog: 78, sumLogSquares: 610 },
+      { confidence: 0.95, minSamples: 200, marginRatio: 1.1 },
+    );
     expect(verdictText(l, 'latency', NAMES)).toContain('too few requests yet (10 Runware, 10 FAL');
   });
 });
 
 describe('a breach FAL shares', () => {
-  const line = (over: Partial<SharedBreachLine>): SharedBreachLine => ({ name: 'p95LatencyMs', state: 'breach', threshold: 8000, fromValue: 9100, ...over });
+  const line = (over: Partial<SharedBreachLine>): SharedBreachLine => ({
+    name: 'p95LatencyMs',
+    state: 'breach',
+    threshold: 8000,
+    fromValue: 9100,
+    ...over,
+  });
   const plan = { minSamples: 50 };
 
   test.each([
@@ -90,14 +156,22 @@ describe('plan keys', () => {
       onSharedBreach: 'rollback',
     });
     expect(COMPARE_DEFAULTS.minSamples).toBe(200);
-    expect(plan.parse({ compare: { failureMarginPp: 0.5, requireNotWorse: true }, onSharedBreach: 'hold' }).compare).toMatchObject({ failureMarginPp: 0.5, requireNotWorse: true, confidence: 0.95 });
+    expect(plan.parse({ compare: { failureMarginPp: 0.5, requireNotWorse: true }, onSharedBreach: 'hold' }).compare).toMatchObject({
+      failureMarginPp: 0.5,
+      requireNotWorse: true,
+      confidence: 0.95,
+    });
   });
 
   test('bad values say what is expected', () => {
     expect(issues({ compare: { confidence: 95 } })).toEqual(['compare.confidence: must be below 1, like 0.95']);
     expect(issues({ compare: { latencyMarginRatio: 0.9 } })).toEqual(['compare.latencyMarginRatio: must be a ratio above 1, like 1.1']);
-    expect(issues({ compare: { failureMarginPp: 0 } })).toEqual(['compare.failureMarginPp: must be a positive number of percentage points, like 1']);
-    expect(issues({ compare: { minSamples: 10 } })).toEqual(['compare.minSamples: must be at least 30: the comparison leans on large-sample theory']);
+    expect(issues({ compare: { failureMarginPp: 0 } })).toEqual([
+      'compare.failureMarginPp: must be a positive number of percentage points, like 1',
+    ]);
+    expect(issues({ compare: { minSamples: 10 } })).toEqual([
+      'compare.minSamples: must be at least 30: the comparison leans on large-sample theory',
+    ]);
     expect(issues({ onSharedBreach: 'pause' })).toEqual(['onSharedBreach: must be "rollback" or "hold"']);
     expect(issues({ compare: { margin: 1 } })[0]).toMatch(/^compare: .*margin/);
   });

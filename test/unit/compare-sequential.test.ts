@@ -1,13 +1,19 @@
 import { describe, expect, test } from 'vitest';
 import { Random } from '../../src/demo/random.ts';
-import { failureSequential, latencySequential, logMomentsOf, sequenceHalfWidth, type LogMoments } from '../../src/core/compare/sequential.ts';
+import {
+  failureSequential,
+  latencySequential,
+  logMomentsOf,
+  sequenceHalfWidth,
+  type LogMoments,
+} from '../../src/core/compare/sequential.ts';
 import type { Proportion } from '../../src/core/compare/proportions.ts';
 
 const OPTIONS = { confidence: 0.95, minSamples: 200, marginPp: 1, marginRatio: 1.1 };
 
 describe('the confidence sequence and its verdicts', () => {
   test('the half-width shrinks as data come in, and is wider than a fixed-sample interval', () => {
-    const v = 0.007 * 0.993 / 1000;
+    const v = (0.007 * 0.993) / 1000;
     const widths = [1, 4, 16, 64].map((k) => sequenceHalfWidth(v / k, 0.01, 0.05));
     for (let i = 1; i < widths.length; i++) expect(widths[i]).toBeLessThan(widths[i - 1]);
     // The price of looking as often as one likes: wider than 1.96·se at the same data.
@@ -21,7 +27,10 @@ describe('the confidence sequence and its verdicts', () => {
     expect(r.moreRunware).toBe(80);
     // FAL short too (an even split): the shortfall is counted in Runware requests at the split.
     expect(failureSequential({ events: 0, trials: 300 }, { events: 0, trials: 150 }, OPTIONS).moreRunware).toBe(100);
-    expect(failureSequential({ events: 0, trials: 0 }, { events: 0, trials: 0 }, OPTIONS)).toMatchObject({ verdict: 'too_few', moreRunware: null });
+    expect(failureSequential({ events: 0, trials: 0 }, { events: 0, trials: 0 }, OPTIONS)).toMatchObject({
+      verdict: 'too_few',
+      moreRunware: null,
+    });
   });
 
   test('identical providers with plenty of traffic: not worse', () => {
@@ -38,7 +47,8 @@ describe('the confidence sequence and its verdicts', () => {
     expect(r.upper).toBeGreaterThan(1);
     const more = r.moreRunware!;
     expect(more).toBeGreaterThan(0);
-    const later = (extra: number) => failureSequential({ events: 0, trials: 200 + extra }, { events: 0, trials: 1800 + 9 * extra }, OPTIONS).verdict;
+    const later = (extra: number) =>
+      failureSequential({ events: 0, trials: 200 + extra }, { events: 0, trials: 1800 + 9 * extra }, OPTIONS).verdict;
     expect(later(more)).toBe('not_worse');
     expect(later(Math.floor(more * 0.9))).toBe('inconclusive');
   });
@@ -64,9 +74,15 @@ describe('the confidence sequence and its verdicts', () => {
   });
 
   test('bad options are refused with what to do', () => {
-    expect(() => failureSequential({ events: 0, trials: 1 }, { events: 0, trials: 1 }, { ...OPTIONS, marginPp: 0 })).toThrow('the failure margin must be a positive number of pp (got 0)');
-    expect(() => latencySequential(logMomentsOf([1]), logMomentsOf([1]), { ...OPTIONS, marginRatio: 0.9 })).toThrow('must be a ratio above 1, like 1.1 (got 0.9)');
-    expect(() => failureSequential({ events: 3, trials: 2 }, { events: 0, trials: 1 }, OPTIONS)).toThrow('failures (3) cannot exceed requests (2)');
+    expect(() => failureSequential({ events: 0, trials: 1 }, { events: 0, trials: 1 }, { ...OPTIONS, marginPp: 0 })).toThrow(
+      'the failure margin must be a positive number of pp (got 0)',
+    );
+    expect(() => latencySequential(logMomentsOf([1]), logMomentsOf([1]), { ...OPTIONS, marginRatio: 0.9 })).toThrow(
+      'must be a ratio above 1, like 1.1 (got 0.9)',
+    );
+    expect(() => failureSequential({ events: 3, trials: 2 }, { events: 0, trials: 1 }, OPTIONS)).toThrow(
+      'failures (3) cannot exceed requests (2)',
+    );
   });
 });
 
@@ -173,6 +189,11 @@ describe('checked every 30 s through a 3-hour stage, the sequential test keeps i
 
   test('Runware 30 % slower at D1: "worse" on latency within 10 minutes in at least 95 % of runs', () => {
     const d1 = runs(100, 5_000, (s) => latencyRun(s, 0.1, 3250, 40));
-    expect(quantile(d1.map((r) => r.worse ?? Infinity), 0.95)).toBeLessThanOrEqual(10);
+    expect(
+      quantile(
+        d1.map((r) => r.worse ?? Infinity),
+        0.95,
+      ),
+    ).toBeLessThanOrEqual(10);
   });
 });

@@ -3,7 +3,11 @@ import { addDecimal, divideLikePostgres, formatDecimal, parseDecimal, ZERO } fro
 
 describe('exact decimals', () => {
   it.each([
-    ['0', '0'], ['12', '12'], ['0.00450', '0.00450'], ['25.123', '25.123'], ['000.5', '0.5'],
+    ['0', '0'],
+    ['12', '12'],
+    ['0.00450', '0.00450'],
+    ['25.123', '25.123'],
+    ['000.5', '0.5'],
   ])('parses and prints %s as numeric prints it', (text, printed) => {
     expect(formatDecimal(parseDecimal(text))).toBe(printed);
   });

@@ -13,12 +13,43 @@ class Capture extends Writable {
 
 describe('demo options', () => {
   it('defaults: latency fault, 2m after D2, 4 requests/s, ×60, seed 1', () => {
-    expect(parseOptions([])).toEqual({ fault: 'latency', size: 3, onsetMs: 120_000, rate: 4, speed: 60, seed: 1, charts: null, help: false });
+    expect(parseOptions([])).toEqual({
+      fault: 'latency',
+      size: 3,
+      onsetMs: 120_000,
+      rate: 4,
+      speed: 60,
+      seed: 1,
+      charts: null,
+      help: false,
+    });
   });
 
   it('reads every option, with a space or an equals sign', () => {
-    expect(parseOptions(['--fault', 'vouchers', '--size=25', '--onset', '30s', '--rate', '10', '--speed=max', '--seed', '7', '--charts', 'out/charts'])).toEqual({
-      fault: 'vouchers', size: 25, onsetMs: 30_000, rate: 10, speed: null, seed: 7, charts: 'out/charts', help: false,
+    expect(
+      parseOptions([
+        '--fault',
+        'vouchers',
+        '--size=25',
+        '--onset',
+        '30s',
+        '--rate',
+        '10',
+        '--speed=max',
+        '--seed',
+        '7',
+        '--charts',
+        'out/charts',
+      ]),
+    ).toEqual({
+      fault: 'vouchers',
+      size: 25,
+      onsetMs: 30_000,
+      rate: 10,
+      speed: null,
+      seed: 7,
+      charts: 'out/charts',
+      help: false,
     });
     expect(parseOptions(['--charts', 'none']).charts).toBe(false);
     expect(parseOptions(['--fault', 'cost']).size).toBe(2);
@@ -29,7 +60,10 @@ describe('demo options', () => {
   it.each([
     [['--fault', 'disk'], /--fault "disk": unknown fault; use one of latency, errors, cost, vouchers, no-traffic/],
     [['--size', 'big'], /--size "big": not a number/],
-    [['--fault', 'errors', '--size', '150'], /--size 150: out of range; give the percent of Runware requests that fail for --fault errors from 0 to 100/],
+    [
+      ['--fault', 'errors', '--size', '150'],
+      /--size 150: out of range; give the percent of Runware requests that fail for --fault errors from 0 to 100/,
+    ],
     [['--onset', 'soon'], /--onset "soon": not a duration; write it like 30s, 2m or 1h/],
     [['--rate', '1'], /--rate 1: out of range.*from 2 to 50/],
     [['--speed', 'fast'], /--speed "fast": not a number.*"max"/],

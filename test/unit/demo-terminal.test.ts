@@ -18,15 +18,37 @@ class Capture extends Writable {
 
 describe('terminal rendering of Block Kit', () => {
   it('mrkdwn: bold, mentions, emoji and entities become terminal text', () => {
-    expect(mrkdwnText(':rewind: *<@U0ALICE> rolled back D2* (demo): a &lt; b &amp; `gen_route`', plain)).toBe('⏪ @alice rolled back D2 (demo): a < b & `gen_route`');
+    expect(mrkdwnText(':rewind: *<@U0ALICE> rolled back D2* (demo): a &lt; b &amp; `gen_route`', plain)).toBe(
+      '⏪ @alice rolled back D2 (demo): a < b & `gen_route`',
+    );
     expect(mrkdwnText('*bold*', { ...plain, color: true })).toBe('\x1b[1mbold\x1b[22m');
     expect(mrkdwnText('latency_ms and _italic_ :unknown_code:', plain)).toBe('latency_ms and italic :unknown_code:');
   });
 
   it('a real alert from the Block Kit builders: sections, context and buttons', () => {
     const plan = defaultPlan();
-    const line = { name: 'p95LatencyMs' as const, state: 'breach' as const, value: 9120, threshold: 8000, windowMs: 300_000, samples: 400, candidateRequests: 400, fromValue: 4100 };
-    const lines = messageLines(eventMessage(plan, { kind: 'breach_started', runId: 1, stage: 'd2', line, forMs: 300_000, at: '2026-11-28T09:10:00.000Z', shadow: false }), plain);
+    const line = {
+      name: 'p95LatencyMs' as const,
+      state: 'breach' as const,
+      value: 9120,
+      threshold: 8000,
+      windowMs: 300_000,
+      samples: 400,
+      candidateRequests: 400,
+      fromValue: 4100,
+    };
+    const lines = messageLines(
+      eventMessage(plan, {
+        kind: 'breach_started',
+        runId: 1,
+        stage: 'd2',
+        line,
+        forMs: 300_000,
+        at: '2026-11-28T09:10:00.000Z',
+        shadow: false,
+      }),
+      plain,
+    );
     expect(lines).toEqual([
       '🚨 p95 latency is in breach at D2',
       '🔴 p95 latency 9.12 s (red line ≥ 8.00 s, 5m window, n=400): BREACH',
@@ -64,7 +86,10 @@ describe('the demo plan', () => {
   it('divides the soaks by the speed and keeps every red line of the seed', () => {
     const { plan, soaks } = demoPlan(60);
     expect(plan.stages.map((s) => s.soakMs)).toEqual([60_000, 180_000, null]);
-    expect(soaks).toEqual([{ stage: 'd1', seedMs: 3_600_000, demoMs: 60_000 }, { stage: 'd2', seedMs: 10_800_000, demoMs: 180_000 }]);
+    expect(soaks).toEqual([
+      { stage: 'd1', seedMs: 3_600_000, demoMs: 60_000 },
+      { stage: 'd2', seedMs: 10_800_000, demoMs: 180_000 },
+    ]);
     expect(plan.redLines).toEqual(defaultPlan().redLines);
     expect(plan.evaluateEveryMs).toBe(30_000);
     expect(demoPlan(null).plan.stages[0].soakMs).toBe(1_000);

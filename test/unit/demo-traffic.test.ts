@@ -23,7 +23,14 @@ const half = { fal: 0.5, runware: 0.5 };
 
 async function hour(seed: number, weights = half, fault: Fault | null = null, faultFrom: Date | null = null) {
   const { pool, rows } = recordingPool();
-  const result = await new TrafficGenerator(new Random(seed), 4, { from: 'fal', to: 'runware' }).write(pool, FROM, TO, weights, fault, faultFrom);
+  const result = await new TrafficGenerator(new Random(seed), 4, { from: 'fal', to: 'runware' }).write(
+    pool,
+    FROM,
+    TO,
+    weights,
+    fault,
+    faultFrom,
+  );
   return { rows, result };
 }
 
@@ -56,7 +63,9 @@ describe('the demo traffic generator', () => {
     expect(median(of(slow.rows.gen_route, 'fal').map((r) => r.data.latency_ms))).toBeLessThan(3_500);
 
     const failing = await hour(1, half, { kind: 'errors', size: 10 });
-    expect(of(failing.rows.gen_route, 'runware').filter((r) => r.data.error).length / of(failing.rows.gen_route, 'runware').length).toBeCloseTo(0.1, 1);
+    expect(
+      of(failing.rows.gen_route, 'runware').filter((r) => r.data.error).length / of(failing.rows.gen_route, 'runware').length,
+    ).toBeCloseTo(0.1, 1);
 
     const gone = await hour(1, half, { kind: 'no-traffic', size: 100 });
     expect(of(gone.rows.gen_route, 'runware')).toEqual([]);
@@ -64,7 +73,10 @@ describe('the demo traffic generator', () => {
 
     const midway = new Date('2026-11-28T09:30:00Z');
     const later = await hour(1, half, { kind: 'cost', size: 2 }, midway);
-    const costs = (before: boolean) => of(later.rows.gen_route, 'runware').filter((r) => (r.at < midway) === before && r.data.cost_per_image).map((r) => r.data.cost_per_image);
+    const costs = (before: boolean) =>
+      of(later.rows.gen_route, 'runware')
+        .filter((r) => r.at < midway === before && r.data.cost_per_image)
+        .map((r) => r.data.cost_per_image);
     expect(median(costs(true))).toBeCloseTo(0.036, 2);
     expect(median(costs(false))).toBeCloseTo(0.072, 2);
   });

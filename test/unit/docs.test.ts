@@ -20,9 +20,7 @@ function markdownFiles(dir = ROOT): string[] {
 
 /** The text a heading shows, as GitHub slugs it: inline code and emphasis without their marks. */
 function plainText(tokens: Token[] | undefined): string {
-  return (tokens ?? [])
-    .map((t) => ('tokens' in t && t.tokens?.length ? plainText(t.tokens) : 'text' in t ? String(t.text) : ''))
-    .join('');
+  return (tokens ?? []).map((t) => ('tokens' in t && t.tokens?.length ? plainText(t.tokens) : 'text' in t ? String(t.text) : '')).join('');
 }
 
 interface Doc {
@@ -61,7 +59,12 @@ function brokenLinks(file: string, doc: Doc, read: (path: string) => Doc = docAt
       problems.push(`${href}: absolute path; use a relative link`);
     } else if (!existsSync(target)) {
       problems.push(`${href}: no such file (${relative(ROOT, target)})`);
-    } else if (anchor !== undefined && target.endsWith('.md') && statSync(target).isFile() && !read(target).anchors.has(decodeURIComponent(anchor))) {
+    } else if (
+      anchor !== undefined &&
+      target.endsWith('.md') &&
+      statSync(target).isFile() &&
+      !read(target).anchors.has(decodeURIComponent(anchor))
+    ) {
       problems.push(`${href}: no heading "#${anchor}" in ${relative(ROOT, target)}`);
     }
   }
@@ -93,12 +96,15 @@ function envReads(source: string): string[] {
     ...source.matchAll(/\b(?:get|bool)\(\s*['"`]([A-Z][A-Z0-9_]*)['"`]/g),
   ].map((m) => m[1]);
   // `for (const k of ['A', 'B']) … get(k)`: the names are in the list.
-  for (const m of source.matchAll(/for \(const \w+ of \[([^\]]*)\]\)/g)) names.push(...[...m[1].matchAll(/['"`]([A-Z][A-Z0-9_]*)['"`]/g)].map((n) => n[1]));
+  for (const m of source.matchAll(/for \(const \w+ of \[([^\]]*)\]\)/g))
+    names.push(...[...m[1].matchAll(/['"`]([A-Z][A-Z0-9_]*)['"`]/g)].map((n) => n[1]));
   return names;
 }
 
 function tsFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 const files = markdownFiles();
@@ -107,7 +113,9 @@ const rel = (f: string) => relative(ROOT, f);
 describe('the checker itself', () => {
   it('finds a missing file, a missing anchor and an absolute path, and accepts good links', () => {
     const readme = join(ROOT, 'README.md');
-    const doc = parse('[ok](docs/slack.md) [here](#two-commands) ![img](docs/img/stage-report.png) [web](https://example.com) [gone](docs/nope.md) [bad anchor](docs/slack.md#no-such-heading) [abs](/etc/passwd)');
+    const doc = parse(
+      '[ok](docs/slack.md) [here](#two-commands) ![img](docs/img/stage-report.png) [web](https://example.com) [gone](docs/nope.md) [bad anchor](docs/slack.md#no-such-heading) [abs](/etc/passwd)',
+    );
     const problems = brokenLinks(readme, doc);
     expect(problems).toHaveLength(3);
     expect(problems.join('\n')).toMatch(/docs\/nope\.md: no such file/);
@@ -138,7 +146,11 @@ describe('the docs', () => {
 
   it('name only npm scripts that package.json has', () => {
     const scripts = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts);
-    const missing = files.flatMap((f) => npmRunScripts(readFileSync(f, 'utf8')).filter((s) => !scripts.includes(s)).map((s) => `${rel(f)}: npm run ${s}`));
+    const missing = files.flatMap((f) =>
+      npmRunScripts(readFileSync(f, 'utf8'))
+        .filter((s) => !scripts.includes(s))
+        .map((s) => `${rel(f)}: npm run ${s}`),
+    );
     expect(missing).toEqual([]);
   });
 

@@ -12,10 +12,18 @@ function exactP95(values: number[]): number {
 describe('p95 from log-spaced latency histograms', () => {
   it('is within 1 % of PERCENTILE_CONT over any window of buckets', () => {
     const rnd = new Random(11);
-    const buckets = Array.from({ length: 40 }, (_, i) => Array.from({ length: 5 + Math.floor(rnd.next() * 60) }, () => (i > 20 ? 3 : 1) * 900 * Math.exp(0.6 * rnd.normal())));
+    const buckets = Array.from({ length: 40 }, (_, i) =>
+      Array.from({ length: 5 + Math.floor(rnd.next() * 60) }, () => (i > 20 ? 3 : 1) * 900 * Math.exp(0.6 * rnd.normal())),
+    );
     const h = emptyHistograms(buckets.length);
     buckets.forEach((vs, i) => vs.forEach((v) => h[i].set(binOf(v), (h[i].get(binOf(v)) ?? 0) + 1)));
-    for (const [a, b] of [[0, 10], [15, 25], [30, 40], [0, 40], [39, 40]]) {
+    for (const [a, b] of [
+      [0, 10],
+      [15, 25],
+      [30, 40],
+      [0, 40],
+      [39, 40],
+    ]) {
       const exact = exactP95(buckets.slice(a, b).flat());
       expect(Math.abs(p95Of(h, a, b)! - exact) / exact, `${a}..${b}`).toBeLessThanOrEqual(0.0101);
     }

@@ -24,7 +24,15 @@ describe('JSON logs', () => {
     expect(lines).toHaveLength(3);
     expect(lines.every((l) => l.endsWith('\n') && !l.slice(0, -1).includes('\n'))).toBe(true);
     const [a, b, c] = json();
-    expect(a).toMatchObject({ level: 'warn', component: 'guard', runId: 7, stage: 'd2', msg: 'auto-rollback', redLine: 'p95LatencyMs', value: 9000 });
+    expect(a).toMatchObject({
+      level: 'warn',
+      component: 'guard',
+      runId: 7,
+      stage: 'd2',
+      msg: 'auto-rollback',
+      redLine: 'p95LatencyMs',
+      value: 9000,
+    });
     expect(new Date(a.time as string).toISOString()).toBe(a.time);
     expect(b).toMatchObject({ level: 'info', component: 'slack', user: 'U_ALICE', requestId: 3, outcome: 'requested' });
     expect(c).toMatchObject({ level: 'error', error: 'connect ECONNREFUSED 127.0.0.1:5432', code: 'ECONNREFUSED' });
@@ -35,9 +43,12 @@ describe('JSON logs', () => {
     const { log, lines, json } = capture('json');
     log.info(`connected with ${BOT} and ${APP}`);
     log.warn('cannot open database', { url: URL_WITH_PASSWORD, nested: { detail: `token ${BOT}` } });
-    log.child({ component: 'config', botToken: 'plain-secret-value' }).error('bad config', { signingSecret: 'another-plain-secret', password: 'hunter2' });
+    log
+      .child({ component: 'config', botToken: 'plain-secret-value' })
+      .error('bad config', { signingSecret: 'another-plain-secret', password: 'hunter2' });
     const all = lines.join('');
-    for (const secret of [BOT, APP, 's3cret-pw', 'plain-secret-value', 'another-plain-secret', 'hunter2']) expect(all).not.toContain(secret);
+    for (const secret of [BOT, APP, 's3cret-pw', 'plain-secret-value', 'another-plain-secret', 'hunter2'])
+      expect(all).not.toContain(secret);
     expect(all).not.toMatch(/xox[abpr]-|xapp-/);
     const [, second, third] = json();
     expect(second.url).toBe('postgres://rollout_bot:***@db.internal:5432/app');
@@ -60,7 +71,9 @@ describe('text logs', () => {
     const { log, lines } = capture('text');
     log.child({ component: 'guard', runId: 2 }).error(`failed with ${BOT}`, { url: URL_WITH_PASSWORD });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ERROR failed with \*\*\* \{"component":"guard","runId":2,"url":"postgres:\/\/rollout_bot:\*\*\*@db\.internal:5432\/app"\}\n$/);
+    expect(lines[0]).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ERROR failed with \*\*\* \{"component":"guard","runId":2,"url":"postgres:\/\/rollout_bot:\*\*\*@db\.internal:5432\/app"\}\n$/,
+    );
   });
 
   it('is the default on a terminal; JSON is the default otherwise', () => {
@@ -81,7 +94,10 @@ describe("Bolt's logs", () => {
     bolt.error('An API error occurred:', Object.assign(new Error(`invalid_auth for ${BOT}`), { code: 'slack_webapi_platform_error' }));
     bolt.warn({ token: APP });
     const lines = json();
-    expect(lines.map((l) => [l.level, l.component])).toEqual([['error', 'bolt'], ['warn', 'bolt']]);
+    expect(lines.map((l) => [l.level, l.component])).toEqual([
+      ['error', 'bolt'],
+      ['warn', 'bolt'],
+    ]);
     expect(lines[0]).toMatchObject({ msg: 'slack: An API error occurred: invalid_auth for ***', code: 'slack_webapi_platform_error' });
     expect(JSON.stringify(lines)).not.toMatch(/xox[abpr]-|xapp-/);
   });
@@ -98,11 +114,15 @@ describe('LOG_FORMAT and METRICS_PORT', () => {
   it('are validated with a message that says what to do', () => {
     expect(loadConfig({ LOG_FORMAT: 'JSON' }).logFormat).toBe('json');
     expect(loadConfig({}).logFormat).toBeUndefined();
-    expect(() => loadConfig({ LOG_FORMAT: 'yaml' })).toThrow(new ConfigError('LOG_FORMAT must be text or json (got "yaml"); unset, it is text in a terminal and json otherwise'));
+    expect(() => loadConfig({ LOG_FORMAT: 'yaml' })).toThrow(
+      new ConfigError('LOG_FORMAT must be text or json (got "yaml"); unset, it is text in a terminal and json otherwise'),
+    );
     expect(loadConfig({}).metricsPort).toBeNull();
     expect(loadConfig({ PORT: '9100' }).metricsPort).toBe(9100);
     expect(loadConfig({ PORT: '3000', METRICS_PORT: '9464' }).metricsPort).toBe(9464);
     expect(() => loadConfig({ METRICS_PORT: '70000' })).toThrow('METRICS_PORT must be a port number from 0 to 65535 (got "70000")');
-    expect(() => loadConfig({ METRICS_PORT: '9464', SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', ROLLOUT_CHANNEL: 'C0123' })).toThrow(/METRICS_PORT is for console mode/);
+    expect(() =>
+      loadConfig({ METRICS_PORT: '9464', SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', ROLLOUT_CHANNEL: 'C0123' }),
+    ).toThrow(/METRICS_PORT is for console mode/);
   });
 });

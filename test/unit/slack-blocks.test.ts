@@ -39,13 +39,19 @@ describe('fitMessage keeps every message inside Block Kit limits', () => {
     const long = 'x'.repeat(5000);
     const m = fitMessage({
       text: long,
-      blocks: [section(long), { type: 'context', elements: [{ type: 'mrkdwn', text: long }] }, { type: 'actions', elements: [button(long, 'a', 'v', { confirm: confirm(long, long, long) })] }],
+      blocks: [
+        section(long),
+        { type: 'context', elements: [{ type: 'mrkdwn', text: long }] },
+        { type: 'actions', elements: [button(long, 'a', 'v', { confirm: confirm(long, long, long) })] },
+      ],
     });
     expect(violations(m)).toEqual([]);
     expect((m.blocks[0] as any).text.text).toHaveLength(LIMITS.sectionText);
     expect((m.blocks[0] as any).text.text.endsWith('x…')).toBe(true);
     const b = (m.blocks[2] as any).elements[0];
-    expect([b.text.text.length, b.confirm.title.text.length, b.confirm.text.text.length, b.confirm.confirm.text.length]).toEqual([75, 100, 300, 30]);
+    expect([b.text.text.length, b.confirm.title.text.length, b.confirm.text.text.length, b.confirm.confirm.text.length]).toEqual([
+      75, 100, 300, 30,
+    ]);
   });
 
   it('drops blocks past 50 and says how many were left out', () => {
@@ -56,7 +62,9 @@ describe('fitMessage keeps every message inside Block Kit limits', () => {
   });
 
   it('refuses an oversized button value instead of corrupting it', () => {
-    expect(() => fitMessage({ text: 't', blocks: [{ type: 'actions', elements: [button('b', 'a', 'v'.repeat(2001))] }] })).toThrow(BlockLimitError);
+    expect(() => fitMessage({ text: 't', blocks: [{ type: 'actions', elements: [button('b', 'a', 'v'.repeat(2001))] }] })).toThrow(
+      BlockLimitError,
+    );
   });
 
   it('leaves a message that fits unchanged', () => {
@@ -69,8 +77,20 @@ describe('button values', () => {
   it('round-trip, and anything else is refused', () => {
     const v = { request: 3, run: null, stage: 'd1' };
     expect(parseValue(decisionValue, encodeValue(v))).toEqual(v);
-    for (const bad of ['', 'null', '{}', '[]', '{"request":3,"run":null}', '{"request":-1,"run":null,"stage":"d1"}', '{"request":3,"run":null,"stage":"D1; drop"}',
-      '{"request":3,"run":null,"stage":"d1","admin":true}', '{"request":"3","run":null,"stage":"d1"}', 'x'.repeat(3000), undefined, 42]) {
+    for (const bad of [
+      '',
+      'null',
+      '{}',
+      '[]',
+      '{"request":3,"run":null}',
+      '{"request":-1,"run":null,"stage":"d1"}',
+      '{"request":3,"run":null,"stage":"D1; drop"}',
+      '{"request":3,"run":null,"stage":"d1","admin":true}',
+      '{"request":"3","run":null,"stage":"d1"}',
+      'x'.repeat(3000),
+      undefined,
+      42,
+    ]) {
       expect(parseValue(decisionValue, bad)).toBeNull();
     }
     expect(parseValue(rollbackValue, '{"run":1,"stage":"d2"}')).toEqual({ run: 1, stage: 'd2' });
@@ -87,14 +107,43 @@ describe('mrkdwn safety', () => {
 });
 
 const line = (over: Partial<LineEvaluation> = {}): LineEvaluation => ({
-  name: 'p95LatencyMs', state: 'breach', value: 9_000, threshold: 8_000, windowMs: 300_000, samples: 250, candidateRequests: 250, fromValue: 3_100, ...over,
+  name: 'p95LatencyMs',
+  state: 'breach',
+  value: 9_000,
+  threshold: 8_000,
+  windowMs: 300_000,
+  samples: 250,
+  candidateRequests: 250,
+  fromValue: 3_100,
+  ...over,
 });
 const at = '2026-11-28T11:06:00.000Z';
-const request = { id: 4, runId: 1, fromState: 'd2', toStage: 'd3', forced: false, requestedBy: 'U_ALICE', requestedAt: at, status: 'pending' as const, approvals: [], decidedBy: null, decidedAt: null, decisionNote: null };
+const request = {
+  id: 4,
+  runId: 1,
+  fromState: 'd2',
+  toStage: 'd3',
+  forced: false,
+  requestedBy: 'U_ALICE',
+  requestedAt: at,
+  status: 'pending' as const,
+  approvals: [],
+  decidedBy: null,
+  decidedAt: null,
+  decisionNote: null,
+};
 
 describe('renderers', () => {
   it('D3 approval asks for confirmation; earlier stages do not', () => {
-    const opened = { kind: 'request_opened' as const, request, fromWeights: { fal: 0.5, runware: 0.5 }, toWeights: { fal: 0, runware: 1 }, needed: 1, soakDone: true, lines: [line({ state: 'ok', value: 2_000 })] };
+    const opened = {
+      kind: 'request_opened' as const,
+      request,
+      fromWeights: { fal: 0.5, runware: 0.5 },
+      toWeights: { fal: 0, runware: 1 },
+      needed: 1,
+      soakDone: true,
+      lines: [line({ state: 'ok', value: 2_000 })],
+    };
     const m = approvalMessage(plan, opened, request, 1);
     const approve = (m.blocks.find((b) => b.type === 'actions') as any).elements.find((e: any) => e.action_id === ACTION.approve);
     expect(approve.confirm.title.text).toBe('Approve D3?');
@@ -106,7 +155,17 @@ describe('renderers', () => {
 
   it("an auto-rollback's next step points at what its red line measures", () => {
     const next = (name: LineEvaluation['name']) => {
-      const m = eventMessage(plan, { kind: 'auto_rollback', runId: 1, stage: 'd2', line: line({ name }), heldMs: 600_000, others: [], weights: { fal: 1, runware: 0 }, shadow: false, at });
+      const m = eventMessage(plan, {
+        kind: 'auto_rollback',
+        runId: 1,
+        stage: 'd2',
+        line: line({ name }),
+        heldMs: 600_000,
+        others: [],
+        weights: { fal: 1, runware: 0 },
+        shadow: false,
+        at,
+      });
       return JSON.stringify(m.blocks.at(-1));
     };
     expect(next('p95LatencyMs')).toContain("Runware's slow requests");
@@ -121,14 +180,69 @@ describe('renderers', () => {
     const events: RolloutEvent[] = [
       { kind: 'breach_started', runId: 1, stage: 'd2', line: line(), forMs: 300_000, at, shadow: false },
       { kind: 'breach_started', runId: 1, stage: 'd2', line: line(), forMs: 300_000, at, shadow: true },
-      { kind: 'breach_recovered', runId: 1, stage: 'd2', line: line({ state: 'ok', value: 3_000 }), breachSince: '2026-11-28T11:02:00.000Z', at },
-      { kind: 'auto_rollback', runId: 1, stage: 'd2', line: line(), heldMs: 300_000, others: ['failureRatePercent'], weights: { fal: 1, runware: 0 }, shadow: false, at },
-      { kind: 'auto_rollback', runId: 1, stage: 'd2', line: line(), heldMs: 300_000, others: [], weights: { fal: 1, runware: 0 }, shadow: true, at },
-      { kind: 'manual_rollback', runId: 1, stage: 'd2', by: 'U_CAROL', via: 'slack', reason, weights: { fal: 1, runware: 0 }, byHand: false, at },
-      { kind: 'manual_rollback', runId: 1, stage: 'd2', by: 'unknown', via: 'flag', reason: 'flag reads rollback weights', weights: { fal: 1, runware: 0 }, byHand: true, at },
+      {
+        kind: 'breach_recovered',
+        runId: 1,
+        stage: 'd2',
+        line: line({ state: 'ok', value: 3_000 }),
+        breachSince: '2026-11-28T11:02:00.000Z',
+        at,
+      },
+      {
+        kind: 'auto_rollback',
+        runId: 1,
+        stage: 'd2',
+        line: line(),
+        heldMs: 300_000,
+        others: ['failureRatePercent'],
+        weights: { fal: 1, runware: 0 },
+        shadow: false,
+        at,
+      },
+      {
+        kind: 'auto_rollback',
+        runId: 1,
+        stage: 'd2',
+        line: line(),
+        heldMs: 300_000,
+        others: [],
+        weights: { fal: 1, runware: 0 },
+        shadow: true,
+        at,
+      },
+      {
+        kind: 'manual_rollback',
+        runId: 1,
+        stage: 'd2',
+        by: 'U_CAROL',
+        via: 'slack',
+        reason,
+        weights: { fal: 1, runware: 0 },
+        byHand: false,
+        at,
+      },
+      {
+        kind: 'manual_rollback',
+        runId: 1,
+        stage: 'd2',
+        by: 'unknown',
+        via: 'flag',
+        reason: 'flag reads rollback weights',
+        weights: { fal: 1, runware: 0 },
+        byHand: true,
+        at,
+      },
       { kind: 'no_traffic', runId: 1, stage: 'd1', provider: 'runware', weight: 0.1, candidateRequests: 3, thinForMs: 600_000, at },
       { kind: 'traffic_restored', runId: 1, stage: 'd1', provider: 'runware', at },
-      { kind: 'flag_drift', runId: 1, stage: 'd1', expected: { fal: 0.9, runware: 0.1 }, found: '{"fal":0.7,"runware":0.3}', problem: null, at },
+      {
+        kind: 'flag_drift',
+        runId: 1,
+        stage: 'd1',
+        expected: { fal: 0.9, runware: 0.1 },
+        found: '{"fal":0.7,"runware":0.3}',
+        problem: null,
+        at,
+      },
       { kind: 'guard_error', runId: 1, stage: 'd1', message: reason, at },
       { kind: 'guard_recovered', runId: 1, stage: 'd1', at },
       { kind: 'completed', runId: 1, by: 'U_BOB', at },

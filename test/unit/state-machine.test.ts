@@ -37,7 +37,10 @@ describe('the state machine', () => {
 
   it('a skip refusal says what is allowed now', () => {
     const r = checkPromotion(plan, pos('d1'), 'd3', at(10), false);
-    expect(r).toMatchObject({ ok: false, message: 'Cannot go to d3: d1 is active, and stages go in order. Allowed now: d2 after the soak (50m left, or --force), rollback.' });
+    expect(r).toMatchObject({
+      ok: false,
+      message: 'Cannot go to d3: d1 is active, and stages go in order. Allowed now: d2 after the soak (50m left, or --force), rollback.',
+    });
   });
 
   it('lists what may be done next in every state', () => {

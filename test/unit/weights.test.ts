@@ -8,12 +8,18 @@ const row = (flagValueText: string | null) => ({ flagValueText, description: nul
 
 describe('the weights flag', () => {
   it('writes the seed text and descriptions exactly', () => {
-    expect(plan.stages.map((s) => weightsText(plan, s.weights))).toEqual(['{"fal":0.9,"runware":0.1}', '{"fal":0.5,"runware":0.5}', '{"fal":0.0,"runware":1.0}']);
+    expect(plan.stages.map((s) => weightsText(plan, s.weights))).toEqual([
+      '{"fal":0.9,"runware":0.1}',
+      '{"fal":0.5,"runware":0.5}',
+      '{"fal":0.0,"runware":1.0}',
+    ]);
     expect(weightsText(plan, { runware: 0, fal: 1 })).toBe('{"fal":1.0,"runware":0.0}');
     expect(weightsDescription(plan, plan.stages[2].weights, { stage: 'd3' })).toBe('Provider weights: 0% FAL, 100% Runware (D3)');
     // The runbook's exact strings: an automatic rollback is "(Rollback)", one by a person "(Manual Rollback)".
     expect(weightsDescription(plan, plan.rollbackWeights, 'Rollback')).toBe('Provider weights: 100% FAL, 0% Runware (Rollback)');
-    expect(weightsDescription(plan, plan.rollbackWeights, 'Manual Rollback')).toBe('Provider weights: 100% FAL, 0% Runware (Manual Rollback)');
+    expect(weightsDescription(plan, plan.rollbackWeights, 'Manual Rollback')).toBe(
+      'Provider weights: 100% FAL, 0% Runware (Manual Rollback)',
+    );
   });
 
   it.each([
@@ -42,13 +48,18 @@ describe('the weights flag', () => {
 describe('the health endpoint answer', () => {
   const at = '2026-11-28T10:00:00Z';
   it('reads the seed example', () => {
-    const body = { providers: {
-      fal: { ok: true, latency_ms: 125, error: null, configured: true },
-      runware: { ok: true, latency_ms: 98, error: null, configured: true, deprecated: true },
-      config: { primary: 'fal', weights: { fal: 0.9, runware: 0.1 } },
-    } };
+    const body = {
+      providers: {
+        fal: { ok: true, latency_ms: 125, error: null, configured: true },
+        runware: { ok: true, latency_ms: 98, error: null, configured: true, deprecated: true },
+        config: { primary: 'fal', weights: { fal: 0.9, runware: 0.1 } },
+      },
+    };
     expect(parseHealth(plan, JSON.stringify(body), at)).toEqual({
-      kind: 'read', checkedAt: at, weightsProblem: null, weights: { fal: 0.9, runware: 0.1 },
+      kind: 'read',
+      checkedAt: at,
+      weightsProblem: null,
+      weights: { fal: 0.9, runware: 0.1 },
       providers: { fal: { ok: true, latencyMs: 125, error: null }, runware: { ok: true, latencyMs: 98, error: null } },
     });
   });
@@ -70,7 +81,15 @@ describe('shadow mode is said in every alert', () => {
     const seed = (await import('../../src/plan/default-plan.json', { with: { type: 'json' } })).default;
     const shadow = parsePlan({ ...structuredClone(seed), autoRollback: false });
     const at = '2026-11-28T10:00:00.000Z';
-    const drift = { kind: 'flag_drift', runId: 1, stage: 'd1', expected: { fal: 0.9, runware: 0.1 }, found: 'x', problem: 'not JSON', at } as const;
+    const drift = {
+      kind: 'flag_drift',
+      runId: 1,
+      stage: 'd1',
+      expected: { fal: 0.9, runware: 0.1 },
+      found: 'x',
+      problem: 'not JSON',
+      at,
+    } as const;
     expect(renderEvent(shadow, drift)).toContain('Shadow mode: the guard alerts only and never writes the flag.');
     expect(renderEvent(plan, drift)).not.toContain('Shadow mode');
     const guardError = { kind: 'guard_error', runId: 1, stage: 'd1', message: 'boom', at } as const;

@@ -23,7 +23,10 @@ export function variance(m: Moments): number {
  * (central limit), which is what the method assumes. Inputs: cost rows' count, sum, sum of squares.
  */
 export function costRatio(runware: Moments, fal: Moments, confidence = 0.95): Comparison {
-  for (const [name, m] of [['Runware', runware], ['FAL', fal]] as const) {
+  for (const [name, m] of [
+    ['Runware', runware],
+    ['FAL', fal],
+  ] as const) {
     checkCount(`${name} n`, m.n);
     if (m.n < 2) return noComparison(`${name} has ${m.n} cost rows: at least 2 are needed`);
     if (!(m.sum > 0)) return noComparison(`${name}'s costs add up to ${m.sum}: a ratio needs a positive mean`);
@@ -61,11 +64,15 @@ export interface CostCluster {
  */
 export function clusteredCostRatio(runware: CostCluster[], fal: CostCluster[], confidence = 0.95): Comparison {
   const parts: { mean: number; se2: number }[] = [];
-  for (const [name, clusters] of [['Runware', runware], ['FAL', fal]] as const) {
+  for (const [name, clusters] of [
+    ['Runware', runware],
+    ['FAL', fal],
+  ] as const) {
     const used = clusters.filter((c) => c.n > 0);
     const n = used.reduce((a, c) => a + c.n, 0);
     const sum = used.reduce((a, c) => a + c.sum, 0);
-    if (used.length < 2) return noComparison(`${name} has costs in ${used.length} minute${used.length === 1 ? '' : 's'} of the window: at least 2 are needed`);
+    if (used.length < 2)
+      return noComparison(`${name} has costs in ${used.length} minute${used.length === 1 ? '' : 's'} of the window: at least 2 are needed`);
     if (!(sum > 0)) return noComparison(`${name}'s costs add up to ${sum}: a ratio needs a positive mean`);
     const m = sum / n;
     const ss = used.reduce((a, c) => a + (c.sum - m * c.n) ** 2, 0);

@@ -43,7 +43,8 @@ export function proportionDifference(a: Proportion, b: Proportion, confidence = 
 }
 
 /** Runware's failure rate minus FAL's, in pp. Inputs per provider: failures and requests of the window. */
-export const failureDifference = (runware: Proportion, fal: Proportion, confidence = 0.95) => proportionDifference(runware, fal, confidence);
+export const failureDifference = (runware: Proportion, fal: Proportion, confidence = 0.95) =>
+  proportionDifference(runware, fal, confidence);
 
 /**
  * The regenerate-voucher rate of the window minus the same rate in the hour before D1, in pp.
@@ -51,7 +52,10 @@ export const failureDifference = (runware: Proportion, fal: Proportion, confiden
  * a time-shifted baseline. Inputs: vouchers and gen_ok rows of each period.
  */
 export function voucherShift(current: Proportion, beforeD1: Proportion, confidence = 0.95): Comparison {
-  for (const [name, p] of [['the window', current], ['the hour before D1', beforeD1]] as const) {
+  for (const [name, p] of [
+    ['the window', current],
+    ['the hour before D1', beforeD1],
+  ] as const) {
     if (p.events > p.trials) return noComparison(`${name} has more vouchers (${p.events}) than gen_ok rows (${p.trials}): not a rate`);
   }
   if (beforeD1.trials === 0) return noComparison('no gen_ok rows in the hour before D1 to compare with');

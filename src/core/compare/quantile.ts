@@ -64,7 +64,8 @@ export function p95Ratio(runware: P95Sample, fal: P95Sample, confidence = 0.95):
 function logStandardError(s: P95Sample, confidence: number): number | string {
   const plan = p95RankPlan(s.n, confidence);
   if (!plan) return `${s.n} latencies are too few to bound a p95`;
-  if (!(s.lower > 0 && s.p95 > 0 && s.upper >= s.lower)) return `latencies must be positive and ordered (got ${s.lower} ≤ ${s.p95} ≤ ${s.upper})`;
+  if (!(s.lower > 0 && s.p95 > 0 && s.upper >= s.lower))
+    return `latencies must be positive and ordered (got ${s.lower} ≤ ${s.p95} ≤ ${s.upper})`;
   // The interval's exact coverage, not the nominal one, sets how many standard errors it spans.
   const zc = normalQuantileStd(1 - (1 - plan.coverage) / 2);
   return (Math.log(s.upper) - Math.log(s.lower)) / (2 * zc);

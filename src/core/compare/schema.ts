@@ -14,7 +14,11 @@ export const compareSchema = z
     /** Runware's typical latency may be this many times FAL's and still be "not worse". */
     latencyMarginRatio: z.number().gt(1, 'must be a ratio above 1, like 1.1').default(1.1),
     /** Requests per provider in the stage before the sequential comparison gives a verdict. */
-    minSamples: z.number().int('must be a whole number').min(30, 'must be at least 30: the comparison leans on large-sample theory').default(200),
+    minSamples: z
+      .number()
+      .int('must be a whole number')
+      .min(30, 'must be at least 30: the comparison leans on large-sample theory')
+      .default(200),
     /** When true, a stage is promoted only once Runware is "not worse" on failures and latency. */
     requireNotWorse: z.boolean().default(false),
   })

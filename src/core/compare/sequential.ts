@@ -156,8 +156,26 @@ export function latencySequential(runware: LogMoments, fal: LogMoments, o: Laten
 
 // Plain module-level functions and literal objects, no closures or spreads: this runs at every
 // evaluation and about a million times in the simulations, where spreads cost 100× the maths.
-function result(r: ReturnType<typeof judge>, x: Difference, o: SequentialOptions, estimate: number, lower: number, upper: number, margin: number): SequentialResult {
-  return { verdict: r.verdict, estimate, lower, upper, margin, confidence: o.confidence, runwareSamples: x.nR, falSamples: x.nF, moreRunware: r.moreRunware };
+function result(
+  r: ReturnType<typeof judge>,
+  x: Difference,
+  o: SequentialOptions,
+  estimate: number,
+  lower: number,
+  upper: number,
+  margin: number,
+): SequentialResult {
+  return {
+    verdict: r.verdict,
+    estimate,
+    lower,
+    upper,
+    margin,
+    confidence: o.confidence,
+    runwareSamples: x.nR,
+    falSamples: x.nF,
+    moreRunware: r.moreRunware,
+  };
 }
 
 function rateOf(p: Proportion): number {

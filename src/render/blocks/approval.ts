@@ -22,7 +22,9 @@ export function approvalMessage(plan: Plan, opened: Opened, current: RequestJson
     ? `*Red lines now*\n${opened.lines.map((l) => `${lineIcon(l)} ${esc(lineSummary(plan, l))}`).join('\n')}`
     : '*Red lines now*: not evaluated yet (no active stage)';
   const blocks = [section(head), section(facts.join('\n')), section(lines)];
-  const approvals = r.approvals.length ? `Approved so far by ${whoList(r.approvals.map((a) => a.by))} (${r.approvals.length} of ${needed})` : `Needs ${needed} approval${needed === 1 ? '' : 's'} from an admin other than ${who(r.requestedBy)}`;
+  const approvals = r.approvals.length
+    ? `Approved so far by ${whoList(r.approvals.map((a) => a.by))} (${r.approvals.length} of ${needed})`
+    : `Needs ${needed} approval${needed === 1 ? '' : 's'} from an admin other than ${who(r.requestedBy)}`;
   if (r.status === 'pending') {
     blocks.push(context(approvals), actions(...decisionButtons(plan, r)));
   } else {

@@ -27,8 +27,9 @@ export function checklistMessage(plan: Plan, v: ChecklistView): Message {
   const stage = upper(e.stage);
   const i = plan.stages.findIndex((s) => s.name === e.stage);
   const next = plan.stages[i + 1] ?? null;
-  const head = `:clipboard: *${stage} checklist* — ${weightsLine(plan, e.previousWeights)} → *${weightsLine(plan, e.weights)}*\n`
-    + `Started ${utc(e.at)}, requested by ${who(e.by)}${e.approvers.length ? `, approved by ${whoList(e.approvers)}` : ''}${e.forced ? ' (*forced*)' : ''}`;
+  const head =
+    `:clipboard: *${stage} checklist* — ${weightsLine(plan, e.previousWeights)} → *${weightsLine(plan, e.weights)}*\n` +
+    `Started ${utc(e.at)}, requested by ${who(e.by)}${e.approvers.length ? `, approved by ${whoList(e.approvers)}` : ''}${e.forced ? ' (*forced*)' : ''}`;
   const items = v.items
     ? v.items.map((it) => `${ITEM_ICON[it.state]} ${esc(it.text)}`).join('\n')
     : `⏳ Weights written at ${utc(e.at)}; reading back, checking health, split and red lines…`;
@@ -37,14 +38,19 @@ export function checklistMessage(plan: Plan, v: ChecklistView): Message {
     blocks.push(section(`*Ended*: ${esc(v.ended)}`));
   } else {
     let verdict: string;
-    if (v.ready && next) verdict = `:large_green_circle: *${stage} is ready*: soak done and everything green. Request ${upper(next.name)} when you are.`;
+    if (v.ready && next)
+      verdict = `:large_green_circle: *${stage} is ready*: soak done and everything green. Request ${upper(next.name)} when you are.`;
     else if (!next) verdict = `:eyes: Last stage: watched continuously; \`/rollout complete\` ends the watch.`;
     else verdict = `Not ready for ${upper(next.name)} yet.`;
     if (v.pendingRequest) verdict += ` Request #${v.pendingRequest.id} for ${upper(v.pendingRequest.stage)} is open.`;
     blocks.push(section(verdict));
     const buttons: ButtonElement[] = [];
     if (v.ready && next && !v.pendingRequest) {
-      buttons.push(button(`Request ${upper(next.name)}`, ACTION.requestStage, encodeValue({ run: e.runId, from: e.stage, to: next.name }), { style: 'primary' }));
+      buttons.push(
+        button(`Request ${upper(next.name)}`, ACTION.requestStage, encodeValue({ run: e.runId, from: e.stage, to: next.name }), {
+          style: 'primary',
+        }),
+      );
     }
     buttons.push(rollbackButton(e.runId, e.stage));
     blocks.push(actions(...buttons));

@@ -21,8 +21,20 @@ export const section = (text: string): Block => ({ type: 'section', text: mrkdwn
 export const context = (...texts: string[]): Block => ({ type: 'context', elements: texts.map(mrkdwn) });
 export const actions = (...elements: ButtonElement[]): Block => ({ type: 'actions', elements });
 
-export function button(text: string, actionId: string, value: string, opts: { style?: 'primary' | 'danger'; confirm?: Confirm } = {}): ButtonElement {
-  return { type: 'button', text: plain(text), action_id: actionId, value, ...(opts.style ? { style: opts.style } : {}), ...(opts.confirm ? { confirm: opts.confirm } : {}) };
+export function button(
+  text: string,
+  actionId: string,
+  value: string,
+  opts: { style?: 'primary' | 'danger'; confirm?: Confirm } = {},
+): ButtonElement {
+  return {
+    type: 'button',
+    text: plain(text),
+    action_id: actionId,
+    value,
+    ...(opts.style ? { style: opts.style } : {}),
+    ...(opts.confirm ? { confirm: opts.confirm } : {}),
+  };
 }
 
 export function confirm(title: string, text: string, yes: string, style: 'primary' | 'danger' = 'danger'): Confirm {

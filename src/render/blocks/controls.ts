@@ -20,7 +20,16 @@ export function decisionButtons(plan: Plan, r: { id: number; runId: number | nul
   const value = encodeValue({ request: r.id, run: r.runId, stage: r.toStage });
   const approve = button(`Approve ${stage}`, ACTION.approve, value, {
     style: 'primary',
-    ...(last && target ? { confirm: confirm(`Approve ${stage}?`, `This sends *all* traffic to ${plan.providerNames[plan.to]}: ${weightsLine(plan, target.weights)}.`, `Approve ${stage}`, 'primary') } : {}),
+    ...(last && target
+      ? {
+          confirm: confirm(
+            `Approve ${stage}?`,
+            `This sends *all* traffic to ${plan.providerNames[plan.to]}: ${weightsLine(plan, target.weights)}.`,
+            `Approve ${stage}`,
+            'primary',
+          ),
+        }
+      : {}),
   });
   return [approve, button('Reject', ACTION.reject, value, { style: 'danger' })];
 }

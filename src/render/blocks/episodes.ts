@@ -29,7 +29,8 @@ export function episodeSummary(p: EpisodeParent): string {
     if (e.longestMs > 0) parts.push(`longest ${formatDuration(e.longestMs)}`);
   }
   if (e.breachingSince) {
-    const deadline = !p.shadow && !e.rolledBackAt ? ` (auto-rollback at ${hhmmss(new Date(ms(e.breachingSince) + p.forMs))} if it holds)` : '';
+    const deadline =
+      !p.shadow && !e.rolledBackAt ? ` (auto-rollback at ${hhmmss(new Date(ms(e.breachingSince) + p.forMs))} if it holds)` : '';
     parts.push(`breaching since ${hhmm(e.breachingSince)}${deadline}`);
   } else {
     parts.push('now recovered');
@@ -55,7 +56,9 @@ export function episodeParentMessage(plan: Plan, p: EpisodeParent): Message {
   const blocks = [
     section(head),
     section(`${summary[0].toUpperCase()}${summary.slice(1)}.${e.told > 1 ? ' Each later breach and recovery is in the thread.' : ''}`),
-    context(`First breach ${hhmm(e.firstBreachAt)}: ${lineIcon(p.first)} ${esc(lineSummary(plan, p.first))} · red line's \`for\`: ${durationLabel(p.forMs)}`),
+    context(
+      `First breach ${hhmm(e.firstBreachAt)}: ${lineIcon(p.first)} ${esc(lineSummary(plan, p.first))} · red line's \`for\`: ${durationLabel(p.forMs)}`,
+    ),
   ];
   if (p.shadow) blocks.push(context(':ghost: Shadow mode: the guard alerts only and never writes the flag.'));
   if (!e.rolledBackAt) blocks.push(actions(rollbackButton(e.runId, e.stage, 'Roll back now')));

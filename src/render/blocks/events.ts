@@ -24,7 +24,11 @@ type Of<K extends RolloutEvent['kind']> = Extract<RolloutEvent, { kind: K }>;
  * Channel messages for the events that are not edited in place (the approval request and the
  * checklist have their own renderers). Alerts carry the values, the threshold and the window.
  */
-export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_opened' | 'request_updated' | 'stage_started'>>, extra: { baseline?: number | null; confirmation?: string | null } = {}): Message {
+export function eventMessage(
+  plan: Plan,
+  e: Exclude<RolloutEvent, Of<'request_opened' | 'request_updated' | 'stage_started'>>,
+  extra: { baseline?: number | null; confirmation?: string | null } = {},
+): Message {
   const text = renderEvent(plan, e);
   const cand = plan.providerNames[plan.to];
   const note = shadowNote(plan, e.kind);
@@ -44,13 +48,19 @@ export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_op
     }
     case 'shared_hold':
       return msg(
-        section(`:double_vertical_bar: *Holding at ${upper(e.stage)}, not rolling back*: ${RED_LINE_LABELS[e.line.name]} held in breach for ${formatDuration(e.heldMs)}, and ${plan.providerNames[plan.from]} breaches it too (the plan says \`onSharedBreach: "hold"\`). The guard keeps evaluating.`),
+        section(
+          `:double_vertical_bar: *Holding at ${upper(e.stage)}, not rolling back*: ${RED_LINE_LABELS[e.line.name]} held in breach for ${formatDuration(e.heldMs)}, and ${plan.providerNames[plan.from]} breaches it too (the plan says \`onSharedBreach: "hold"\`). The guard keeps evaluating.`,
+        ),
         section(`${lineIcon(e.line)} ${esc(lineSummary(plan, e.line))}`),
         ...judgedBlocks(plan, e.line),
         actions(rollbackButton(e.runId, e.stage, 'Roll back now')),
       );
     case 'breach_recovered':
-      return msg(section(`:large_green_circle: *${RED_LINE_LABELS[e.line.name]} recovered* at ${upper(e.stage)} after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}, n=${e.line.samples}).`));
+      return msg(
+        section(
+          `:large_green_circle: *${RED_LINE_LABELS[e.line.name]} recovered* at ${upper(e.stage)} after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}, n=${e.line.samples}).`,
+        ),
+      );
     case 'auto_rollback': {
       const head = e.shadow
         ? `:ghost: *SHADOW MODE — would have rolled back ${upper(e.stage)} now*; nothing was written.`
@@ -63,7 +73,8 @@ export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_op
         ...(e.others.length ? [`Also in breach: ${e.others.map((n) => RED_LINE_LABELS[n]).join(', ')}`] : []),
       ];
       const blocks = [section(head), section(facts.join('\n'))];
-      if (!e.shadow) blocks.push(context(extra.confirmation ?? `Health endpoint: checking that the app reports ${weightsLine(plan, e.weights)}…`));
+      if (!e.shadow)
+        blocks.push(context(extra.confirmation ?? `Health endpoint: checking that the app reports ${weightsLine(plan, e.weights)}…`));
       else blocks.push(actions(rollbackButton(e.runId, e.stage, 'Roll back now')));
       blocks.push(context(`Next: ${WHERE_TO_LOOK[e.line.name](cand)}, fix, then start again with \`/rollout ${plan.stages[0].name}\`.`));
       return msg(...blocks);
@@ -73,24 +84,42 @@ export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_op
         ? `:rewind: *The flag was set to the rollback weights outside the bot* (who is unknown); adopted as a manual rollback of ${upper(e.stage)}.`
         : `:rewind: *${who(e.by)} rolled back ${upper(e.stage)}* (${esc(e.via)}): the flag now holds *${weightsLine(plan, e.weights)}*.`;
       const reason = `Reason: ${esc(e.reason ?? 'none given')}`;
-      return msg(section(head), section(reason), context(extra.confirmation ?? `Health endpoint: checking that the app reports ${weightsLine(plan, e.weights)}…`));
+      return msg(
+        section(head),
+        section(reason),
+        context(extra.confirmation ?? `Health endpoint: checking that the app reports ${weightsLine(plan, e.weights)}…`),
+      );
     }
     case 'no_traffic':
-      return msg(section(`:warning: *Traffic is not reaching ${cand}* at ${upper(e.stage)}: weight ${percent(e.weight)} but only ${e.candidateRequests} requests in the window, for ${formatDuration(e.thinForMs)} (minSamples ${plan.minSamples}). Not a rollback: red lines read *no data*; check the app and the flag.`));
+      return msg(
+        section(
+          `:warning: *Traffic is not reaching ${cand}* at ${upper(e.stage)}: weight ${percent(e.weight)} but only ${e.candidateRequests} requests in the window, for ${formatDuration(e.thinForMs)} (minSamples ${plan.minSamples}). Not a rollback: red lines read *no data*; check the app and the flag.`,
+        ),
+      );
     case 'traffic_restored':
       return msg(section(`:large_green_circle: Traffic reaches ${cand} again at ${upper(e.stage)}.`));
     case 'flag_drift':
       return msg(
-        section(`:warning: *The flag was changed outside the bot* (who is unknown): it holds \`${esc(e.found)}\`${e.problem ? ` (${esc(e.problem)})` : ''}; the bot wrote ${weightsLine(plan, e.expected)}. The bot will not overwrite it.`),
+        section(
+          `:warning: *The flag was changed outside the bot* (who is unknown): it holds \`${esc(e.found)}\`${e.problem ? ` (${esc(e.problem)})` : ''}; the bot wrote ${weightsLine(plan, e.expected)}. The bot will not overwrite it.`,
+        ),
         actions(rollbackButton(e.runId, e.stage)),
         context(`Or promote with \`--force\` to overwrite it (audited).`),
       );
     case 'guard_error':
-      return msg(section(`:warning: *The guard cannot read the metrics* at ${upper(e.stage)}: ${esc(e.message)}. Red lines are in ERROR (not ok, not breach) until it can; no automatic rollback meanwhile.`));
+      return msg(
+        section(
+          `:warning: *The guard cannot read the metrics* at ${upper(e.stage)}: ${esc(e.message)}. Red lines are in ERROR (not ok, not breach) until it can; no automatic rollback meanwhile.`,
+        ),
+      );
     case 'guard_recovered':
       return msg(section(`:large_green_circle: The guard reads the metrics again at ${upper(e.stage)}.`));
     case 'completed':
-      return msg(section(`:checkered_flag: *Rollout complete* (by ${who(e.by)}); the guard stops watching. \`/rollout rollback\` still reverts to ${plan.providerNames[plan.from]}.`));
+      return msg(
+        section(
+          `:checkered_flag: *Rollout complete* (by ${who(e.by)}); the guard stops watching. \`/rollout rollback\` still reverts to ${plan.providerNames[plan.from]}.`,
+        ),
+      );
     case 'report':
       return reportMessage(plan, e, text);
   }
@@ -98,7 +127,9 @@ export function eventMessage(plan: Plan, e: Exclude<RolloutEvent, Of<'request_op
 
 function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
   const deltas = reportDeltas(e.current, e.previous);
-  const split = Object.entries(e.current.split.shares).map(([p, v]) => `${plan.providerNames[p] ?? p} ${percent(v)}`).join(' / ');
+  const split = Object.entries(e.current.split.shares)
+    .map(([p, v]) => `${plan.providerNames[p] ?? p} ${percent(v)}`)
+    .join(' / ');
   const lines = e.current.lines.map((l) => {
     const d = deltas[l.name];
     const delta = d === null ? '' : ` · ${d >= 0 ? '+' : ''}${formatValue(l.name, d).replace('× baseline', '×')} since last`;
@@ -108,7 +139,9 @@ function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
   return fitMessage({
     text,
     blocks: [
-      section(`:bar_chart: *${upper(e.stage)} report* ${hhmm(e.at)} · split ${split || 'no traffic'} (n=${e.current.split.total}, ${durationLabel(e.current.split.windowMs)})`),
+      section(
+        `:bar_chart: *${upper(e.stage)} report* ${hhmm(e.at)} · split ${split || 'no traffic'} (n=${e.current.split.total}, ${durationLabel(e.current.split.windowMs)})`,
+      ),
       section(lines.join('\n')),
       ...[versusSummary(plan, e.current.lines)].filter((t) => t !== null).map((t) => context(esc(t))),
     ],
@@ -119,7 +152,10 @@ function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
 function judged(plan: Plan, line: LineEvaluation): string[] {
   const versus = versusText(plan, line);
   const shared = sharedText(plan, line);
-  return [...(versus ? [`${plan.providerNames[plan.to]} vs ${plan.providerNames[plan.from]}: ${esc(versus)}`] : []), ...(shared ? [`:link: *${esc(shared)}*`] : [])];
+  return [
+    ...(versus ? [`${plan.providerNames[plan.to]} vs ${plan.providerNames[plan.from]}: ${esc(versus)}`] : []),
+    ...(shared ? [`:link: *${esc(shared)}*`] : []),
+  ];
 }
 
 const judgedBlocks = (plan: Plan, line: LineEvaluation) => {

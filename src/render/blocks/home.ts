@@ -36,14 +36,23 @@ export function homeView(plan: Plan, h: HomeInput): HomeView {
 
   blocks.push({ type: 'divider' });
   if (h.chart) {
-    blocks.push({ type: 'image', slack_file: { id: h.chart.fileId }, alt_text: h.chart.title, title: plain(`${h.chart.title} (${utc(h.chart.at)})`) });
+    blocks.push({
+      type: 'image',
+      slack_file: { id: h.chart.fileId },
+      alt_text: h.chart.title,
+      title: plain(`${h.chart.title} (${utc(h.chart.at)})`),
+    });
   } else {
     blocks.push(context('No chart yet: one comes with the first report of the stage, under its checklist in the channel.'));
   }
 
   if (s.pending) {
     const p = s.pending;
-    blocks.push(section(`:raised_hand: *Open request #${p.id}*: ${upper(p.toStage)}, requested by ${who(p.requestedBy)} at ${utc(p.requestedAt)}; ${p.approvals.length} of ${plan.approvals} approvals.`));
+    blocks.push(
+      section(
+        `:raised_hand: *Open request #${p.id}*: ${upper(p.toStage)}, requested by ${who(p.requestedBy)} at ${utc(p.requestedAt)}; ${p.approvals.length} of ${plan.approvals} approvals.`,
+      ),
+    );
     if (h.admin) blocks.push(actions(...decisionButtons(plan, p)));
   }
   if (h.admin && s.run && s.allowed.includes('rollback')) {

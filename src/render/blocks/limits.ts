@@ -77,7 +77,8 @@ const clipText = (t: TextObject, max: number): TextObject => ({ ...t, text: clip
 export class BlockLimitError extends Error {}
 
 function fitButton(b: ButtonElement): ButtonElement {
-  if (b.value.length > LIMITS.buttonValue) throw new BlockLimitError(`button ${b.action_id}: value is ${b.value.length} characters, over ${LIMITS.buttonValue}`);
+  if (b.value.length > LIMITS.buttonValue)
+    throw new BlockLimitError(`button ${b.action_id}: value is ${b.value.length} characters, over ${LIMITS.buttonValue}`);
   if (b.action_id.length > LIMITS.actionId) throw new BlockLimitError(`action_id over ${LIMITS.actionId} characters`);
   const out: ButtonElement = { ...b, text: clipText(b.text, LIMITS.buttonText) };
   if (b.confirm) {
@@ -124,7 +125,10 @@ export function fitMessage(m: Message): Message {
 export function fitBlocks(blocks: Block[], max: number): Block[] {
   if (blocks.length > max) {
     const dropped = blocks.length - (max - 1);
-    blocks = [...blocks.slice(0, max - 1), { type: 'context', elements: [{ type: 'mrkdwn', text: `…${dropped} more not shown; see \`/rollout status\`.` }] }];
+    blocks = [
+      ...blocks.slice(0, max - 1),
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `…${dropped} more not shown; see \`/rollout status\`.` }] },
+    ];
   }
   return blocks.map(fitBlock);
 }
@@ -155,11 +159,18 @@ const viewBytes = (v: View) => new TextEncoder().encode(JSON.stringify(v)).lengt
  */
 export function fitView<V extends View>(v: V): V {
   if (v.type === 'modal' && v.private_metadata.length > LIMITS.privateMetadata) {
-    throw new BlockLimitError(`modal ${v.callback_id}: private_metadata is ${v.private_metadata.length} characters, over ${LIMITS.privateMetadata}`);
+    throw new BlockLimitError(
+      `modal ${v.callback_id}: private_metadata is ${v.private_metadata.length} characters, over ${LIMITS.privateMetadata}`,
+    );
   }
-  const labels = v.type === 'modal'
-    ? { title: clipText(v.title, LIMITS.modalLabel), close: clipText(v.close, LIMITS.modalLabel), ...(v.submit ? { submit: clipText(v.submit, LIMITS.modalLabel) } : {}) }
-    : {};
+  const labels =
+    v.type === 'modal'
+      ? {
+          title: clipText(v.title, LIMITS.modalLabel),
+          close: clipText(v.close, LIMITS.modalLabel),
+          ...(v.submit ? { submit: clipText(v.submit, LIMITS.modalLabel) } : {}),
+        }
+      : {};
   let max: number = LIMITS.viewBlocks;
   let out = { ...v, ...labels, blocks: fitBlocks(v.blocks, max) };
   while (viewBytes(out) > LIMITS.viewBytes && max > 2) {

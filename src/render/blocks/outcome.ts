@@ -22,29 +22,53 @@ export function outcomeMessage(plan: Plan, o: Outcome): Message {
     case 'help':
       return fitMessage({ text, blocks: [section(`*\`/rollout\` commands*\n${o.lines.map((l) => `• ${esc(l)}`).join('\n')}`)] });
     case 'usage':
-      return fitMessage({ text, blocks: [section(`:grey_question: Not understood: ${esc(o.problem)}.`), section(o.lines.map((l) => `• ${esc(l)}`).join('\n'))] });
+      return fitMessage({
+        text,
+        blocks: [section(`:grey_question: Not understood: ${esc(o.problem)}.`), section(o.lines.map((l) => `• ${esc(l)}`).join('\n'))],
+      });
     case 'refused':
       return fitMessage(one(`:no_entry: *Refused*: ${esc(o.message)}`));
     case 'requested':
-      return fitMessage(one(`:outbox_tray: Requested *${upper(o.request.toStage)}* (request #${o.request.id}${o.request.forced ? ', forced' : ''}). It needs ${n(o.needed)} from another admin; the request is in the rollout channel.`));
+      return fitMessage(
+        one(
+          `:outbox_tray: Requested *${upper(o.request.toStage)}* (request #${o.request.id}${o.request.forced ? ', forced' : ''}). It needs ${n(o.needed)} from another admin; the request is in the rollout channel.`,
+        ),
+      );
     case 'approval_recorded':
-      return fitMessage(one(`:ballot_box_with_check: Approval recorded for *${upper(o.request.toStage)}* (request #${o.request.id}): ${o.request.approvals.length} of ${o.needed}.`));
+      return fitMessage(
+        one(
+          `:ballot_box_with_check: Approval recorded for *${upper(o.request.toStage)}* (request #${o.request.id}): ${o.request.approvals.length} of ${o.needed}.`,
+        ),
+      );
     case 'stage_started':
-      return fitMessage(one(`:rocket: *${upper(o.stage)}* started: ${weightsLine(plan, o.weights)}${o.approvers.length ? `, approved by ${whoList(o.approvers)}` : ''}${o.forced ? ' (forced)' : ''}. The checklist is in the rollout channel.`));
+      return fitMessage(
+        one(
+          `:rocket: *${upper(o.stage)}* started: ${weightsLine(plan, o.weights)}${o.approvers.length ? `, approved by ${whoList(o.approvers)}` : ''}${o.forced ? ' (forced)' : ''}. The checklist is in the rollout channel.`,
+        ),
+      );
     case 'rejected':
-      return fitMessage(one(`:x: Request #${o.request.id} for *${upper(o.request.toStage)}* rejected${o.request.decisionNote ? `: ${esc(o.request.decisionNote)}` : ''}.`));
+      return fitMessage(
+        one(
+          `:x: Request #${o.request.id} for *${upper(o.request.toStage)}* rejected${o.request.decisionNote ? `: ${esc(o.request.decisionNote)}` : ''}.`,
+        ),
+      );
     case 'rolled_back':
-      return fitMessage(one(`:rewind: *Rolled back*: ${weightsLine(plan, o.weights)}${o.reason ? ` (${esc(o.reason)})` : ''}. Start again with \`${plan.stages[0].name}\`.`));
+      return fitMessage(
+        one(
+          `:rewind: *Rolled back*: ${weightsLine(plan, o.weights)}${o.reason ? ` (${esc(o.reason)})` : ''}. Start again with \`${plan.stages[0].name}\`.`,
+        ),
+      );
     case 'completed':
-      return fitMessage(one(`:checkered_flag: Rollout complete; the guard stops watching. \`/rollout rollback\` still reverts to ${plan.providerNames[plan.from]}.`));
+      return fitMessage(
+        one(
+          `:checkered_flag: Rollout complete; the guard stops watching. \`/rollout rollback\` still reverts to ${plan.providerNames[plan.from]}.`,
+        ),
+      );
     case 'history':
       if (!o.entries.length) return one('No history yet.');
       return fitMessage({
         text,
-        blocks: [
-          section('*History* (newest first)'),
-          ...o.entries.map((e) => context(historyLine(e))),
-        ],
+        blocks: [section('*History* (newest first)'), ...o.entries.map((e) => context(historyLine(e)))],
       });
     case 'chart':
       // Only the console and CLI draw to a file (Slack is refused); this is the same words in blocks.
@@ -56,7 +80,9 @@ export function outcomeMessage(plan: Plan, o: Outcome): Message {
         blocks: [
           section(`:rewind: *Backtest* requested by ${who(o.requestedBy)}\n${esc(b.title)}`),
           section(b.lines.map((l) => `• ${esc(l)}`).join('\n')),
-          section(`*Auto-rollbacks that would have fired (${rollbackCount(plan, o.result)})*\n${b.rollbacks.map((l) => `• ${esc(l)}`).join('\n')}`),
+          section(
+            `*Auto-rollbacks that would have fired (${rollbackCount(plan, o.result)})*\n${b.rollbacks.map((l) => `• ${esc(l)}`).join('\n')}`,
+          ),
           context(esc(b.footer)),
         ],
       });
@@ -69,7 +95,8 @@ export function outcomeMessage(plan: Plan, o: Outcome): Message {
 }
 
 /** One audit entry as `history` shows it (the Home tab lists the latest ones the same way). */
-export const historyLine = (e: AuditEntry) => `${utc(e.at)} · ${who(e.actor)} (${esc(e.via)}) · *${esc(e.action)}* ${esc(e.outcome)}${detail(e.detail)}`;
+export const historyLine = (e: AuditEntry) =>
+  `${utc(e.at)} · ${who(e.actor)} (${esc(e.via)}) · *${esc(e.action)}* ${esc(e.outcome)}${detail(e.detail)}`;
 
 function detail(d: Record<string, unknown>): string {
   const parts: string[] = [];
@@ -91,7 +118,14 @@ export function threadRootMessage(plan: Plan, o: Outcome): Message {
   if (o.kind !== 'backtest') return outcomeMessage(plan, o);
   const r = o.result;
   const text = `Backtest ${utc(r.from)} → ${utc(r.to)} requested by ${o.requestedBy}: ${r.rollbacks.length} auto-rollback${r.rollbacks.length === 1 ? '' : 's'} would have fired. Details in the thread.`;
-  return { text, blocks: [section(`:rewind: *Backtest* ${utc(r.from)} → ${utc(r.to)}, requested by ${who(o.requestedBy)}: *${r.rollbacks.length}* auto-rollback${r.rollbacks.length === 1 ? '' : 's'} would have fired. Details in the thread.`)] };
+  return {
+    text,
+    blocks: [
+      section(
+        `:rewind: *Backtest* ${utc(r.from)} → ${utc(r.to)}, requested by ${who(o.requestedBy)}: *${r.rollbacks.length}* auto-rollback${r.rollbacks.length === 1 ? '' : 's'} would have fired. Details in the thread.`,
+      ),
+    ],
+  };
 }
 
 export function postedInThreadMessage(): Message {

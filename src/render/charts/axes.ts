@@ -24,7 +24,9 @@ export const minuteUtc = (ms: number) => new Date(ms).toISOString().slice(0, 16)
  * values to pixels.
  */
 export function yMaxOf(line: LineSeries): number {
-  const values = line.points.flatMap((p) => [display(line.name, p.candidate), display(line.name, p.incumbent)]).filter((v): v is number => v !== null);
+  const values = line.points
+    .flatMap((p) => [display(line.name, p.candidate), display(line.name, p.incumbent)])
+    .filter((v): v is number => v !== null);
   const top = Math.max(display(line.name, line.threshold)! * 1.25, ...values.map((v) => v * 1.08));
   const magnitude = 10 ** Math.floor(Math.log10(top));
   const step = [1, 2, 2.5, 5, 10].find((s) => top <= s * magnitude)! * magnitude;
@@ -46,21 +48,41 @@ export function stateNote(line: LineSeries): { text: string; color: string } {
   const last = line.points.at(-1);
   if (line.held) {
     const { heldMs } = line.held;
-    const text = heldMs < line.forMs ? `BREACH ${formatDuration(heldMs)} of ${durationLabel(line.forMs)}` : `BREACH held ${formatDuration(heldMs)}, fired`;
+    const text =
+      heldMs < line.forMs
+        ? `BREACH ${formatDuration(heldMs)} of ${durationLabel(line.forMs)}`
+        : `BREACH held ${formatDuration(heldMs)}, fired`;
     return { text, color: COLORS.threshold };
   }
   if (!last) return { text: 'no data', color: COLORS.muted };
-  return { ok: { text: 'ok', color: COLORS.muted }, breach: { text: 'BREACH', color: COLORS.threshold }, no_data: { text: 'no data', color: COLORS.muted }, error: { text: 'read failed', color: COLORS.threshold } }[last.state];
+  return {
+    ok: { text: 'ok', color: COLORS.muted },
+    breach: { text: 'BREACH', color: COLORS.threshold },
+    no_data: { text: 'no data', color: COLORS.muted },
+    error: { text: 'read failed', color: COLORS.threshold },
+  }[last.state];
 }
 
 export const textStyle = { fontFamily: FONT_FAMILY, color: COLORS.text, fontSize: FONT.axis };
 
 export function timeAxis(index: number, fromMs: number, toMs: number, showName: boolean) {
   return {
-    type: 'time' as const, gridIndex: index, min: fromMs, max: toMs,
-    name: showName ? 'UTC' : '', nameLocation: 'end' as const, nameGap: 8, nameTextStyle: { fontSize: FONT.axis, color: COLORS.muted },
+    type: 'time' as const,
+    gridIndex: index,
+    min: fromMs,
+    max: toMs,
+    name: showName ? 'UTC' : '',
+    nameLocation: 'end' as const,
+    nameGap: 8,
+    nameTextStyle: { fontSize: FONT.axis, color: COLORS.muted },
     // A plain string per tick: ECharts' own time labels style day and hour ticks with small rich text.
-    axisLabel: { fontSize: FONT.axis, color: COLORS.text, hideOverlap: true, formatter: (v: number) => new Date(v).toISOString().slice(11, 16), rich: {} },
+    axisLabel: {
+      fontSize: FONT.axis,
+      color: COLORS.text,
+      hideOverlap: true,
+      formatter: (v: number) => new Date(v).toISOString().slice(11, 16),
+      rich: {},
+    },
     axisLine: { lineStyle: { color: COLORS.muted } },
     splitLine: { show: false },
     splitNumber: 4,
@@ -69,7 +91,11 @@ export function timeAxis(index: number, fromMs: number, toMs: number, showName: 
 
 export function valueAxis(index: number, max: number) {
   return {
-    type: 'value' as const, gridIndex: index, min: 0, max, interval: max / 4,
+    type: 'value' as const,
+    gridIndex: index,
+    min: 0,
+    max,
+    interval: max / 4,
     axisLabel: { fontSize: FONT.axis, color: COLORS.text, formatter: (v: number) => String(Number(v.toPrecision(3))) },
     splitLine: { lineStyle: { color: COLORS.grid } },
   };

@@ -10,11 +10,15 @@ export type ButtonArgs = SlackActionMiddlewareArgs<BlockAction<ButtonAction>> & 
  * button carried, and answer privately. Non-admins are sent straight to the core, which refuses
  * and audits them before any value is even looked at.
  */
-export const buttonListener = (deps: ListenerDeps, act: (actor: Actor, rawValue: unknown) => Promise<Reply>) =>
+export const buttonListener =
+  (deps: ListenerDeps, act: (actor: Actor, rawValue: unknown) => Promise<Reply>) =>
   async ({ ack, body, action, respond }: ButtonArgs) => {
     // A click on the Home tab has no response_url: Bolt leaves respond undefined.
     await ack();
-    await answer(deps, replyChannel(deps, body.user.id, respond), () => act(slackActor(body.user.id), action.value), { user: body.user.id, action: action.action_id });
+    await answer(deps, replyChannel(deps, body.user.id, respond), () => act(slackActor(body.user.id), action.value), {
+      user: body.user.id,
+      action: action.action_id,
+    });
   };
 
 export const isAdmin = (deps: ListenerDeps, actor: Actor) => deps.service.deps.access.isAdmin(actor);

@@ -11,10 +11,20 @@ import { isAdmin } from './button.ts';
  * before the core's transaction is safe); the core then refuses stale, decided, self- and
  * double approvals under its lock.
  */
-export async function decide(deps: ListenerDeps, actor: Actor, raw: unknown, kind: 'approve' | 'reject', reason: string | null = null): Promise<Reply> {
+export async function decide(
+  deps: ListenerDeps,
+  actor: Actor,
+  raw: unknown,
+  kind: 'approve' | 'reject',
+  reason: string | null = null,
+): Promise<Reply> {
   const { service } = deps;
   const value = parseValue(decisionValue, raw);
-  if (!isAdmin(deps, actor)) return service.run(kind === 'approve' ? { kind, requestId: value?.request ?? null } : { kind, requestId: value?.request ?? null, reason }, actor);
+  if (!isAdmin(deps, actor))
+    return service.run(
+      kind === 'approve' ? { kind, requestId: value?.request ?? null } : { kind, requestId: value?.request ?? null, reason },
+      actor,
+    );
   const matched = await matchRequest(deps, actor, kind, raw);
   if ('outcome' in matched) return matched;
   return kind === 'approve'
@@ -23,13 +33,21 @@ export async function decide(deps: ListenerDeps, actor: Actor, raw: unknown, kin
 }
 
 /** The request a button (or the form it opened) names, or the audited refusal of a value this bot never made. */
-export async function matchRequest(deps: ListenerDeps, actor: Actor, kind: string, raw: unknown): Promise<{ request: RequestView } | Reply> {
+export async function matchRequest(
+  deps: ListenerDeps,
+  actor: Actor,
+  kind: string,
+  raw: unknown,
+): Promise<{ request: RequestView } | Reply> {
   const value = parseValue(decisionValue, raw);
   const tampered = (why: string) =>
-    refuseButton(deps, actor, kind, 'unknown_request', `This button does not match any request this bot made (${why}); nothing changed.`, { button: String(raw).slice(0, 200) });
+    refuseButton(deps, actor, kind, 'unknown_request', `This button does not match any request this bot made (${why}); nothing changed.`, {
+      button: String(raw).slice(0, 200),
+    });
   if (!value) return tampered('unreadable value');
   const request = await store.requestById(deps.service.deps.db.pool, value.request);
   if (!request) return tampered(`no request #${value.request}`);
-  if (request.toStage !== value.stage || request.runId !== value.run) return tampered(`request #${request.id} is for ${request.toStage}, not ${value.stage}`);
+  if (request.toStage !== value.stage || request.runId !== value.run)
+    return tampered(`request #${request.id} is for ${request.toStage}, not ${value.stage}`);
   return { request };
 }

@@ -22,7 +22,10 @@ export async function openForm(deps: ListenerDeps, args: ButtonArgs, form: Modal
   } catch (err) {
     log.warn('slack: could not open the form', { error: describeError(err) });
     const words = form.callback_id.includes('rollback') ? '`/rollout rollback <reason>`' : '`/rollout reject [reason]`';
-    const message = outcomeMessage(plan, { kind: 'error', message: `Slack did not open the form (${describeError(err)}). Nothing changed; use ${words} instead.` });
+    const message = outcomeMessage(plan, {
+      kind: 'error',
+      message: `Slack did not open the form (${describeError(err)}). Nothing changed; use ${words} instead.`,
+    });
     await replyChannel(deps, body.user.id, args.respond)(message, false).catch(() => {});
     return;
   }

@@ -21,7 +21,14 @@ export const rejectButton = (deps: ListenerDeps) => {
       if ('outcome' in matched) return matched;
       const r = matched.request;
       if (r.status === 'pending') return null;
-      return refuseButton(deps, actor, 'reject', 'decided', `Request #${r.id} for ${r.toStage} is already ${r.status}${r.decidedBy ? ` by ${r.decidedBy}` : ''}; nothing to reject.`, { button: value });
+      return refuseButton(
+        deps,
+        actor,
+        'reject',
+        'decided',
+        `Request #${r.id} for ${r.toStage} is already ${r.status}${r.decidedBy ? ` by ${r.decidedBy}` : ''}; nothing to reject.`,
+        { button: value },
+      );
     });
   };
 };

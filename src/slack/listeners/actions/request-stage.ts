@@ -9,10 +9,25 @@ export const requestStageButton = (deps: ListenerDeps) =>
     const { service } = deps;
     const value = parseValue(requestStageValue, raw);
     if (!isAdmin(deps, actor)) return service.run({ kind: 'promote', stage: value?.to ?? 'next stage', force: false }, actor);
-    if (!value) return refuseButton(deps, actor, 'request', 'unknown_request', 'This button does not match anything this bot posted; nothing changed.', { button: String(raw).slice(0, 200) });
+    if (!value)
+      return refuseButton(
+        deps,
+        actor,
+        'request',
+        'unknown_request',
+        'This button does not match anything this bot posted; nothing changed.',
+        { button: String(raw).slice(0, 200) },
+      );
     const run = await store.latestRun(service.deps.db.pool);
     if (!run || run.id !== value.run || run.state !== value.from) {
-      return refuseButton(deps, actor, `request ${value.to}`, 'stale', `This button was for rollout #${value.run} at ${value.from.toUpperCase()}; the rollout moved on since. Nothing changed; see \`/rollout status\`.`, { button: value });
+      return refuseButton(
+        deps,
+        actor,
+        `request ${value.to}`,
+        'stale',
+        `This button was for rollout #${value.run} at ${value.from.toUpperCase()}; the rollout moved on since. Nothing changed; see \`/rollout status\`.`,
+        { button: value },
+      );
     }
     return service.run({ kind: 'promote', stage: value.to, force: false }, actor);
   });

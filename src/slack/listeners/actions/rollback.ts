@@ -17,7 +17,14 @@ export const rollbackButton = (deps: ListenerDeps) => {
   // Non-admins and values this bot never made get no form: refused (and audited) at once.
   const refuseAtOnce = buttonListener(deps, async (actor, raw) => {
     if (!isAdmin(deps, actor)) return deps.service.run({ kind: 'rollback', reason: null }, actor);
-    return refuseButton(deps, actor, 'rollback', 'unknown_request', 'This button does not match anything this bot posted; nothing changed. Use `/rollout rollback` to roll back.', { button: String(raw).slice(0, 200) });
+    return refuseButton(
+      deps,
+      actor,
+      'rollback',
+      'unknown_request',
+      'This button does not match anything this bot posted; nothing changed. Use `/rollout rollback` to roll back.',
+      { button: String(raw).slice(0, 200) },
+    );
   });
   return async (args: ButtonArgs) => {
     const actor = slackActor(args.body.user.id);
@@ -33,5 +40,12 @@ export async function staleRollback(deps: ListenerDeps, actor: Actor, value: Rol
   const run = await store.latestRun(deps.service.deps.db.pool);
   if (run && run.id === value.run && run.state === value.stage) return null;
   const now = run ? `${run.state.toUpperCase().replace('_', ' ')} (rollout #${run.id})` : 'idle';
-  return refuseButton(deps, actor, 'rollback', 'stale', `This button was for ${value.stage.toUpperCase()} of rollout #${value.run}; the rollout is now ${now}. Nothing changed; use \`/rollout rollback\` if it still needs rolling back.`, { button: value });
+  return refuseButton(
+    deps,
+    actor,
+    'rollback',
+    'stale',
+    `This button was for ${value.stage.toUpperCase()} of rollout #${value.run}; the rollout is now ${now}. Nothing changed; use \`/rollout rollback\` if it still needs rolling back.`,
+    { button: value },
+  );
 }

@@ -10,7 +10,14 @@ export const rollbackReasonSubmitted = (deps: ListenerDeps) =>
   reasonSubmission(deps, { action: 'rollback form', required: true }, async (actor, reason, metadata) => {
     const value = parseValue(rollbackValue, metadata);
     if (!value) {
-      return refuseButton(deps, actor, 'rollback', 'unknown_request', 'This form does not match anything this bot made; nothing changed. Use `/rollout rollback <reason>`.', { form: metadata.slice(0, 200) });
+      return refuseButton(
+        deps,
+        actor,
+        'rollback',
+        'unknown_request',
+        'This form does not match anything this bot made; nothing changed. Use `/rollout rollback <reason>`.',
+        { form: metadata.slice(0, 200) },
+      );
     }
     return deps.service.run({ kind: 'rollback', reason, expect: value }, actor);
   });

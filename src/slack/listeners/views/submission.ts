@@ -20,7 +20,12 @@ export const SUBMIT_WITHIN_MS = 2_500;
  * has not decided within SUBMIT_WITHIN_MS (database slow or down) gets a "still working" form;
  * its result is announced in the rollout channel as usual.
  */
-export const reasonSubmission = (deps: ListenerDeps, opts: { action: string; required: boolean }, act: (actor: Actor, reason: string | null, privateMetadata: string) => Promise<Reply>) =>
+export const reasonSubmission =
+  (
+    deps: ListenerDeps,
+    opts: { action: string; required: boolean },
+    act: (actor: Actor, reason: string | null, privateMetadata: string) => Promise<Reply>,
+  ) =>
   async ({ ack, body, view }: SubmitArgs) => {
     const log = deps.log.child({ component: 'slack', user: body.user.id, action: opts.action });
     const typed = view.state.values[REASON.block]?.[REASON.action]?.value ?? null;
@@ -29,7 +34,10 @@ export const reasonSubmission = (deps: ListenerDeps, opts: { action: string; req
     const reason = typed?.trim() || null;
     const result = act(slackActor(body.user.id), reason, view.private_metadata).catch((err): Reply => {
       log.error('slack: form submission failed', { error: describeError(err) });
-      return { visibility: 'private', outcome: { kind: 'error', message: `Something went wrong: ${describeError(err)}. Nothing was changed.` } };
+      return {
+        visibility: 'private',
+        outcome: { kind: 'error', message: `Something went wrong: ${describeError(err)}. Nothing was changed.` },
+      };
     });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => {
@@ -37,14 +45,21 @@ export const reasonSubmission = (deps: ListenerDeps, opts: { action: string; req
     });
     const first = await Promise.race([result, late]);
     clearTimeout(timer);
-    if (first === 'late') await ack({ response_action: 'update', view: noticeModal('Still working', slowDatabaseMessage(Math.min(deps.answerWithinMs, SUBMIT_WITHIN_MS))) as never });
+    if (first === 'late')
+      await ack({
+        response_action: 'update',
+        view: noticeModal('Still working', slowDatabaseMessage(Math.min(deps.answerWithinMs, SUBMIT_WITHIN_MS))) as never,
+      });
     const reply = await result;
     deps.metrics?.observeOutcome(reply.outcome);
     log.info('form answered', { outcome: reply.outcome.kind, ...(reply.outcome.kind === 'refused' ? { code: reply.outcome.code } : {}) });
     if (first !== 'late') {
       const o = reply.outcome;
       if (o.kind === 'refused' || o.kind === 'unavailable' || o.kind === 'error') {
-        await ack({ response_action: 'errors', errors: { [REASON.block]: clip(o.kind === 'refused' ? `Refused: ${o.message}` : o.message, 1000) } });
+        await ack({
+          response_action: 'errors',
+          errors: { [REASON.block]: clip(o.kind === 'refused' ? `Refused: ${o.message}` : o.message, 1000) },
+        });
       } else {
         await ack({ response_action: 'update', view: noticeModal('Done', outcomeMessage(deps.service.plan, o)) as never });
       }
