@@ -35,7 +35,7 @@ for (const [label, since] of [
   ['7 days', 7 * 86_400_000],
 ] as const) {
   const times: number[] = [];
-  let last;
+  let last: Awaited<ReturnType<typeof backtest>> | undefined;
   for (let i = 0; i < 3; i++) {
     last = await backtest(svc, since);
     times.push(last.tookMs);

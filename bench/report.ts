@@ -3,7 +3,7 @@ import type { Stats } from './timing.ts';
 /** Formatting for the one table the bench prints. */
 
 export const ms = (s: Stats | null | undefined): string => {
-  if (!s || !s.n) return '—';
+  if (!s?.n) return '—';
   const f = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
   return `${f(s.median)} / ${f(s.p95)}`;
 };

@@ -215,8 +215,8 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   // reset() leaves a label-less gauge at 0; remove() drops it, so what is not known is not reported.
   const labelless = [stageStarted, drift, soakLeft, evaluatedAt, outboxDepth, outboxAge];
   const clearRollout = () => {
-    rollout.forEach((g) => g.reset());
-    labelless.forEach((g) => g.remove());
+    for (const g of rollout) g.reset();
+    for (const g of labelless) g.remove();
   };
 
   let seen: { runId: number; state: string; since: Date } | null = null;

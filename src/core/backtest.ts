@@ -110,7 +110,7 @@ class Prefix {
   private readonly p: Float64Array;
   constructor(values: number[]) {
     this.p = new Float64Array(values.length + 1);
-    values.forEach((v, i) => (this.p[i + 1] = this.p[i] + v));
+    for (let i = 0; i < values.length; i++) this.p[i + 1] = this.p[i] + values[i];
   }
   /** Sum of buckets [from, to), clipped to the series. */
   sum(from: number, to: number): number {
@@ -127,7 +127,7 @@ class ExactPrefix {
   constructor(private readonly values: (Decimal | null)[]) {
     this.scale = Math.max(0, ...values.map((v) => v?.scale ?? 0));
     this.p = [0n];
-    values.forEach((v, i) => this.p.push(this.p[i] + (v ? v.units * 10n ** BigInt(this.scale - v.scale) : 0n)));
+    for (const [i, v] of values.entries()) this.p.push(this.p[i] + (v ? v.units * 10n ** BigInt(this.scale - v.scale) : 0n));
   }
   sum(from: number, to: number): Decimal | null {
     const a = Math.max(0, Math.min(from, this.values.length));

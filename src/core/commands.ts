@@ -21,6 +21,7 @@ export const MAX_REASON_LENGTH = 300;
 
 // Control characters other than plain spaces carry no meaning in a command; refusing them
 // beats guessing (a pasted ANSI sequence or NUL in the audit log helps no one).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /** A reason typed into a form (rollback, reject): null when it is fine, else what is wrong. */
@@ -142,7 +143,7 @@ export function usage(plan: Plan): string[] {
     'status — where the rollout is, the flag, health and every red line',
     `${stages} [--force] — request the next stage (needs ${plan.approvals} approval${plan.approvals === 1 ? '' : 's'} from another admin)`,
     'approve [n] / reject [n] [reason] — decide the open request',
-    'rollback [reason] — send all traffic back to ' + plan.from + ' now; no approval needed',
+    `rollback [reason] — send all traffic back to ${plan.from} now; no approval needed`,
     'complete — end the watch after the last stage',
     'history [n] — the latest audit entries',
     'chart [--since 3h] [--out file.png] — the four red lines as a picture, written to a PNG file',

@@ -1,3 +1,4 @@
+import type { QueryResultRow } from 'pg';
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import { fetchHistoryRows, type HistoryRows } from './history-queries.ts';
@@ -23,13 +24,13 @@ const KEEP_MS = 25 * 3_600_000;
 interface Bucket {
   history: HistoryRows;
   /** Latency bins, or null when the bucket was read without them (before the p95 span). */
-  bins: Record<string, any>[] | null;
+  bins: QueryResultRow[] | null;
   fetchedAt: number;
 }
 
 export interface ChartRows {
   history: HistoryRows;
-  bins: Record<string, any>[];
+  bins: QueryResultRow[];
   /** Where the read started: the rest came from the cache. */
   readFrom: number;
 }
@@ -80,7 +81,7 @@ export class ChartRowCache {
     for (let b = readFrom; b + stepMs <= settled && b < endMs; b += stepMs) {
       fresh.set(b, { history: { route: [], genOk: [], vouchers: [] }, bins: b >= binFrom ? [] : null, fetchedAt: nowMs });
     }
-    const at = (r: Record<string, any>, key: 'bucket' | 'i') => fresh.get((r[key] as Date).getTime());
+    const at = (r: QueryResultRow, key: 'bucket' | 'i') => fresh.get((r[key] as Date).getTime());
     for (const r of history.route) at(r, 'bucket')?.history.route.push(r);
     for (const r of history.genOk) at(r, 'bucket')?.history.genOk.push(r);
     for (const r of history.vouchers) at(r, 'bucket')?.history.vouchers.push(r);

@@ -1,3 +1,4 @@
+import type { QueryResultRow } from 'pg';
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import { BIN_RATIO, type BucketHistograms } from '../core/latency-histogram.ts';
@@ -48,7 +49,7 @@ export async function fetchLatencyBinRows(
   stepMs: number,
   a: number,
   b: number,
-): Promise<Record<string, any>[]> {
+): Promise<QueryResultRow[]> {
   const { rows } = await withStatementTimeout(pool, TIMEOUT_MS, async (c) => {
     await c.query('SET LOCAL jit = off');
     return c.query(LATENCY_BINS_SQL, [
@@ -67,7 +68,7 @@ export async function fetchLatencyBinRows(
 export function applyLatencyBinRows(
   startMs: number,
   stepMs: number,
-  rows: Record<string, any>[],
+  rows: QueryResultRow[],
   into: { from: BucketHistograms; to: BucketHistograms },
 ): void {
   for (const r of rows) {

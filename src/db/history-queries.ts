@@ -1,3 +1,4 @@
+import type { QueryResultRow } from 'pg';
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import { emptyEdge, type BucketSeries, type EdgeStats, type ProviderSeries } from '../core/backtest.ts';
@@ -32,7 +33,7 @@ const voucherSql = (inclusive: boolean) =>
 const CHUNK_TIMEOUT_MS = 120_000;
 const CHUNK_MS = 6 * 3_600_000;
 
-export type HistoryProgress = (done: number, total: number) => void
+export type HistoryProgress = (done: number, total: number) => void;
 
 /** Reads [startMs, startMs + length × stepMs] into buckets, in chunks, two at a time. */
 export async function readHistory(
@@ -65,9 +66,9 @@ async function readChunk(pool: pg.Pool, plan: Plan, series: BucketSeries, a: num
 
 /** One chunk's grouped rows, buckets aligned to `originMs` in steps of `stepMs` (the chart cache keeps them per bucket). */
 export interface HistoryRows {
-  route: Record<string, any>[];
-  genOk: Record<string, any>[];
-  vouchers: Record<string, any>[];
+  route: QueryResultRow[];
+  genOk: QueryResultRow[];
+  vouchers: QueryResultRow[];
 }
 
 export async function fetchHistoryRows(

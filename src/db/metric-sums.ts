@@ -1,3 +1,4 @@
+import type { QueryResultRow } from 'pg';
 import type pg from 'pg';
 import type { MetricsSnapshot, ProviderStats } from '../core/metrics.ts';
 import { addDecimal, divideLikePostgres, parseDecimal, type Decimal } from '../core/decimal.ts';
@@ -211,7 +212,7 @@ export const addVoucherSums = (a: VoucherSums, b: VoucherSums): VoucherSums => (
 });
 
 /** A row of routeBucketsSql as sums. */
-export function parseRouteSums(r: Record<string, any>): RouteSums {
+export function parseRouteSums(r: QueryResultRow): RouteSums {
   return {
     requests: r.requests,
     failures: r.failures,

@@ -1,3 +1,4 @@
+import type { QueryResultRow } from 'pg';
 import type pg from 'pg';
 import type { Plan, Weights } from '../plan/plan.ts';
 import type { GuardClocks } from '../core/breach-clock.ts';
@@ -15,7 +16,7 @@ export async function lockState(client: pg.PoolClient): Promise<void> {
   await client.query('SELECT pg_advisory_xact_lock($1)', [STATE_LOCK]);
 }
 
-const toRun = (r: any): RunView => ({
+const toRun = (r: QueryResultRow): RunView => ({
   id: r.id,
   state: r.state,
   startedAt: r.started_at,
@@ -31,7 +32,7 @@ const toRun = (r: any): RunView => ({
   driftReported: r.drift_reported,
 });
 
-const toRequest = (r: any): RequestView => ({
+const toRequest = (r: QueryResultRow): RequestView => ({
   id: r.id,
   runId: r.run_id,
   fromState: r.from_state,
@@ -191,7 +192,7 @@ export async function audit(q: Queryable, e: AuditInput): Promise<void> {
 
 export async function recentAudit(q: Queryable, limit: number): Promise<AuditEntry[]> {
   const { rows } = await q.query('SELECT * FROM rollout.audit ORDER BY id DESC LIMIT $1', [limit]);
-  return rows.map((r: any) => ({
+  return rows.map((r: QueryResultRow) => ({
     id: r.id,
     at: r.at,
     runId: r.run_id,

@@ -104,6 +104,6 @@ export class TerminalChannel {
   }
 
   private clock(): string {
-    return this.now().toISOString().slice(11, 19) + ' UTC';
+    return `${this.now().toISOString().slice(11, 19)} UTC`;
   }
 }

@@ -5,7 +5,7 @@ import { runDemo } from './story.ts';
 
 /** `npm run demo -- [options]`. Exit code 0 done, 1 the demo failed, 2 bad options. */
 export async function main(argv: string[], io: { out: Writable; err: Writable }): Promise<number> {
-  let options;
+  let options: ReturnType<typeof parseOptions>;
   try {
     options = parseOptions(argv);
   } catch (err) {

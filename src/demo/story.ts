@@ -20,7 +20,7 @@ import { demoPlan } from './plan.ts';
 import { Screen } from './screen.ts';
 import { ansi, type Style } from './terminal.ts';
 import { Timeline } from './timeline.ts';
-import { ALICE, BOB, NAMES, openWorld, type World } from './world.ts';
+import { ALICE, BOB, NAMES, openWorld } from './world.ts';
 
 const HOUR = 3_600_000;
 /** Traffic the app logged before the rollout: FAL only, so the baseline and the windows start full. */
@@ -69,7 +69,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
   const style: Style = { color: screen.color, names: NAMES };
   const a = ansi(style.color);
   const { plan, soaks } = demoPlan(options.speed);
-  const timeline = new Timeline(plan, NAMES);
+  const timeline = new Timeline(NAMES);
   const log: Logger = {
     info() {},
     warn: (msg, f) => screen.print(a.dim(`[bot warn] ${msg}${f ? ` ${JSON.stringify(f)}` : ''}`)),
@@ -81,7 +81,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
   const speedText = options.speed === null ? 'max (as fast as this machine goes)' : `×${options.speed}`;
 
   screen.print(
-    a.bold('rollout-bot demo') + ' — a rehearsal on an in-memory embedded database; nothing is sent to Slack or to any real database.',
+    `${a.bold('rollout-bot demo')} — a rehearsal on an in-memory embedded database; nothing is sent to Slack or to any real database.`,
   );
   screen.print(
     [

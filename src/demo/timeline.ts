@@ -1,4 +1,4 @@
-import type { Plan, RedLineName } from '../plan/plan.ts';
+import type { RedLineName } from '../plan/plan.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { RolloutEvent } from '../core/events.ts';
 import { RED_LINE_LABELS } from '../core/red-lines.ts';
@@ -22,10 +22,7 @@ export class Timeline {
   noTrafficAt: Date | null = null;
   readonly firstBreach: Partial<Record<RedLineName, Date>> = {};
 
-  constructor(
-    private readonly plan: Plan,
-    private readonly names: Record<string, string>,
-  ) {}
+  constructor(private readonly names: Record<string, string>) {}
 
   add(at: Date, text: string, key?: Moment['key']): void {
     this.moments.push({ at, text, key });
@@ -61,7 +58,10 @@ export class Timeline {
         this.add(new Date(e.at), `${RED_LINE_LABELS[e.line.name]} recovered`);
         return;
       case 'auto_rollback':
-        if (e.shadow) return this.add(new Date(e.at), `shadow mode: would have rolled back (${RED_LINE_LABELS[e.line.name]})`, 'rollback');
+        if (e.shadow) {
+          this.add(new Date(e.at), `shadow mode: would have rolled back (${RED_LINE_LABELS[e.line.name]})`, 'rollback');
+          return;
+        }
         this.rollbackAt = new Date(e.at);
         this.rollbackKind = 'auto';
         this.firedLine = e.line.name;

@@ -8,6 +8,7 @@ import { readFlag, sameWeights } from '../core/weights.ts';
 import type { Actor, RunView } from '../core/views.ts';
 import type { RedLineName } from '../plan/plan.ts';
 import { withTransaction } from '../db/database.ts';
+import type { VoucherWindow } from '../core/metrics.ts';
 import { measureBaselineCost, readSnapshot, readVoucherWindow } from '../db/metrics-queries.ts';
 import { SETTLE_MS, type RollingWindows } from '../db/rolling-windows.ts';
 import { addProviderSums, emptyProviderSums, judgeLines, stageVerdicts, type StageJudge, type StageSums } from '../core/judge.ts';
@@ -242,7 +243,7 @@ async function emitClockEvent(
  */
 async function captureVoucherBaseline(service: RolloutService, run: RunView, now: Date): Promise<RunView> {
   const { db, plan } = service.deps;
-  let w;
+  let w: VoucherWindow;
   try {
     w = await readVoucherWindow(db.metricsPool, run.startedAt, plan.redLines.regenerateRatePercent.windowMs);
   } catch (err) {

@@ -24,8 +24,6 @@ import type { Actor, RequestView, RunView } from '../core/views.ts';
 import { withTransaction, type Queryable } from '../db/database.ts';
 import { readSnapshot } from '../db/metrics-queries.ts';
 import * as store from '../db/store.ts';
-import type { HealthSource } from '../adapters/health-endpoint.ts';
-import type { AccessPolicy } from './access.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import { backtest } from './backtest.ts';
 import { writeStageChart } from './chart.ts';
@@ -149,7 +147,7 @@ export class RolloutService {
     const guard = run ? await store.readGuardState(db.pool, run.id) : null;
     const guardFresh =
       !!guard && !!run && isActiveStage(plan, run.state) && now.getTime() - guard.evaluatedAt.getTime() <= 2 * plan.evaluateEveryMs;
-    let lines;
+    let lines: LineEvaluation[];
     let split = { total: 0, shares: {}, counts: {} } as ReturnType<typeof trafficSplit>;
     let metricsError: string | null = null;
     try {
@@ -356,7 +354,7 @@ export class RolloutService {
       if (breaching.length) {
         return refuse(
           'breaching',
-          `Not completing while ${describeLines(this.plan, breaching)} ${breaching.length > 1 ? 'are' : 'is'} in breach: the runbook watches ${run!.state.toUpperCase()} until it is clean. Wait for recovery, or roll back.`,
+          `Not completing while ${describeLines(breaching)} ${breaching.length > 1 ? 'are' : 'is'} in breach: the runbook watches ${run!.state.toUpperCase()} until it is clean. Wait for recovery, or roll back.`,
         );
       }
       const ended = await store.updateRun(c, run!.id, { state: COMPLETE, endedAt: now, endReason: `completed by ${actor.id}` });
@@ -474,7 +472,7 @@ export class RolloutService {
     if (breaching.length)
       return refuse(
         'breaching',
-        `Not promoting while ${describeLines(plan, breaching)} ${breaching.length > 1 ? 'are' : 'is'} in breach; wait for recovery, roll back, or add --force (audited).`,
+        `Not promoting while ${describeLines(breaching)} ${breaching.length > 1 ? 'are' : 'is'} in breach; wait for recovery, roll back, or add --force (audited).`,
       );
     const unjudged = guard!.evaluations.filter((e) => e.state !== 'ok');
     if (unjudged.length) {
@@ -607,7 +605,7 @@ const refused = (r: Refusal): Outcome => ({ kind: 'refused', code: r.code, messa
 const isExpired = (plan: Plan, request: RequestView, now: Date) => now.getTime() - request.requestedAt.getTime() > plan.requestTtlMs;
 
 /** "p95 latency (9.10 s, red line ≥ 8.00 s)" for refusals. */
-const describeLines = (plan: Plan, lines: LineEvaluation[]) =>
+const describeLines = (lines: LineEvaluation[]) =>
   lines
     .map((l) => `${RED_LINE_LABELS[l.name]} (${formatValue(l.name, l.value)}, red line ${formatThreshold(l.name, l.threshold)})`)
     .join(', ');

@@ -64,7 +64,7 @@ export function renderStatus(plan: Plan, s: StatusView): string {
   const flag =
     s.flag.kind === 'malformed'
       ? `MALFORMED: ${s.flag.problem}`
-      : `${weightsLine(plan, s.flag.weights)}${s.flag.kind === 'missing' ? ' (no row: all traffic on ' + plan.providerNames[plan.from] + ')' : ''}`;
+      : `${weightsLine(plan, s.flag.weights)}${s.flag.kind === 'missing' ? ` (no row: all traffic on ${plan.providerNames[plan.from]})` : ''}`;
   out.push(`Flag ${plan.flagKey}: ${flag}`);
   if (s.drift) out.push(`  ⚠ ${s.drift}`);
   const healthWeights =

@@ -1,3 +1,4 @@
+import type { QueryResultRow } from 'pg';
 import type { Queryable } from '../db/database.ts';
 
 /**
@@ -21,11 +22,12 @@ export const keys = {
   episode: (runId: number, line: string) => `episode:${runId}:${line}`,
 };
 
-const toRow = (r: any): SlackMessageRow<any> => ({ key: r.key, channel: r.channel, ts: r.ts, runId: r.run_id, state: r.state });
+// The state column is whatever the writer of that key stored: the caller names its type.
+const toRow = <S>(r: QueryResultRow): SlackMessageRow<S> => ({ key: r.key, channel: r.channel, ts: r.ts, runId: r.run_id, state: r.state });
 
 export async function getMessage<S>(q: Queryable, key: string): Promise<SlackMessageRow<S> | null> {
   const { rows } = await q.query('SELECT * FROM rollout.slack_messages WHERE key = $1', [key]);
-  return rows[0] ? toRow(rows[0]) : null;
+  return rows[0] ? toRow<S>(rows[0]) : null;
 }
 
 /** Messages of a run whose key starts with a prefix, oldest first (checklists of a run). */
@@ -34,7 +36,7 @@ export async function runMessages<S>(q: Queryable, runId: number, prefix: string
     runId,
     `${prefix}%`,
   ]);
-  return rows.map(toRow);
+  return rows.map((r) => toRow<S>(r));
 }
 
 export async function saveMessage(q: Queryable, row: SlackMessageRow<unknown>, at: Date): Promise<void> {

@@ -19,7 +19,7 @@ let db: TestDatabase;
 const plan = defaultPlan();
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
+  server = http.createServer((_req, res) => {
     const providers = (weights: unknown) => ({
       fal: { ok: true, latency_ms: 125, error: null, configured: true },
       runware: { ok: mode !== 'stale', latency_ms: 98, error: mode === 'stale' ? 'auth failed' : null, configured: true },

@@ -51,7 +51,7 @@ describe('a database that is down never makes Slack time out', () => {
     await refused.db.close();
     await hanging.close();
     await hanging.db.close();
-    sockets.forEach((s) => s.destroy());
+    for (const s of sockets) s.destroy();
     await new Promise<void>((r) => silent.close(() => r()));
   });
 

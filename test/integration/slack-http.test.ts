@@ -28,7 +28,7 @@ describe('requests reach the bot only with a valid Slack signature', () => {
     const body = commandBody(alice.id, 'd1', h.fake.responseUrl());
     const res = await postSigned(h.port, body, { secret: 'not-the-secret' });
     expect(res.status).toBe(401);
-    const forged = await postSigned(h.port, body, { signature: 'v0=' + '0'.repeat(64) });
+    const forged = await postSigned(h.port, body, { signature: `v0=${'0'.repeat(64)}` });
     expect(forged.status).toBe(401);
     expect((await h.db.app.query('SELECT count(*)::int AS n FROM rollout.requests')).rows[0].n).toBe(0);
   });

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ACTION } from '../../src/render/blocks/buttons.ts';
 import { alice, bob, carol, planWith } from '../support/engine.ts';
-import { MINUTE } from '../support/clock.ts';
 import { steadyTraffic } from '../support/traffic.ts';
 import { slackHarness, type SlackHarness } from '../support/slack-bot.ts';
 

@@ -54,7 +54,6 @@ export function syntheticChart(
   traffic: Traffic = {},
   hours = 3,
   plan: Plan = defaultPlan(),
-  resetOnFire = false,
 ): { plan: Plan; data: ChartSeries; series: BucketSeries } {
   const { series, hist, leadBuckets } = syntheticHistory(plan, hours, traffic);
   const windows = new SeriesWindows(plan, series);

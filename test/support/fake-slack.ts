@@ -125,7 +125,7 @@ export class FakeSlack {
 
   private notify(): void {
     const w = this.waiters.splice(0);
-    w.forEach((f) => f());
+    for (const f of w) f();
   }
 
   private async handle(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {

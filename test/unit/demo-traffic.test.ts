@@ -10,7 +10,7 @@ function recordingPool() {
     async query(sql: string, params: unknown[]) {
       const type = sql.includes("'gen_route'") ? 'gen_route' : (params[0] as string);
       const [data, at] = type === 'gen_route' ? (params as [string[], Date[]]) : (params.slice(1) as [string[], Date[]]);
-      data.forEach((d, i) => rows[type].push({ data: JSON.parse(d), at: at[i] }));
+      for (const [i, d] of data.entries()) rows[type].push({ data: JSON.parse(d), at: at[i] });
       return { rows: [] };
     },
   };

@@ -16,7 +16,7 @@ describe('p95 from log-spaced latency histograms', () => {
       Array.from({ length: 5 + Math.floor(rnd.next() * 60) }, () => (i > 20 ? 3 : 1) * 900 * Math.exp(0.6 * rnd.normal())),
     );
     const h = emptyHistograms(buckets.length);
-    buckets.forEach((vs, i) => vs.forEach((v) => h[i].set(binOf(v), (h[i].get(binOf(v)) ?? 0) + 1)));
+    for (const [i, vs] of buckets.entries()) for (const v of vs) h[i].set(binOf(v), (h[i].get(binOf(v)) ?? 0) + 1);
     for (const [a, b] of [
       [0, 10],
       [15, 25],

@@ -19,7 +19,7 @@ function violations(m: Message): string[] {
   if (m.blocks.length > LIMITS.blocks) out.push(`${m.blocks.length} blocks`);
   for (const b of m.blocks) {
     if (b.type === 'section' && b.text) check('section', b.text.text, LIMITS.sectionText);
-    if (b.type === 'context') b.elements.forEach((e) => check('context', e.text, LIMITS.contextText));
+    if (b.type === 'context') for (const e of b.elements) check('context', e.text, LIMITS.contextText);
     if (b.type === 'actions') {
       for (const e of b.elements) {
         check('button', e.text.text, LIMITS.buttonText);
