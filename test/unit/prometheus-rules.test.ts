@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import GithubSlugger from 'github-slugger';
 import { Lexer, walkTokens, type Tokens } from 'marked';
@@ -51,6 +52,22 @@ describe('promtool', () => {
     expect(output).toContain('SUCCESS');
     expect(output).not.toContain('FAILED');
     expect(code).toBe(0);
+  });
+
+  it("check config: operations.md's prometheus.yml loads, pointed at the shipped rules", async () => {
+    const section = read('docs/operations.md').split('## Alerting rules')[1] ?? '';
+    const config = /```yaml\n(rule_files:[\s\S]*?)```/.exec(section)?.[1];
+    expect(config, 'a ```yaml block with rule_files in § Alerting rules').toBeTruthy();
+    const dir = mkdtempSync(join(tmpdir(), 'rollout-prometheus-'));
+    try {
+      const file = join(dir, 'prometheus.yml');
+      writeFileSync(file, config!.replace(/^(\s*- )\S+rollout-bot-rules\.yml/m, `$1${resolve(ROOT, RULES)}`));
+      const { code, output } = await promtool(['check', 'config', file]);
+      expect(output).toContain(`SUCCESS: ${alerts.length} rules found`);
+      expect(code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
