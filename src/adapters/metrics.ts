@@ -122,6 +122,16 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
     help: 'When the guard last evaluated the active stage',
     registers: reg,
   });
+  const stageActive = new Gauge({
+    name: 'rollout_stage_active',
+    help: '1 while the latest run is in a stage the guard judges (not idle, complete or rolled back), 0 otherwise',
+    registers: reg,
+  });
+  const evaluateEvery = new Gauge({
+    name: 'rollout_guard_evaluate_every_seconds',
+    help: "How often the guard evaluates (the plan's evaluateEvery), so an alert can tell a late evaluation whatever the plan",
+    registers: reg,
+  });
   const outboxDepth = new Gauge({
     name: 'rollout_outbox_depth',
     help: 'Events committed but not yet shown (Slack or console)',
@@ -145,6 +155,8 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
     lineHeld,
     lineFor,
     evaluatedAt,
+    stageActive,
+    evaluateEvery,
     outboxDepth,
     outboxAge,
   ];
@@ -213,13 +225,23 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   });
 
   // reset() leaves a label-less gauge at 0; remove() drops it, so what is not known is not reported.
-  const labelless = [stageStarted, drift, soakLeft, evaluatedAt, outboxDepth, outboxAge];
+  const labelless = [stageStarted, drift, soakLeft, evaluatedAt, stageActive, evaluateEvery, outboxDepth, outboxAge];
   const clearRollout = () => {
     for (const g of rollout) g.reset();
     for (const g of labelless) g.remove();
   };
 
   let seen: { runId: number; state: string; since: Date } | null = null;
+  // The scheduler drops its leader flag after a guard cycle that throws and takes it back at the
+  // next tick, so a leader whose guard fails every cycle would read as a standby at most scrapes
+  // (and "no leader" would flap). The replica that ran a guard cycle, even a failed one, within
+  // 2 × evaluateEvery is the one running the guard: it keeps reporting, and its stale
+  // last-evaluation time says what is wrong.
+  let guardRanAt: number | null = null;
+  const ranGuardRecently = () => {
+    const age = service.deps.now().getTime() - (guardRanAt ?? Number.NaN);
+    return age >= 0 && age <= 2 * plan.evaluateEveryMs;
+  };
 
   async function readRollout(): Promise<void> {
     const { db } = service.deps;
@@ -241,6 +263,8 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
       for (const [p, w] of Object.entries(health.weights)) weight.set({ provider: p, source: 'health' }, w);
     drift.set(flagDrift(plan, run, flag) ? 1 : 0);
     if (run && isActiveStage(plan, run.state)) soakLeft.set(soakLeftMs(plan, run, now) / 1000);
+    stageActive.set(run && isActiveStage(plan, run.state) ? 1 : 0);
+    evaluateEvery.set(plan.evaluateEveryMs / 1000);
     if (guard) setLines(plan, guard, now);
     const { depth, oldest } = outbox.rows[0];
     outboxDepth.set(depth);
@@ -276,6 +300,7 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
     registry,
     contentType: registry.contentType,
     observeGuard(result, seconds) {
+      guardRanAt = service.deps.now().getTime();
       guardSeconds.observe({ result: result?.kind ?? 'failed' }, seconds);
       if (!result) return;
       if (result.kind === 'rolled_back') rollbacks.inc({ kind: 'auto', red_line: result.line.name });
@@ -324,7 +349,7 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
         dbErrors.inc({ during, unavailable: String(isUnavailable(err)) });
     },
     async scrape() {
-      const leading = opts.isLeader();
+      const leading = opts.isLeader() || ranGuardRecently();
       leader.set(leading ? 1 : 0);
       if (leading) {
         try {
