@@ -6,7 +6,7 @@ import { startMetricsServer } from '../../src/adapters/metrics-server.ts';
 import { ACTION } from '../../src/render/blocks/buttons.ts';
 import { alice, bob, planWith } from '../support/engine.ts';
 import { type Scrape, scrape } from '../support/prometheus.ts';
-import { promtool } from '../support/promtool.ts';
+import { promtool, promtoolChecks } from '../support/promtool.ts';
 import { type SlackHarness, slackHarness } from '../support/slack-bot.ts';
 import { steadyTraffic } from '../support/traffic.ts';
 
@@ -83,7 +83,7 @@ function selectorsInRules(): Selector[] {
   }));
 }
 
-it('/metrics passes promtool check metrics and carries every series the alerting rules read', async () => {
+it('/metrics passes promtool check metrics (where promtool is installed: always in CI) and carries every series the alerting rules read', async () => {
   await h.reset();
   h.setHealth(h.healthReporting({ fal: 1, runware: 0 }));
   const idle = await scrape(h.port);
@@ -119,7 +119,7 @@ it('/metrics passes promtool check metrics and carries every series the alerting
   expect(rolledBack.value('rollout_stage_active')).toBe(0);
   expect(rolledBack.value('rollout_stage_started_timestamp_seconds')).toBe(epoch('2026-11-28T10:35:00Z'));
 
-  for (const page of [idle, breach, rolledBack]) expect(await lint(page)).toEqual([]);
+  if (promtoolChecks) for (const page of [idle, breach, rolledBack]) expect(await lint(page)).toEqual([]);
 
   const pages = [idle, breach, rolledBack];
   const selectors = selectorsInRules();
