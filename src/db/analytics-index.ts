@@ -107,7 +107,7 @@ export function missingMessage(s: AnalyticsIndexState): string {
 export class IndexBuildError extends Error {}
 
 /** A brief lock that writes wait for: give up after this, and try again. */
-const LOCK_TIMEOUT_MS = 2_000;
+export const LOCK_TIMEOUT_MS = 2_000;
 const LOCK_TRIES = 30;
 const LOCK_PAUSE_MS = 1_000;
 /** Passes of the query: a partition created while the first ran leaves the parent's index invalid; the next pass attaches it. */
