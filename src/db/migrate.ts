@@ -101,10 +101,9 @@ export async function migrate(pool: pg.Pool, options: MigrationOptions): Promise
     for (const m of migrationFiles()) {
       if (done.has(m.name)) continue;
       if (m.name.includes('analytics_index')) {
-        if (await analyticsIndex(client, options)) {
-          await record(m.name);
-          applied.push(m.name);
-        }
+        const index = await analyticsIndex(client, options);
+        if (index !== 'missing') await record(m.name);
+        if (index === 'built') applied.push(m.name);
         continue;
       }
       if (m.skipIfExists.length && (await allExist(client, m.skipIfExists))) {
@@ -161,18 +160,18 @@ async function ownSchema(client: pg.PoolClient): Promise<void> {
 }
 
 /**
- * Migration 003: the index the guard reads through (src/db/analytics-index.ts). True when it is
- * valid (built now, or already: a DBA, sql/roles.sql); false when it is missing and
- * ROLLOUT_CREATE_INDEX=false, which is told at every start with the statements to run.
+ * Migration 003: the index the guard reads through (src/db/analytics-index.ts): built now, valid
+ * already (a DBA, sql/roles.sql), or missing with ROLLOUT_CREATE_INDEX=false, which is told at
+ * every start with the statements to run.
  */
-async function analyticsIndex(client: pg.PoolClient, options: MigrationOptions): Promise<boolean> {
+async function analyticsIndex(client: pg.PoolClient, options: MigrationOptions): Promise<'built' | 'present' | 'missing'> {
   const state = await analyticsIndexState(client);
-  if (state.valid) return true;
+  if (state.valid) return 'present';
   if (!state.table)
     throw new MigrationError("there is no table analytics_logs on the search_path: the guard reads the app's traffic from it.");
   if (!options.createAnalyticsIndex) {
     options.log?.warn(missingMessage(state));
-    return false;
+    return 'missing';
   }
   if (!state.canBuild) throw new MigrationError(cannotBuildMessage(state));
   const started = Date.now();
@@ -182,7 +181,7 @@ async function analyticsIndex(client: pg.PoolClient, options: MigrationOptions):
     throw new MigrationError(err instanceof IndexBuildError ? err.message : `building the analytics index failed: ${pgError(err)}`);
   }
   options.log?.info(`analytics index: valid on ${describeTable(state)} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return true;
+  return 'built';
 }
 
 /**
