@@ -329,3 +329,16 @@ describe('a partitioned analytics_logs', () => {
     expect(await one(db.pool, index)).toEqual({ valid: true });
   });
 });
+
+describe('migration failures at start', () => {
+  it('say what went wrong and what to do: no schema and no right to create one points at sql/roles.sql', async () => {
+    const db = await scratch();
+    await db.pool.query('DROP SCHEMA rollout CASCADE');
+    const refused = await BotProcess.start({ DATABASE_URL: db.url, ROLLOUT_PLAN: fastPlanFile() }).catch((e: Error) => e.message);
+    expect(refused).toContain(
+      `rollout-bot: cannot create the bot's schema "rollout": permission denied for database ${new URL(db.url).pathname.slice(1)} (42501). ` +
+        'The bot keeps its state in its own schema: run sql/roles.sql as a superuser once',
+    );
+    expect(refused).not.toContain('analytics');
+  });
+});
