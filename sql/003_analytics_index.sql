@@ -1,7 +1,8 @@
--- no-transaction
 -- The one index the guard needs on the app's busy table: every red line reads one event type
 -- over a recent window, so (event_type, created_at) turns each query into a range scan of the
--- window instead of a scan of the table. CONCURRENTLY: no write lock on a live table.
--- Opt out with ROLLOUT_CREATE_INDEX=false (e.g. when your DBA creates it).
-CREATE INDEX CONCURRENTLY IF NOT EXISTS analytics_logs_event_type_created_at_idx
-  ON analytics_logs (event_type, created_at);
+-- window instead of a scan of the table (or of every partition's rows).
+-- Not run as a script: the bot runs the query of sql/analytics-index.psql, which says what to do
+-- for a plain table (CREATE INDEX CONCURRENTLY) and for a partitioned one (ON ONLY the parent,
+-- CONCURRENTLY on each partition, ATTACH), and resumes a build interrupted half-way
+-- (src/db/analytics-index.ts). Recorded as applied once the index is valid, whoever built it.
+-- Opt out with ROLLOUT_CREATE_INDEX=false (e.g. when your DBA creates it: docs/operations.md).

@@ -10,7 +10,10 @@
 --     view rollout.feature_flags, which its search_path puts before public.feature_flags; the
 --     view's CHECK OPTION refuses any other row, and the role has no grant on the table itself;
 --   * own its schema "rollout" (runs, requests, audit, guard state, outbox, reports).
--- It cannot create the analytics index on a table it does not own, so this script does.
+-- It cannot create the analytics index on a table it does not own, so this script does, last,
+-- through sql/analytics-index.psql: CONCURRENTLY on a plain table; on a partitioned one, ON ONLY
+-- the parent, CONCURRENTLY on each partition, ATTACH (the app's writes are never blocked; a run
+-- interrupted half-way resumes when run again). psql only (\ir and \gexec).
 -- If your plan uses another flagKey, change it in the view below.
 
 DO $$ BEGIN
@@ -32,5 +35,5 @@ CREATE OR REPLACE VIEW rollout.feature_flags AS
 
 GRANT SELECT, INSERT, UPDATE ON rollout.feature_flags TO rollout_bot;
 
-CREATE INDEX CONCURRENTLY IF NOT EXISTS analytics_logs_event_type_created_at_idx
-  ON public.analytics_logs (event_type, created_at);
+SET search_path = public;
+\ir analytics-index.psql

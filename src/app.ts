@@ -3,7 +3,7 @@ import type { Config } from './config.ts';
 import { loadPlan, parsePlan, PlanError, type Plan } from './plan/plan.ts';
 import { openDatabase, redactUrl, type Database } from './db/database.ts';
 import { DataDirBusyError } from './db/pglite.ts';
-import { migrate, schemaProblem } from './db/migrate.ts';
+import { migrate, MigrationError, schemaProblem } from './db/migrate.ts';
 import * as store from './db/store.ts';
 import { adminList } from './engine/access.ts';
 import { describeError } from './engine/errors.ts';
@@ -79,10 +79,16 @@ export async function openEngine(config: Config, opts: EngineOptions) {
       await migrate(db.pool, {
         createAnalyticsIndex: config.createAnalyticsIndex,
         onWait: () => opts.log.info('migrations: another replica is migrating; waiting for it'),
+        log: opts.log,
       });
     } catch (err) {
       await db.close();
-      throw new StartupError(`${describeError(err)}. The bot needs to create its schema "rollout" (see sql/roles.sql).`);
+      // A MigrationError says what went wrong and what to do; anything else is the database going away mid-way.
+      throw new StartupError(
+        err instanceof MigrationError
+          ? err.message
+          : `migrating stopped: ${describeError(err)}. Nothing is half-applied (each migration is one transaction, and the analytics index resumes where it stopped): start again once the database answers.`,
+      );
     }
   }
   plan ??= loadPlan(config.planPath);

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { migrate, readSqlFile, splitStatements } from '../../src/db/migrate.ts';
+import { migrate, readSqlFile } from '../../src/db/migrate.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -19,6 +21,17 @@ export const withUser = (url: string, user: string, database?: string) => {
   return u.toString();
 };
 
+/** A file of sql/ run as a DBA runs it: with psql (roles.sql uses psql's \ir and \gexec). */
+export function runPsqlFile(url: string, file: string, vars: Record<string, string> = {}): Promise<string> {
+  const args = ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', ...Object.entries(vars).flatMap(([k, v]) => ['-v', `${k}=${v}`])];
+  const path = fileURLToPath(new URL(`../../sql/${file}`, import.meta.url));
+  return new Promise((resolve, reject) =>
+    execFile('psql', [...args, '-d', url, '-f', path], (err, stdout, stderr) =>
+      err ? reject(new Error(`psql -f sql/${file} failed: ${stderr || err.message}`)) : resolve(stdout),
+    ),
+  );
+}
+
 /**
  * Once per run on real Postgres: a template database shaped like production — the app's tables
  * created by their owner, sql/roles.sql applied, the bot's schema migrated by the least-privilege
@@ -33,11 +46,12 @@ export default async function setup(project: TestProject) {
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
 
-  const owner = new pg.Client({ connectionString: withUser(base, new URL(base).username || 'postgres', name) });
+  const ownerUrl = withUser(base, new URL(base).username || 'postgres', name);
+  const owner = new pg.Client({ connectionString: ownerUrl });
   await owner.connect();
   await owner.query(readSqlFile('001_app_tables.sql'));
-  for (const statement of splitStatements(readSqlFile('roles.sql'))) await owner.query(statement);
   await owner.end();
+  await runPsqlFile(ownerUrl, 'roles.sql');
 
   const bot = new pg.Pool({ connectionString: withUser(base, BOT_ROLE, name), max: 1 });
   await migrate(bot, { createAnalyticsIndex: true });
