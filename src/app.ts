@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
-import type { Config } from './config.ts';
-import { loadPlan, parsePlan, PlanError, type Plan } from './plan/plan.ts';
+import { loadPlan, type Config } from './config.ts';
+import { parsePlan, PlanError, type Plan } from './plan/plan.ts';
 import { openDatabase, redactUrl, type Database } from './db/database.ts';
 import { DataDirBusyError } from './db/pglite.ts';
 import { migrate, schemaProblem } from './db/migrate.ts';

@@ -5,7 +5,7 @@ import { formatDuration } from '../plan/duration.ts';
 import type { Comparison } from '../core/compare/interval.ts';
 import type { SequentialResult } from '../core/compare/sequential.ts';
 import type { SharedBreachLine } from '../core/compare/shared-breach.ts';
-import type { OnSharedBreach } from '../core/compare/schema.ts';
+import type { OnSharedBreach } from '../plan/compare-schema.ts';
 import { formatValue } from './format.ts';
 
 /** The providers as people read them: plan.providerNames[plan.to] and [plan.from]. */
