@@ -8,10 +8,11 @@ import * as store from './db/store.ts';
 import { adminList } from './engine/access.ts';
 import { describeError } from './engine/errors.ts';
 import { advisoryLeader, assertSessionConnections, soleLeader, TransactionPoolerError } from './engine/leader.ts';
-import type { EventSink } from './engine/outbox.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { RolloutService } from './engine/service.ts';
-import { healthEndpoint, type HealthSource } from './adapters/health-endpoint.ts';
+import { healthEndpoint } from './adapters/health-endpoint.ts';
+import { chartPng } from './adapters/chart-png.ts';
+import type { EventSink, HealthSource } from './engine/ports.ts';
 import { consoleSink, startConsole } from './adapters/console.ts';
 import type { Logger } from './log.ts';
 import { rolloutMetrics, type RolloutMetrics } from './adapters/metrics.ts';
@@ -92,6 +93,7 @@ export async function openEngine(config: Config, opts: EngineOptions) {
     now: opts.now ?? (() => new Date()),
     access: adminList(config.admins),
     health: opts.health ?? healthEndpoint(plan, config.healthUrl),
+    charts: chartPng,
   });
   return { plan, db, service };
 }
@@ -125,7 +127,7 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
     sink,
     leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader(),
     log: opts.log,
-    metrics,
+    observer: metrics,
   });
   let server: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
   if (config.metricsPort !== null) {

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as Echarts from 'echarts';
 import { Resvg, renderAsync } from '@resvg/resvg-js';
+import type { ChartRenderer } from '../engine/ports.ts';
 import type { ChartSpec } from '../render/charts/palette.ts';
 import { FONT_FAMILY } from '../render/charts/palette.ts';
 
@@ -56,3 +57,6 @@ export async function renderPngAsync(spec: ChartSpec): Promise<Buffer> {
   const svg = renderSvg(spec);
   return (await renderAsync(longhand(svg), resvgOptions())).asPng();
 }
+
+/** The engine's chart port. */
+export const chartPng: ChartRenderer = { png: (spec) => renderPng(spec), pngAsync: renderPngAsync };

@@ -7,7 +7,7 @@ import { readFlag } from '../core/weights.ts';
 import type { RunView } from '../core/views.ts';
 import type { GuardRow } from '../db/store.ts';
 import * as store from '../db/store.ts';
-import type { GuardResult } from '../engine/guard.ts';
+import type { EngineObserver } from '../engine/ports.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { isUnavailable } from '../engine/errors.ts';
 import type { Plan } from '../plan/plan.ts';
@@ -18,16 +18,12 @@ import type { Plan } from '../plan/plan.ts';
  * that made it, so sum() across replicas is right. The rollout's gauges (stage, weights, red
  * lines, outbox) are read from the database at scrape time and reported by the leader only.
  */
-export interface RolloutMetrics {
+export interface RolloutMetrics extends EngineObserver {
   readonly registry: Registry;
-  /** One guard cycle on the leader: its result (null when it failed) and how long it took. */
-  observeGuard(result: GuardResult | null, seconds: number): void;
   /** What a command did, from any front end. */
   observeOutcome(outcome: Outcome): void;
   /** A Slack call the outbox delivery could not make, by Slack's kind of failure. */
   slackError(kind: string): void;
-  /** A query or connection that failed, by what the bot was doing. */
-  databaseError(during: string, err: unknown): void;
   /** The exposition text; reads the rollout's gauges first when this replica leads. */
   scrape(): Promise<string>;
   readonly contentType: string;

@@ -1,3 +1,4 @@
+import { chartPng } from '../adapters/chart-png.ts';
 import type { Plan, Weights } from '../plan/plan.ts';
 import type { HealthReading } from '../core/health.ts';
 import { readFlag } from '../core/weights.ts';
@@ -7,7 +8,7 @@ import { migrate } from '../db/migrate.ts';
 import * as store from '../db/store.ts';
 import { adminList } from '../engine/access.ts';
 import { soleLeader } from '../engine/leader.ts';
-import type { EventSink } from '../engine/outbox.ts';
+import type { EventSink } from '../engine/ports.ts';
 import { Scheduler } from '../engine/scheduler.ts';
 import { RolloutService } from '../engine/service.ts';
 import type { Logger } from '../log.ts';
@@ -82,7 +83,14 @@ export async function openWorld(opts: {
       checkedAt: clock.now().toISOString(),
     };
   };
-  const service = new RolloutService({ db, plan, now: clock.now, access: adminList([ALICE.id, BOB.id]), health: { read: health } });
+  const service = new RolloutService({
+    db,
+    plan,
+    now: clock.now,
+    access: adminList([ALICE.id, BOB.id]),
+    health: { read: health },
+    charts: chartPng,
+  });
   const channel = new TerminalChannel(screen, style, clock.now);
   channel.chartsDir = opts.chartsDir;
   const text = slackSink({ plan, pool: db.pool, web: channel.web, channel: 'C0ROLLOUT', log, now: clock.now });

@@ -13,7 +13,6 @@ import { isActiveStage } from '../core/state-machine.ts';
 import { panelsSpec, type ChartMark } from '../render/charts/panels.ts';
 import { minuteUtc } from '../render/charts/axes.ts';
 import type { ChartSpec } from '../render/charts/palette.ts';
-import { renderPng } from '../adapters/chart-png.ts';
 import type { RolloutService } from './service.ts';
 
 export interface StageChart {
@@ -60,7 +59,7 @@ export async function stageChart(service: RolloutService, opts: { sinceMs?: numb
   });
   const breaching = RED_LINES.filter((n) => data.lines[n].held);
   const summary = breaching.length ? `${title}; in breach now: ${breaching.join(', ')}` : `${title}; no red line in breach now`;
-  return { png: renderPng(spec), title, summary, spec, data };
+  return { png: service.deps.charts.png(spec), title, summary, spec, data };
 }
 
 /**

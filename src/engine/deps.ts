@@ -1,6 +1,6 @@
 import type { Plan } from '../plan/plan.ts';
 import type { Database } from '../db/database.ts';
-import type { HealthSource } from '../adapters/health-endpoint.ts';
+import type { ChartRenderer, HealthSource } from './ports.ts';
 import { RollingWindows } from '../db/rolling-windows.ts';
 import type { AccessPolicy } from './access.ts';
 
@@ -11,6 +11,7 @@ export interface EngineDeps {
   now: () => Date;
   access: AccessPolicy;
   health: HealthSource;
+  charts: ChartRenderer;
 }
 
 /**

@@ -6,7 +6,6 @@ import { minuteUtc } from '../render/charts/axes.ts';
 import { backtestReplaySpec } from '../render/charts/backtest-replay.ts';
 import type { ChartSpec } from '../render/charts/palette.ts';
 import { panelsSpec } from '../render/charts/panels.ts';
-import { renderPngAsync } from '../adapters/chart-png.ts';
 import { readChartSeries } from './chart.ts';
 import type { RolloutService } from './service.ts';
 
@@ -34,7 +33,7 @@ export async function drawChart(service: RolloutService, req: ChartRequest): Pro
   const spec = specFor(service, req, data);
   const stamp = new Date(req.toMs).toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
   return {
-    png: await renderPngAsync(spec),
+    png: await service.deps.charts.pngAsync(spec),
     title: spec.title,
     filename: `rollout-${req.kind}-${stamp}Z.png`,
     altText: altText(spec, data),

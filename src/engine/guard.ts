@@ -6,7 +6,6 @@ import { isActiveStage, ROLLED_BACK } from '../core/state-machine.ts';
 import { flagDrift } from '../core/status.ts';
 import { readFlag, sameWeights } from '../core/weights.ts';
 import type { Actor, RunView } from '../core/views.ts';
-import type { RedLineName } from '../plan/plan.ts';
 import { withTransaction } from '../db/database.ts';
 import type { VoucherWindow } from '../core/metrics.ts';
 import { measureBaselineCost, readSnapshot, readVoucherWindow } from '../db/metrics-queries.ts';
@@ -16,15 +15,9 @@ import * as store from '../db/store.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import type { RolloutService } from './service.ts';
 import { metricWindows } from './deps.ts';
+import type { GuardResult } from './ports.ts';
 
 export const GUARD: Actor = { id: 'guard', via: 'guard' };
-
-export type GuardResult =
-  | { kind: 'idle' }
-  | { kind: 'raced' }
-  | { kind: 'evaluated'; evaluations: LineEvaluation[]; breachesStarted: RedLineName[] }
-  | { kind: 'rolled_back'; line: LineEvaluation; breachesStarted: RedLineName[] }
-  | { kind: 'adopted_manual_rollback' };
 
 /** The per-minute cache the guard reads every window from (shared with status and reports). */
 export const guardWindows = (service: RolloutService): RollingWindows => metricWindows(service.deps);

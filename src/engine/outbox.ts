@@ -1,22 +1,6 @@
 import type pg from 'pg';
 import type { RolloutEvent } from '../core/events.ts';
-
-/** A front end that shows events: the console prints them, Slack posts them. */
-export interface EventSink {
-  deliver(event: RolloutEvent, meta: { id: number; createdAt: Date }): Promise<void>;
-  /** Out-of-band notices that cannot wait for the database (it may be the thing that is down). */
-  notice(text: string): Promise<void>;
-}
-
-/** A delivery that failed and should be retried later; retryAfterMs from the service when it said (429). */
-export class DeliveryError extends Error {
-  constructor(
-    message: string,
-    readonly retryAfterMs: number | null = null,
-  ) {
-    super(message);
-  }
-}
+import { DeliveryError, type EventSink } from './ports.ts';
 
 const backoffMs = (attempts: number) => Math.min(60_000, 1_000 * 2 ** Math.min(attempts, 6));
 

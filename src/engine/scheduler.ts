@@ -1,10 +1,10 @@
 import cron, { type ScheduledTask } from 'node-cron';
-import type { RolloutMetrics } from '../adapters/metrics.ts';
 import type { Logger } from '../log.ts';
 import { describeError, isUnavailable } from './errors.ts';
-import { guardCycle, type GuardResult } from './guard.ts';
+import { guardCycle } from './guard.ts';
 import type { Leadership } from './leader.ts';
-import { deliverOutbox, type EventSink } from './outbox.ts';
+import { deliverOutbox } from './outbox.ts';
+import type { EngineObserver, EventSink, GuardResult } from './ports.ts';
 import { reportCycle } from './reporter.ts';
 import type { RolloutService } from './service.ts';
 
@@ -16,7 +16,7 @@ export interface SchedulerDeps {
   /** How often to drain the outbox when nothing kicks it. */
   outboxEveryMs?: number;
   /** Told of every guard cycle and database failure (Prometheus). */
-  metrics?: Pick<RolloutMetrics, 'observeGuard' | 'databaseError'>;
+  observer?: EngineObserver;
 }
 
 /** Six-field cron for an interval, when cron can say it exactly. */
@@ -99,10 +99,10 @@ export class Scheduler {
       if (!this.leading) return null;
       const started = performance.now();
       const result = await guardCycle(this.deps.service).catch((err) => {
-        this.deps.metrics?.observeGuard(null, (performance.now() - started) / 1000);
+        this.deps.observer?.observeGuard(null, (performance.now() - started) / 1000);
         throw err;
       });
-      this.deps.metrics?.observeGuard(result, (performance.now() - started) / 1000);
+      this.deps.observer?.observeGuard(result, (performance.now() - started) / 1000);
       if (result.kind === 'rolled_back')
         this.guardLog.warn('auto-rollback', { redLine: result.line.name, value: result.line.value, threshold: result.line.threshold });
       if (result.kind === 'adopted_manual_rollback')
@@ -163,7 +163,7 @@ export class Scheduler {
   }
 
   private async failed(what: string, err: unknown): Promise<void> {
-    this.deps.metrics?.databaseError(what, err);
+    this.deps.observer?.databaseError(what, err);
     if (isUnavailable(err)) {
       if (!this.dbDown) {
         this.dbDown = describeError(err);

@@ -5,7 +5,7 @@ import { CHARTED_KINDS, chartRequestFor, type ChartRequest } from '../core/chart
 import type { Queryable } from '../db/database.ts';
 import { describeError } from '../engine/errors.ts';
 import { drawChart } from '../engine/event-charts.ts';
-import type { EventSink } from '../engine/outbox.ts';
+import type { EventSink } from '../engine/ports.ts';
 import type { RolloutService } from '../engine/service.ts';
 import type { Logger } from '../log.ts';
 import { chartFailed, chartShared, dueChartJobs, recordChartJob, type ChartJob } from './chart-jobs.ts';

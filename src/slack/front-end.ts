@@ -4,7 +4,7 @@ import type { App } from '@slack/bolt';
 import type { SlackConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Leadership } from '../engine/leader.ts';
-import type { EventSink } from '../engine/outbox.ts';
+import type { EventSink } from '../engine/ports.ts';
 import { Scheduler } from '../engine/scheduler.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { rolloutMetrics, type RolloutMetrics } from '../adapters/metrics.ts';
@@ -80,7 +80,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
     charts ? withCharts(textSink, { service, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink,
     home,
   );
-  const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, metrics });
+  const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, observer: metrics });
   const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.confirmLeader() });
   const { app, mode, link, healthz } = buildSlackApp({
     slack,

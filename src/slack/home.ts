@@ -1,4 +1,4 @@
-import type { EventSink } from '../engine/outbox.ts';
+import type { EventSink } from '../engine/ports.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { describeError, isUnavailable } from '../engine/errors.ts';
 import * as store from '../db/store.ts';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import type { RolloutEvent } from '../core/events.ts';
-import type { EventSink } from '../engine/outbox.ts';
+import type { EventSink } from '../engine/ports.ts';
 import type { Logger } from '../log.ts';
 import { approvalMessage } from '../render/blocks/approval.ts';
 import { eventMessage, noticeMessage } from '../render/blocks/events.ts';

@@ -1,6 +1,6 @@
 import { webApi } from '@slack/bolt';
 import type { Logger } from '../log.ts';
-import { DeliveryError } from '../engine/outbox.ts';
+import { DeliveryError } from '../engine/ports.ts';
 import { boltLogger } from './bolt-logger.ts';
 
 export type WebClient = InstanceType<typeof webApi.WebClient>;
