@@ -1,12 +1,8 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Outcome } from '../core/outcomes.ts';
-import type { HealthReading } from '../core/health.ts';
 import { isActiveStage, soakLeftMs } from '../core/state-machine.ts';
 import { flagDrift } from '../core/status.ts';
-import { readFlag } from '../core/weights.ts';
-import type { RunView } from '../core/views.ts';
-import type { GuardRow } from '../db/store.ts';
-import * as store from '../db/store.ts';
+import type { GuardView, RunView } from '../core/views.ts';
 import type { EngineObserver } from '../engine/ports.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { isUnavailable } from '../engine/errors.ts';
@@ -218,32 +214,23 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   let seen: { runId: number; state: string; since: Date } | null = null;
 
   async function readRollout(): Promise<void> {
-    const { db } = service.deps;
     const now = service.deps.now();
-    const [run, flagRow, outbox, health] = await Promise.all([
-      store.latestRun(db.pool),
-      store.readFlagRow(db.pool, plan),
-      db.pool.query('SELECT count(*)::int AS depth, min(created_at) AS oldest FROM rollout.outbox WHERE delivered_at IS NULL'),
-      service.deps.health.read().catch((): HealthReading => ({ kind: 'not_configured' })),
-    ]);
-    const guard = run && isActiveStage(plan, run.state) ? await store.readGuardState(db.pool, run.id) : null;
+    const { run, flag, health, guard, outbox } = await service.reads.gauges();
     clearRollout();
     noteStage(run);
     stageInfo.set({ stage: run?.state ?? 'idle', run: String(run?.id ?? 0) }, 1);
     if (run) stageStarted.set(Math.floor((run.endedAt ?? run.stageStartedAt).getTime() / 1000));
-    const flag = readFlag(plan, flagRow);
     if (flag.kind !== 'malformed') for (const [p, w] of Object.entries(flag.weights)) weight.set({ provider: p, source: 'flag' }, w);
     if (health.kind === 'read' && health.weights)
       for (const [p, w] of Object.entries(health.weights)) weight.set({ provider: p, source: 'health' }, w);
     drift.set(flagDrift(plan, run, flag) ? 1 : 0);
     if (run && isActiveStage(plan, run.state)) soakLeft.set(soakLeftMs(plan, run, now) / 1000);
     if (guard) setLines(plan, guard, now);
-    const { depth, oldest } = outbox.rows[0];
-    outboxDepth.set(depth);
-    outboxAge.set(oldest ? Math.max(0, (now.getTime() - new Date(oldest).getTime()) / 1000) : 0);
+    outboxDepth.set(outbox.depth);
+    outboxAge.set(outbox.oldestAt ? Math.max(0, (now.getTime() - outbox.oldestAt.getTime()) / 1000) : 0);
   }
 
-  function setLines(p: Plan, guard: GuardRow, now: Date): void {
+  function setLines(p: Plan, guard: GuardView, now: Date): void {
     evaluatedAt.set(guard.evaluatedAt.getTime() / 1000);
     for (const e of guard.evaluations) {
       const red_line = e.name;

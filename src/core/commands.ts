@@ -5,7 +5,8 @@ export type Command =
   | { kind: 'status' }
   | { kind: 'help' }
   | { kind: 'history'; limit: number }
-  | { kind: 'promote'; stage: string; force: boolean }
+  /** expect: from a Request button made for one run and stage; refused if the rollout moved on. */
+  | { kind: 'promote'; stage: string; force: boolean; expect?: { run: number; stage: string } }
   | { kind: 'approve'; requestId: number | null }
   | { kind: 'reject'; requestId: number | null; reason: string | null }
   /** expect: from a button or form made for one run and stage; refused if the rollout moved on. */

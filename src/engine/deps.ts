@@ -24,3 +24,8 @@ export function metricWindows(deps: EngineDeps): RollingWindows {
   if (!w) caches.set(deps, (w = new RollingWindows(deps.plan)));
   return w;
 }
+
+/** Anything that carries the engine's deps (the service does): what the loops and readers take. */
+export interface EngineRef {
+  readonly deps: EngineDeps;
+}

@@ -5,16 +5,15 @@ import { isActiveStage } from '../core/state-machine.ts';
 import { withTransaction } from '../db/database.ts';
 import { readSnapshot } from '../db/metrics-queries.ts';
 import * as store from '../db/store.ts';
-import type { RolloutService } from './service.ts';
-import { metricWindows } from './deps.ts';
+import { metricWindows, type EngineRef } from './deps.ts';
 
 /** One periodic report for the active stage, stored and queued in one transaction. */
-export async function reportCycle(service: RolloutService): Promise<ReportSnapshot | null> {
-  const { db, plan } = service.deps;
-  const now = service.deps.now();
+export async function reportCycle(engine: EngineRef): Promise<ReportSnapshot | null> {
+  const { db, plan } = engine.deps;
+  const now = engine.deps.now();
   const run = await store.latestRun(db.pool);
   if (!run || !isActiveStage(plan, run.state)) return null;
-  const cache = metricWindows(service.deps);
+  const cache = metricWindows(engine.deps);
   const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], cache);
   // Judged like the guard's evaluation, so the report shows Runware against FAL too.
   const current = reportSnapshot(
