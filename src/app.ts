@@ -60,7 +60,8 @@ export async function openEngine(config: Config, opts: EngineOptions) {
       await db!.close();
       throw new StartupError(err.message);
     }
-    if (err instanceof DataDirBusyError) throw err;
+    // Another process has the embedded database open: its message says which and what to do.
+    if (err instanceof DataDirBusyError) throw new StartupError(err.message);
     const where = config.databaseUrl ? redactUrl(config.databaseUrl) : `the embedded database in ${config.dataDir}`;
     throw new StartupError(`cannot open ${where}: ${describeError(err)}. Check DATABASE_URL and that Postgres is running.`);
   }
@@ -132,7 +133,7 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
   let server: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
   if (config.metricsPort !== null) {
     try {
-      server = await startMetricsServer(metrics, config.metricsPort, () => databaseUp(db));
+      server = await startMetricsServer(metrics, config.metricsPort, () => service.reads.databaseUp());
     } catch (err) {
       await db.close();
       throw new StartupError(
@@ -163,14 +164,4 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
     onQuit: () => void stop().then(() => process.exit(0)),
   });
   return { plan, db, service, scheduler, metrics, metricsPort: server?.port ?? null, stop };
-}
-
-/** The database answers within 2 s (the /healthz probe). */
-function databaseUp(db: Database): Promise<boolean> {
-  const probe = db.pool.query('SELECT 1').then(
-    () => true,
-    () => false,
-  );
-  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref());
-  return Promise.race([probe, timeout]);
 }

@@ -13,6 +13,7 @@ import { Scheduler } from '../engine/scheduler.ts';
 import { RolloutService } from '../engine/service.ts';
 import type { Logger } from '../log.ts';
 import { ChecklistRefresher } from '../slack/refresher.ts';
+import { slackStore } from '../slack/store.ts';
 import { slackSink } from '../slack/sink.ts';
 import { ChartPoster, withCharts } from '../slack/chart-poster.ts';
 import { TerminalChannel } from './channel.ts';
@@ -93,11 +94,21 @@ export async function openWorld(opts: {
   });
   const channel = new TerminalChannel(screen, style, clock.now);
   channel.chartsDir = opts.chartsDir;
-  const text = slackSink({ plan, pool: db.pool, web: channel.web, channel: 'C0ROLLOUT', log, now: clock.now });
+  const tables = slackStore(db);
+  const text = slackSink({
+    plan,
+    store: tables,
+    runBaseline: (runId) => service.reads.runBaseline(runId),
+    web: channel.web,
+    channel: 'C0ROLLOUT',
+    log,
+    now: clock.now,
+  });
   // The story drives the poster itself (flush after each step), as it drives the scheduler.
   const charts = opts.chartsDir
     ? new ChartPoster({
         service,
+        store: tables,
         web: channel.web,
         channel: 'C0ROLLOUT',
         log,
@@ -105,7 +116,7 @@ export async function openWorld(opts: {
         isLeader: () => scheduler.confirmLeader(),
       })
     : null;
-  const slack = charts ? withCharts(text, { service, channel: 'C0ROLLOUT', onRecorded: () => {} }) : text;
+  const slack = charts ? withCharts(text, { service, store: tables, channel: 'C0ROLLOUT', onRecorded: () => {} }) : text;
   const sink: EventSink = {
     async deliver(event, meta) {
       await slack.deliver(event, meta);
@@ -114,7 +125,7 @@ export async function openWorld(opts: {
     notice: (text) => slack.notice(text),
   };
   const scheduler: Scheduler = new Scheduler({ service, sink, leader: soleLeader(), log });
-  const refresher = new ChecklistRefresher({ service, web: channel.web, log, isLeader: () => scheduler.confirmLeader() });
+  const refresher = new ChecklistRefresher({ service, store: tables, web: channel.web, log, isLeader: () => scheduler.confirmLeader() });
   const traffic = new TrafficGenerator(new Random(opts.seed), opts.rate, { from: plan.from, to: plan.to });
   return {
     plan,

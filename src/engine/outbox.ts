@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import type { RolloutEvent } from '../core/events.ts';
+import { backoffMs, type Backoff } from '../core/backoff.ts';
 import { DeliveryError, type EventSink } from './ports.ts';
 
-const backoffMs = (attempts: number) => Math.min(60_000, 1_000 * 2 ** Math.min(attempts, 6));
+/** A failed delivery is retried after 1 s, 2 s, 4 s… up to a minute, unless the service said when. */
+const OUTBOX_BACKOFF: Backoff = { minMs: 1_000, maxMs: 60_000 };
 
 export interface OutboxResult {
   delivered: number;
@@ -39,7 +41,8 @@ export async function deliverOutbox(
       try {
         await sink.deliver(row.payload as RolloutEvent, { id: row.id, createdAt: row.created_at });
       } catch (err) {
-        const retryAfter = err instanceof DeliveryError && err.retryAfterMs !== null ? err.retryAfterMs : backoffMs(row.attempts);
+        const retryAfter =
+          err instanceof DeliveryError && err.retryAfterMs !== null ? err.retryAfterMs : backoffMs(row.attempts + 1, OUTBOX_BACKOFF);
         const retryAt = new Date(now().getTime() + retryAfter);
         const error = (err as Error).message.slice(0, 500);
         await pool.query('UPDATE rollout.outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1', [

@@ -2,6 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import { guardCycle } from './guard.ts';
+import { BackgroundLoop } from './loop.ts';
 import type { Leadership } from './leader.ts';
 import { deliverOutbox } from './outbox.ts';
 import type { EngineObserver, EventSink, GuardResult } from './ports.ts';
@@ -37,9 +38,8 @@ export class Scheduler {
   private timers: NodeJS.Timeout[] = [];
   private leading = false;
   private dbDown: string | null = null;
-  private draining: Promise<void> | null = null;
-  private drainAgain = false;
   private guardRunning = false;
+  private readonly outbox: BackgroundLoop;
 
   private readonly log: Logger;
   private readonly guardLog: Logger;
@@ -47,6 +47,7 @@ export class Scheduler {
   constructor(private readonly deps: SchedulerDeps) {
     this.log = deps.log.child({ component: 'scheduler' });
     this.guardLog = deps.log.child({ component: 'guard' });
+    this.outbox = new BackgroundLoop({ pass: () => this.drain(), onError: () => {} });
   }
 
   start(): void {
@@ -55,6 +56,8 @@ export class Scheduler {
     if (expr) this.tasks.push(cron.schedule(expr, () => this.tick(), { name: 'rollout-guard', noOverlap: true }));
     else this.timers.push(setInterval(() => void this.tick(), plan.evaluateEveryMs));
     this.tasks.push(cron.schedule(plan.reportCron, () => this.report(), { name: 'rollout-report', noOverlap: true }));
+    // Through kick(), so only the leader drains.
+    this.outbox.start();
     this.timers.push(setInterval(() => this.kick(), this.deps.outboxEveryMs ?? 2_000));
     void this.tick();
   }
@@ -67,7 +70,7 @@ export class Scheduler {
     this.timers.forEach(clearInterval);
     this.tasks = [];
     this.timers = [];
-    await this.draining;
+    await this.outbox.stop();
     await this.deps.leader.release();
   }
 
@@ -133,33 +136,25 @@ export class Scheduler {
 
   /** Drains the outbox soon; calls while a drain runs coalesce into one more pass. */
   kick(): void {
-    if (!this.leading) return;
-    if (this.draining) {
-      this.drainAgain = true;
-      return;
-    }
-    this.draining = (async () => {
-      do {
-        this.drainAgain = false;
-        try {
-          const r = await deliverOutbox(this.deps.service.deps.db.pool, this.deps.sink, this.deps.service.deps.now, {
-            mayDeliver: () => this.confirmLeader(),
-          });
-          if (r.blocked && r.blocked.error !== 'waiting to retry')
-            this.log.warn('outbox: delivery failed, will retry', { id: r.blocked.id, error: r.blocked.error, retryAt: r.blocked.retryAt });
-        } catch (err) {
-          await this.failed('outbox', err);
-        }
-      } while (this.drainAgain);
-    })().finally(() => {
-      this.draining = null;
-    });
+    if (this.leading) this.outbox.kick();
   }
 
   /** Waits for the outbox to be drained (tests, demo, shutdown). */
   async flush(): Promise<void> {
     this.kick();
-    while (this.draining) await this.draining;
+    await this.outbox.settle();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      const r = await deliverOutbox(this.deps.service.deps.db.pool, this.deps.sink, this.deps.service.deps.now, {
+        mayDeliver: () => this.confirmLeader(),
+      });
+      if (r.blocked && r.blocked.error !== 'waiting to retry')
+        this.log.warn('outbox: delivery failed, will retry', { id: r.blocked.id, error: r.blocked.error, retryAt: r.blocked.retryAt });
+    } catch (err) {
+      await this.failed('outbox', err);
+    }
   }
 
   private async failed(what: string, err: unknown): Promise<void> {
