@@ -137,6 +137,27 @@ export function versusSummary(plan: Plan, lines: LineEvaluation[]): string | nul
 export const sharedText = (plan: Plan, line: LineEvaluation): string | null =>
   line.shared ? sharedBreachText(line, namesOf(plan), plan.onSharedBreach) : null;
 
+/** How a front end dresses the judged lines: its indent, its escaping, how it stresses the shared cause. */
+export interface Dress {
+  indent: string;
+  esc: (text: string) => string;
+  stress: (text: string) => string;
+}
+
+/**
+ * An alert's comparison with FAL and, when FAL breaches too, the shared-cause sentence: the lines
+ * every front end shows under a red line's alert, in its own dress.
+ */
+export function judged(plan: Plan, line: LineEvaluation, dress: Dress): string[] {
+  const versus = versusText(plan, line);
+  const shared = sharedText(plan, line);
+  const names = namesOf(plan);
+  return [
+    ...(versus ? [`${dress.indent}${names.to} vs ${names.from}: ${dress.esc(versus)}`] : []),
+    ...(shared ? [`${dress.indent}${dress.stress(dress.esc(shared))}`] : []),
+  ];
+}
+
 /** The stage's two always-valid verdicts, as sentences. */
 export function verdictSentences(plan: Plan, v: StageVerdicts | null): string[] {
   if (!v) return [];
