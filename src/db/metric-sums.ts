@@ -1,7 +1,8 @@
 import type { QueryResultRow } from 'pg';
 import type pg from 'pg';
 import type { MetricsSnapshot, ProviderStats } from '../core/metrics.ts';
-import { addDecimal, divideLikePostgres, parseDecimal, type Decimal } from '../core/decimal.ts';
+import { divideLikePostgres, parseDecimal } from '../core/decimal.ts';
+import type { RouteSums } from '../core/sums.ts';
 import { percentileCont } from '../core/compare/quantile.ts';
 
 /*
@@ -164,52 +165,6 @@ GROUP BY 1, 2`;
 }
 
 // --- the sums, in JS ---------------------------------------------------------------------------
-
-/** What a bucket (or part of one) of one provider's gen_route rows adds up to. */
-export interface RouteSums {
-  requests: number;
-  failures: number;
-  latencySamples: number;
-  costSamples: number;
-  costSkipped: number;
-  /** Exact sum of the usable costs; null when there were none (as SUM gives). */
-  costSum: Decimal | null;
-  /** The latencies themselves (float8), where asked for: the p95 window only. */
-  latencies: number[] | null;
-  /** Backtest only: latencies ≥ the p95 threshold, and the values either side of it (NaN: none). */
-  atOrAbove: number;
-  belowMax: number;
-  aboveMin: number;
-}
-
-export interface VoucherSums {
-  vouchers: number;
-  genOk: number;
-}
-
-const addExact = (a: Decimal | null, b: Decimal | null) => (a && b ? addDecimal(a, b) : (a ?? b));
-const maxNum = (a: number, b: number) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.max(a, b));
-const minNum = (a: number, b: number) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.min(a, b));
-
-export function addRouteSums(a: RouteSums, b: RouteSums): RouteSums {
-  return {
-    requests: a.requests + b.requests,
-    failures: a.failures + b.failures,
-    latencySamples: a.latencySamples + b.latencySamples,
-    costSamples: a.costSamples + b.costSamples,
-    costSkipped: a.costSkipped + b.costSkipped,
-    costSum: addExact(a.costSum, b.costSum),
-    latencies: a.latencies && b.latencies ? a.latencies.concat(b.latencies) : (a.latencies ?? b.latencies),
-    atOrAbove: a.atOrAbove + b.atOrAbove,
-    belowMax: maxNum(a.belowMax, b.belowMax),
-    aboveMin: minNum(a.aboveMin, b.aboveMin),
-  };
-}
-
-export const addVoucherSums = (a: VoucherSums, b: VoucherSums): VoucherSums => ({
-  vouchers: a.vouchers + b.vouchers,
-  genOk: a.genOk + b.genOk,
-});
 
 /** A row of routeBucketsSql as sums. */
 export function parseRouteSums(r: QueryResultRow): RouteSums {

@@ -6,9 +6,8 @@ import { p95SampleOf } from '../core/compare/quantile.ts';
 import { logMomentsOf } from '../core/compare/sequential.ts';
 import type { CostCluster } from '../core/compare/means.ts';
 import { formatDecimal } from '../core/decimal.ts';
+import { addRouteSums, addVoucherSums, type RouteSums, type VoucherSums } from '../core/sums.ts';
 import {
-  addRouteSums,
-  addVoucherSums,
   parseRouteSums,
   providerKey,
   providerStats,
@@ -16,9 +15,7 @@ import {
   sortedLatencies,
   sortedProviders,
   voucherBucketsSql,
-  type RouteSums,
   type SnapshotWindows,
-  type VoucherSums,
   type WindowSource,
 } from './metric-sums.ts';
 
