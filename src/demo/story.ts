@@ -7,7 +7,6 @@ import { durationLabel, formatDuration } from '../plan/duration.ts';
 import { RED_LINE_LABELS, type LineEvaluation } from '../core/red-lines.ts';
 import type { Reply } from '../core/outcomes.ts';
 import type { Actor } from '../core/views.ts';
-import * as store from '../db/store.ts';
 import type { Logger } from '../log.ts';
 import type { Database } from '../db/database.ts';
 import { ACTION, parseValue, requestStageValue } from '../render/blocks/buttons.ts';
@@ -146,7 +145,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
           if (r.outcome.kind === 'refused') pendingApproval = { by, after: steps };
         }
       }
-      const run = await store.latestRun(db.pool);
+      const run = await service.reads.latestRun();
       if (run?.state === 'd1' && !requestedD2) {
         const value = channel.buttonValue(ACTION.requestStage);
         const parsed = value ? parseValue(requestStageValue, value) : null;
@@ -198,7 +197,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       await refresher.refresh();
       await deliver();
 
-      const r = await store.latestRun(db.pool);
+      const r = await service.reads.latestRun();
       screen.progress(
         progressLine({
           now: to,
