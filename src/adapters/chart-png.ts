@@ -53,7 +53,7 @@ export const renderPng = (spec: ChartSpec, fitWidth?: number): Buffer => svgToPn
  * The same picture for the bot's own process: rasterising (most of the time) runs on libuv's
  * thread pool, so a chart for Slack does not hold the event loop the guard and Bolt share.
  */
-export async function renderPngAsync(spec: ChartSpec): Promise<Buffer> {
+async function renderPngAsync(spec: ChartSpec): Promise<Buffer> {
   const svg = renderSvg(spec);
   return (await renderAsync(longhand(svg), resvgOptions())).asPng();
 }

@@ -53,7 +53,7 @@ export interface BucketSeries {
   atStart: Map<number, EdgeSums>;
 }
 
-export const emptyProviderSeries = (n: number): ProviderSeries => ({
+const emptyProviderSeries = (n: number): ProviderSeries => ({
   requests: Array(n).fill(0),
   failures: Array(n).fill(0),
   latencySamples: Array(n).fill(0),
@@ -236,14 +236,14 @@ export class SeriesWindows {
   }
 }
 
-export interface BacktestLineSummary {
+interface BacktestLineSummary {
   states: Record<LineState, number>;
   breachEpisodes: number;
   longestBreachMs: number;
   firstBreachAt: string | null;
 }
 
-export interface WouldRollBack {
+interface WouldRollBack {
   at: string;
   line: LineEvaluation;
   breachSince: string;

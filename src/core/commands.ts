@@ -17,7 +17,7 @@ export type Command =
 
 export type Parsed = { ok: true; command: Command } | { ok: false; problem: string };
 
-export const MAX_COMMAND_LENGTH = 500;
+const MAX_COMMAND_LENGTH = 500;
 export const MAX_REASON_LENGTH = 300;
 
 // Control characters other than plain spaces carry no meaning in a command; refusing them

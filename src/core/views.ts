@@ -40,7 +40,7 @@ export interface RunView {
   driftReported: string | null;
 }
 
-export type RequestStatus = 'pending' | 'approved' | 'rejected' | 'stale' | 'expired';
+type RequestStatus = 'pending' | 'approved' | 'rejected' | 'stale' | 'expired';
 
 export interface RequestView {
   id: number;

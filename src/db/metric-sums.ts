@@ -44,8 +44,8 @@ export const numeric = (j: string, maxParam: string) => `
     END`;
 
 /** A regenerate voucher, and a successful generation: the voucher red line's two counts. */
-export const IS_REGENERATE_VOUCHER = `event_type = 'voucher_issued' AND event_data->>'reason' = 'regenerate'`;
-export const IS_GEN_OK = `event_type = 'gen_ok'`;
+const IS_REGENERATE_VOUCHER = `event_type = 'voucher_issued' AND event_data->>'reason' = 'regenerate'`;
+const IS_GEN_OK = `event_type = 'gen_ok'`;
 
 /**
  * gen_route rows, one per row: provider (grouped COLLATE "C": byte equality, no locale sort),
@@ -54,7 +54,7 @@ export const IS_GEN_OK = `event_type = 'gen_ok'`;
  * value computed once: the subqueries are fenced with OFFSET 0, because Postgres would otherwise
  * inline them and re-evaluate `cost` (lookups, casts, regex) in every aggregate that uses it.
  */
-export function routeRows(where: string, latMax: string, costMax: string, extra: [string, string][] = []): string {
+function routeRows(where: string, latMax: string, costMax: string, extra: [string, string][] = []): string {
   return `(
   SELECT provider, failed, has_cost, ${numeric('lat_j', latMax)} AS lat, ${numeric('cost_j', costMax)} AS cost${extra.map(([, n]) => `, ${n}`).join('')}
   FROM (
@@ -190,7 +190,7 @@ export const sortedLatencies = (values: number[] | null): Float64Array => Float6
  * (percentile_cont_final_common and float8_lerp in orderedsetaggs.c); one implementation,
  * shared with the judge's order statistics.
  */
-export const percentileCont95 = (sorted: Float64Array): number | null => (sorted.length ? percentileCont(sorted, 0.95) : null);
+const percentileCont95 = (sorted: Float64Array): number | null => (sorted.length ? percentileCont(sorted, 0.95) : null);
 
 /**
  * A window's ProviderStats from its sums, as the one-shot query returns them. `sorted`: the

@@ -29,7 +29,7 @@ const GIVE_UP_AFTER_FAULT_MS = 90 * 60_000;
 /** How long the walk to D2 may take before something is wrong (the checklist never turned green). */
 const GIVE_UP_BEFORE_D2_MS = 3 * HOUR;
 
-export type DemoOutcome = 'auto_rollback' | 'manual_rollback' | 'no_rollback' | 'rollback_before_fault' | 'stuck_before_d2';
+type DemoOutcome = 'auto_rollback' | 'manual_rollback' | 'no_rollback' | 'rollback_before_fault' | 'stuck_before_d2';
 
 export interface DemoResult {
   outcome: DemoOutcome;

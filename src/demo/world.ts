@@ -27,7 +27,7 @@ import { PROFILES, TrafficGenerator } from './traffic.ts';
 export const ALICE: Actor = { id: 'U0ALICE', via: 'demo' };
 export const BOB: Actor = { id: 'U0BOB', via: 'demo' };
 export const NAMES: Record<string, string> = { [ALICE.id]: 'alice', [BOB.id]: 'bob' };
-export const DEMO_START = '2026-11-28T09:00:00Z';
+const DEMO_START = '2026-11-28T09:00:00Z';
 
 /**
  * Everything the demo runs, wired as production wires it: the embedded database in memory, the

@@ -21,7 +21,7 @@ export interface SchedulerDeps {
 }
 
 /** Six-field cron for an interval, when cron can say it exactly. */
-export function cronFor(ms: number): string | null {
+function cronFor(ms: number): string | null {
   const s = ms / 1000;
   if (Number.isInteger(s) && s < 60 && 60 % s === 0) return `*/${s} * * * * *`;
   const m = ms / 60_000;

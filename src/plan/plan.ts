@@ -19,7 +19,7 @@ export interface Stage {
   soakMs: number | null;
 }
 
-export interface RedLineSpec {
+interface RedLineSpec {
   threshold: number;
   windowMs: number;
   forMs: number;

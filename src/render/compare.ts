@@ -107,10 +107,10 @@ export function sharedBreachText(line: SharedBreachLine, names: Names, onSharedB
 
 // --- what the checklist, status, reports and alerts show, from a judged evaluation ---------------
 
-export const namesOf = (plan: Plan): Names => ({ to: plan.providerNames[plan.to], from: plan.providerNames[plan.from] });
+const namesOf = (plan: Plan): Names => ({ to: plan.providerNames[plan.to], from: plan.providerNames[plan.from] });
 
 /** This red line's comparison in words ("failures +0.4 pp [−0.1, +0.9]"), or null when the judge gave none. */
-export function versusText(plan: Plan, line: LineEvaluation): string | null {
+function versusText(plan: Plan, line: LineEvaluation): string | null {
   const v = line.versus;
   if (!v) return null;
   switch (v.kind) {
@@ -134,7 +134,7 @@ export function versusSummary(plan: Plan, lines: LineEvaluation[]): string | nul
 }
 
 /** The shared-cause sentence for a red line FAL breaches too, or null. */
-export const sharedText = (plan: Plan, line: LineEvaluation): string | null =>
+const sharedText = (plan: Plan, line: LineEvaluation): string | null =>
   line.shared ? sharedBreachText(line, namesOf(plan), plan.onSharedBreach) : null;
 
 /** How a front end dresses the judged lines: its indent, its escaping, how it stresses the shared cause. */

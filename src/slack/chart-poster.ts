@@ -29,7 +29,7 @@ export interface ChartPosterDeps {
 }
 
 /** A chart that could not be shared within this long is dropped: it would show an old moment as news. */
-export const CHART_GIVE_UP_MS = 6 * 3_600_000;
+const CHART_GIVE_UP_MS = 6 * 3_600_000;
 /** A chart that failed is tried again after 2 s, 4 s, 8 s… up to 5 min, unless Slack said when. */
 const CHART_BACKOFF: Backoff = { minMs: 2_000, maxMs: 5 * 60_000 };
 

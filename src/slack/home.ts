@@ -23,7 +23,7 @@ export interface HomeDeps {
   onSlackError?: (kind: string) => void;
 }
 
-export const HOME_DEFAULTS = { minIntervalMs: 10_000, watchMs: 60 * 60_000, maxPerPass: 50 } as const;
+const HOME_DEFAULTS = { minIntervalMs: 10_000, watchMs: 60 * 60_000, maxPerPass: 50 } as const;
 
 /**
  * Publishes the Home tab (views.publish, per person): when someone opens it, after their click

@@ -15,7 +15,7 @@ export const alice: Actor = { id: 'U_ALICE', via: 'slack' };
 export const bob: Actor = { id: 'U_BOB', via: 'slack' };
 export const carol: Actor = { id: 'U_CAROL', via: 'slack' };
 export const mallory: Actor = { id: 'U_MALLORY', via: 'slack' };
-export const ADMINS = [alice.id, bob.id, carol.id];
+const ADMINS = [alice.id, bob.id, carol.id];
 
 /** The seed plan with some keys replaced. */
 export function planWith(overrides: Record<string, unknown> = {}): Plan {

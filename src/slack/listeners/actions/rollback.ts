@@ -35,7 +35,7 @@ export const rollbackButton = (deps: ListenerDeps) => {
 };
 
 /** The refusal of a button whose run and stage are no longer the rollout's, or null. */
-export async function staleRollback(deps: ListenerDeps, actor: Actor, value: RollbackValue): Promise<Reply | null> {
+async function staleRollback(deps: ListenerDeps, actor: Actor, value: RollbackValue): Promise<Reply | null> {
   const run = await deps.service.reads.latestRun();
   if (run && run.id === value.run && run.state === value.stage) return null;
   const now = run ? `${run.state.toUpperCase().replace('_', ' ')} (rollout #${run.id})` : 'idle';
