@@ -42,6 +42,13 @@ module.exports = {
       to: { path: '^src/(engine|adapters|slack|cli|demo)/|^src/(app|main|config)[.]ts$' },
     },
     {
+      name: 'render-reads-no-database',
+      comment: 'Renderers turn values into words, Block Kit and chart specs; they never query.',
+      severity: 'error',
+      from: { path: '^src/render/' },
+      to: { path: '^src/db/' },
+    },
+    {
       name: 'engine-below-front-ends',
       comment: 'The engine owns its ports (engine/ports.ts); adapters and front ends implement them, app.ts wires them.',
       severity: 'error',
