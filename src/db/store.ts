@@ -218,6 +218,52 @@ export async function enqueue(q: Queryable, at: Date, runId: number | null, even
   ]);
 }
 
+/** An undelivered outbox row. */
+export interface OutboxRow {
+  id: number;
+  createdAt: Date;
+  payload: RolloutEvent;
+  attempts: number;
+  nextAttemptAt: Date | null;
+}
+
+/** The next undelivered events, in id order (the order they must be shown in). */
+export async function undeliveredEvents(q: Queryable, limit: number): Promise<OutboxRow[]> {
+  const { rows } = await q.query(
+    'SELECT id, created_at, payload, attempts, next_attempt_at FROM rollout.outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1',
+    [limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    createdAt: r.created_at,
+    payload: r.payload,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+  }));
+}
+
+export async function eventDelivered(q: Queryable, id: number, at: Date): Promise<void> {
+  await q.query('UPDATE rollout.outbox SET delivered_at = $2, attempts = attempts + 1 WHERE id = $1', [id, at]);
+}
+
+export async function eventFailed(q: Queryable, id: number, error: string, retryAt: Date): Promise<void> {
+  await q.query('UPDATE rollout.outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1', [
+    id,
+    error,
+    retryAt,
+  ]);
+}
+
+/** The run's latest stored report (each report says what changed since the one before). */
+export async function latestReport<T>(q: Queryable, runId: number): Promise<T | null> {
+  const { rows } = await q.query('SELECT snapshot FROM rollout.reports WHERE run_id = $1 ORDER BY id DESC LIMIT 1', [runId]);
+  return (rows[0]?.snapshot as T | undefined) ?? null;
+}
+
+export async function saveReport(q: Queryable, runId: number, at: Date, snapshot: unknown): Promise<void> {
+  await q.query('INSERT INTO rollout.reports (run_id, at, snapshot) VALUES ($1, $2, $3)', [runId, at, JSON.stringify(snapshot)]);
+}
+
 /** Events committed but not yet delivered, and when the oldest was committed. */
 export async function outboxBacklog(q: Queryable): Promise<{ depth: number; oldestAt: Date | null }> {
   const { rows } = await q.query('SELECT count(*)::int AS depth, min(created_at) AS oldest FROM rollout.outbox WHERE delivered_at IS NULL');

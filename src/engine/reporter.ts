@@ -25,9 +25,8 @@ export async function reportCycle(engine: EngineRef): Promise<ReportSnapshot | n
     await store.lockState(c);
     const latest = await store.latestRun(c);
     if (!latest || latest.id !== run.id || latest.state !== run.state) return null;
-    const { rows } = await c.query('SELECT snapshot FROM rollout.reports WHERE run_id = $1 ORDER BY id DESC LIMIT 1', [run.id]);
-    const previous = (rows[0]?.snapshot as ReportSnapshot | undefined) ?? null;
-    await c.query('INSERT INTO rollout.reports (run_id, at, snapshot) VALUES ($1, $2, $3)', [run.id, now, JSON.stringify(current)]);
+    const previous = await store.latestReport<ReportSnapshot>(c, run.id);
+    await store.saveReport(c, run.id, now, current);
     await store.enqueue(c, now, run.id, { kind: 'report', runId: run.id, stage: run.state, current, previous, at: now.toISOString() });
     return current;
   });
