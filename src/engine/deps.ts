@@ -4,7 +4,7 @@ import type { ChartRenderer, HealthSource } from './ports.ts';
 import { RollingWindows } from '../db/rolling-windows.ts';
 import type { AccessPolicy } from './access.ts';
 
-/** What the engine runs on. Below service.ts, so readers (backtest, guard) need not import it. */
+/** What the engine runs on: the database, plan, clock, access policy and its ports (ports.ts). Below service.ts, so the loops and readers need not import it. */
 export interface EngineDeps {
   db: Database;
   plan: Plan;
