@@ -17,6 +17,7 @@
  * Needs BENCH_DATABASE_URL (else TEST_DATABASE_URL); uses its own database rollout_bench_ack.
  * Knobs: ACK_SINGLES=100, ACK_BURSTS=10, ACK_BURST_SIZE=20, ACK_DELAY_MS=2000.
  */
+import { chartPng } from '../src/adapters/chart-png.ts';
 import { fork } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openDatabase } from '../src/db/database.ts';
@@ -79,6 +80,7 @@ export async function ackBench(
     now: () => new Date(),
     access: adminList([ADMIN]),
     health: { read: async () => ({ kind: 'not_configured' }) },
+    charts: chartPng,
   });
   const front = createSlackFrontEnd({
     service,

@@ -24,14 +24,14 @@ import type pg from 'pg';
  *   - "span": every size covers 7 days, so the rate (and every window) scales with the size.
  */
 
-export const AVG_EVENTS_PER_MINUTE_10M = 10_000_000 / (7 * 24 * 60); // ≈ 992
+const AVG_EVENTS_PER_MINUTE_10M = 10_000_000 / (7 * 24 * 60); // ≈ 992
 /** Events per routed request: the route, its gen_ok, ~3 % vouchers, and unrelated events (25 % of all). */
 const EVENTS_PER_REQUEST = (1 + 0.993 + 0.993 * 0.03) / 0.75;
 const PEAK_HOUR_UTC = 15;
 const DAILY_AMPLITUDE = 0.6; // 1.6 at the peak, 0.4 at the trough
 
 /** Relative traffic at a minute (mean 1 over a day). Same formula as in SQL below. */
-export function dailyFactor(at: number): number {
+function dailyFactor(at: number): number {
   const hour = (at / 3_600_000) % 24;
   return 1 + DAILY_AMPLITUDE * Math.cos((2 * Math.PI * (hour - PEAK_HOUR_UTC)) / 24);
 }
@@ -63,7 +63,7 @@ export function shapeFor(rows: number, end: Date, mode: 'rate' | 'span', opts: {
   return { end, start: new Date(end.getTime() - minutes * 60_000), minutes, eventsPerMinute: rate, weights };
 }
 
-export const CREATE_TABLE_SQL = `
+const CREATE_TABLE_SQL = `
 DROP TABLE IF EXISTS analytics_logs;
 CREATE TABLE analytics_logs (
   id         bigserial PRIMARY KEY,

@@ -34,7 +34,7 @@ import { reportCycle } from '../src/engine/reporter.ts';
 import { deliverOutbox } from '../src/engine/outbox.ts';
 import type { RolloutService } from '../src/engine/service.ts';
 import * as store from '../src/db/store.ts';
-import { getMessage, keys } from '../src/slack/messages.ts';
+import { keys, slackStore } from '../src/slack/store.ts';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
 const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
@@ -145,7 +145,7 @@ async function cycle(svc: RolloutService, clock: Clock): Promise<void> {
   const { db } = svc.deps;
   await guardCycle(svc);
   const run = await store.latestRun(db.pool);
-  if (run) await getMessage(db.pool, keys.checklist(run.id, run.state));
+  if (run) await slackStore(db).message(keys.checklist(run.id, run.state));
   await svc.status({ preferGuard: true });
   if (clock.t % (15 * 60_000) < EVERY) await reportCycle(svc);
   await deliverOutbox(db.pool, sink, svc.deps.now);

@@ -22,7 +22,7 @@ import { stats, type Stats } from './timing.ts';
  * trial so every trial sees the same background traffic.
  */
 
-export interface Trial {
+interface Trial {
   line: RedLineName;
   fired: RedLineName | null;
   latencyMs: number | null;

@@ -1,3 +1,4 @@
+import { chartPng } from '../src/adapters/chart-png.ts';
 import pg from 'pg';
 import defaultPlanJson from '../src/plan/default-plan.json' with { type: 'json' };
 import { parsePlan, type Plan } from '../src/plan/plan.ts';
@@ -27,6 +28,7 @@ export function service(db: Database, plan: Plan, clock: Clock): RolloutService 
     now: clock.now,
     access: adminList([ADMIN.id]),
     health: { read: async () => ({ kind: 'not_configured' }) },
+    charts: chartPng,
   });
 }
 

@@ -8,7 +8,7 @@ function literal(v: unknown): string {
   return `'${String(v).replace(/'/g, "''")}'`;
 }
 
-export function inline(sql: string, params: unknown[]): string {
+function inline(sql: string, params: unknown[]): string {
   return sql.replace(/\$(\d+)/g, (_, d) => literal(params[Number(d) - 1]));
 }
 

@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
-import type { Config } from './config.ts';
-import { loadPlan, parsePlan, PlanError, type Plan } from './plan/plan.ts';
+import { loadPlan, type Config } from './config.ts';
+import { parsePlan, PlanError, type Plan } from './plan/plan.ts';
 import { openDatabase, redactUrl, type Database } from './db/database.ts';
 import { DataDirBusyError } from './db/pglite.ts';
 import { migrate, MigrationError, schemaProblem } from './db/migrate.ts';
@@ -8,10 +8,11 @@ import * as store from './db/store.ts';
 import { adminList } from './engine/access.ts';
 import { describeError } from './engine/errors.ts';
 import { advisoryLeader, assertSessionConnections, soleLeader, TransactionPoolerError } from './engine/leader.ts';
-import type { EventSink } from './engine/outbox.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { RolloutService } from './engine/service.ts';
-import { healthEndpoint, type HealthSource } from './adapters/health-endpoint.ts';
+import { healthEndpoint } from './adapters/health-endpoint.ts';
+import { chartPng } from './adapters/chart-png.ts';
+import type { EventSink, HealthSource } from './engine/ports.ts';
 import { consoleSink, startConsole } from './adapters/console.ts';
 import type { Logger } from './log.ts';
 import { rolloutMetrics, type RolloutMetrics } from './adapters/metrics.ts';
@@ -59,7 +60,8 @@ export async function openEngine(config: Config, opts: EngineOptions) {
       await db!.close();
       throw new StartupError(err.message);
     }
-    if (err instanceof DataDirBusyError) throw err;
+    // Another process has the embedded database open: its message says which and what to do.
+    if (err instanceof DataDirBusyError) throw new StartupError(err.message);
     const where = config.databaseUrl ? redactUrl(config.databaseUrl) : `the embedded database in ${config.dataDir}`;
     throw new StartupError(`cannot open ${where}: ${describeError(err)}. Check DATABASE_URL and that Postgres is running.`);
   }
@@ -98,6 +100,7 @@ export async function openEngine(config: Config, opts: EngineOptions) {
     now: opts.now ?? (() => new Date()),
     access: adminList(config.admins),
     health: opts.health ?? healthEndpoint(plan, config.healthUrl),
+    charts: chartPng,
   });
   return { plan, db, service };
 }
@@ -131,12 +134,12 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
     sink,
     leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader(),
     log: opts.log,
-    metrics,
+    observer: metrics,
   });
   let server: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
   if (config.metricsPort !== null) {
     try {
-      server = await startMetricsServer(metrics, config.metricsPort, () => databaseUp(db));
+      server = await startMetricsServer(metrics, config.metricsPort, () => service.reads.databaseUp());
     } catch (err) {
       await db.close();
       throw new StartupError(
@@ -167,14 +170,4 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
     onQuit: () => void stop().then(() => process.exit(0)),
   });
   return { plan, db, service, scheduler, metrics, metricsPort: server?.port ?? null, stop };
-}
-
-/** The database answers within 2 s (the /healthz probe). */
-function databaseUp(db: Database): Promise<boolean> {
-  const probe = db.pool.query('SELECT 1').then(
-    () => true,
-    () => false,
-  );
-  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref());
-  return Promise.race([probe, timeout]);
 }

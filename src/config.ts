@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
+import { defaultPlan, parsePlan, PlanError, type Plan } from './plan/plan.ts';
 
 /** Everything the bot reads from the environment, validated once at start. Mirrored in .env.example. */
 export interface Config {
@@ -143,4 +145,24 @@ function safeUserName(): string {
   } catch {
     return 'local';
   }
+}
+
+/** The plan named by ROLLOUT_PLAN, else the seed plan. Read here, at the edge: plan.ts only validates. */
+export function loadPlan(path: string | undefined): Plan {
+  if (!path) return defaultPlan();
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PlanError(
+      `plan file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)}); fix ROLLOUT_PLAN or unset it to use the built-in plan`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new PlanError(`plan file ${path}: not valid JSON (${(err as Error).message})`);
+  }
+  return parsePlan(json, `plan file ${path}`);
 }

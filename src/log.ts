@@ -14,7 +14,7 @@ export interface Logger {
 }
 
 /** The context a pipeline filters on; any other field may be added. */
-export interface LogContext {
+interface LogContext {
   component?: string;
   runId?: number | null;
   stage?: string;
@@ -24,7 +24,7 @@ export interface LogContext {
   [field: string]: unknown;
 }
 
-export type LogFields = LogContext & {
+type LogFields = LogContext & {
   /** An Error is logged as its message, with its code (Postgres SQLSTATE, Slack, Node) as `code`. */
   error?: unknown;
 };
@@ -42,7 +42,7 @@ const SECRET_FIELDS = ['token', 'botToken', 'appToken', 'signingSecret', 'passwo
 const REDACT_PATHS = [...SECRET_FIELDS, ...SECRET_FIELDS.map((f) => `*.${f}`)];
 
 /** Where lines go: stderr by default; tests pass their own. */
-export interface LineSink {
+interface LineSink {
   write(line: string): void;
 }
 
@@ -53,7 +53,7 @@ export interface LoggerOptions {
   sink?: LineSink & { isTTY?: boolean };
 }
 
-export const defaultFormat = (sink: { isTTY?: boolean }): LogFormat => (sink.isTTY ? 'text' : 'json');
+const defaultFormat = (sink: { isTTY?: boolean }): LogFormat => (sink.isTTY ? 'text' : 'json');
 
 /** pino behind our interface; the sink sees each line already masked. */
 export function createLogger(opts: LoggerOptions = {}): Logger {

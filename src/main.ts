@@ -1,7 +1,6 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { PlanError } from './plan/plan.ts';
 import { startConsoleBot, StartupError, type Bot } from './app.ts';
-import { DataDirBusyError } from './db/pglite.ts';
 import { stderrLogger } from './log.ts';
 import { installProcessGuards } from './process-guards.ts';
 
@@ -30,7 +29,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  const known = err instanceof ConfigError || err instanceof PlanError || err instanceof StartupError || err instanceof DataDirBusyError;
+  const known = err instanceof ConfigError || err instanceof PlanError || err instanceof StartupError;
   process.stderr.write(`rollout-bot: ${known ? err.message : `unexpected error at start: ${(err as Error).stack ?? err}`}\n`);
   process.exit(1);
 });

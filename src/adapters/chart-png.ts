@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as Echarts from 'echarts';
 import { Resvg, renderAsync } from '@resvg/resvg-js';
+import type { ChartRenderer } from '../engine/ports.ts';
 import type { ChartSpec } from '../render/charts/palette.ts';
 import { FONT_FAMILY } from '../render/charts/palette.ts';
 
@@ -52,7 +53,10 @@ export const renderPng = (spec: ChartSpec, fitWidth?: number): Buffer => svgToPn
  * The same picture for the bot's own process: rasterising (most of the time) runs on libuv's
  * thread pool, so a chart for Slack does not hold the event loop the guard and Bolt share.
  */
-export async function renderPngAsync(spec: ChartSpec): Promise<Buffer> {
+async function renderPngAsync(spec: ChartSpec): Promise<Buffer> {
   const svg = renderSvg(spec);
   return (await renderAsync(longhand(svg), resvgOptions())).asPng();
 }
+
+/** The engine's chart port. */
+export const chartPng: ChartRenderer = { png: (spec) => renderPng(spec), pngAsync: renderPngAsync };

@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Plan } from '../plan/plan.ts';
 import type { Actor } from '../core/views.ts';
-import type { EventSink } from '../engine/outbox.ts';
+import type { EventSink } from '../engine/ports.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { localActor } from '../engine/access.ts';
 import { renderEvent, renderOutcome } from '../render/text.ts';

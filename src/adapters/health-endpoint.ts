@@ -2,10 +2,7 @@ import { z } from 'zod';
 import type { Plan } from '../plan/plan.ts';
 import { weightsProblem, ordered } from '../plan/plan.ts';
 import type { HealthReading, ProviderHealth } from '../core/health.ts';
-
-export interface HealthSource {
-  read(): Promise<HealthReading>;
-}
+import type { HealthSource } from '../engine/ports.ts';
 
 const providerSchema = z.looseObject({
   ok: z.boolean(),

@@ -2,6 +2,12 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RolloutMetrics } from './metrics.ts';
 
+/*
+ * The one GET /healthz and GET /metrics of every mode: console mode and Slack's Socket Mode
+ * serve them with startMetricsServer below; Slack's HTTP mode mounts the same two handlers on
+ * Bolt's receiver, next to POST /slack/events.
+ */
+
 /** Answers one GET /metrics; a scrape that fails says why with a 500 rather than half a page. */
 export async function serveMetrics(metrics: RolloutMetrics, res: ServerResponse): Promise<void> {
   try {
@@ -15,13 +21,29 @@ export async function serveMetrics(metrics: RolloutMetrics, res: ServerResponse)
 }
 
 /**
- * Console mode's small HTTP server (Slack modes serve /metrics through Bolt): GET /metrics and
- * GET /healthz on METRICS_PORT or PORT. Resolves to the port it listens on.
+ * Answers one GET /healthz. 503 only when the database is down: that is what a restart might fix.
+ * Anything else worth knowing (`extra`: Slack's connection) is reported but answered 200, so a
+ * process manager does not restart a guard that works.
+ */
+export async function serveHealthz(
+  res: ServerResponse,
+  databaseUp: () => Promise<boolean>,
+  extra: Record<string, string> = {},
+): Promise<void> {
+  const up = await databaseUp().catch(() => false);
+  res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ ok: up, bot: 'up', database: up ? 'up' : 'unavailable', ...extra }));
+}
+
+/**
+ * A small HTTP server for GET /metrics and GET /healthz (console mode on METRICS_PORT or PORT,
+ * Socket Mode on PORT). Resolves to the port it listens on.
  */
 export async function startMetricsServer(
   metrics: RolloutMetrics,
   port: number,
   databaseUp: () => Promise<boolean>,
+  extra: () => Record<string, string> = () => ({}),
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -30,12 +52,7 @@ export async function startMetricsServer(
     } else if (path === '/metrics') {
       void serveMetrics(metrics, res);
     } else if (path === '/healthz') {
-      void databaseUp()
-        .catch(() => false)
-        .then((up) => {
-          res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ ok: up, bot: 'up', database: up ? 'up' : 'unavailable' }));
-        });
+      void serveHealthz(res, databaseUp, extra());
     } else {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('GET /metrics or /healthz\n');
     }
@@ -50,6 +67,10 @@ export async function startMetricsServer(
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -1,13 +1,9 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Outcome } from '../core/outcomes.ts';
-import type { HealthReading } from '../core/health.ts';
 import { isActiveStage, soakLeftMs } from '../core/state-machine.ts';
 import { flagDrift } from '../core/status.ts';
-import { readFlag } from '../core/weights.ts';
-import type { RunView } from '../core/views.ts';
-import type { GuardRow } from '../db/store.ts';
-import * as store from '../db/store.ts';
-import type { GuardResult } from '../engine/guard.ts';
+import type { GuardView, RunView } from '../core/views.ts';
+import type { EngineObserver } from '../engine/ports.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { isUnavailable } from '../engine/errors.ts';
 import type { Plan } from '../plan/plan.ts';
@@ -18,16 +14,12 @@ import type { Plan } from '../plan/plan.ts';
  * that made it, so sum() across replicas is right. The rollout's gauges (stage, weights, red
  * lines, outbox) are read from the database at scrape time and reported by the leader only.
  */
-export interface RolloutMetrics {
+export interface RolloutMetrics extends EngineObserver {
   readonly registry: Registry;
-  /** One guard cycle on the leader: its result (null when it failed) and how long it took. */
-  observeGuard(result: GuardResult | null, seconds: number): void;
   /** What a command did, from any front end. */
   observeOutcome(outcome: Outcome): void;
   /** A Slack call the outbox delivery could not make, by Slack's kind of failure. */
   slackError(kind: string): void;
-  /** A query or connection that failed, by what the bot was doing. */
-  databaseError(during: string, err: unknown): void;
   /** The exposition text; reads the rollout's gauges first when this replica leads. */
   scrape(): Promise<string>;
   readonly contentType: string;
@@ -244,20 +236,12 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   };
 
   async function readRollout(): Promise<void> {
-    const { db } = service.deps;
     const now = service.deps.now();
-    const [run, flagRow, outbox, health] = await Promise.all([
-      store.latestRun(db.pool),
-      store.readFlagRow(db.pool, plan),
-      db.pool.query('SELECT count(*)::int AS depth, min(created_at) AS oldest FROM rollout.outbox WHERE delivered_at IS NULL'),
-      service.deps.health.read().catch((): HealthReading => ({ kind: 'not_configured' })),
-    ]);
-    const guard = run && isActiveStage(plan, run.state) ? await store.readGuardState(db.pool, run.id) : null;
+    const { run, flag, health, guard, outbox } = await service.reads.gauges();
     clearRollout();
     noteStage(run);
     stageInfo.set({ stage: run?.state ?? 'idle', run: String(run?.id ?? 0) }, 1);
     if (run) stageStarted.set(Math.floor((run.endedAt ?? run.stageStartedAt).getTime() / 1000));
-    const flag = readFlag(plan, flagRow);
     if (flag.kind !== 'malformed') for (const [p, w] of Object.entries(flag.weights)) weight.set({ provider: p, source: 'flag' }, w);
     if (health.kind === 'read' && health.weights)
       for (const [p, w] of Object.entries(health.weights)) weight.set({ provider: p, source: 'health' }, w);
@@ -266,12 +250,11 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
     stageActive.set(run && isActiveStage(plan, run.state) ? 1 : 0);
     evaluateEvery.set(plan.evaluateEveryMs / 1000);
     if (guard) setLines(plan, guard, now);
-    const { depth, oldest } = outbox.rows[0];
-    outboxDepth.set(depth);
-    outboxAge.set(oldest ? Math.max(0, (now.getTime() - new Date(oldest).getTime()) / 1000) : 0);
+    outboxDepth.set(outbox.depth);
+    outboxAge.set(outbox.oldestAt ? Math.max(0, (now.getTime() - outbox.oldestAt.getTime()) / 1000) : 0);
   }
 
-  function setLines(p: Plan, guard: GuardRow, now: Date): void {
+  function setLines(p: Plan, guard: GuardView, now: Date): void {
     evaluatedAt.set(guard.evaluatedAt.getTime() / 1000);
     for (const e of guard.evaluations) {
       const red_line = e.name;

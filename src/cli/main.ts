@@ -1,7 +1,6 @@
 import { ConfigError, loadConfig } from '../config.ts';
 import { PlanError } from '../plan/plan.ts';
 import { openEngine, StartupError } from '../app.ts';
-import { DataDirBusyError } from '../db/pglite.ts';
 import { stderrLogger } from '../log.ts';
 import { localActor } from '../engine/access.ts';
 import { renderOutcome } from '../render/text.ts';
@@ -60,7 +59,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    const known = err instanceof ConfigError || err instanceof PlanError || err instanceof StartupError || err instanceof DataDirBusyError;
+    const known = err instanceof ConfigError || err instanceof PlanError || err instanceof StartupError;
     process.stderr.write(`rollout: ${known ? err.message : (err as Error).stack}\n`);
     process.exit(1);
   },

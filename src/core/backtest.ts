@@ -2,7 +2,8 @@ import type { Plan, RedLineName } from '../plan/plan.ts';
 import { RED_LINES } from '../plan/plan.ts';
 import { advanceClocks, emptyClocks } from './breach-clock.ts';
 import { emptyStats, type MetricsSnapshot, type ProviderStats } from './metrics.ts';
-import { addDecimal, divideLikePostgres, type Decimal } from './decimal.ts';
+import { divideLikePostgres, type Decimal } from './decimal.ts';
+import { addExact, emptyRouteSums, type RouteSums } from './sums.ts';
 import { evaluateRedLines, type LineEvaluation, type LineState } from './red-lines.ts';
 import { sharedBreach } from './compare/shared-breach.ts';
 
@@ -28,39 +29,16 @@ export interface ProviderSeries {
   costSkipped: number[];
 }
 
-/** One provider's sums over the rows exactly at a bucket's start. */
-export interface EdgeStats {
-  requests: number;
-  failures: number;
-  latencySamples: number;
-  latencyAtOrAbove: number;
-  latencyBelowMax: number;
-  latencyAboveMin: number;
-  costSum: Decimal | null;
-  costSamples: number;
-  costSkipped: number;
-}
-
+/** The rows exactly at a bucket's start: each provider's sums, and the other counts. */
 export interface EdgeSums {
-  from: EdgeStats;
-  to: EdgeStats;
+  from: RouteSums;
+  to: RouteSums;
   otherRequests: number;
   vouchers: number;
   genOk: number;
 }
 
-export const emptyEdgeStats = (): EdgeStats => ({
-  requests: 0,
-  failures: 0,
-  latencySamples: 0,
-  latencyAtOrAbove: 0,
-  latencyBelowMax: Number.NaN,
-  latencyAboveMin: Number.NaN,
-  costSum: null,
-  costSamples: 0,
-  costSkipped: 0,
-});
-export const emptyEdge = (): EdgeSums => ({ from: emptyEdgeStats(), to: emptyEdgeStats(), otherRequests: 0, vouchers: 0, genOk: 0 });
+export const emptyEdge = (): EdgeSums => ({ from: emptyRouteSums(), to: emptyRouteSums(), otherRequests: 0, vouchers: 0, genOk: 0 });
 
 export interface BucketSeries {
   startMs: number;
@@ -75,7 +53,7 @@ export interface BucketSeries {
   atStart: Map<number, EdgeSums>;
 }
 
-export const emptyProviderSeries = (n: number): ProviderSeries => ({
+const emptyProviderSeries = (n: number): ProviderSeries => ({
   requests: Array(n).fill(0),
   failures: Array(n).fill(0),
   latencySamples: Array(n).fill(0),
@@ -146,7 +124,6 @@ const prefixed = <T extends Record<string, unknown[]>>(s: T) =>
       .filter(([k]) => k !== 'costSum')
       .map(([k, v]) => [k, new Prefix((v as number[]).map((x) => (Number.isNaN(x) ? 0 : x)))]),
   ) as Prefixed<T>;
-const addExact = (a: Decimal | null, b: Decimal | null) => (a && b ? addDecimal(a, b) : (a ?? b));
 
 /**
  * p95 ≥ threshold, decided from two counts. PERCENTILE_CONT(0.95) interpolates between the
@@ -196,15 +173,15 @@ export class SeriesWindows {
    * between the interpolation points, else a stand-in with the same verdict (the threshold, or
    * just under it). The report reads the exact value where it shows one.
    */
-  private p95At(a: number, b: number, edge: EdgeStats): number | null {
+  private p95At(a: number, b: number, edge: RouteSums): number | null {
     const samples = this.to.latencySamples.sum(a, b) + edge.latencySamples;
-    const verdict = p95Verdict(samples, this.to.latencyAtOrAbove.sum(a, b) + edge.latencyAtOrAbove);
+    const verdict = p95Verdict(samples, this.to.latencyAtOrAbove.sum(a, b) + edge.atOrAbove);
     const threshold = this.plan.redLines.p95LatencyMs.threshold;
     if (verdict === 'none') return null;
     if (verdict === 'breach') return threshold;
     if (verdict === 'ok') return threshold * (1 - 1e-9);
-    let below = Number.isNaN(edge.latencyBelowMax) ? -Infinity : edge.latencyBelowMax;
-    let above = Number.isNaN(edge.latencyAboveMin) ? Infinity : edge.latencyAboveMin;
+    let below = Number.isNaN(edge.belowMax) ? -Infinity : edge.belowMax;
+    let above = Number.isNaN(edge.aboveMin) ? Infinity : edge.aboveMin;
     for (let k = Math.max(0, a); k < Math.min(b, this.series.length); k++) {
       if (this.series.to.latencyBelowMax[k] > below) below = this.series.to.latencyBelowMax[k];
       if (this.series.to.latencyAboveMin[k] < above) above = this.series.to.latencyAboveMin[k];
@@ -219,7 +196,7 @@ export class SeriesWindows {
     const end = new Date(this.timeAt(i));
     const edge = series.atStart.get(i + 1) ?? emptyEdge();
     const windows = [...new Set([...RED_LINES.map((n) => plan.redLines[n].windowMs), plan.trafficWindowMs])];
-    const stats = (s: Prefixed<ProviderSeries>, cost: ExactPrefix, e: EdgeStats, a: number, b: number, withP95: boolean): ProviderStats => {
+    const stats = (s: Prefixed<ProviderSeries>, cost: ExactPrefix, e: RouteSums, a: number, b: number, withP95: boolean): ProviderStats => {
       const costSamples = s.costSamples.sum(a, b) + e.costSamples;
       const latencySamples = s.latencySamples.sum(a, b) + e.latencySamples;
       const requests = s.requests.sum(a, b) + e.requests;
@@ -259,14 +236,14 @@ export class SeriesWindows {
   }
 }
 
-export interface BacktestLineSummary {
+interface BacktestLineSummary {
   states: Record<LineState, number>;
   breachEpisodes: number;
   longestBreachMs: number;
   firstBreachAt: string | null;
 }
 
-export interface WouldRollBack {
+interface WouldRollBack {
   at: string;
   line: LineEvaluation;
   breachSince: string;

@@ -16,7 +16,7 @@ export interface LineClock {
 }
 
 /** Tracks a candidate that should get traffic but gets too little to judge. */
-export interface TrafficClock {
+interface TrafficClock {
   thinSince: string | null;
   alerted: boolean;
 }
@@ -92,9 +92,4 @@ export function advanceClocks(plan: Plan, prev: GuardClocks, evaluations: LineEv
     }
   }
   return { clocks: { lines, traffic, shadowFired: prev.shadowFired }, events, fired };
-}
-
-/** "breach for 3 of 5 min" style progress of one red line at `now`. */
-export function breachHeldMs(clock: LineClock | undefined, now: Date): number | null {
-  return clock?.breachSince ? now.getTime() - Date.parse(clock.breachSince) : null;
 }

@@ -6,7 +6,7 @@ import { p95Of, type BucketHistograms } from './latency-histogram.ts';
 import { evaluateRedLines, type LineState } from './red-lines.ts';
 
 /** One evaluation of one red line, as a chart shows it. */
-export interface ChartPoint {
+interface ChartPoint {
   atMs: number;
   /** The candidate's value (the verdict's); for the voucher rate, all traffic's. null: no data. */
   candidate: number | null;
@@ -15,7 +15,7 @@ export interface ChartPoint {
   state: LineState;
 }
 
-export interface BreachPeriod {
+interface BreachPeriod {
   fromMs: number;
   /** The first evaluation out of breach, or the chart's end while it still holds. */
   toMs: number;

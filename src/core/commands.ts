@@ -5,7 +5,8 @@ export type Command =
   | { kind: 'status' }
   | { kind: 'help' }
   | { kind: 'history'; limit: number }
-  | { kind: 'promote'; stage: string; force: boolean }
+  /** expect: from a Request button made for one run and stage; refused if the rollout moved on. */
+  | { kind: 'promote'; stage: string; force: boolean; expect?: { run: number; stage: string } }
   | { kind: 'approve'; requestId: number | null }
   | { kind: 'reject'; requestId: number | null; reason: string | null }
   /** expect: from a button or form made for one run and stage; refused if the rollout moved on. */
@@ -16,7 +17,7 @@ export type Command =
 
 export type Parsed = { ok: true; command: Command } | { ok: false; problem: string };
 
-export const MAX_COMMAND_LENGTH = 500;
+const MAX_COMMAND_LENGTH = 500;
 export const MAX_REASON_LENGTH = 300;
 
 // Control characters other than plain spaces carry no meaning in a command; refusing them

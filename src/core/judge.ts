@@ -1,7 +1,7 @@
 import type { Plan } from '../plan/plan.ts';
 import { routeWindow, statsOf, type MetricsSnapshot } from './metrics.ts';
 import type { LineEvaluation } from './red-lines.ts';
-import type { Comparison } from './compare/interval.ts';
+import type { Versus } from './compare/interval.ts';
 import { failureDifference, voucherShift } from './compare/proportions.ts';
 import { p95Ratio, type P95Sample } from './compare/quantile.ts';
 import { clusteredCostRatio, type CostCluster } from './compare/means.ts';
@@ -28,12 +28,6 @@ export interface VoucherBaseline {
   vouchers: number;
   genOk: number;
 }
-
-export type Versus =
-  | { kind: 'failures'; comparison: Comparison }
-  | { kind: 'p95'; comparison: Comparison }
-  | { kind: 'cost'; comparison: Comparison }
-  | { kind: 'vouchers'; comparison: Comparison };
 
 /** Each evaluation with FAL's sample size, the comparison for its metric and whether FAL breaches too. */
 export function judgeLines(

@@ -8,7 +8,7 @@ export const BIN_RATIO = 1.02;
 
 export const binOf = (latencyMs: number) => (latencyMs < 1 ? 0 : 1 + Math.floor(Math.log(latencyMs) / Math.log(BIN_RATIO)));
 
-export const binValue = (bin: number) => (bin === 0 ? 0.5 : BIN_RATIO ** (bin - 0.5));
+const binValue = (bin: number) => (bin === 0 ? 0.5 : BIN_RATIO ** (bin - 0.5));
 
 /** Per bucket: the occupied bins and their counts (sparse, as the grouped read returns them). */
 export type BucketHistograms = Map<number, number>[];

@@ -1,7 +1,7 @@
 import type { Plan, RedLineName } from '../plan/plan.ts';
 import { RED_LINES } from '../plan/plan.ts';
 import { routeWindow, statsOf, type MetricsSnapshot } from './metrics.ts';
-import type { Versus } from './judge.ts';
+import type { Versus } from './compare/interval.ts';
 
 export type LineState = 'ok' | 'breach' | 'no_data' | 'error';
 

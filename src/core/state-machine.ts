@@ -9,7 +9,6 @@ import { formatDuration } from '../plan/duration.ts';
 export type RunState = string;
 export const COMPLETE = 'complete';
 export const ROLLED_BACK = 'rolled_back';
-export const IDLE = 'idle';
 
 export interface RunPosition {
   state: RunState;

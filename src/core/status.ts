@@ -1,4 +1,4 @@
-import type { Plan, Weights } from '../plan/plan.ts';
+import type { Plan } from '../plan/plan.ts';
 import type { LineClock } from './breach-clock.ts';
 import type { LineEvaluation } from './red-lines.ts';
 import type { TrafficSplit } from './metrics.ts';
@@ -96,6 +96,3 @@ export function buildStatus(input: {
     verdicts: active ? (input.verdicts ?? null) : null,
   };
 }
-
-export const expectedWeights = (plan: Plan, run: RunView | null): Weights =>
-  run && (isActiveStage(plan, run.state) || run.state === 'complete') ? run.writtenWeights : plan.rollbackWeights;

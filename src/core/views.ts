@@ -1,3 +1,5 @@
+import type { GuardClocks } from './breach-clock.ts';
+import type { LineEvaluation } from './red-lines.ts';
 import type { Weights } from '../plan/plan.ts';
 
 /** Typed records the core hands to renderers; no Slack, no SQL. */
@@ -38,7 +40,7 @@ export interface RunView {
   driftReported: string | null;
 }
 
-export type RequestStatus = 'pending' | 'approved' | 'rejected' | 'stale' | 'expired';
+type RequestStatus = 'pending' | 'approved' | 'rejected' | 'stale' | 'expired';
 
 export interface RequestView {
   id: number;
@@ -65,4 +67,12 @@ export interface AuditEntry {
   outcome: string;
   detail: Record<string, unknown>;
   origin?: LocalOrigin;
+}
+
+/** The guard's latest evaluation of a run, and the clocks it keeps between evaluations. */
+export interface GuardView {
+  runId: number;
+  evaluatedAt: Date;
+  clocks: GuardClocks;
+  evaluations: LineEvaluation[];
 }

@@ -15,7 +15,7 @@ const SCRIPT = readFileSync(new URL('../../sql/analytics-index.psql', import.met
 const START = 'SELECT statement FROM (';
 
 /** The file's query: from its SELECT to the first psql command after it. */
-export const INDEX_STEPS_SQL = (() => {
+const INDEX_STEPS_SQL = (() => {
   const from = SCRIPT.indexOf(START);
   const to = SCRIPT.indexOf('\n\\', from);
   if (from < 0 || to < 0) throw new Error('sql/analytics-index.psql: its query was not found');
@@ -59,7 +59,7 @@ export async function indexSteps(q: Queryable): Promise<string[]> {
   return (await q.query<{ statement: string }>(INDEX_STEPS_SQL)).rows.map((r) => r.statement);
 }
 
-export async function isIndexValid(q: Queryable): Promise<boolean> {
+async function isIndexValid(q: Queryable): Promise<boolean> {
   return (await q.query<{ valid: boolean }>(VALID_SQL)).rows[0].valid;
 }
 
@@ -83,7 +83,7 @@ export function describeTable(s: AnalyticsIndexState): string {
   return s.table === 'partitioned' ? `analytics_logs (partitioned, ${s.partitions} partitions)` : 'analytics_logs';
 }
 
-export const OWNER_COMMAND = 'psql "$OWNER_DATABASE_URL" -v ON_ERROR_STOP=1 -f sql/analytics-index.psql';
+const OWNER_COMMAND = 'psql "$OWNER_DATABASE_URL" -v ON_ERROR_STOP=1 -f sql/analytics-index.psql';
 
 /** The index is missing and this role cannot build it: what to do, with the exact statements. */
 export function cannotBuildMessage(s: AnalyticsIndexState): string {

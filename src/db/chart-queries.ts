@@ -28,19 +28,6 @@ GROUP BY 1, 2, 3`;
 
 const TIMEOUT_MS = 60_000;
 
-/** Fills `from` and `to` (per-bucket histograms from startMs in steps of stepMs) over [a, b). */
-export async function readLatencyHistograms(
-  pool: pg.Pool,
-  plan: Plan,
-  startMs: number,
-  stepMs: number,
-  a: number,
-  b: number,
-  into: { from: BucketHistograms; to: BucketHistograms },
-): Promise<void> {
-  applyLatencyBinRows(startMs, stepMs, await fetchLatencyBinRows(pool, plan, startMs, stepMs, a, b), into);
-}
-
 /** The grouped (bucket, provider, bin, count) rows over [a, b), buckets aligned to originMs. */
 export async function fetchLatencyBinRows(
   pool: pg.Pool,

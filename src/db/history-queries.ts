@@ -1,10 +1,10 @@
 import type { QueryResultRow } from 'pg';
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
-import { emptyEdge, type BucketSeries, type EdgeStats, type ProviderSeries } from '../core/backtest.ts';
-import { addDecimal } from '../core/decimal.ts';
+import { emptyEdge, type BucketSeries, type ProviderSeries } from '../core/backtest.ts';
+import { addExact, addRouteSums, maxNum, minNum, type RouteSums } from '../core/sums.ts';
 import { withStatementTimeout } from './database.ts';
-import { parseRouteSums, routeBucketsSql, voucherBucketsSql, type RouteSums } from './metric-sums.ts';
+import { parseRouteSums, routeBucketsSql, voucherBucketsSql } from './metric-sums.ts';
 
 /*
  * History for the backtest, as sums per bucket of the plan's step, with the guard's own
@@ -112,7 +112,7 @@ export function applyHistoryRows(plan: Plan, series: BucketSeries, rows: History
     // Rows exactly at a bucket's start count in the bucket and, apart, as that instant's edge.
     if (r.part !== null) {
       const e = edgeAt(i);
-      if (which) addEdge(e[which], sums);
+      if (which) e[which] = addRouteSums(e[which], sums);
       else e.otherRequests += sums.requests;
     }
     if (i >= series.length) continue; // the end instant: an edge only
@@ -139,10 +139,6 @@ export function applyHistoryRows(plan: Plan, series: BucketSeries, rows: History
   return count;
 }
 
-const addExact = (a: RouteSums['costSum'], b: RouteSums['costSum']) => (a && b ? addDecimal(a, b) : (a ?? b));
-const maxNum = (a: number, b: number) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.max(a, b));
-const minNum = (a: number, b: number) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.min(a, b));
-
 function addBucket(s: ProviderSeries, i: number, x: RouteSums): void {
   s.requests[i] += x.requests;
   s.failures[i] += x.failures;
@@ -154,16 +150,4 @@ function addBucket(s: ProviderSeries, i: number, x: RouteSums): void {
   s.costSum[i] = addExact(s.costSum[i], x.costSum);
   s.costSamples[i] += x.costSamples;
   s.costSkipped[i] += x.costSkipped;
-}
-
-function addEdge(e: EdgeStats, x: RouteSums): void {
-  e.requests += x.requests;
-  e.failures += x.failures;
-  e.latencySamples += x.latencySamples;
-  e.latencyAtOrAbove += x.atOrAbove;
-  e.latencyBelowMax = maxNum(e.latencyBelowMax, x.belowMax);
-  e.latencyAboveMin = minNum(e.latencyAboveMin, x.aboveMin);
-  e.costSum = addExact(e.costSum, x.costSum);
-  e.costSamples += x.costSamples;
-  e.costSkipped += x.costSkipped;
 }

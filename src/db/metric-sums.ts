@@ -1,7 +1,8 @@
 import type { QueryResultRow } from 'pg';
 import type pg from 'pg';
 import type { MetricsSnapshot, ProviderStats } from '../core/metrics.ts';
-import { addDecimal, divideLikePostgres, parseDecimal, type Decimal } from '../core/decimal.ts';
+import { divideLikePostgres, parseDecimal } from '../core/decimal.ts';
+import type { RouteSums } from '../core/sums.ts';
 import { percentileCont } from '../core/compare/quantile.ts';
 
 /*
@@ -43,8 +44,8 @@ export const numeric = (j: string, maxParam: string) => `
     END`;
 
 /** A regenerate voucher, and a successful generation: the voucher red line's two counts. */
-export const IS_REGENERATE_VOUCHER = `event_type = 'voucher_issued' AND event_data->>'reason' = 'regenerate'`;
-export const IS_GEN_OK = `event_type = 'gen_ok'`;
+const IS_REGENERATE_VOUCHER = `event_type = 'voucher_issued' AND event_data->>'reason' = 'regenerate'`;
+const IS_GEN_OK = `event_type = 'gen_ok'`;
 
 /**
  * gen_route rows, one per row: provider (grouped COLLATE "C": byte equality, no locale sort),
@@ -53,7 +54,7 @@ export const IS_GEN_OK = `event_type = 'gen_ok'`;
  * value computed once: the subqueries are fenced with OFFSET 0, because Postgres would otherwise
  * inline them and re-evaluate `cost` (lookups, casts, regex) in every aggregate that uses it.
  */
-export function routeRows(where: string, latMax: string, costMax: string, extra: [string, string][] = []): string {
+function routeRows(where: string, latMax: string, costMax: string, extra: [string, string][] = []): string {
   return `(
   SELECT provider, failed, has_cost, ${numeric('lat_j', latMax)} AS lat, ${numeric('cost_j', costMax)} AS cost${extra.map(([, n]) => `, ${n}`).join('')}
   FROM (
@@ -165,52 +166,6 @@ GROUP BY 1, 2`;
 
 // --- the sums, in JS ---------------------------------------------------------------------------
 
-/** What a bucket (or part of one) of one provider's gen_route rows adds up to. */
-export interface RouteSums {
-  requests: number;
-  failures: number;
-  latencySamples: number;
-  costSamples: number;
-  costSkipped: number;
-  /** Exact sum of the usable costs; null when there were none (as SUM gives). */
-  costSum: Decimal | null;
-  /** The latencies themselves (float8), where asked for: the p95 window only. */
-  latencies: number[] | null;
-  /** Backtest only: latencies ≥ the p95 threshold, and the values either side of it (NaN: none). */
-  atOrAbove: number;
-  belowMax: number;
-  aboveMin: number;
-}
-
-export interface VoucherSums {
-  vouchers: number;
-  genOk: number;
-}
-
-const addExact = (a: Decimal | null, b: Decimal | null) => (a && b ? addDecimal(a, b) : (a ?? b));
-const maxNum = (a: number, b: number) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.max(a, b));
-const minNum = (a: number, b: number) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.min(a, b));
-
-export function addRouteSums(a: RouteSums, b: RouteSums): RouteSums {
-  return {
-    requests: a.requests + b.requests,
-    failures: a.failures + b.failures,
-    latencySamples: a.latencySamples + b.latencySamples,
-    costSamples: a.costSamples + b.costSamples,
-    costSkipped: a.costSkipped + b.costSkipped,
-    costSum: addExact(a.costSum, b.costSum),
-    latencies: a.latencies && b.latencies ? a.latencies.concat(b.latencies) : (a.latencies ?? b.latencies),
-    atOrAbove: a.atOrAbove + b.atOrAbove,
-    belowMax: maxNum(a.belowMax, b.belowMax),
-    aboveMin: minNum(a.aboveMin, b.aboveMin),
-  };
-}
-
-export const addVoucherSums = (a: VoucherSums, b: VoucherSums): VoucherSums => ({
-  vouchers: a.vouchers + b.vouchers,
-  genOk: a.genOk + b.genOk,
-});
-
 /** A row of routeBucketsSql as sums. */
 export function parseRouteSums(r: QueryResultRow): RouteSums {
   return {
@@ -235,7 +190,7 @@ export const sortedLatencies = (values: number[] | null): Float64Array => Float6
  * (percentile_cont_final_common and float8_lerp in orderedsetaggs.c); one implementation,
  * shared with the judge's order statistics.
  */
-export const percentileCont95 = (sorted: Float64Array): number | null => (sorted.length ? percentileCont(sorted, 0.95) : null);
+const percentileCont95 = (sorted: Float64Array): number | null => (sorted.length ? percentileCont(sorted, 0.95) : null);
 
 /**
  * A window's ProviderStats from its sums, as the one-shot query returns them. `sorted`: the

@@ -63,7 +63,7 @@ export async function readVoucherWindow(pool: Pick<pg.Pool, 'query'>, end: Date,
 }
 
 /** The windows the red lines need, plus any extra (the traffic split). */
-export function snapshotWindows(plan: Plan, extraRouteWindows: number[] = []): SnapshotWindows {
+function snapshotWindows(plan: Plan, extraRouteWindows: number[] = []): SnapshotWindows {
   return {
     route: [...new Set([...RED_LINES.map((n) => plan.redLines[n].windowMs), ...extraRouteWindows])],
     voucher: [plan.redLines.regenerateRatePercent.windowMs],

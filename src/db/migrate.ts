@@ -75,7 +75,7 @@ export function splitStatements(sql: string): string[] {
 
 export const readSqlFile = (name: string) => readFileSync(SQL_DIR + name, 'utf8');
 
-export function migrationFiles(): Migration[] {
+function migrationFiles(): Migration[] {
   return readdirSync(SQL_DIR)
     .filter((f) => /^\d{3}_.*\.sql$/.test(f))
     .sort()

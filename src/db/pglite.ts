@@ -26,7 +26,7 @@ export class DataDirBusyError extends Error {}
  * Two processes on one PGlite folder silently lose committed rows, so the folder is
  * guarded by a lock file holding the owner's pid; a lock left by a dead process is taken over.
  */
-export function lockDataDir(dir: string): () => void {
+function lockDataDir(dir: string): () => void {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, 'rollout-bot.lock');
   for (let attempt = 0; attempt < 2; attempt++) {

@@ -6,9 +6,8 @@ import { p95SampleOf } from '../core/compare/quantile.ts';
 import { logMomentsOf } from '../core/compare/sequential.ts';
 import type { CostCluster } from '../core/compare/means.ts';
 import { formatDecimal } from '../core/decimal.ts';
+import { addRouteSums, addVoucherSums, type RouteSums, type VoucherSums } from '../core/sums.ts';
 import {
-  addRouteSums,
-  addVoucherSums,
   parseRouteSums,
   providerKey,
   providerStats,
@@ -16,9 +15,7 @@ import {
   sortedLatencies,
   sortedProviders,
   voucherBucketsSql,
-  type RouteSums,
   type SnapshotWindows,
-  type VoucherSums,
   type WindowSource,
 } from './metric-sums.ts';
 
@@ -160,18 +157,22 @@ export class RollingWindows implements WindowSource {
   }
 
   private async read(pool: Pick<pg.Pool, 'query'>, e: number, w: SnapshotWindows): Promise<MetricsSnapshot> {
-    const starts = [...w.route, ...w.voucher].map((ms) => e - ms);
-    const sL = Math.min(...starts);
-    // The longest window's head, [sL, first), is read directly every time; whole minutes from
-    // `first` up to b1 come from the cache; the tail [b1, e] is read every time.
-    const first = Math.ceil(sL / MINUTE) * MINUTE;
-    const b1 = Math.max(first, floorMin(e - SETTLE_MS));
-    // Shorter windows' heads fall in cached minutes: those keep per-ms parts.
-    const heads = new Set(starts.filter((s) => s % MINUTE !== 0 && s >= first).map(floorMin));
-    if (sL % MINUTE !== 0 && starts.some((s) => s !== sL && floorMin(s) === floorMin(sL))) heads.add(floorMin(sL));
-    const latenciesFrom = w.route.includes(w.p95) ? floorMin(e - w.p95) : Infinity;
+    const span = planRead(e, w, this.minutes);
+    this.forget(span);
+    const fetched = await this.fetch(pool, span.read);
+    this.lastRead = { ranges: span.read.ranges.length, minutes: span.need.length, fineMinutes: span.read.fine.length };
+    this.keep(span, fetched, e);
+    const minuteAt = (m: number) => (m >= span.first && m < span.b1 ? this.minutes.get(m)! : (fetched.get(m) ?? blank(false)));
+    const { snapshot, judge } = assemble(this.plan, e, w, minuteAt);
+    if (w.route.length > 1) {
+      this.latest = snapshot;
+      this.latestJudge = judge;
+    }
+    return snapshot;
+  }
 
-    // Forget what no window needs any more; keep fine parts and latencies only where used.
+  /** Forgets what no window needs any more; keeps fine parts and latencies only where used. */
+  private forget({ first, b1, heads, latenciesFrom }: ReadSpan): void {
     for (const [m, x] of this.minutes) {
       if (m < first || m >= b1) this.minutes.delete(m);
       else {
@@ -182,84 +183,20 @@ export class RollingWindows implements WindowSource {
         }
       }
     }
-    const need: number[] = [];
-    for (let m = first; m < b1; m += MINUTE) {
-      const x = this.minutes.get(m);
-      if (!x || x.fetchedAt <= e - REFRESH_MS || (heads.has(m) && !x.fine) || (m >= latenciesFrom && !x.latencies)) need.push(m);
-    }
-    const ranges: ReadPlan['ranges'] = [];
-    const push = (lo: number, hi: number, inclusive: boolean) => {
-      const last = ranges[ranges.length - 1];
-      if (last && !last.inclusive && last.hi === lo) Object.assign(last, { hi, inclusive });
-      else ranges.push({ lo, hi, inclusive });
-    };
-    if (sL < first) push(sL, Math.min(first, e), first > e);
-    for (const m of need) push(m, m + MINUTE, false);
-    if (b1 <= e) push(b1, e, true);
-    const fine = [...heads].filter((m) => m < first || m >= b1 || need.includes(m));
-    const fetched = await this.fetch(pool, { ranges, fine, latenciesFrom });
-    this.lastRead = { ranges: ranges.length, minutes: need.length, fineMinutes: fine.length };
+  }
 
-    // A fill of many minutes at once (start, a clock jump): spread their next re-read over the
-    // refresh interval, oldest first, so later cycles re-read a few minutes each, not all at once.
+  /**
+   * Caches the minutes just read. A fill of many minutes at once (start, a clock jump): spread
+   * their next re-read over the refresh interval, oldest first, so later cycles re-read a few
+   * minutes each, not all at once.
+   */
+  private keep({ need, latenciesFrom }: ReadSpan, fetched: Map<number, Minute>, e: number): void {
     const spread = need.length > 10;
     need.forEach((m, i) => {
       const x = fetched.get(m) ?? blank(m >= latenciesFrom);
       x.fetchedAt = spread ? e - REFRESH_MS + Math.round((REFRESH_MS * (i + 1)) / need.length) : e;
       this.minutes.set(m, x);
     });
-    const minuteAt = (m: number) => (m >= first && m < b1 ? this.minutes.get(m)! : (fetched.get(m) ?? blank(false)));
-
-    const judge: JudgeInputs = { p95: {}, costClusters: {} };
-    const routes = w.route.map((ms): RouteWindow => {
-      const s = e - ms;
-      const withP95 = ms === w.p95;
-      const clusters = ms === this.plan.redLines.costPerImageRatio.windowMs;
-      const sums = new Map<string | null, RouteSums>();
-      const add = (p: string | null, x: RouteSums, m: number) => {
-        const y = withP95 ? x : withoutLatencies(x);
-        const had = sums.get(p);
-        sums.set(p, had ? addRouteSums(had, y) : y);
-        if (clusters && x.costSamples > 0) {
-          // The judge's cost interval: each minute's cost sum and count (clusteredCostRatio).
-          const list = (judge.costClusters[providerKey(p)] ??= []);
-          const last = list[list.length - 1] as (CostCluster & { m?: number }) | undefined;
-          const sum = x.costSum ? Number(formatDecimal(x.costSum)) : 0;
-          if (last && last.m === m) Object.assign(last, { sum: last.sum + sum, n: last.n + x.costSamples });
-          else list.push(Object.assign({ sum, n: x.costSamples }, { m }));
-        }
-      };
-      for (let m = floorMin(s); m <= e; m += MINUTE) {
-        const x = minuteAt(m);
-        // Before s: the rows at or after s of a cached head minute, or the direct head read (all ≥ s).
-        if (m >= s || !x.fine) for (const [p, r] of x.route) add(p, r, m);
-        else for (const [t, p, r] of x.fine.route) if (t >= s) add(p, r, m);
-      }
-      // Each provider's latencies sorted once: for the exact p95 and for the judge's order statistics.
-      const providers = [...sums].map(([p, r]): [string, ProviderStats] => {
-        if (!withP95) return [providerKey(p), providerStats(r, false)];
-        const sorted = sortedLatencies(r.latencies);
-        judge.p95[providerKey(p)] = r.latencies ? p95SampleOf(sorted, this.plan.compare.confidence) : null;
-        return [providerKey(p), providerStats(r, true, sorted)];
-      });
-      return { windowMs: ms, end: new Date(e), providers: sortedProviders(providers) };
-    });
-    const vouchers = w.voucher.map((ms): VoucherWindow => {
-      const s = e - ms;
-      let total = emptyVouchers();
-      for (let m = floorMin(s); m <= e; m += MINUTE) {
-        const x = minuteAt(m);
-        if (m >= s || !x.fine) total = addVoucherSums(total, x.vouchers);
-        else for (const [t, v] of x.fine.vouchers) if (t >= s) total = addVoucherSums(total, v);
-      }
-      return { windowMs: ms, end: new Date(e), ...total };
-    });
-    const snapshot = { at: new Date(e), routes, vouchers };
-    if (w.route.length > 1) {
-      this.latest = snapshot;
-      this.latestJudge = judge;
-    }
-    return snapshot;
   }
 
   /** What the judge needs of the last full snapshot beyond its sums: p95 order statistics and per-minute costs. */
@@ -314,6 +251,100 @@ export class RollingWindows implements WindowSource {
     for (const m of fine) at(m);
     return out;
   }
+}
+
+/** What one read covers: the cached span [first, b1), the minutes to (re)read, and the read itself. */
+interface ReadSpan {
+  first: number;
+  b1: number;
+  heads: Set<number>;
+  latenciesFrom: number;
+  need: number[];
+  read: ReadPlan;
+}
+
+/** Plans one read from the windows asked for and what the cache holds; pure (no I/O, no change to the cache). */
+function planRead(e: number, w: SnapshotWindows, cached: ReadonlyMap<number, Minute>): ReadSpan {
+  const starts = [...w.route, ...w.voucher].map((ms) => e - ms);
+  const sL = Math.min(...starts);
+  // The longest window's head, [sL, first), is read directly every time; whole minutes from
+  // `first` up to b1 come from the cache; the tail [b1, e] is read every time.
+  const first = Math.ceil(sL / MINUTE) * MINUTE;
+  const b1 = Math.max(first, floorMin(e - SETTLE_MS));
+  // Shorter windows' heads fall in cached minutes: those keep per-ms parts.
+  const heads = new Set(starts.filter((s) => s % MINUTE !== 0 && s >= first).map(floorMin));
+  if (sL % MINUTE !== 0 && starts.some((s) => s !== sL && floorMin(s) === floorMin(sL))) heads.add(floorMin(sL));
+  const latenciesFrom = w.route.includes(w.p95) ? floorMin(e - w.p95) : Infinity;
+  const need: number[] = [];
+  for (let m = first; m < b1; m += MINUTE) {
+    const x = cached.get(m);
+    if (!x || x.fetchedAt <= e - REFRESH_MS || (heads.has(m) && !x.fine) || (m >= latenciesFrom && !x.latencies)) need.push(m);
+  }
+  const ranges: ReadPlan['ranges'] = [];
+  const push = (lo: number, hi: number, inclusive: boolean) => {
+    const last = ranges[ranges.length - 1];
+    if (last && !last.inclusive && last.hi === lo) Object.assign(last, { hi, inclusive });
+    else ranges.push({ lo, hi, inclusive });
+  };
+  if (sL < first) push(sL, Math.min(first, e), first > e);
+  for (const m of need) push(m, m + MINUTE, false);
+  if (b1 <= e) push(b1, e, true);
+  const fine = [...heads].filter((m) => m < first || m >= b1 || need.includes(m));
+  return { first, b1, heads, latenciesFrom, need, read: { ranges, fine, latenciesFrom } };
+}
+
+/** Every window of the snapshot from the minutes' sums, and what the judge needs of them; pure. */
+function assemble(
+  plan: Plan,
+  e: number,
+  w: SnapshotWindows,
+  minuteAt: (m: number) => Minute,
+): { snapshot: MetricsSnapshot; judge: JudgeInputs } {
+  const judge: JudgeInputs = { p95: {}, costClusters: {} };
+  const routes = w.route.map((ms): RouteWindow => {
+    const s = e - ms;
+    const withP95 = ms === w.p95;
+    const clusters = ms === plan.redLines.costPerImageRatio.windowMs;
+    const sums = new Map<string | null, RouteSums>();
+    const add = (p: string | null, x: RouteSums, m: number) => {
+      const y = withP95 ? x : withoutLatencies(x);
+      const had = sums.get(p);
+      sums.set(p, had ? addRouteSums(had, y) : y);
+      if (clusters && x.costSamples > 0) {
+        // The judge's cost interval: each minute's cost sum and count (clusteredCostRatio).
+        const list = (judge.costClusters[providerKey(p)] ??= []);
+        const last = list[list.length - 1] as (CostCluster & { m?: number }) | undefined;
+        const sum = x.costSum ? Number(formatDecimal(x.costSum)) : 0;
+        if (last && last.m === m) Object.assign(last, { sum: last.sum + sum, n: last.n + x.costSamples });
+        else list.push(Object.assign({ sum, n: x.costSamples }, { m }));
+      }
+    };
+    for (let m = floorMin(s); m <= e; m += MINUTE) {
+      const x = minuteAt(m);
+      // Before s: the rows at or after s of a cached head minute, or the direct head read (all ≥ s).
+      if (m >= s || !x.fine) for (const [p, r] of x.route) add(p, r, m);
+      else for (const [t, p, r] of x.fine.route) if (t >= s) add(p, r, m);
+    }
+    // Each provider's latencies sorted once: for the exact p95 and for the judge's order statistics.
+    const providers = [...sums].map(([p, r]): [string, ProviderStats] => {
+      if (!withP95) return [providerKey(p), providerStats(r, false)];
+      const sorted = sortedLatencies(r.latencies);
+      judge.p95[providerKey(p)] = r.latencies ? p95SampleOf(sorted, plan.compare.confidence) : null;
+      return [providerKey(p), providerStats(r, true, sorted)];
+    });
+    return { windowMs: ms, end: new Date(e), providers: sortedProviders(providers) };
+  });
+  const vouchers = w.voucher.map((ms): VoucherWindow => {
+    const s = e - ms;
+    let total = emptyVouchers();
+    for (let m = floorMin(s); m <= e; m += MINUTE) {
+      const x = minuteAt(m);
+      if (m >= s || !x.fine) total = addVoucherSums(total, x.vouchers);
+      else for (const [t, v] of x.fine.vouchers) if (t >= s) total = addVoucherSums(total, v);
+    }
+    return { windowMs: ms, end: new Date(e), ...total };
+  });
+  return { snapshot: { at: new Date(e), routes, vouchers }, judge };
 }
 
 function blank(latencies: boolean): Minute {

@@ -1,11 +1,9 @@
 import type { QueryResultRow } from 'pg';
 import type pg from 'pg';
 import type { Plan, Weights } from '../plan/plan.ts';
-import type { GuardClocks } from '../core/breach-clock.ts';
 import type { VoucherBaseline } from '../core/judge.ts';
 import type { RolloutEvent } from '../core/events.ts';
-import type { LineEvaluation } from '../core/red-lines.ts';
-import type { AuditEntry, LocalOrigin, RequestView, RunView } from '../core/views.ts';
+import type { AuditEntry, GuardView, LocalOrigin, RequestView, RunView } from '../core/views.ts';
 import { weightsDescription, weightsText, type FlagRow, type WeightsLabel } from '../core/weights.ts';
 import type { Queryable } from './database.ts';
 
@@ -55,6 +53,12 @@ const RUN_COLUMNS = `id, state, started_at, started_by, stage_started_at, writte
 export async function latestRun(q: Queryable): Promise<RunView | null> {
   const { rows } = await q.query(`SELECT ${RUN_COLUMNS} FROM rollout.runs ORDER BY id DESC LIMIT 1`);
   return rows[0] ? toRun(rows[0]) : null;
+}
+
+/** The cost baseline a run was judged against. */
+export async function runBaseline(q: Queryable, runId: number): Promise<number | null> {
+  const { rows } = await q.query('SELECT baseline_cost FROM rollout.runs WHERE id = $1', [runId]);
+  return rows[0]?.baseline_cost ?? null;
 }
 
 /** The latest run's id, state and the plan document it was started with (null before migration 011). */
@@ -214,6 +218,58 @@ export async function enqueue(q: Queryable, at: Date, runId: number | null, even
   ]);
 }
 
+/** An undelivered outbox row. */
+export interface OutboxRow {
+  id: number;
+  createdAt: Date;
+  payload: RolloutEvent;
+  attempts: number;
+  nextAttemptAt: Date | null;
+}
+
+/** The next undelivered events, in id order (the order they must be shown in). */
+export async function undeliveredEvents(q: Queryable, limit: number): Promise<OutboxRow[]> {
+  const { rows } = await q.query(
+    'SELECT id, created_at, payload, attempts, next_attempt_at FROM rollout.outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1',
+    [limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    createdAt: r.created_at,
+    payload: r.payload,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+  }));
+}
+
+export async function eventDelivered(q: Queryable, id: number, at: Date): Promise<void> {
+  await q.query('UPDATE rollout.outbox SET delivered_at = $2, attempts = attempts + 1 WHERE id = $1', [id, at]);
+}
+
+export async function eventFailed(q: Queryable, id: number, error: string, retryAt: Date): Promise<void> {
+  await q.query('UPDATE rollout.outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1', [
+    id,
+    error,
+    retryAt,
+  ]);
+}
+
+/** The run's latest stored report (each report says what changed since the one before). */
+export async function latestReport<T>(q: Queryable, runId: number): Promise<T | null> {
+  const { rows } = await q.query('SELECT snapshot FROM rollout.reports WHERE run_id = $1 ORDER BY id DESC LIMIT 1', [runId]);
+  return (rows[0]?.snapshot as T | undefined) ?? null;
+}
+
+export async function saveReport(q: Queryable, runId: number, at: Date, snapshot: unknown): Promise<void> {
+  await q.query('INSERT INTO rollout.reports (run_id, at, snapshot) VALUES ($1, $2, $3)', [runId, at, JSON.stringify(snapshot)]);
+}
+
+/** Events committed but not yet delivered, and when the oldest was committed. */
+export async function outboxBacklog(q: Queryable): Promise<{ depth: number; oldestAt: Date | null }> {
+  const { rows } = await q.query('SELECT count(*)::int AS depth, min(created_at) AS oldest FROM rollout.outbox WHERE delivered_at IS NULL');
+  return { depth: rows[0].depth, oldestAt: rows[0].oldest ? new Date(rows[0].oldest) : null };
+}
+
 /** The flag row, by its unique key. */
 export async function readFlagRow(q: Queryable, plan: Plan): Promise<FlagRow | null> {
   const { rows } = await q.query('SELECT flag_value_text, description, updated_at FROM feature_flags WHERE flag_key = $1', [plan.flagKey]);
@@ -233,19 +289,12 @@ export async function writeFlag(q: Queryable, plan: Plan, weights: Weights, labe
   );
 }
 
-export interface GuardRow {
-  runId: number;
-  evaluatedAt: Date;
-  clocks: GuardClocks;
-  evaluations: LineEvaluation[];
-}
-
-export async function readGuardState(q: Queryable, runId: number): Promise<GuardRow | null> {
+export async function readGuardState(q: Queryable, runId: number): Promise<GuardView | null> {
   const { rows } = await q.query('SELECT * FROM rollout.guard_state WHERE run_id = $1', [runId]);
   return rows[0] ? { runId, evaluatedAt: rows[0].evaluated_at, clocks: rows[0].clocks, evaluations: rows[0].evaluations } : null;
 }
 
-export async function saveGuardState(q: Queryable, row: GuardRow): Promise<void> {
+export async function saveGuardState(q: Queryable, row: GuardView): Promise<void> {
   await q.query(
     `INSERT INTO rollout.guard_state (run_id, evaluated_at, clocks, evaluations) VALUES ($1, $2, $3, $4)
      ON CONFLICT (run_id) DO UPDATE SET evaluated_at = EXCLUDED.evaluated_at, clocks = EXCLUDED.clocks, evaluations = EXCLUDED.evaluations`,

@@ -17,7 +17,7 @@ export interface DemoOptions {
   help: boolean;
 }
 
-export const DEFAULTS = { fault: 'latency' as FaultKind, onset: '2m', rate: 4, speed: 60, seed: 1 };
+const DEFAULTS = { fault: 'latency' as FaultKind, onset: '2m', rate: 4, speed: 60, seed: 1 };
 
 /** A bad option: the message names it and what to do. main() prints it and exits with code 2. */
 export class DemoOptionError extends Error {}

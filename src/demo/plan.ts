@@ -3,7 +3,7 @@ import { parsePlan, type Plan } from '../plan/plan.ts';
 import { parseDuration } from '../plan/duration.ts';
 
 /** At --speed max the soaks are divided by this (D1 1h → 1s): the split and the red lines still need minutes to judge. */
-export const MAX_SOAK_DIVISOR = 3600;
+const MAX_SOAK_DIVISOR = 3600;
 
 /**
  * The seed plan with its soaks divided by the speed factor; everything the guard judges by

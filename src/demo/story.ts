@@ -7,7 +7,6 @@ import { durationLabel, formatDuration } from '../plan/duration.ts';
 import { RED_LINE_LABELS, type LineEvaluation } from '../core/red-lines.ts';
 import type { Reply } from '../core/outcomes.ts';
 import type { Actor } from '../core/views.ts';
-import * as store from '../db/store.ts';
 import type { Logger } from '../log.ts';
 import type { Database } from '../db/database.ts';
 import { ACTION, parseValue, requestStageValue } from '../render/blocks/buttons.ts';
@@ -30,7 +29,7 @@ const GIVE_UP_AFTER_FAULT_MS = 90 * 60_000;
 /** How long the walk to D2 may take before something is wrong (the checklist never turned green). */
 const GIVE_UP_BEFORE_D2_MS = 3 * HOUR;
 
-export type DemoOutcome = 'auto_rollback' | 'manual_rollback' | 'no_rollback' | 'rollback_before_fault' | 'stuck_before_d2';
+type DemoOutcome = 'auto_rollback' | 'manual_rollback' | 'no_rollback' | 'rollback_before_fault' | 'stuck_before_d2';
 
 export interface DemoResult {
   outcome: DemoOutcome;
@@ -146,7 +145,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
           if (r.outcome.kind === 'refused') pendingApproval = { by, after: steps };
         }
       }
-      const run = await store.latestRun(db.pool);
+      const run = await service.reads.latestRun();
       if (run?.state === 'd1' && !requestedD2) {
         const value = channel.buttonValue(ACTION.requestStage);
         const parsed = value ? parseValue(requestStageValue, value) : null;
@@ -198,7 +197,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoRes
       await refresher.refresh();
       await deliver();
 
-      const r = await store.latestRun(db.pool);
+      const r = await service.reads.latestRun();
       screen.progress(
         progressLine({
           now: to,

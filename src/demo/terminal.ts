@@ -95,7 +95,7 @@ export function messageLines(message: Message, style: Style): string[] {
  * A line's shape: its words and icons with numbers and durations blanked, so "BREACH for 1m 30s
  * of 5m" and "BREACH for 2m of 5m" are the same line with a new value.
  */
-export const lineShape = (line: string) => line.replace(/\d+(\.\d+)?/g, '#').replace(/#[hms]( #[hms])*/g, '#t');
+const lineShape = (line: string) => line.replace(/\d+(\.\d+)?/g, '#').replace(/#[hms]( #[hms])*/g, '#t');
 
 /**
  * What an edit changed that a reader should notice: lines whose shape is new (an icon, a state,

@@ -29,7 +29,7 @@ export async function insertRoutes(pool: Pick<pg.Pool, 'query'>, rows: RouteRow[
 }
 
 /** Inserts rows of one event type, each with its own data and time. */
-export async function insertEventRows(
+async function insertEventRows(
   pool: Pick<pg.Pool, 'query'>,
   type: string,
   rows: { data: Record<string, unknown>; at: Date }[],

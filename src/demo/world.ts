@@ -1,3 +1,4 @@
+import { chartPng } from '../adapters/chart-png.ts';
 import type { Plan, Weights } from '../plan/plan.ts';
 import type { HealthReading } from '../core/health.ts';
 import { readFlag } from '../core/weights.ts';
@@ -7,11 +8,12 @@ import { migrate } from '../db/migrate.ts';
 import * as store from '../db/store.ts';
 import { adminList } from '../engine/access.ts';
 import { soleLeader } from '../engine/leader.ts';
-import type { EventSink } from '../engine/outbox.ts';
+import type { EventSink } from '../engine/ports.ts';
 import { Scheduler } from '../engine/scheduler.ts';
 import { RolloutService } from '../engine/service.ts';
 import type { Logger } from '../log.ts';
 import { ChecklistRefresher } from '../slack/refresher.ts';
+import { slackStore } from '../slack/store.ts';
 import { slackSink } from '../slack/sink.ts';
 import { ChartPoster, withCharts } from '../slack/chart-poster.ts';
 import { TerminalChannel } from './channel.ts';
@@ -25,7 +27,7 @@ import { PROFILES, TrafficGenerator } from './traffic.ts';
 export const ALICE: Actor = { id: 'U0ALICE', via: 'demo' };
 export const BOB: Actor = { id: 'U0BOB', via: 'demo' };
 export const NAMES: Record<string, string> = { [ALICE.id]: 'alice', [BOB.id]: 'bob' };
-export const DEMO_START = '2026-11-28T09:00:00Z';
+const DEMO_START = '2026-11-28T09:00:00Z';
 
 /**
  * Everything the demo runs, wired as production wires it: the embedded database in memory, the
@@ -82,14 +84,31 @@ export async function openWorld(opts: {
       checkedAt: clock.now().toISOString(),
     };
   };
-  const service = new RolloutService({ db, plan, now: clock.now, access: adminList([ALICE.id, BOB.id]), health: { read: health } });
+  const service = new RolloutService({
+    db,
+    plan,
+    now: clock.now,
+    access: adminList([ALICE.id, BOB.id]),
+    health: { read: health },
+    charts: chartPng,
+  });
   const channel = new TerminalChannel(screen, style, clock.now);
   channel.chartsDir = opts.chartsDir;
-  const text = slackSink({ plan, pool: db.pool, web: channel.web, channel: 'C0ROLLOUT', log, now: clock.now });
+  const tables = slackStore(db);
+  const text = slackSink({
+    plan,
+    store: tables,
+    runBaseline: (runId) => service.reads.runBaseline(runId),
+    web: channel.web,
+    channel: 'C0ROLLOUT',
+    log,
+    now: clock.now,
+  });
   // The story drives the poster itself (flush after each step), as it drives the scheduler.
   const charts = opts.chartsDir
     ? new ChartPoster({
         service,
+        store: tables,
         web: channel.web,
         channel: 'C0ROLLOUT',
         log,
@@ -97,7 +116,7 @@ export async function openWorld(opts: {
         isLeader: () => scheduler.confirmLeader(),
       })
     : null;
-  const slack = charts ? withCharts(text, { service, channel: 'C0ROLLOUT', onRecorded: () => {} }) : text;
+  const slack = charts ? withCharts(text, { service, store: tables, channel: 'C0ROLLOUT', onRecorded: () => {} }) : text;
   const sink: EventSink = {
     async deliver(event, meta) {
       await slack.deliver(event, meta);
@@ -106,7 +125,7 @@ export async function openWorld(opts: {
     notice: (text) => slack.notice(text),
   };
   const scheduler: Scheduler = new Scheduler({ service, sink, leader: soleLeader(), log });
-  const refresher = new ChecklistRefresher({ service, web: channel.web, log, isLeader: () => scheduler.confirmLeader() });
+  const refresher = new ChecklistRefresher({ service, store: tables, web: channel.web, log, isLeader: () => scheduler.confirmLeader() });
   const traffic = new TrafficGenerator(new Random(opts.seed), opts.rate, { from: plan.from, to: plan.to });
   return {
     plan,

@@ -24,7 +24,7 @@ const READ_ONLY = new Set<Command['kind']>(['status', 'help', 'history', 'chart'
 const BREAK_GLASS = new Set<Command['kind']>(['rollback', 'backtest']);
 
 /** A Slack user ID (U…/W…). A local account with such a name is never taken for the Slack user. */
-export const SLACK_ID = /^[UW][A-Z0-9]{2,}$/;
+const SLACK_ID = /^[UW][A-Z0-9]{2,}$/;
 
 const isLocal = (actor: Actor) => actor.via === 'console' || actor.via === 'cli';
 

@@ -2,7 +2,7 @@ import { RED_LINES } from '../plan/plan.ts';
 import { bucketMs, emptySeries, replay, SeriesWindows, type BacktestResult } from '../core/backtest.ts';
 import { readHistory, type HistoryProgress } from '../db/history-queries.ts';
 import { measureBaselineCost, readRouteWindow } from '../db/metrics-queries.ts';
-import type { EngineDeps } from './deps.ts';
+import type { EngineRef } from './deps.ts';
 
 export interface BacktestRun extends BacktestResult {
   rowsRead: number;
@@ -13,7 +13,7 @@ export interface BacktestRun extends BacktestResult {
  * Replays the plan's red lines over the last `sinceMs` of analytics_logs with the guard's own
  * evaluator and `for` clocks, to tune thresholds and minSamples before D1. Read-only.
  */
-export async function backtest(service: { deps: EngineDeps }, sinceMs: number, onProgress?: HistoryProgress): Promise<BacktestRun> {
+export async function backtest(service: EngineRef, sinceMs: number, onProgress?: HistoryProgress): Promise<BacktestRun> {
   const { plan, db } = service.deps;
   const started = Date.now();
   const step = bucketMs(plan);

@@ -13,8 +13,7 @@ import { isActiveStage } from '../core/state-machine.ts';
 import { panelsSpec, type ChartMark } from '../render/charts/panels.ts';
 import { minuteUtc } from '../render/charts/axes.ts';
 import type { ChartSpec } from '../render/charts/palette.ts';
-import { renderPng } from '../adapters/chart-png.ts';
-import type { RolloutService } from './service.ts';
+import type { EngineDeps, EngineRef } from './deps.ts';
 
 export interface StageChart {
   png: Buffer;
@@ -33,14 +32,14 @@ const DEFAULT_SINCE_MS = 3 * 3_600_000;
  * backtest's sums plus per-bucket latency histograms), never one query per point. Read-only and
  * on the metrics pool, off the guard's path.
  */
-export async function stageChart(service: RolloutService, opts: { sinceMs?: number | null } = {}): Promise<StageChart> {
-  const { plan, db } = service.deps;
+export async function stageChart(engine: EngineRef, opts: { sinceMs?: number | null } = {}): Promise<StageChart> {
+  const { plan, db } = engine.deps;
   const step = bucketMs(plan);
-  const end = Math.floor(service.deps.now().getTime() / step) * step;
+  const end = Math.floor(engine.deps.now().getTime() / step) * step;
   const run = await store.latestRun(db.pool);
   const active = run !== null && isActiveStage(plan, run.state);
   const stageSoFar = active ? Math.min(24 * 3_600_000, Math.max(30 * 60_000, end - run.stageStartedAt.getTime())) : DEFAULT_SINCE_MS;
-  const data = await readChartSeries(service, {
+  const data = await readChartSeries(engine, {
     endMs: end,
     sinceMs: opts.sinceMs ?? stageSoFar,
     baselineCost: run?.baselineCost ?? plan.baselineCostPerImage,
@@ -60,7 +59,7 @@ export async function stageChart(service: RolloutService, opts: { sinceMs?: numb
   });
   const breaching = RED_LINES.filter((n) => data.lines[n].held);
   const summary = breaching.length ? `${title}; in breach now: ${breaching.join(', ')}` : `${title}; no red line in breach now`;
-  return { png: renderPng(spec), title, summary, spec, data };
+  return { png: engine.deps.charts.png(spec), title, summary, spec, data };
 }
 
 /**
@@ -68,18 +67,18 @@ export async function stageChart(service: RolloutService, opts: { sinceMs?: numb
  * two bucketed range reads on the metrics pool: the backtest's sums and the latency histograms.
  * resetOnFire: clocks restart after each rollback, as the backtest replays them.
  */
-const caches = new WeakMap<RolloutService, ChartRowCache>();
-const chartRows = (service: RolloutService): ChartRowCache => {
-  let c = caches.get(service);
-  if (!c) caches.set(service, (c = new ChartRowCache(service.deps.plan)));
+const caches = new WeakMap<EngineDeps, ChartRowCache>();
+const chartRows = (deps: EngineDeps): ChartRowCache => {
+  let c = caches.get(deps);
+  if (!c) caches.set(deps, (c = new ChartRowCache(deps.plan)));
   return c;
 };
 
 export async function readChartSeries(
-  service: RolloutService,
+  engine: EngineRef,
   opts: { endMs: number; sinceMs: number; baselineCost: number | null; resetOnFire?: boolean },
 ): Promise<ChartSeries> {
-  const { plan, db } = service.deps;
+  const { plan, db } = engine.deps;
   const step = bucketMs(plan);
   const end = Math.floor(opts.endMs / step) * step;
   const sinceMs = Math.max(step, Math.ceil(opts.sinceMs / step) * step);
@@ -91,7 +90,7 @@ export async function readChartSeries(
   // Latencies matter only for the p95 windows ending inside the span.
   const latencyFrom = end - sinceMs - plan.redLines.p95LatencyMs.windowMs;
   // Settled buckets come from this process's cache: a report's chart reads what is new since the last.
-  const rows = await chartRows(service).read(db.metricsPool, startMs, end, step, latencyFrom, service.deps.now().getTime());
+  const rows = await chartRows(engine.deps).read(db.metricsPool, startMs, end, step, latencyFrom, engine.deps.now().getTime());
   applyHistoryRows(plan, series, rows.history);
   applyLatencyBinRows(startMs, step, rows.bins, histograms);
   const first = longest / step - 1 + plan.evaluateEveryMs / step;
@@ -100,11 +99,11 @@ export async function readChartSeries(
 
 /** `chart [--since 3h] [--out file.png]`: the same picture as Slack's, written to a file. */
 export async function writeStageChart(
-  service: RolloutService,
+  engine: EngineRef,
   opts: { sinceMs: number | null; out: string | null },
 ): Promise<{ path: string; title: string; summary: string; bytes: number }> {
-  const chart = await stageChart(service, opts);
-  const stamp = service.deps.now().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
+  const chart = await stageChart(engine, opts);
+  const stamp = engine.deps.now().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
   const path = resolve(opts.out ?? `rollout-chart-${stamp}Z.png`);
   await writeFile(path, chart.png);
   return { path, title: chart.title, summary: chart.summary, bytes: chart.png.length };

@@ -1,16 +1,17 @@
 import type { Plan } from '../plan/plan.ts';
 import type { Database } from '../db/database.ts';
-import type { HealthSource } from '../adapters/health-endpoint.ts';
+import type { ChartRenderer, HealthSource } from './ports.ts';
 import { RollingWindows } from '../db/rolling-windows.ts';
 import type { AccessPolicy } from './access.ts';
 
-/** What the engine runs on. Below service.ts, so readers (backtest, guard) need not import it. */
+/** What the engine runs on: the database, plan, clock, access policy and its ports (ports.ts). Below service.ts, so the loops and readers need not import it. */
 export interface EngineDeps {
   db: Database;
   plan: Plan;
   now: () => Date;
   access: AccessPolicy;
   health: HealthSource;
+  charts: ChartRenderer;
 }
 
 /**
@@ -22,4 +23,9 @@ export function metricWindows(deps: EngineDeps): RollingWindows {
   let w = caches.get(deps);
   if (!w) caches.set(deps, (w = new RollingWindows(deps.plan)));
   return w;
+}
+
+/** Anything that carries the engine's deps (the service does): what the loops and readers take. */
+export interface EngineRef {
+  readonly deps: EngineDeps;
 }

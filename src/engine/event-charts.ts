@@ -6,9 +6,9 @@ import { minuteUtc } from '../render/charts/axes.ts';
 import { backtestReplaySpec } from '../render/charts/backtest-replay.ts';
 import type { ChartSpec } from '../render/charts/palette.ts';
 import { panelsSpec } from '../render/charts/panels.ts';
-import { renderPngAsync } from '../adapters/chart-png.ts';
+import * as store from '../db/store.ts';
 import { readChartSeries } from './chart.ts';
-import type { RolloutService } from './service.ts';
+import type { EngineRef } from './deps.ts';
 
 export interface DrawnChart {
   png: Buffer;
@@ -22,27 +22,27 @@ export interface DrawnChart {
  * Draws a chart job's picture: one bucketed read of its span on the metrics pool (never the
  * guard's queries), the spec, then the PNG with the raster off the event loop.
  */
-export async function drawChart(service: RolloutService, req: ChartRequest): Promise<DrawnChart> {
-  const { plan } = service.deps;
-  const baselineCost = req.kind === 'backtest' ? req.baselineCost : await runBaseline(service, req.runId);
-  const data = await readChartSeries(service, {
+export async function drawChart(engine: EngineRef, req: ChartRequest): Promise<DrawnChart> {
+  const { plan } = engine.deps;
+  const baselineCost = req.kind === 'backtest' ? req.baselineCost : await store.runBaseline(engine.deps.db.pool, req.runId);
+  const data = await readChartSeries(engine, {
     endMs: req.toMs,
     sinceMs: req.toMs - req.fromMs,
     baselineCost: baselineCost ?? plan.baselineCostPerImage,
     resetOnFire: req.kind === 'backtest',
   });
-  const spec = specFor(service, req, data);
+  const spec = specFor(engine, req, data);
   const stamp = new Date(req.toMs).toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
   return {
-    png: await renderPngAsync(spec),
+    png: await engine.deps.charts.pngAsync(spec),
     title: spec.title,
     filename: `rollout-${req.kind}-${stamp}Z.png`,
     altText: altText(spec, data),
   };
 }
 
-function specFor(service: RolloutService, req: ChartRequest, data: ChartSeries): ChartSpec {
-  const { plan } = service.deps;
+function specFor(engine: EngineRef, req: ChartRequest, data: ChartSeries): ChartSpec {
+  const { plan } = engine.deps;
   const span = `${minuteUtc(data.fromMs)} – ${minuteUtc(data.toMs)} UTC`;
   switch (req.kind) {
     case 'stage':
@@ -86,11 +86,6 @@ function inBreachAt(data: ChartSeries, atMs: number, slackMs: number) {
     .filter((x) => x.b !== undefined)
     .sort((x, y) => x.b!.fromMs - y.b!.fromMs);
   return held[0]?.n ?? null;
-}
-
-async function runBaseline(service: RolloutService, runId: number): Promise<number | null> {
-  const { rows } = await service.deps.db.pool.query('SELECT baseline_cost FROM rollout.runs WHERE id = $1', [runId]);
-  return rows[0]?.baseline_cost ?? null;
 }
 
 function altText(spec: ChartSpec, data: ChartSeries): string {

@@ -1,207 +1,193 @@
 import type pg from 'pg';
 import { advanceClocks, emptyClocks, type ClockEvent, type GuardClocks } from '../core/breach-clock.ts';
 import type { RolloutEvent } from '../core/events.ts';
+import { addProviderSums, emptyProviderSums, judgeLines, stageVerdicts, type StageJudge, type StageSums } from '../core/judge.ts';
 import { errorEvaluations, evaluateRedLines, RED_LINE_LABELS, type LineEvaluation } from '../core/red-lines.ts';
 import { isActiveStage, ROLLED_BACK } from '../core/state-machine.ts';
 import { flagDrift } from '../core/status.ts';
-import { readFlag, sameWeights } from '../core/weights.ts';
-import type { Actor, RunView } from '../core/views.ts';
-import type { RedLineName } from '../plan/plan.ts';
+import type { RunView } from '../core/views.ts';
+import { readFlag, sameWeights, type FlagReading } from '../core/weights.ts';
+import type { Plan } from '../plan/plan.ts';
 import { withTransaction } from '../db/database.ts';
-import type { VoucherWindow } from '../core/metrics.ts';
-import { measureBaselineCost, readSnapshot, readVoucherWindow } from '../db/metrics-queries.ts';
+import { readSnapshot } from '../db/metrics-queries.ts';
 import { SETTLE_MS, type RollingWindows } from '../db/rolling-windows.ts';
-import { addProviderSums, emptyProviderSums, judgeLines, stageVerdicts, type StageJudge, type StageSums } from '../core/judge.ts';
 import * as store from '../db/store.ts';
+import { ensureBaselines, GUARD } from './baselines.ts';
+import { metricWindows, type EngineDeps, type EngineRef } from './deps.ts';
 import { describeError, isUnavailable } from './errors.ts';
-import type { RolloutService } from './service.ts';
-import { metricWindows } from './deps.ts';
-
-export const GUARD: Actor = { id: 'guard', via: 'guard' };
-
-export type GuardResult =
-  | { kind: 'idle' }
-  | { kind: 'raced' }
-  | { kind: 'evaluated'; evaluations: LineEvaluation[]; breachesStarted: RedLineName[] }
-  | { kind: 'rolled_back'; line: LineEvaluation; breachesStarted: RedLineName[] }
-  | { kind: 'adopted_manual_rollback' };
+import type { GuardResult } from './ports.ts';
+import { endWithRollback, markStale } from './transitions.ts';
 
 /** The per-minute cache the guard reads every window from (shared with status and reports). */
-export const guardWindows = (service: RolloutService): RollingWindows => metricWindows(service.deps);
+export const guardWindows = (engine: EngineRef): RollingWindows => metricWindows(engine.deps);
 
 /**
  * One evaluation of every red line against the active stage. Metric reads happen before the
  * transaction (they may be slow or on a replica); the decision and its writes happen inside it,
- * after checking the run did not move meanwhile.
+ * after checking the run did not move meanwhile. Each step below is one thing the runbook asks.
  */
-export async function guardCycle(service: RolloutService): Promise<GuardResult> {
-  const { db, plan } = service.deps;
-  const now = service.deps.now();
-  let run = await store.latestRun(db.pool);
-  if (!run || !isActiveStage(plan, run.state)) return { kind: 'idle' };
-  if (baselineDue(service, run, now)) run = await captureBaseline(service, run, now);
-  if (!run.baselineVouchers) run = await captureVoucherBaseline(service, run, now);
+export async function guardCycle(engine: EngineRef): Promise<GuardResult> {
+  const { deps } = engine;
+  const { db, plan } = deps;
+  const now = deps.now();
+  const latest = await store.latestRun(db.pool);
+  if (!latest || !isActiveStage(plan, latest.state)) return { kind: 'idle' };
+  const run = await ensureBaselines(deps, latest, now);
+  const windows = metricWindows(deps);
+  const { evaluations, metricsError } = await evaluate(deps, run, now, windows);
 
-  let evaluations: LineEvaluation[];
-  let metricsError: string | null = null;
-  const windows = guardWindows(service);
-  try {
-    // The traffic window too: the checklist refresh shows the split from this snapshot.
-    const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], windows);
-    evaluations = judgeLines(
-      plan,
-      snapshot,
-      evaluateRedLines(plan, snapshot, run.baselineCost),
-      windows.judgeInputs(),
-      run.baselineVouchers,
-    );
-  } catch (err) {
-    // With one database, "unavailable" means nothing can be recorded either: let the scheduler report it.
-    if (isUnavailable(err) && db.metricsPool === db.pool) throw err;
-    metricsError = describeError(err);
-    evaluations = errorEvaluations(plan, metricsError);
-  }
-
-  return withTransaction(db.pool, async (c) => {
+  return withTransaction(db.pool, async (c): Promise<GuardResult> => {
     await store.lockState(c);
     const current = await store.latestRun(c);
-    if (!current || current.id !== run.id || current.state !== run.state) return { kind: 'raced' } as GuardResult;
-    const emit = (event: RolloutEvent) => store.enqueue(c, now, current.id, event);
-    const alert = (action: string, detail: Record<string, unknown>) =>
-      store.audit(c, { at: now, runId: current.id, actor: GUARD.id, via: GUARD.via, action, outcome: 'alert', detail });
-
+    if (!current || current.id !== run.id || current.state !== run.state) return { kind: 'raced' };
+    const cycle = inCycle(c, plan, now, current);
     const flag = readFlag(plan, await store.readFlagRow(c, plan));
     const drift = flagDrift(plan, current, flag);
     if (drift && flag.kind !== 'malformed' && sameWeights(plan, flag.weights, plan.rollbackWeights)) {
-      // Someone ran the seed's rollback SQL (or deleted the row): adopt it, never overwrite it.
-      await store.updateRun(c, current.id, {
-        state: ROLLED_BACK,
-        endedAt: now,
-        endReason: 'flag set to the rollback weights by hand (who is unknown)',
-      });
-      const pending = await store.pendingRequest(c);
-      if (pending) await service.markStale(c, now, pending, 'the flag was set to the rollback weights by hand');
-      await store.audit(c, {
-        at: now,
-        runId: current.id,
-        actor: 'unknown',
-        via: 'flag',
-        action: 'rollback',
-        outcome: 'done',
-        detail: { from: current.state, flag: flag.kind, drift },
-      });
-      await emit({
-        kind: 'manual_rollback',
-        runId: current.id,
-        stage: current.state,
-        by: 'unknown',
-        via: 'flag',
-        reason: drift,
-        weights: plan.rollbackWeights,
-        byHand: true,
-        at: now.toISOString(),
-      });
-      return { kind: 'adopted_manual_rollback' } as GuardResult;
+      await adoptManualRollback(cycle, flag, drift);
+      return { kind: 'adopted_manual_rollback' };
     }
-    const fingerprint = flag.kind === 'missing' ? '(missing)' : (flag.row.flagValueText ?? '(null)');
-    if (drift && current.driftReported !== fingerprint) {
-      await store.updateRun(c, current.id, { driftReported: fingerprint });
-      await alert('flag_drift', { drift, found: fingerprint });
-      await emit({
-        kind: 'flag_drift',
-        runId: current.id,
-        stage: current.state,
-        expected: current.writtenWeights,
-        found: fingerprint,
-        problem: flag.kind === 'malformed' ? flag.problem : null,
-        at: now.toISOString(),
-      });
-    } else if (!drift && current.driftReported) {
-      await store.updateRun(c, current.id, { driftReported: null });
-    }
-
+    await noteDrift(cycle, flag, drift);
     const prev = (await store.readGuardState(c, current.id))?.clocks ?? emptyClocks();
     const candidateWeight = flag.kind === 'malformed' ? current.writtenWeights[plan.to] : flag.weights[plan.to];
     const step = advanceClocks(plan, prev, evaluations, now, candidateWeight);
     // A held red line that recovered is alerted again if it breaches again.
     const sharedHeld = (prev.sharedHeld ?? []).filter((n) => step.clocks.lines[n]?.breachSince);
     // The stage's sums grow only from an evaluation that read the metrics.
-    const judge = metricsError ? (prev.judge ?? null) : stageJudge(service, windows, current, prev.judge ?? null, now);
+    const judge = metricsError ? (prev.judge ?? null) : stageJudge(plan, windows, current, prev.judge ?? null, now);
     const clocks: GuardClocks = { ...step.clocks, metricsError, judge, sharedHeld };
     const breachesStarted = step.events.flatMap((e) => (e.kind === 'breach_started' ? [e.line.name] : []));
-    if (metricsError && !prev.metricsError) {
-      await alert('guard_error', { message: metricsError });
-      await emit({ kind: 'guard_error', runId: current.id, stage: current.state, message: metricsError, at: now.toISOString() });
-    } else if (!metricsError && prev.metricsError) {
-      await emit({ kind: 'guard_recovered', runId: current.id, stage: current.state, at: now.toISOString() });
+    await announceMetricsError(cycle, metricsError, prev.metricsError ?? null);
+    for (const e of step.events) await announceClockEvent(cycle, e);
+    const fired = await holdSharedBreaches(cycle, step.fired, sharedHeld);
+    if (fired.length && plan.autoRollback) {
+      await store.saveGuardState(c, { runId: current.id, evaluatedAt: now, clocks, evaluations });
+      await rollBack(cycle, fired);
+      return { kind: 'rolled_back', line: fired[0].line, breachesStarted };
     }
-    for (const e of step.events) await emitClockEvent(c, service, current, now, e, emit, alert);
-
-    // FAL breaching the same red line: the runbook still rolls back, unless the plan says hold.
-    const fired = step.fired.filter((f) => !f.line.shared || plan.onSharedBreach === 'rollback');
-    for (const f of step.fired) {
-      if (fired.includes(f) || sharedHeld.includes(f.line.name)) continue;
-      sharedHeld.push(f.line.name);
-      await alert('shared_hold', { line: f.line, heldMs: f.heldMs });
-      await emit({ kind: 'shared_hold', runId: current.id, stage: current.state, line: f.line, heldMs: f.heldMs, at: now.toISOString() });
-    }
-    if (fired.length) {
-      const [first, ...others] = fired;
-      if (plan.autoRollback) {
-        await store.saveGuardState(c, { runId: current.id, evaluatedAt: now, clocks, evaluations });
-        const reason = `${RED_LINE_LABELS[first.line.name]} in breach for ${Math.round(first.heldMs / 1000)} s`;
-        await service.endWithRollback(c, now, current, GUARD, 'Rollback', reason, {
-          automatic: true,
-          line: first.line,
-          heldMs: first.heldMs,
-          breachSince: first.breachSince,
-          baseline: current.baselineCost,
-        });
-        await emit({
-          kind: 'auto_rollback',
-          runId: current.id,
-          stage: current.state,
-          line: first.line,
-          heldMs: first.heldMs,
-          others: others.map((o) => o.line.name),
-          weights: plan.rollbackWeights,
-          shadow: false,
-          at: now.toISOString(),
-        });
-        return { kind: 'rolled_back', line: first.line, breachesStarted } as GuardResult;
-      }
-      for (const f of fired) {
-        if (clocks.shadowFired.includes(f.line.name)) continue;
-        clocks.shadowFired = [...clocks.shadowFired, f.line.name];
-        await alert('shadow_rollback', { line: f.line, heldMs: f.heldMs });
-        await emit({
-          kind: 'auto_rollback',
-          runId: current.id,
-          stage: current.state,
-          line: f.line,
-          heldMs: f.heldMs,
-          others: [],
-          weights: plan.rollbackWeights,
-          shadow: true,
-          at: now.toISOString(),
-        });
-      }
-    }
+    if (fired.length) await announceShadowRollbacks(cycle, fired, clocks);
     await store.saveGuardState(c, { runId: current.id, evaluatedAt: now, clocks, evaluations });
-    return { kind: 'evaluated', evaluations, breachesStarted } as GuardResult;
+    return { kind: 'evaluated', evaluations, breachesStarted };
   });
 }
 
-async function emitClockEvent(
-  c: pg.PoolClient,
-  service: RolloutService,
+/** One cycle's writes: on its transaction, at its instant, for its run. */
+interface Cycle {
+  c: pg.PoolClient;
+  plan: Plan;
+  now: Date;
+  run: RunView;
+  emit(event: RolloutEvent): Promise<void>;
+  alert(action: string, detail: Record<string, unknown>): Promise<void>;
+}
+
+function inCycle(c: pg.PoolClient, plan: Plan, now: Date, run: RunView): Cycle {
+  return {
+    c,
+    plan,
+    now,
+    run,
+    emit: (event) => store.enqueue(c, now, run.id, event),
+    alert: (action, detail) =>
+      store.audit(c, { at: now, runId: run.id, actor: GUARD.id, via: GUARD.via, action, outcome: 'alert', detail }),
+  };
+}
+
+type Fired = ReturnType<typeof advanceClocks>['fired'][number];
+
+/** Reads every window once and judges each red line; a metrics read that fails becomes an errored evaluation. */
+async function evaluate(
+  deps: EngineDeps,
   run: RunView,
   now: Date,
-  e: ClockEvent,
-  emit: (event: RolloutEvent) => Promise<void>,
-  alert: (action: string, detail: Record<string, unknown>) => Promise<void>,
-): Promise<void> {
-  const { plan } = service.deps;
+  windows: RollingWindows,
+): Promise<{ evaluations: LineEvaluation[]; metricsError: string | null }> {
+  const { db, plan } = deps;
+  try {
+    // The traffic window too: the checklist refresh shows the split from this snapshot.
+    const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], windows);
+    const evaluations = judgeLines(
+      plan,
+      snapshot,
+      evaluateRedLines(plan, snapshot, run.baselineCost),
+      windows.judgeInputs(),
+      run.baselineVouchers,
+    );
+    return { evaluations, metricsError: null };
+  } catch (err) {
+    // With one database, "unavailable" means nothing can be recorded either: let the scheduler report it.
+    if (isUnavailable(err) && db.metricsPool === db.pool) throw err;
+    const metricsError = describeError(err);
+    return { evaluations: errorEvaluations(plan, metricsError), metricsError };
+  }
+}
+
+/** Someone ran the seed's rollback SQL (or deleted the row): adopt it as a manual rollback, never overwrite it. */
+async function adoptManualRollback(cycle: Cycle, flag: FlagReading, drift: string): Promise<void> {
+  const { c, plan, now, run } = cycle;
+  await store.updateRun(c, run.id, {
+    state: ROLLED_BACK,
+    endedAt: now,
+    endReason: 'flag set to the rollback weights by hand (who is unknown)',
+  });
+  const pending = await store.pendingRequest(c);
+  if (pending) await markStale(c, plan, now, pending, 'the flag was set to the rollback weights by hand');
+  await store.audit(c, {
+    at: now,
+    runId: run.id,
+    actor: 'unknown',
+    via: 'flag',
+    action: 'rollback',
+    outcome: 'done',
+    detail: { from: run.state, flag: flag.kind, drift },
+  });
+  await cycle.emit({
+    kind: 'manual_rollback',
+    runId: run.id,
+    stage: run.state,
+    by: 'unknown',
+    via: 'flag',
+    reason: drift,
+    weights: plan.rollbackWeights,
+    byHand: true,
+    at: now.toISOString(),
+  });
+}
+
+/** A flag changed by hand is alerted once per value it was changed to; the note clears when it matches again. */
+async function noteDrift(cycle: Cycle, flag: FlagReading, drift: string | null): Promise<void> {
+  const { c, now, run } = cycle;
+  const fingerprint = flag.kind === 'missing' ? '(missing)' : (flag.row.flagValueText ?? '(null)');
+  if (drift && run.driftReported !== fingerprint) {
+    await store.updateRun(c, run.id, { driftReported: fingerprint });
+    await cycle.alert('flag_drift', { drift, found: fingerprint });
+    await cycle.emit({
+      kind: 'flag_drift',
+      runId: run.id,
+      stage: run.state,
+      expected: run.writtenWeights,
+      found: fingerprint,
+      problem: flag.kind === 'malformed' ? flag.problem : null,
+      at: now.toISOString(),
+    });
+  } else if (!drift && run.driftReported) {
+    await store.updateRun(c, run.id, { driftReported: null });
+  }
+}
+
+/** The guard could not read the metrics (said once), or can again. */
+async function announceMetricsError(cycle: Cycle, metricsError: string | null, before: string | null): Promise<void> {
+  const { run, now } = cycle;
+  if (metricsError && !before) {
+    await cycle.alert('guard_error', { message: metricsError });
+    await cycle.emit({ kind: 'guard_error', runId: run.id, stage: run.state, message: metricsError, at: now.toISOString() });
+  } else if (!metricsError && before) {
+    await cycle.emit({ kind: 'guard_recovered', runId: run.id, stage: run.state, at: now.toISOString() });
+  }
+}
+
+async function announceClockEvent(cycle: Cycle, e: ClockEvent): Promise<void> {
+  const { plan, run, now, alert, emit } = cycle;
   const at = now.toISOString();
   switch (e.kind) {
     case 'breach_started':
@@ -233,38 +219,69 @@ async function emitClockEvent(
     case 'traffic_restored':
       return emit({ kind: 'traffic_restored', runId: run.id, stage: run.state, provider: plan.to, at });
   }
-  void c;
 }
 
 /**
- * The voucher rate's own baseline, once per run: regenerate vouchers and gen_ok over the voucher
- * window before the run started (vouchers carry no provider, so the judge compares the rate with
- * itself before D1). A read that fails is tried again at the next evaluation.
+ * FAL breaching the same red line: the runbook still rolls back, unless the plan says hold. A
+ * held line is alerted once (recorded in sharedHeld, which the saved clocks share); returns the
+ * red lines that fire.
  */
-async function captureVoucherBaseline(service: RolloutService, run: RunView, now: Date): Promise<RunView> {
-  const { db, plan } = service.deps;
-  let w: VoucherWindow;
-  try {
-    w = await readVoucherWindow(db.metricsPool, run.startedAt, plan.redLines.regenerateRatePercent.windowMs);
-  } catch (err) {
-    if (isUnavailable(err)) throw err;
-    return run;
+async function holdSharedBreaches(cycle: Cycle, allFired: Fired[], sharedHeld: string[]): Promise<Fired[]> {
+  const { plan, run, now } = cycle;
+  const fired = allFired.filter((f) => !f.line.shared || plan.onSharedBreach === 'rollback');
+  for (const f of allFired) {
+    if (fired.includes(f) || sharedHeld.includes(f.line.name)) continue;
+    sharedHeld.push(f.line.name);
+    await cycle.alert('shared_hold', { line: f.line, heldMs: f.heldMs });
+    await cycle.emit({ kind: 'shared_hold', runId: run.id, stage: run.state, line: f.line, heldMs: f.heldMs, at: now.toISOString() });
   }
-  return withTransaction(db.pool, async (c) => {
-    await store.lockState(c);
-    const current = await store.latestRun(c);
-    if (!current || current.id !== run.id || current.baselineVouchers) return current ?? run;
-    await store.audit(c, {
-      at: now,
-      runId: run.id,
-      actor: GUARD.id,
-      via: GUARD.via,
-      action: 'baseline',
-      outcome: 'done',
-      detail: { vouchers: w.vouchers, genOk: w.genOk },
-    });
-    return store.updateRun(c, run.id, { baselineVouchers: { vouchers: w.vouchers, genOk: w.genOk } });
+  return fired;
+}
+
+/** The first red line that held for its `for` rolls back; the others are named with it. */
+async function rollBack(cycle: Cycle, fired: Fired[]): Promise<void> {
+  const { c, plan, now, run } = cycle;
+  const [first, ...others] = fired;
+  const reason = `${RED_LINE_LABELS[first.line.name]} in breach for ${Math.round(first.heldMs / 1000)} s`;
+  await endWithRollback(c, plan, now, run, GUARD, 'Rollback', reason, {
+    automatic: true,
+    line: first.line,
+    heldMs: first.heldMs,
+    breachSince: first.breachSince,
+    baseline: run.baselineCost,
   });
+  await cycle.emit({
+    kind: 'auto_rollback',
+    runId: run.id,
+    stage: run.state,
+    line: first.line,
+    heldMs: first.heldMs,
+    others: others.map((o) => o.line.name),
+    weights: plan.rollbackWeights,
+    shadow: false,
+    at: now.toISOString(),
+  });
+}
+
+/** Shadow mode (autoRollback off): the rollback that would have happened is alerted once per red line. */
+async function announceShadowRollbacks(cycle: Cycle, fired: Fired[], clocks: GuardClocks): Promise<void> {
+  const { plan, run, now } = cycle;
+  for (const f of fired) {
+    if (clocks.shadowFired.includes(f.line.name)) continue;
+    clocks.shadowFired = [...clocks.shadowFired, f.line.name];
+    await cycle.alert('shadow_rollback', { line: f.line, heldMs: f.heldMs });
+    await cycle.emit({
+      kind: 'auto_rollback',
+      runId: run.id,
+      stage: run.state,
+      line: f.line,
+      heldMs: f.heldMs,
+      others: [],
+      weights: plan.rollbackWeights,
+      shadow: true,
+      at: now.toISOString(),
+    });
+  }
 }
 
 /**
@@ -272,8 +289,7 @@ async function captureVoucherBaseline(service: RolloutService, run: RunView, now
  * has settled (2 min), from the per-minute cache; a minute the cache no longer holds (after a
  * restart, more than an hour back) is skipped, and one without its latencies counts for failures only.
  */
-function stageJudge(service: RolloutService, windows: RollingWindows, run: RunView, prev: StageJudge | null, now: Date): StageJudge {
-  const { plan } = service.deps;
+function stageJudge(plan: Plan, windows: RollingWindows, run: RunView, prev: StageJudge | null, now: Date): StageJudge {
   const minute = 60_000;
   const same = prev && prev.sums.runId === run.id && prev.sums.stage === run.state;
   let sums: StageSums = same
@@ -295,66 +311,4 @@ function stageJudge(service: RolloutService, windows: RollingWindows, run: RunVi
     };
   }
   return { sums, verdicts: stageVerdicts(plan, sums, run.stageStartedAt, now) };
-}
-
-/** An unmeasurable baseline is measured again this often, on the traffic `from` still serves. */
-const BASELINE_RETRY_MS = 10 * 60_000;
-
-/** First evaluation of a run, or an unmeasured baseline whose retry is due. */
-function baselineDue(service: RolloutService, run: RunView, now: Date): boolean {
-  if (run.baselineNote === 'pending') return true;
-  if (run.baselineCost !== null || service.deps.plan.baselineCostPerImage !== null) return false;
-  return !run.baselineCheckedAt || now.getTime() - run.baselineCheckedAt.getTime() >= BASELINE_RETRY_MS;
-}
-
-/**
- * Baseline cost: the plan's number, else `from`'s average over the lookback before the run
- * started. When that is not measurable (too few `from` costs before D1), it is tried again every
- * 10 min over the lookback ending now: during D1 and D2 `from` still serves most traffic, so
- * waiting for its traffic gives the cost red line a baseline.
- */
-async function captureBaseline(service: RolloutService, run: RunView, now: Date): Promise<RunView> {
-  const { db, plan } = service.deps;
-  const first = run.baselineNote === 'pending';
-  const from = plan.providerNames[plan.from];
-  const hours = Math.round(plan.baselineLookbackMs / 3_600_000);
-  // Before D1 first; then (the first time too, when the guard starts late) up to now.
-  const ends = first && now.getTime() > run.startedAt.getTime() ? [run.startedAt, now] : [first ? run.startedAt : now];
-  let cost: number | null = null;
-  let note = '';
-  try {
-    for (const end of ends) {
-      const span =
-        end === run.startedAt
-          ? `the ${hours} h before ${plan.stages[0].name.toUpperCase()} started`
-          : `the ${hours} h before ${now.toISOString().slice(11, 16)} UTC (${from}'s traffic during the rollout, as too little was logged before it)`;
-      const measured = await measureBaselineCost(db.metricsPool, plan, end);
-      cost = measured.cost;
-      note =
-        cost !== null
-          ? `average ${from} cost over ${span} (${measured.samples} images)`
-          : `not measurable yet: ${measured.samples} ${from} costs in ${span}, fewer than minSamples ${plan.minSamples}; the cost red line has no data until ${from} traffic gives one (tried every 10 min), or set baselineCostPerImage in the plan`;
-      if (cost !== null) break;
-    }
-  } catch (err) {
-    if (isUnavailable(err)) throw err;
-    note = `not measurable yet: ${describeError(err)}; the cost red line has no data (tried again in 10 min)`;
-  }
-  return withTransaction(db.pool, async (c) => {
-    await store.lockState(c);
-    const current = await store.latestRun(c);
-    if (!current || current.id !== run.id || current.baselineCost !== null || (first && current.baselineNote !== 'pending'))
-      return current ?? run;
-    if (cost !== null || first)
-      await store.audit(c, {
-        at: now,
-        runId: run.id,
-        actor: GUARD.id,
-        via: GUARD.via,
-        action: 'baseline',
-        outcome: 'done',
-        detail: { cost, note },
-      });
-    return store.updateRun(c, run.id, { baselineCost: cost, baselineNote: note, baselineCheckedAt: now });
-  });
 }

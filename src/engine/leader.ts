@@ -34,7 +34,7 @@ export interface LeaderTimings {
   queryTimeoutMs: number;
 }
 
-export const LEADER_TIMINGS: LeaderTimings = { heartbeatMs: 10_000, sessionTimeoutMs: 30_000, queryTimeoutMs: 5_000 };
+const LEADER_TIMINGS: LeaderTimings = { heartbeatMs: 10_000, sessionTimeoutMs: 30_000, queryTimeoutMs: 5_000 };
 
 export class TransactionPoolerError extends Error {}
 

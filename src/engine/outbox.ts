@@ -1,24 +1,10 @@
 import type pg from 'pg';
-import type { RolloutEvent } from '../core/events.ts';
+import * as store from '../db/store.ts';
+import { backoffMs, type Backoff } from '../core/backoff.ts';
+import { DeliveryError, type EventSink } from './ports.ts';
 
-/** A front end that shows events: the console prints them, Slack posts them. */
-export interface EventSink {
-  deliver(event: RolloutEvent, meta: { id: number; createdAt: Date }): Promise<void>;
-  /** Out-of-band notices that cannot wait for the database (it may be the thing that is down). */
-  notice(text: string): Promise<void>;
-}
-
-/** A delivery that failed and should be retried later; retryAfterMs from the service when it said (429). */
-export class DeliveryError extends Error {
-  constructor(
-    message: string,
-    readonly retryAfterMs: number | null = null,
-  ) {
-    super(message);
-  }
-}
-
-const backoffMs = (attempts: number) => Math.min(60_000, 1_000 * 2 ** Math.min(attempts, 6));
+/** A failed delivery is retried after 1 s, 2 s, 4 s… up to a minute, unless the service said when. */
+const OUTBOX_BACKOFF: Backoff = { minMs: 1_000, maxMs: 60_000 };
 
 export interface OutboxResult {
   delivered: number;
@@ -40,32 +26,26 @@ export async function deliverOutbox(
   let delivered = 0;
   let allowed = false;
   for (;;) {
-    const { rows } = await pool.query(
-      'SELECT id, created_at, payload, attempts, next_attempt_at FROM rollout.outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1',
-      [opts.batch ?? 50],
-    );
+    const rows = await store.undeliveredEvents(pool, opts.batch ?? 50);
     if (!rows.length) return { delivered, blocked: null };
     // Asked once per call, and only when there is something to deliver (the leader proves its lock).
     if (!allowed && opts.mayDeliver && !(await opts.mayDeliver())) return { delivered, blocked: null };
     allowed = true;
     for (const row of rows) {
-      if (row.next_attempt_at && row.next_attempt_at.getTime() > now().getTime()) {
-        return { delivered, blocked: { id: row.id, error: 'waiting to retry', retryAt: row.next_attempt_at } };
+      if (row.nextAttemptAt && row.nextAttemptAt.getTime() > now().getTime()) {
+        return { delivered, blocked: { id: row.id, error: 'waiting to retry', retryAt: row.nextAttemptAt } };
       }
       try {
-        await sink.deliver(row.payload as RolloutEvent, { id: row.id, createdAt: row.created_at });
+        await sink.deliver(row.payload, { id: row.id, createdAt: row.createdAt });
       } catch (err) {
-        const retryAfter = err instanceof DeliveryError && err.retryAfterMs !== null ? err.retryAfterMs : backoffMs(row.attempts);
+        const retryAfter =
+          err instanceof DeliveryError && err.retryAfterMs !== null ? err.retryAfterMs : backoffMs(row.attempts + 1, OUTBOX_BACKOFF);
         const retryAt = new Date(now().getTime() + retryAfter);
         const error = (err as Error).message.slice(0, 500);
-        await pool.query('UPDATE rollout.outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1', [
-          row.id,
-          error,
-          retryAt,
-        ]);
+        await store.eventFailed(pool, row.id, error, retryAt);
         return { delivered, blocked: { id: row.id, error, retryAt } };
       }
-      await pool.query('UPDATE rollout.outbox SET delivered_at = $2, attempts = attempts + 1 WHERE id = $1', [row.id, now()]);
+      await store.eventDelivered(pool, row.id, now());
       delivered++;
     }
   }

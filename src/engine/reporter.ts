@@ -5,16 +5,15 @@ import { isActiveStage } from '../core/state-machine.ts';
 import { withTransaction } from '../db/database.ts';
 import { readSnapshot } from '../db/metrics-queries.ts';
 import * as store from '../db/store.ts';
-import type { RolloutService } from './service.ts';
-import { metricWindows } from './deps.ts';
+import { metricWindows, type EngineRef } from './deps.ts';
 
 /** One periodic report for the active stage, stored and queued in one transaction. */
-export async function reportCycle(service: RolloutService): Promise<ReportSnapshot | null> {
-  const { db, plan } = service.deps;
-  const now = service.deps.now();
+export async function reportCycle(engine: EngineRef): Promise<ReportSnapshot | null> {
+  const { db, plan } = engine.deps;
+  const now = engine.deps.now();
   const run = await store.latestRun(db.pool);
   if (!run || !isActiveStage(plan, run.state)) return null;
-  const cache = metricWindows(service.deps);
+  const cache = metricWindows(engine.deps);
   const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], cache);
   // Judged like the guard's evaluation, so the report shows Runware against FAL too.
   const current = reportSnapshot(
@@ -26,9 +25,8 @@ export async function reportCycle(service: RolloutService): Promise<ReportSnapsh
     await store.lockState(c);
     const latest = await store.latestRun(c);
     if (!latest || latest.id !== run.id || latest.state !== run.state) return null;
-    const { rows } = await c.query('SELECT snapshot FROM rollout.reports WHERE run_id = $1 ORDER BY id DESC LIMIT 1', [run.id]);
-    const previous = (rows[0]?.snapshot as ReportSnapshot | undefined) ?? null;
-    await c.query('INSERT INTO rollout.reports (run_id, at, snapshot) VALUES ($1, $2, $3)', [run.id, now, JSON.stringify(current)]);
+    const previous = await store.latestReport<ReportSnapshot>(c, run.id);
+    await store.saveReport(c, run.id, now, current);
     await store.enqueue(c, now, run.id, { kind: 'report', runId: run.id, stage: run.state, current, previous, at: now.toISOString() });
     return current;
   });

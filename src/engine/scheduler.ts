@@ -1,10 +1,11 @@
 import cron, { type ScheduledTask } from 'node-cron';
-import type { RolloutMetrics } from '../adapters/metrics.ts';
 import type { Logger } from '../log.ts';
 import { describeError, isUnavailable } from './errors.ts';
-import { guardCycle, type GuardResult } from './guard.ts';
+import { guardCycle } from './guard.ts';
+import { BackgroundLoop } from './loop.ts';
 import type { Leadership } from './leader.ts';
-import { deliverOutbox, type EventSink } from './outbox.ts';
+import { deliverOutbox } from './outbox.ts';
+import type { EngineObserver, EventSink, GuardResult } from './ports.ts';
 import { reportCycle } from './reporter.ts';
 import type { RolloutService } from './service.ts';
 
@@ -16,11 +17,11 @@ export interface SchedulerDeps {
   /** How often to drain the outbox when nothing kicks it. */
   outboxEveryMs?: number;
   /** Told of every guard cycle and database failure (Prometheus). */
-  metrics?: Pick<RolloutMetrics, 'observeGuard' | 'databaseError'>;
+  observer?: EngineObserver;
 }
 
 /** Six-field cron for an interval, when cron can say it exactly. */
-export function cronFor(ms: number): string | null {
+function cronFor(ms: number): string | null {
   const s = ms / 1000;
   if (Number.isInteger(s) && s < 60 && 60 % s === 0) return `*/${s} * * * * *`;
   const m = ms / 60_000;
@@ -37,9 +38,8 @@ export class Scheduler {
   private timers: NodeJS.Timeout[] = [];
   private leading = false;
   private dbDown: string | null = null;
-  private draining: Promise<void> | null = null;
-  private drainAgain = false;
   private guardRunning = false;
+  private readonly outbox: BackgroundLoop;
 
   private readonly log: Logger;
   private readonly guardLog: Logger;
@@ -47,6 +47,7 @@ export class Scheduler {
   constructor(private readonly deps: SchedulerDeps) {
     this.log = deps.log.child({ component: 'scheduler' });
     this.guardLog = deps.log.child({ component: 'guard' });
+    this.outbox = new BackgroundLoop({ pass: () => this.drain(), onError: () => {} });
   }
 
   start(): void {
@@ -55,6 +56,8 @@ export class Scheduler {
     if (expr) this.tasks.push(cron.schedule(expr, () => this.tick(), { name: 'rollout-guard', noOverlap: true }));
     else this.timers.push(setInterval(() => void this.tick(), plan.evaluateEveryMs));
     this.tasks.push(cron.schedule(plan.reportCron, () => this.report(), { name: 'rollout-report', noOverlap: true }));
+    // Through kick(), so only the leader drains.
+    this.outbox.start();
     this.timers.push(setInterval(() => this.kick(), this.deps.outboxEveryMs ?? 2_000));
     void this.tick();
   }
@@ -67,7 +70,7 @@ export class Scheduler {
     this.timers.forEach(clearInterval);
     this.tasks = [];
     this.timers = [];
-    await this.draining;
+    await this.outbox.stop();
     await this.deps.leader.release();
   }
 
@@ -99,10 +102,10 @@ export class Scheduler {
       if (!this.leading) return null;
       const started = performance.now();
       const result = await guardCycle(this.deps.service).catch((err) => {
-        this.deps.metrics?.observeGuard(null, (performance.now() - started) / 1000);
+        this.deps.observer?.observeGuard(null, (performance.now() - started) / 1000);
         throw err;
       });
-      this.deps.metrics?.observeGuard(result, (performance.now() - started) / 1000);
+      this.deps.observer?.observeGuard(result, (performance.now() - started) / 1000);
       if (result.kind === 'rolled_back')
         this.guardLog.warn('auto-rollback', { redLine: result.line.name, value: result.line.value, threshold: result.line.threshold });
       if (result.kind === 'adopted_manual_rollback')
@@ -133,37 +136,29 @@ export class Scheduler {
 
   /** Drains the outbox soon; calls while a drain runs coalesce into one more pass. */
   kick(): void {
-    if (!this.leading) return;
-    if (this.draining) {
-      this.drainAgain = true;
-      return;
-    }
-    this.draining = (async () => {
-      do {
-        this.drainAgain = false;
-        try {
-          const r = await deliverOutbox(this.deps.service.deps.db.pool, this.deps.sink, this.deps.service.deps.now, {
-            mayDeliver: () => this.confirmLeader(),
-          });
-          if (r.blocked && r.blocked.error !== 'waiting to retry')
-            this.log.warn('outbox: delivery failed, will retry', { id: r.blocked.id, error: r.blocked.error, retryAt: r.blocked.retryAt });
-        } catch (err) {
-          await this.failed('outbox', err);
-        }
-      } while (this.drainAgain);
-    })().finally(() => {
-      this.draining = null;
-    });
+    if (this.leading) this.outbox.kick();
   }
 
   /** Waits for the outbox to be drained (tests, demo, shutdown). */
   async flush(): Promise<void> {
     this.kick();
-    while (this.draining) await this.draining;
+    await this.outbox.settle();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      const r = await deliverOutbox(this.deps.service.deps.db.pool, this.deps.sink, this.deps.service.deps.now, {
+        mayDeliver: () => this.confirmLeader(),
+      });
+      if (r.blocked && r.blocked.error !== 'waiting to retry')
+        this.log.warn('outbox: delivery failed, will retry', { id: r.blocked.id, error: r.blocked.error, retryAt: r.blocked.retryAt });
+    } catch (err) {
+      await this.failed('outbox', err);
+    }
   }
 
   private async failed(what: string, err: unknown): Promise<void> {
-    this.deps.metrics?.databaseError(what, err);
+    this.deps.observer?.databaseError(what, err);
     if (isUnavailable(err)) {
       if (!this.dbDown) {
         this.dbDown = describeError(err);

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import cron from 'node-cron';
 import { z } from 'zod';
 import defaultPlanJson from './default-plan.json' with { type: 'json' };
 import { parseDuration } from './duration.ts';
-import { compareSchema, onSharedBreachSchema, type CompareConfig, type OnSharedBreach } from '../core/compare/schema.ts';
+import { compareSchema, onSharedBreachSchema, type CompareConfig, type OnSharedBreach } from './compare-schema.ts';
 
 export const RED_LINES = ['p95LatencyMs', 'failureRatePercent', 'costPerImageRatio', 'regenerateRatePercent'] as const;
 export type RedLineName = (typeof RED_LINES)[number];
@@ -20,7 +19,7 @@ export interface Stage {
   soakMs: number | null;
 }
 
-export interface RedLineSpec {
+interface RedLineSpec {
   threshold: number;
   windowMs: number;
   forMs: number;
@@ -231,26 +230,6 @@ export function ordered(weights: Weights, from: string, to: string): Weights {
 }
 
 export const defaultPlan = (): Plan => parsePlan(defaultPlanJson, 'built-in plan');
-
-/** The plan named by ROLLOUT_PLAN, else the seed plan. */
-export function loadPlan(path: string | undefined): Plan {
-  if (!path) return defaultPlan();
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new PlanError(
-      `plan file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)}); fix ROLLOUT_PLAN or unset it to use the built-in plan`,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new PlanError(`plan file ${path}: not valid JSON (${(err as Error).message})`);
-  }
-  return parsePlan(json, `plan file ${path}`);
-}
 
 export const stageIndex = (plan: Plan, name: string) => plan.stages.findIndex((s) => s.name === name);
 export const longestForMs = (plan: Plan) => Math.max(...RED_LINES.map((n) => plan.redLines[n].forMs));

@@ -5,7 +5,7 @@ import { formatDuration } from '../plan/duration.ts';
 import type { Comparison } from '../core/compare/interval.ts';
 import type { SequentialResult } from '../core/compare/sequential.ts';
 import type { SharedBreachLine } from '../core/compare/shared-breach.ts';
-import type { OnSharedBreach } from '../core/compare/schema.ts';
+import type { OnSharedBreach } from '../plan/compare-schema.ts';
 import { formatValue } from './format.ts';
 
 /** The providers as people read them: plan.providerNames[plan.to] and [plan.from]. */
@@ -107,10 +107,10 @@ export function sharedBreachText(line: SharedBreachLine, names: Names, onSharedB
 
 // --- what the checklist, status, reports and alerts show, from a judged evaluation ---------------
 
-export const namesOf = (plan: Plan): Names => ({ to: plan.providerNames[plan.to], from: plan.providerNames[plan.from] });
+const namesOf = (plan: Plan): Names => ({ to: plan.providerNames[plan.to], from: plan.providerNames[plan.from] });
 
 /** This red line's comparison in words ("failures +0.4 pp [−0.1, +0.9]"), or null when the judge gave none. */
-export function versusText(plan: Plan, line: LineEvaluation): string | null {
+function versusText(plan: Plan, line: LineEvaluation): string | null {
   const v = line.versus;
   if (!v) return null;
   switch (v.kind) {
@@ -134,8 +134,29 @@ export function versusSummary(plan: Plan, lines: LineEvaluation[]): string | nul
 }
 
 /** The shared-cause sentence for a red line FAL breaches too, or null. */
-export const sharedText = (plan: Plan, line: LineEvaluation): string | null =>
+const sharedText = (plan: Plan, line: LineEvaluation): string | null =>
   line.shared ? sharedBreachText(line, namesOf(plan), plan.onSharedBreach) : null;
+
+/** How a front end dresses the judged lines: its indent, its escaping, how it stresses the shared cause. */
+export interface Dress {
+  indent: string;
+  esc: (text: string) => string;
+  stress: (text: string) => string;
+}
+
+/**
+ * An alert's comparison with FAL and, when FAL breaches too, the shared-cause sentence: the lines
+ * every front end shows under a red line's alert, in its own dress.
+ */
+export function judged(plan: Plan, line: LineEvaluation, dress: Dress): string[] {
+  const versus = versusText(plan, line);
+  const shared = sharedText(plan, line);
+  const names = namesOf(plan);
+  return [
+    ...(versus ? [`${dress.indent}${names.to} vs ${names.from}: ${dress.esc(versus)}`] : []),
+    ...(shared ? [`${dress.indent}${dress.stress(dress.esc(shared))}`] : []),
+  ];
+}
 
 /** The stage's two always-valid verdicts, as sentences. */
 export function verdictSentences(plan: Plan, v: StageVerdicts | null): string[] {

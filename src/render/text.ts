@@ -3,8 +3,8 @@ import { durationLabel, formatDuration } from '../plan/duration.ts';
 import type { RolloutEvent } from '../core/events.ts';
 import type { Outcome } from '../core/outcomes.ts';
 import { healthConfirms, healthSummary } from '../core/health.ts';
-import { RED_LINE_LABELS, type LineEvaluation } from '../core/red-lines.ts';
-import { sharedText, verdictSentences, versusSummary, versusText } from './compare.ts';
+import { RED_LINE_LABELS } from '../core/red-lines.ts';
+import { judged, verdictSentences, versusSummary, type Dress } from './compare.ts';
 import { reportDeltas } from '../core/report.ts';
 import type { StatusView } from '../core/status.ts';
 import { renderBacktest } from './backtest.ts';
@@ -110,15 +110,8 @@ export function renderStatus(plan: Plan, s: StatusView): string {
   return out.join('\n');
 }
 
-/** An alert's comparison with FAL and, when FAL breaches too, the shared-cause sentence. */
-function judged(plan: Plan, line: LineEvaluation): string[] {
-  const versus = versusText(plan, line);
-  const shared = sharedText(plan, line);
-  return [
-    ...(versus ? [`  ${plan.providerNames[plan.to]} vs ${plan.providerNames[plan.from]}: ${versus}`] : []),
-    ...(shared ? [`  ${shared}`] : []),
-  ];
-}
+/** Judged lines in plain text, indented under the alert. */
+const TEXT: Dress = { indent: '  ', esc: (t) => t, stress: (t) => t };
 
 export function renderEvent(plan: Plan, e: RolloutEvent): string {
   const text = eventText(plan, e);
@@ -148,13 +141,13 @@ function eventText(plan: Plan, e: RolloutEvent): string {
     case 'breach_started':
       return [
         `[alert] ${RED_LINE_LABELS[e.line.name]} is in breach at ${e.stage}: ${lineSummary(plan, e.line)}. ${e.shadow ? 'Shadow mode: no automatic rollback.' : `Auto-rollback in ${durationLabel(e.forMs)} if it holds; "rollback" to act now.`}`,
-        ...judged(plan, e.line),
+        ...judged(plan, e.line, TEXT),
       ].join('\n');
     case 'shared_hold':
       return [
         `[alert] HOLDING at ${e.stage}, not rolling back: ${RED_LINE_LABELS[e.line.name]} held in breach ${formatDuration(e.heldMs)}, and ${plan.providerNames[plan.from]} breaches it too.`,
         `  ${lineSummary(plan, e.line)}`,
-        ...judged(plan, e.line),
+        ...judged(plan, e.line, TEXT),
       ].join('\n');
     case 'breach_recovered':
       return `[alert] ${RED_LINE_LABELS[e.line.name]} recovered after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}).`;
@@ -164,7 +157,7 @@ function eventText(plan: Plan, e: RolloutEvent): string {
           ? `[alert] SHADOW MODE — would have rolled back ${e.stage} now; nothing was written.`
           : `[alert] AUTO-ROLLBACK at ${e.stage}: flag set to ${weightsLine(plan, e.weights)}.`,
         `  ${RED_LINE_LABELS[e.line.name]} held in breach ${formatDuration(e.heldMs)}: ${lineSummary(plan, e.line)}`,
-        ...judged(plan, e.line),
+        ...judged(plan, e.line, TEXT),
         ...(e.others.length ? [`  also in breach: ${e.others.map((n) => RED_LINE_LABELS[n]).join(', ')}`] : []),
       ].join('\n');
     case 'manual_rollback':

@@ -3,7 +3,6 @@ import type { Reply } from '../core/outcomes.ts';
 import type { Actor } from '../core/views.ts';
 import { describeError, isUnavailable } from '../engine/errors.ts';
 import type { RolloutService } from '../engine/service.ts';
-import * as store from '../db/store.ts';
 import type { Logger } from '../log.ts';
 import type { RolloutMetrics } from '../adapters/metrics.ts';
 import type { RefusalCode } from '../core/state-machine.ts';
@@ -119,8 +118,8 @@ export function replyChannel(deps: ListenerDeps, userId: string, respond: Respon
 }
 
 /**
- * A refusal decided in the Slack layer (a tampered or stale button), audited like the core's
- * own refusals so the history shows every attempt.
+ * A refusal decided in the Slack layer (a tampered or stale button), audited by the engine like
+ * its own refusals so the history shows every attempt.
  */
 export async function refuseButton(
   deps: ListenerDeps,
@@ -130,18 +129,7 @@ export async function refuseButton(
   message: string,
   detail: Record<string, unknown>,
 ): Promise<Reply> {
-  const { db, now } = deps.service.deps;
-  const run = await store.latestRun(db.pool);
-  await store.audit(db.pool, {
-    at: now(),
-    runId: run?.id ?? null,
-    actor: actor.id,
-    via: actor.via,
-    action,
-    outcome: 'refused',
-    detail: { ...detail, code, message },
-  });
-  return { visibility: 'private', outcome: { kind: 'refused', code, message } };
+  return { visibility: 'private', outcome: await deps.service.refuse(actor, action, code, message, detail) };
 }
 
 /** What a log pipeline filters a command by: its outcome, run, stage, request and refusal code. */

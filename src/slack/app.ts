@@ -9,10 +9,10 @@ import { register as registerCommands } from './listeners/commands/index.ts';
 import { register as registerEvents } from './listeners/events/index.ts';
 import { register as registerViews } from './listeners/views/index.ts';
 import { SOCKET_BACKOFF } from './backoff.ts';
-import { SocketLink, type SocketState } from './socket-link.ts';
+import { SocketLink } from './socket-link.ts';
 import { DEFAULT_SLACK_API_URL } from './web.ts';
 import type { RolloutMetrics } from '../adapters/metrics.ts';
-import { serveMetrics } from '../adapters/metrics-server.ts';
+import { serveHealthz, serveMetrics } from '../adapters/metrics-server.ts';
 
 export interface SlackAppOptions {
   slack: SlackConfig;
@@ -35,8 +35,6 @@ export interface SlackApp {
   receiver: Receiver;
   /** Socket Mode only: the connection that keeps itself up. */
   link: SocketLink | null;
-  /** GET /healthz, served by HTTPReceiver in HTTP mode and by a plain server in Socket Mode. */
-  healthz: (res: ServerResponse) => void;
 }
 
 export function buildSlackApp(opts: SlackAppOptions): SlackApp {
@@ -45,7 +43,6 @@ export function buildSlackApp(opts: SlackAppOptions): SlackApp {
   const apiUrl = slack.apiUrl ?? DEFAULT_SLACK_API_URL;
   const clientOptions = { slackApiUrl: apiUrl, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true };
   let link: SocketLink | null = null;
-  const health = (res: ServerResponse) => void healthz(opts, link?.state ?? 'http', res);
   let receiver: Receiver;
   let mode: 'socket' | 'http';
   if (slack.appToken) {
@@ -53,7 +50,7 @@ export function buildSlackApp(opts: SlackAppOptions): SlackApp {
     const tuning = slack.socket ?? {};
     const socketReceiver = new SocketModeReceiver({
       // No customRoutes: Bolt would start their server unawaited (a busy port becomes an uncaught
-      // exception) and only together with the socket; front-end.ts serves /healthz itself.
+      // exception) and only together with the socket; front-end.ts serves /healthz and /metrics itself.
       appToken: slack.appToken,
       logger,
       // SocketLink owns reconnection: the library's gives up on a 5xx from apps.connections.open.
@@ -72,7 +69,11 @@ export function buildSlackApp(opts: SlackAppOptions): SlackApp {
     mode = 'http';
     // Signature verification stays on (Bolt's default): every request is checked against the signing secret.
     const customRoutes = [
-      { path: '/healthz', method: ['GET'], handler: (_req: unknown, res: ServerResponse) => health(res) },
+      {
+        path: '/healthz',
+        method: ['GET'],
+        handler: (_req: unknown, res: ServerResponse) => void serveHealthz(res, opts.databaseUp, { slack: 'http' }),
+      },
       { path: '/metrics', method: ['GET'], handler: (_req: unknown, res: ServerResponse) => void serveMetrics(opts.metrics, res) },
     ];
     receiver = new HTTPReceiver({ signingSecret: slack.signingSecret!, port: slack.port, logger, customRoutes });
@@ -90,15 +91,5 @@ export function buildSlackApp(opts: SlackAppOptions): SlackApp {
   registerActions(app, opts.deps);
   registerViews(app, opts.deps);
   registerEvents(app, opts.deps);
-  return { app, mode, receiver, link, healthz: health };
-}
-
-/**
- * 503 only when the database is down: that is what a restart might fix. A Slack outage is
- * reported (`slack`) but answered 200, so a process manager does not restart a guard that works.
- */
-async function healthz(opts: SlackAppOptions, slack: SocketState | 'http', res: ServerResponse): Promise<void> {
-  const up = await opts.databaseUp().catch(() => false);
-  res.writeHead(up ? 200 : 503, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ ok: up, bot: 'up', database: up ? 'up' : 'unavailable', slack }));
+  return { app, mode, receiver, link };
 }

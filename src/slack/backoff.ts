@@ -1,17 +1,8 @@
-/**
- * How long to wait before reconnection attempt `attempt` (1, 2, …): doubling from `minMs`, capped
- * at `maxMs`, with "equal jitter" (half fixed, half random) so replicas that lost Slack together
- * do not knock on its door in step. Never gives up: a long outage just waits `maxMs`-ish between tries.
- */
-export interface Backoff {
-  minMs: number;
-  maxMs: number;
-}
+import { backoffMs, type Backoff } from '../core/backoff.ts';
 
+/** Socket Mode reconnection: from 1 s to 60 s, with jitter (the tuning may shorten it). */
 export const SOCKET_BACKOFF: Backoff = { minMs: 1_000, maxMs: 60_000 };
 
-export function backoffDelayMs(attempt: number, random: () => number, { minMs, maxMs }: Backoff = SOCKET_BACKOFF): number {
-  const exponent = Math.min(Math.max(attempt, 1) - 1, 30);
-  const ceiling = Math.min(maxMs, minMs * 2 ** exponent);
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
+/** How long to wait before reconnection attempt `attempt` (1, 2, …), on the one schedule (core/backoff.ts). */
+export const backoffDelayMs = (attempt: number, random: () => number, backoff: Backoff = SOCKET_BACKOFF): number =>
+  backoffMs(attempt, backoff, random);

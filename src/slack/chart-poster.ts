@@ -2,19 +2,20 @@ import { differenceInMilliseconds } from 'date-fns';
 import type { RolloutEvent } from '../core/events.ts';
 import type { BacktestResult } from '../core/backtest.ts';
 import { CHARTED_KINDS, chartRequestFor, type ChartRequest } from '../core/chart-requests.ts';
-import type { Queryable } from '../db/database.ts';
+import { backoffMs, type Backoff } from '../core/backoff.ts';
 import { describeError } from '../engine/errors.ts';
 import { drawChart } from '../engine/event-charts.ts';
-import type { EventSink } from '../engine/outbox.ts';
+import { BackgroundLoop } from '../engine/loop.ts';
+import type { EventSink } from '../engine/ports.ts';
 import type { RolloutService } from '../engine/service.ts';
 import type { Logger } from '../log.ts';
-import { chartFailed, chartShared, dueChartJobs, recordChartJob, type ChartJob } from './chart-jobs.ts';
 import type { ChecklistState } from './checklist-state.ts';
-import { getMessage, keys } from './messages.ts';
-import { classify, failureKind, type WebClient } from './web.ts';
+import { keys, type ChartJob, type SlackStore } from './store.ts';
+import { slackError, type WebClient } from './web.ts';
 
 export interface ChartPosterDeps {
   service: RolloutService;
+  store: SlackStore;
   web: WebClient;
   channel: string;
   log: Logger;
@@ -28,8 +29,9 @@ export interface ChartPosterDeps {
 }
 
 /** A chart that could not be shared within this long is dropped: it would show an old moment as news. */
-export const CHART_GIVE_UP_MS = 6 * 3_600_000;
-const backoffMs = (attempts: number) => Math.min(5 * 60_000, 2_000 * 2 ** Math.min(attempts, 8));
+const CHART_GIVE_UP_MS = 6 * 3_600_000;
+/** A chart that failed is tried again after 2 s, 4 s, 8 s… up to 5 min, unless Slack said when. */
+const CHART_BACKOFF: Backoff = { minMs: 2_000, maxMs: 5 * 60_000 };
 
 /**
  * Charts follow their text. The sink hook (`withCharts`) records a job only once the text is
@@ -38,64 +40,46 @@ const backoffMs = (attempts: number) => Math.min(5 * 60_000, 2_000 * 2 ** Math.m
  * here, on the leader, after the guard's and the outbox's work, never inside them.
  */
 export class ChartPoster {
-  private timer: NodeJS.Timeout | null = null;
-  private draining: Promise<void> | null = null;
-  private again = false;
+  private readonly loop: BackgroundLoop;
   private readonly log: Logger;
 
   constructor(private readonly deps: ChartPosterDeps) {
     this.log = deps.log.child({ component: 'charts' });
+    this.loop = new BackgroundLoop({
+      pass: () => this.pass(),
+      onError: (err) => this.log.warn('charts: pass failed, will retry', { error: describeError(err) }),
+    });
   }
 
   start(): void {
-    this.timer = setInterval(() => this.kick(), this.deps.everyMs ?? 5_000);
-    this.timer.unref();
+    this.loop.start(this.deps.everyMs ?? 5_000, { unref: true });
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.draining;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Shares due charts soon; calls while a pass runs coalesce into one more pass. */
   kick(): void {
-    if (this.draining) {
-      this.again = true;
-      return;
-    }
-    this.draining = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.pass();
-        } catch (err) {
-          this.log.warn('charts: pass failed, will retry', { error: describeError(err) });
-        }
-      } while (this.again);
-    })().finally(() => {
-      this.draining = null;
-    });
+    this.loop.kick();
   }
 
   /** Waits until no pass runs (tests, demo, shutdown). */
   async flush(): Promise<void> {
-    this.kick();
-    while (this.draining) await this.draining;
+    this.loop.kick();
+    await this.loop.settle();
   }
 
   private async pass(): Promise<void> {
-    const { service } = this.deps;
-    const { pool } = service.deps.db;
+    const { service, store } = this.deps;
     if (!this.deps.mayLead()) return;
-    const jobs = await dueChartJobs(pool, service.deps.now());
+    const jobs = await store.dueChartJobs(service.deps.now());
     if (!jobs.length || !(await this.deps.isLeader())) return;
     for (const job of jobs) await this.share(job);
   }
 
   private async share(job: ChartJob): Promise<void> {
-    const { service, web } = this.deps;
-    const { pool } = service.deps.db;
+    const { service, web, store } = this.deps;
     const now = service.deps.now;
     try {
       const chart = await drawChart(service, job.request);
@@ -108,19 +92,21 @@ export class ChartPoster {
         alt_text: chart.altText,
       })) as { files?: { files?: { id?: string }[] }[] };
       const fileId = res.files?.[0]?.files?.[0]?.id ?? 'unknown';
-      await chartShared(pool, job.id, fileId, chart.png.length, now());
+      await store.chartShared(job.id, fileId, chart.png.length, now());
     } catch (err) {
-      const slack = isSlackError(err);
-      if (slack) this.deps.onSlackError?.(failureKind(err));
-      const failure = slack ? classify(err) : null;
+      const slack = slackError(err);
+      if (slack.fromSlack) this.deps.onSlackError?.(slack.label);
+      const failure = slack.fromSlack ? slack.failure : null;
       const error =
         failure?.kind === 'retry' ? failure.error.message : failure ? `Slack refused the chart: ${failure.code}` : describeError(err);
       const age = differenceInMilliseconds(now(), job.createdAt);
       const retryAfter =
-        failure?.kind === 'retry' && failure.error.retryAfterMs !== null ? failure.error.retryAfterMs : backoffMs(job.attempts);
+        failure?.kind === 'retry' && failure.error.retryAfterMs !== null
+          ? failure.error.retryAfterMs
+          : backoffMs(job.attempts + 1, CHART_BACKOFF);
       // A payload Slack will never take, or a chart too old to be news, is dropped; anything else waits its turn again.
       const giveUp = (failure !== null && failure.kind !== 'retry') || age + retryAfter > CHART_GIVE_UP_MS;
-      await chartFailed(pool, job.id, error, giveUp ? null : new Date(now().getTime() + retryAfter), now());
+      await store.chartFailed(job.id, error, giveUp ? null : new Date(now().getTime() + retryAfter), now());
       this.log.warn(giveUp ? 'charts: gave up on a chart' : 'charts: upload failed, will retry', {
         key: job.key,
         error,
@@ -130,35 +116,42 @@ export class ChartPoster {
   }
 }
 
-const isSlackError = (err: unknown) =>
-  typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('slack_webapi_');
-
 /**
  * The sink hook: after the wrapped sink delivered a report, a breach alert or a rollback alert,
  * records its chart, threaded under the stage's checklist (reports) or under the alert itself.
  * A retried delivery records nothing twice (one job per outbox row).
  */
-export function withCharts(inner: EventSink, deps: { service: RolloutService; channel: string; onRecorded: () => void }): EventSink {
-  const { plan, db, now } = deps.service.deps;
+export function withCharts(
+  inner: EventSink,
+  deps: { service: RolloutService; store: SlackStore; channel: string; onRecorded: () => void },
+): EventSink {
+  const { plan, now } = deps.service.deps;
+  const { store } = deps;
   return {
     notice: (text) => inner.notice(text),
     async deliver(event: RolloutEvent, meta) {
       await inner.deliver(event, meta);
       if (!CHARTED_KINDS.has(event.kind) || !('runId' in event)) return;
-      const posted = await getMessage(db.pool, keys.event(meta.id));
+      const posted = await store.message(keys.event(meta.id));
       if (!posted) return;
-      const checklist = 'stage' in event ? await getMessage<ChecklistState>(db.pool, keys.checklist(event.runId, event.stage)) : null;
+      const checklist = 'stage' in event ? await store.message<ChecklistState>(keys.checklist(event.runId, event.stage)) : null;
       const request = chartRequestFor(plan, event, checklist?.state.started ?? null);
       if (!request) return;
       const threadTs = event.kind === 'report' ? (checklist?.ts ?? posted.ts) : posted.ts;
-      await recordChartJob(db.pool, { key: keys.event(meta.id), channel: deps.channel, threadTs, request }, now());
+      await store.recordChartJob({ key: keys.event(meta.id), channel: deps.channel, threadTs, request }, now());
       deps.onRecorded();
     },
   };
 }
 
 /** A backtest answered in a channel thread gets its replay's chart in that thread. */
-export async function recordBacktestChart(q: Queryable, channel: string, rootTs: string, result: BacktestResult, at: Date): Promise<void> {
+export async function recordBacktestChart(
+  store: SlackStore,
+  channel: string,
+  rootTs: string,
+  result: BacktestResult,
+  at: Date,
+): Promise<void> {
   const request: ChartRequest = {
     kind: 'backtest',
     fromMs: Date.parse(result.from),
@@ -166,5 +159,5 @@ export async function recordBacktestChart(q: Queryable, channel: string, rootTs:
     baselineCost: result.baselineCost,
     rollbacks: result.rollbacks.length,
   };
-  await recordChartJob(q, { key: `backtest:${rootTs}`, channel, threadTs: rootTs, request }, at);
+  await store.recordChartJob({ key: `backtest:${rootTs}`, channel, threadTs: rootTs, request }, at);
 }

@@ -1,17 +1,16 @@
-import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import type { RolloutEvent } from '../core/events.ts';
 import { advanceEpisode, rollEpisodeBack, type EpisodeEvent } from '../core/alert-episodes.ts';
 import { eventMessage } from '../render/blocks/events.ts';
 import { episodeParentMessage, type EpisodeParent } from '../render/blocks/episodes.ts';
 import type { Message } from '../render/blocks/limits.ts';
-import { getMessage, keys, runMessages, saveMessage, saveState } from './messages.ts';
+import { keys, type SlackStore } from './store.ts';
 
 type Breach = Extract<RolloutEvent, { kind: 'breach_started' | 'breach_recovered' }>;
 
 export interface EpisodeAlertDeps {
   plan: Plan;
-  pool: pg.Pool;
+  store: SlackStore;
   channel: string;
   now: () => Date;
   postOnce(key: string, runId: number | null, message: Message, state: unknown, threadTs?: string): Promise<string>;
@@ -25,11 +24,11 @@ export interface EpisodeAlertDeps {
  * overwrite, and the episode records the last outbox id it counted.
  */
 export function episodeAlerts(deps: EpisodeAlertDeps) {
-  const { plan, pool, channel, now, postOnce, update } = deps;
+  const { plan, store, channel, now, postOnce, update } = deps;
 
   async function deliver(event: Breach, outboxId: number): Promise<void> {
     const key = keys.episode(event.runId, event.line.name);
-    const row = await getMessage<EpisodeParent>(pool, key);
+    const row = await store.message<EpisodeParent>(key);
     const base = { outboxId, runId: event.runId, line: event.line.name, stage: event.stage, at: event.at };
     const told: EpisodeEvent =
       event.kind === 'breach_started' ? { kind: event.kind, ...base } : { kind: event.kind, ...base, breachSince: event.breachSince };
@@ -43,23 +42,23 @@ export function episodeAlerts(deps: EpisodeAlertDeps) {
         forMs: plan.redLines[event.line.name].forMs,
         shadow: event.kind === 'breach_started' ? event.shadow : !plan.autoRollback,
       };
-      await saveMessage(pool, { key, channel, ts, runId: event.runId, state }, now());
+      await store.saveMessage({ key, channel, ts, runId: event.runId, state }, now());
       return;
     }
     await postOnce(keys.event(outboxId), event.runId, eventMessage(plan, event), {}, row.ts);
     const state: EpisodeParent = { ...row.state, episode: step.episode };
     await update(row, episodeParentMessage(plan, state));
-    await saveState(pool, key, state, now());
+    await store.saveState(key, state, now());
   }
 
   /** The run was rolled back: its open episodes say so, and lose their Roll back now button. */
   async function rolledBack(runId: number, at: string): Promise<void> {
-    for (const row of await runMessages<EpisodeParent>(pool, runId, 'episode:')) {
+    for (const row of await store.runMessages<EpisodeParent>(runId, 'episode:')) {
       const episode = rollEpisodeBack(row.state.episode, at);
       if (!episode) continue;
       const state: EpisodeParent = { ...row.state, episode };
       await update(row, episodeParentMessage(plan, state));
-      await saveState(pool, row.key, state, now());
+      await store.saveState(row.key, state, now());
     }
   }
 

@@ -1,20 +1,21 @@
 import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { App } from '@slack/bolt';
 import type { SlackConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Leadership } from '../engine/leader.ts';
-import type { EventSink } from '../engine/outbox.ts';
+import type { EventSink } from '../engine/ports.ts';
 import { Scheduler } from '../engine/scheduler.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { rolloutMetrics, type RolloutMetrics } from '../adapters/metrics.ts';
-import { serveMetrics } from '../adapters/metrics-server.ts';
+import { startMetricsServer } from '../adapters/metrics-server.ts';
 import { buildSlackApp } from './app.ts';
 import { ChecklistRefresher } from './refresher.ts';
 import { slackSink } from './sink.ts';
 import { HomePublisher, refreshingHome, type HomeDeps } from './home.ts';
 import { ChartPoster, recordBacktestChart, withCharts } from './chart-poster.ts';
 import { describeError } from '../engine/errors.ts';
+import { slackStore } from './store.ts';
 import { slackWebClient, type WebClient } from './web.ts';
 
 export interface SlackFrontEndOptions {
@@ -57,7 +58,8 @@ export interface SlackFrontEnd {
 /** Slack wired to one engine: listeners in, sink and live checklists out. */
 export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const { service, slack, log } = opts;
-  const { plan, db, now } = service.deps;
+  const { plan, now } = service.deps;
+  const store = slackStore(service.deps.db);
   const web = slackWebClient(slack.botToken, slack.apiUrl, log);
   // The scheduler is made just below; the metrics ask it who leads only when scraped.
   const metrics = opts.metrics ?? rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
@@ -67,6 +69,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
       ? null
       : new ChartPoster({
           service,
+          store,
           web,
           channel: slack.channel,
           log,
@@ -74,15 +77,25 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
           isLeader: () => scheduler.confirmLeader(),
           onSlackError,
         });
-  const textSink = slackSink({ plan, pool: db.pool, web, channel: slack.channel, log, now, onSlackError });
-  const home = new HomePublisher({ service, web, log, onSlackError, ...opts.home });
+  const textSink = slackSink({
+    plan,
+    store,
+    runBaseline: (runId) => service.reads.runBaseline(runId),
+    web,
+    channel: slack.channel,
+    log,
+    now,
+    onSlackError,
+  });
+  const home = new HomePublisher({ service, store, web, log, onSlackError, ...opts.home });
   const sink = refreshingHome(
-    charts ? withCharts(textSink, { service, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink,
+    charts ? withCharts(textSink, { service, store, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink,
     home,
   );
-  const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, metrics });
-  const refresher = new ChecklistRefresher({ service, web, log, isLeader: () => scheduler.confirmLeader() });
-  const { app, mode, link, healthz } = buildSlackApp({
+  const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, observer: metrics });
+  const refresher = new ChecklistRefresher({ service, store, web, log, isLeader: () => scheduler.confirmLeader() });
+  const databaseUp = () => service.reads.databaseUp();
+  const { app, mode, link } = buildSlackApp({
     slack,
     log,
     metrics,
@@ -98,24 +111,17 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
         await web.chat.postMessage({ channel: slack.channel, thread_ts: posted.ts!, text: reply.text, blocks: reply.blocks as never });
         if (charts && outcome.kind === 'backtest') {
           // The replay's chart follows in the same thread; the answer never waits for it.
-          await recordBacktestChart(db.pool, slack.channel, posted.ts!, outcome.result, now()).then(
+          await recordBacktestChart(store, slack.channel, posted.ts!, outcome.result, now()).then(
             () => charts.kick(),
             (err) => log.warn('charts: could not record the backtest chart', { error: describeError(err) }),
           );
         }
       },
     },
-    databaseUp: async () => {
-      const probe = db.pool.query('SELECT 1').then(
-        () => true,
-        () => false,
-      );
-      const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_000).unref());
-      return Promise.race([probe, timeout]);
-    },
+    databaseUp,
   });
   let background = false;
-  let healthServer: Server | null = null;
+  let opsServer: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
   return {
     app,
     mode,
@@ -129,19 +135,10 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
     slackState: () => link?.state ?? 'http',
     async listen() {
       if (link) {
-        const server = createServer((req, res) => {
-          const path = req.method === 'GET' ? new URL(req.url ?? '/', 'http://localhost').pathname : null;
-          if (path === '/healthz') return healthz(res);
-          if (path === '/metrics') return void serveMetrics(metrics, res);
-          res.writeHead(404).end();
-        });
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(slack.port, () => resolve());
-        });
-        healthServer = server;
-        link.start();
-        return (server.address() as AddressInfo).port;
+        const socket = link;
+        opsServer = await startMetricsServer(metrics, slack.port, databaseUp, () => ({ slack: socket.state }));
+        socket.start();
+        return opsServer.port;
       }
       const server = (await app.start(slack.port)) as Server;
       return (server.address() as AddressInfo).port;
@@ -155,10 +152,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
     async stop() {
       link?.stop();
       await app.stop().catch(() => {});
-      if (healthServer) {
-        healthServer.closeAllConnections();
-        await new Promise<void>((resolve) => healthServer!.close(() => resolve()));
-      }
+      await opsServer?.close();
       await refresher.stop();
       await home.stop();
       await charts?.stop();

@@ -1,15 +1,17 @@
-import type { EventSink } from '../engine/outbox.ts';
+import type { EventSink } from '../engine/ports.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { describeError, isUnavailable } from '../engine/errors.ts';
-import * as store from '../db/store.ts';
+import { BackgroundLoop } from '../engine/loop.ts';
 import type { Logger } from '../log.ts';
 import { HOME_HISTORY, homeView, type HomeInput } from '../render/blocks/home.ts';
 import type { HomeView, Message } from '../render/blocks/limits.ts';
-import { latestChart, recentViewers, recordOpened } from './home-viewers.ts';
-import { classify, failureKind, type WebClient } from './web.ts';
+import { slackStore, type SlackStore } from './store.ts';
+import { failureText, slackError, type WebClient } from './web.ts';
 
 export interface HomeDeps {
   service: RolloutService;
+  /** The Slack front end's tables (default: on the engine's database). */
+  store?: SlackStore;
   web: WebClient;
   log: Logger;
   /** At least this long between two republishing passes (views.publish is Tier 4, ~100/min). */
@@ -21,7 +23,7 @@ export interface HomeDeps {
   onSlackError?: (kind: string) => void;
 }
 
-export const HOME_DEFAULTS = { minIntervalMs: 10_000, watchMs: 60 * 60_000, maxPerPass: 50 } as const;
+const HOME_DEFAULTS = { minIntervalMs: 10_000, watchMs: 60 * 60_000, maxPerPass: 50 } as const;
 
 /**
  * Publishes the Home tab (views.publish, per person): when someone opens it, after their click
@@ -30,23 +32,33 @@ export const HOME_DEFAULTS = { minIntervalMs: 10_000, watchMs: 60 * 60_000, maxP
  * the next pass back by Slack's Retry-After.
  */
 export class HomePublisher {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly loop: BackgroundLoop;
+  private readonly store: SlackStore;
   private lastPassAt = Number.NEGATIVE_INFINITY;
   private retryAt = 0;
-  private dueAt = 0;
-  private stopped = false;
   private readonly o: Required<Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass'>>;
 
   constructor(private readonly deps: HomeDeps) {
     this.o = { ...HOME_DEFAULTS, ...definedOnly(deps) };
+    this.store = deps.store ?? slackStore(deps.service.deps.db);
+    this.loop = new BackgroundLoop({
+      pass: async () => {
+        try {
+          await this.pass();
+        } finally {
+          this.lastPassAt = Date.now();
+        }
+      },
+      onError: (err) => {
+        if (!isUnavailable(err)) this.deps.log.warn('home: republishing failed', { error: describeError(err) });
+      },
+      pace: () => Math.max(this.lastPassAt + this.o.minIntervalMs - Date.now(), this.retryAt - Date.now()),
+    });
   }
 
   /** app_home_opened: remember the person (so changes reach them), then show them the rollout now. */
   async opened(userId: string): Promise<void> {
-    const { db, now } = this.deps.service.deps;
-    await recordOpened(db.pool, userId, now());
+    await this.store.recordOpened(userId, this.deps.service.deps.now());
     await this.publish(userId, null);
   }
 
@@ -57,58 +69,26 @@ export class HomePublisher {
 
   /** An outbox event changed the rollout: republish for recent viewers, coalesced. */
   stateChanged(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) return;
-    const wait = Math.max(0, this.lastPassAt + this.o.minIntervalMs - Date.now(), this.retryAt - Date.now());
-    this.dueAt = Date.now() + wait;
-    this.timer = setTimeout(() => this.startPass(), wait);
-    this.timer.unref?.();
+    this.loop.kick();
   }
 
   /** How long until the next republishing pass, when one is waiting (its pace is Slack's rate tier). */
   dueInMs(): number | null {
-    return this.timer ? Math.max(0, this.dueAt - Date.now()) : null;
+    return this.loop.dueInMs();
   }
 
   /** Runs a due pass now and waits for it (tests, shutdown). */
-  async flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.startPass();
-    }
-    while (this.running) await this.running;
+  flush(): Promise<void> {
+    return this.loop.settle();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  private startPass(): void {
-    this.timer = null;
-    this.running = this.pass()
-      .catch((err) => {
-        if (!isUnavailable(err)) this.deps.log.warn('home: republishing failed', { error: describeError(err) });
-      })
-      .finally(() => {
-        this.running = null;
-        this.lastPassAt = Date.now();
-        if (this.again) {
-          this.again = false;
-          this.stateChanged();
-        }
-      });
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   private async pass(): Promise<void> {
-    const { db, now } = this.deps.service.deps;
-    const viewers = await recentViewers(db.pool, new Date(now().getTime() - this.o.watchMs), this.o.maxPerPass);
+    const { now } = this.deps.service.deps;
+    const viewers = await this.store.recentViewers(new Date(now().getTime() - this.o.watchMs), this.o.maxPerPass);
     if (!viewers.length) return;
     const input = await this.read();
     const views = {
@@ -118,7 +98,8 @@ export class HomePublisher {
     for (const user of viewers) {
       const ok = await this.send(user, this.isAdmin(user) ? views.admin : views.other);
       if (ok === 'rate_limited') {
-        this.again = true;
+        // The rest wait for Slack's Retry-After: the next pass is paced by it.
+        this.loop.kick();
         return;
       }
     }
@@ -131,11 +112,10 @@ export class HomePublisher {
 
   private async read(): Promise<Omit<HomeInput, 'admin' | 'notice'>> {
     const { service } = this.deps;
-    const pool = service.deps.db.pool;
     const [status, history, chart] = await Promise.all([
-      service.status({ preferGuard: true }),
-      store.recentAudit(pool, HOME_HISTORY),
-      latestChart(pool),
+      service.reads.status({ preferGuard: true }),
+      service.reads.history(HOME_HISTORY),
+      this.store.latestChart(),
     ]);
     return { status, history, chart };
   }
@@ -149,14 +129,14 @@ export class HomePublisher {
       await this.deps.web.views.publish({ user_id: userId, view: view as never });
       return 'ok';
     } catch (err) {
-      this.deps.onSlackError?.(failureKind(err));
-      const f = classify(err);
+      const { failure: f, label } = slackError(err);
+      this.deps.onSlackError?.(label);
       if (f.kind === 'retry' && f.error.retryAfterMs !== null) {
         this.retryAt = Date.now() + f.error.retryAfterMs;
         this.deps.log.warn('home: Slack rate limit; republishing later', { retryAfterMs: f.error.retryAfterMs });
         return 'rate_limited';
       }
-      this.deps.log.warn('home: views.publish failed', { error: f.kind === 'retry' ? f.error.message : f.code });
+      this.deps.log.warn('home: views.publish failed', { error: failureText(f) });
       return 'failed';
     }
   }

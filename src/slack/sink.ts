@@ -1,7 +1,6 @@
-import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import type { RolloutEvent } from '../core/events.ts';
-import type { EventSink } from '../engine/outbox.ts';
+import type { EventSink } from '../engine/ports.ts';
 import type { Logger } from '../log.ts';
 import { approvalMessage } from '../render/blocks/approval.ts';
 import { eventMessage, noticeMessage } from '../render/blocks/events.ts';
@@ -9,12 +8,14 @@ import { hhmm, upper } from '../render/blocks/common.ts';
 import type { Message } from '../render/blocks/limits.ts';
 import { drawChecklist, newChecklist, type ChecklistState, type RollbackState } from './checklist-state.ts';
 import { episodeAlerts } from './episode-alerts.ts';
-import { getMessage, keys, runMessages, saveMessage, saveState } from './messages.ts';
-import { classify, failureKind, type WebClient } from './web.ts';
+import { keys, type SlackStore } from './store.ts';
+import { slackError, type WebClient } from './web.ts';
 
 export interface SlackSinkDeps {
   plan: Plan;
-  pool: pg.Pool;
+  store: SlackStore;
+  /** The cost baseline a run's red lines were judged against (the engine's: service.reads.runBaseline). */
+  runBaseline: (runId: number) => Promise<number | null>;
   web: WebClient;
   channel: string;
   log: Logger;
@@ -31,14 +32,14 @@ type Opened = Extract<RolloutEvent, { kind: 'request_opened' }>;
  * idempotent. A failure Slack may recover from throws DeliveryError, which stops the queue.
  */
 export function slackSink(deps: SlackSinkDeps): EventSink {
-  const { plan, pool, web, channel, log, now } = deps;
+  const { plan, store, web, channel, log, now } = deps;
 
   /** Posts once per key; returns the message's ts (the earlier one on a retry). */
   async function postOnce(key: string, runId: number | null, message: Message, state: unknown, threadTs?: string): Promise<string> {
-    const existing = await getMessage(pool, key);
+    const existing = await store.message(key);
     if (existing) return existing.ts;
     const ts = await post(message, threadTs);
-    await saveMessage(pool, { key, channel, ts, runId, state }, now());
+    await store.saveMessage({ key, channel, ts, runId, state }, now());
     return ts;
   }
 
@@ -47,16 +48,16 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
     try {
       return (await web.chat.postMessage({ ...args, blocks: message.blocks })).ts as string;
     } catch (err) {
-      deps.onSlackError?.(failureKind(err));
-      const failure = classify(err);
+      const { failure, label } = slackError(err);
+      deps.onSlackError?.(label);
       if (failure.kind === 'retry') throw failure.error;
       // A payload Slack will never take must not block the queue forever: send the words alone.
       log.error('slack refused a message; sending its text only', { code: failure.code });
       try {
         return (await web.chat.postMessage(args)).ts as string;
       } catch (again) {
-        deps.onSlackError?.(failureKind(again));
-        const f = classify(again);
+        const { failure: f, label: l } = slackError(again);
+        deps.onSlackError?.(l);
         throw f.kind === 'retry' ? f.error : again;
       }
     }
@@ -66,8 +67,8 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
     try {
       await web.chat.update({ channel: at.channel, ts: at.ts, text: message.text, blocks: message.blocks });
     } catch (err) {
-      deps.onSlackError?.(failureKind(err));
-      const failure = classify(err);
+      const { failure, label } = slackError(err);
+      deps.onSlackError?.(label);
       if (failure.kind === 'retry') throw failure.error;
       // The message was deleted or cannot be edited; the event itself was shown when it was posted.
       log.warn('slack: could not edit a message', { code: failure.code, ts: at.ts });
@@ -76,15 +77,15 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
 
   /** Freezes every open checklist of a run with why it ended. */
   async function endChecklists(runId: number, why: string, exceptKey?: string): Promise<void> {
-    for (const row of await runMessages<ChecklistState>(pool, runId, 'checklist:')) {
+    for (const row of await store.runMessages<ChecklistState>(runId, 'checklist:')) {
       if (row.key === exceptKey || row.state.ended) continue;
       const state = { ...row.state, ended: why };
       await update(row, drawChecklist(plan, state));
-      await saveState(pool, row.key, state, now());
+      await store.saveState(row.key, state, now());
     }
   }
 
-  const episodes = episodeAlerts({ plan, pool, channel, now, postOnce, update });
+  const episodes = episodeAlerts({ plan, store, channel, now, postOnce, update });
 
   async function deliver(event: RolloutEvent, meta: { id: number }): Promise<void> {
     switch (event.kind) {
@@ -94,10 +95,10 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
         });
         return;
       case 'request_updated': {
-        const row = await getMessage<{ opened: Opened }>(pool, keys.request(event.request.id));
+        const row = await store.message<{ opened: Opened }>(keys.request(event.request.id));
         if (row) {
           await update(row, approvalMessage(plan, row.state.opened, event.request, event.needed));
-          await saveState(pool, row.key, { ...row.state, current: event.request }, now());
+          await store.saveState(row.key, { ...row.state, current: event.request }, now());
         }
         return;
       }
@@ -115,7 +116,7 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
         return;
       case 'report': {
         // Threaded under the stage's checklist so the channel stays readable.
-        const checklist = await getMessage(pool, keys.checklist(event.runId, event.stage));
+        const checklist = await store.message(keys.checklist(event.runId, event.stage));
         await postOnce(keys.event(meta.id), event.runId, eventMessage(plan, event), {}, checklist?.ts);
         return;
       }
@@ -123,13 +124,12 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
       case 'manual_rollback': {
         const shadow = event.kind === 'auto_rollback' && event.shadow;
         // The alert names the run's baseline cost whichever red line fired: it is what "cost" was judged against.
-        const { rows } = await pool.query('SELECT baseline_cost FROM rollout.runs WHERE id = $1', [event.runId]);
-        const baseline: number | null = rows[0]?.baseline_cost ?? null;
+        const baseline = await deps.runBaseline(event.runId);
         const ts = await postOnce(keys.event(meta.id), event.runId, eventMessage(plan, event, { baseline }), {});
         if (shadow) return;
         const state: RollbackState = { event, baseline, confirmation: null, confirmed: false, warned: false };
-        if (!(await getMessage(pool, keys.rollback(event.runId))))
-          await saveMessage(pool, { key: keys.rollback(event.runId), channel, ts, runId: event.runId, state }, now());
+        if (!(await store.message(keys.rollback(event.runId))))
+          await store.saveMessage({ key: keys.rollback(event.runId), channel, ts, runId: event.runId, state }, now());
         const how =
           event.kind === 'auto_rollback'
             ? 'auto-rollback'

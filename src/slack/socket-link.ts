@@ -1,7 +1,8 @@
 import type { SocketModeReceiver } from '@slack/bolt';
 import type { Logger } from '../log.ts';
-import { backoffDelayMs, SOCKET_BACKOFF, type Backoff } from './backoff.ts';
-import { classify } from './web.ts';
+import type { Backoff } from '../core/backoff.ts';
+import { backoffDelayMs, SOCKET_BACKOFF } from './backoff.ts';
+import { slackError } from './web.ts';
 
 type SocketClient = SocketModeReceiver['client'];
 
@@ -110,10 +111,9 @@ export class SocketLink {
     const waitMs = backoffDelayMs(this.attempt, this.random, this.backoff);
     if (err !== null) {
       // A platform error (invalid_auth, not_allowed_token_type…) needs an operator; a 5xx or network error just time.
-      const platform = (err as { code?: string }).code === 'slack_webapi_platform_error';
-      const failure = classify(err);
+      const { failure, refused } = slackError(err);
       const line = `slack: Socket Mode could not connect (attempt ${this.attempt}${this.current === 'connecting' ? ', commands and buttons are unavailable until it does' : ''}); retrying in ${(waitMs / 1000).toFixed(waitMs < 1000 ? 2 : 1)} s`;
-      this.opts.log[platform ? 'error' : 'warn'](line, {
+      this.opts.log[refused ? 'error' : 'warn'](line, {
         error: failure.kind === 'retry' ? failure.error.message : `Slack refused the call: ${failure.code}`,
       });
     }

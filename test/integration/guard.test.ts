@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { guardCycle, type GuardResult } from '../../src/engine/guard.ts';
+import { guardCycle } from '../../src/engine/guard.ts';
+import type { GuardResult } from '../../src/engine/ports.ts';
 import type { RolloutService } from '../../src/engine/service.ts';
 import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { alice, engine, flagRow, planWith } from '../support/engine.ts';

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { chartPng } from '../../src/adapters/chart-png.ts';
 import { healthEndpoint } from '../../src/adapters/health-endpoint.ts';
 import { healthConfirms } from '../../src/core/health.ts';
 import { adminList } from '../../src/engine/access.ts';
@@ -67,7 +68,7 @@ describe('the health endpoint, when the app misbehaves', () => {
     const reading = await health().read();
     expect(reading.kind).toBe(kind);
     expect(healthConfirms(plan, reading, { fal: 0.9, runware: 0.1 })).toBe(confirms);
-    const service = new RolloutService({ db, plan, now: new TestClock().now, access: adminList([]), health: health() });
+    const service = new RolloutService({ db, plan, now: new TestClock().now, access: adminList([]), health: health(), charts: chartPng });
     const text = renderStatus(plan, await service.status());
     expect(text).toContain(line);
   });

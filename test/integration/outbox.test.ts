@@ -1,7 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RolloutEvent } from '../../src/core/events.ts';
-import { DeliveryError, deliverOutbox, type EventSink } from '../../src/engine/outbox.ts';
+import { deliverOutbox } from '../../src/engine/outbox.ts';
+import { DeliveryError, type EventSink } from '../../src/engine/ports.ts';
 import { reportCycle } from '../../src/engine/reporter.ts';
 import { Scheduler } from '../../src/engine/scheduler.ts';
 import { soleLeader } from '../../src/engine/leader.ts';

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { advisoryLeader } from '../../src/engine/leader.ts';
-import { DeliveryError, type EventSink } from '../../src/engine/outbox.ts';
+import { DeliveryError, type EventSink } from '../../src/engine/ports.ts';
 import { Scheduler } from '../../src/engine/scheduler.ts';
 import { silentLogger } from '../../src/log.ts';
 import { alice, engine, planWith } from '../support/engine.ts';

@@ -17,7 +17,7 @@ export interface Traffic {
 
 export const START = Date.UTC(2026, 10, 30, 9, 0);
 
-export function syntheticHistory(plan: Plan, hours: number, traffic: Traffic = {}, seed = 7) {
+function syntheticHistory(plan: Plan, hours: number, traffic: Traffic = {}, seed = 7) {
   const step = plan.evaluateEveryMs;
   const lead = 3_600_000; // one longest window before the chart's first evaluation
   const length = (hours * 3_600_000 + lead) / step;

@@ -1,5 +1,6 @@
 import { defaultPlan, parsePlan, type Plan } from '../../src/plan/plan.ts';
 import defaultPlanJson from '../../src/plan/default-plan.json' with { type: 'json' };
+import { chartPng } from '../../src/adapters/chart-png.ts';
 import { adminList } from '../../src/engine/access.ts';
 import { RolloutService } from '../../src/engine/service.ts';
 import type { HealthReading } from '../../src/core/health.ts';
@@ -14,7 +15,7 @@ export const alice: Actor = { id: 'U_ALICE', via: 'slack' };
 export const bob: Actor = { id: 'U_BOB', via: 'slack' };
 export const carol: Actor = { id: 'U_CAROL', via: 'slack' };
 export const mallory: Actor = { id: 'U_MALLORY', via: 'slack' };
-export const ADMINS = [alice.id, bob.id, carol.id];
+const ADMINS = [alice.id, bob.id, carol.id];
 
 /** The seed plan with some keys replaced. */
 export function planWith(overrides: Record<string, unknown> = {}): Plan {
@@ -30,6 +31,7 @@ export function engine(db: Database, opts: { plan?: Plan; clock?: TestClock; hea
     now: clock.now,
     access: adminList(opts.admins ?? ADMINS),
     health: { read: async () => (opts.health ? opts.health() : { kind: 'not_configured' }) },
+    charts: chartPng,
   });
   return { service, clock };
 }

@@ -10,7 +10,7 @@ if (!promtoolChecks)
   process.stderr.write('promtool is not installed: the promtool checks of the alerting rules and /metrics are skipped (CI runs them).\n');
 
 /** How to get promtool, said by every test that needs it when it is missing. */
-export const PROMTOOL_MISSING =
+const PROMTOOL_MISSING =
   "promtool is not installed, and the alerting rules and /metrics are checked with it. It ships in Debian's prometheus package: " +
   '`apt-get update && apt-get install -y --no-install-recommends prometheus` as root (`.ci/run` does this when it is missing), ' +
   'or put the promtool of a Prometheus 2.42+ release on PATH.';

@@ -87,7 +87,7 @@ export const postSignedJson = (port: number, body: unknown, opts: PostOptions = 
 /** An Events API `event_callback` body, as Slack posts it in HTTP mode. */
 let events = 0;
 
-export function eventBody(event: Record<string, unknown>, eventId = `Ev${String(++events).padStart(8, '0')}`): Record<string, unknown> {
+function eventBody(event: Record<string, unknown>, eventId = `Ev${String(++events).padStart(8, '0')}`): Record<string, unknown> {
   return {
     token: 'legacy-verification-token',
     team_id: 'T0TEAM',

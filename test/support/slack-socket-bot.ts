@@ -13,7 +13,7 @@ import { buttonBody, commandBody } from './slack-requests.ts';
 export const APP_TOKEN = 'xapp-1-A0APP-test-app-token';
 
 /** Seconds, not minutes: a dead link is noticed in about a second, reconnection waits 50–400 ms. */
-export const FAST_SOCKET: SocketTuning = { clientPingTimeoutMs: 900, serverPingTimeoutMs: 3_000, reconnectMinMs: 50, reconnectMaxMs: 400 };
+const FAST_SOCKET: SocketTuning = { clientPingTimeoutMs: 900, serverPingTimeoutMs: 3_000, reconnectMinMs: 50, reconnectMaxMs: 400 };
 
 /**
  * The bot in Socket Mode (Bolt's real SocketModeReceiver and @slack/socket-mode client) against

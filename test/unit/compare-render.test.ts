@@ -11,7 +11,7 @@ import {
   voucherText,
 } from '../../src/render/compare.ts';
 import { rollsBackOn, sharedBreach, type SharedBreachLine } from '../../src/core/compare/shared-breach.ts';
-import { COMPARE_DEFAULTS, compareSchema, onSharedBreachSchema } from '../../src/core/compare/schema.ts';
+import { COMPARE_DEFAULTS, compareSchema, onSharedBreachSchema } from '../../src/plan/compare-schema.ts';
 import { failureSequential, latencySequential, type SequentialResult } from '../../src/core/compare/sequential.ts';
 import type { Comparison } from '../../src/core/compare/interval.ts';
 

@@ -2,7 +2,8 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultPlan, loadPlan, parsePlan, PlanError } from '../../src/plan/plan.ts';
+import { defaultPlan, parsePlan, PlanError } from '../../src/plan/plan.ts';
+import { loadPlan } from '../../src/config.ts';
 import seed from '../../src/plan/default-plan.json' with { type: 'json' };
 
 const mutate = (fn: (p: any) => void) => {

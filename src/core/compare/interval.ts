@@ -9,6 +9,13 @@ export interface Interval {
 /** Either an interval, or why none can be given (too few rows, nothing to divide by). */
 export type Comparison = { ok: true; interval: Interval } | { ok: false; reason: string };
 
+/** A red line's comparison with FAL, named by the metric it compares (kept on the evaluation). */
+export type Versus =
+  | { kind: 'failures'; comparison: Comparison }
+  | { kind: 'p95'; comparison: Comparison }
+  | { kind: 'cost'; comparison: Comparison }
+  | { kind: 'vouchers'; comparison: Comparison };
+
 export const comparison = (interval: Interval): Comparison => ({ ok: true, interval });
 export const noComparison = (reason: string): Comparison => ({ ok: false, reason });
 

@@ -8,10 +8,10 @@ export interface Moments {
   sumSquares: number;
 }
 
-export const mean = (m: Moments) => m.sum / m.n;
+const mean = (m: Moments) => m.sum / m.n;
 
 /** Sample variance from the sums; clamped at 0, since cancellation can leave a tiny negative. */
-export function variance(m: Moments): number {
+function variance(m: Moments): number {
   if (m.n < 2) return 0;
   return Math.max(0, (m.sumSquares - (m.sum * m.sum) / m.n) / (m.n - 1));
 }

@@ -16,7 +16,7 @@ import type { Proportion } from './proportions.ts';
  * leans on the central limit theorem for the estimate), which is why a minimum sample applies.
  */
 
-export type Verdict = 'not_worse' | 'worse' | 'inconclusive' | 'too_few';
+type Verdict = 'not_worse' | 'worse' | 'inconclusive' | 'too_few';
 
 export interface SequentialResult {
   verdict: Verdict;
@@ -33,7 +33,7 @@ export interface SequentialResult {
   moreRunware: number | null;
 }
 
-export interface SequentialOptions {
+interface SequentialOptions {
   confidence: number;
   /** Minimum rows per provider before any verdict. */
   minSamples: number;

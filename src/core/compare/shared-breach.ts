@@ -1,6 +1,6 @@
 import { isBreach, type LineState } from '../red-lines.ts';
 import type { RedLineName } from '../../plan/plan.ts';
-import type { OnSharedBreach } from './schema.ts';
+import type { OnSharedBreach } from '../../plan/compare-schema.ts';
 
 /** What the predicate reads of a red-line evaluation (LineEvaluation has all but fromSamples). */
 export interface SharedBreachLine {

@@ -14,7 +14,7 @@ export function who(id: string): string {
 
 export const whoList = (ids: string[]) => ids.map(who).join(', ');
 
-export const mrkdwn = (text: string): TextObject => ({ type: 'mrkdwn', text });
+const mrkdwn = (text: string): TextObject => ({ type: 'mrkdwn', text });
 export const plain = (text: string): TextObject => ({ type: 'plain_text', text, emoji: true });
 
 export const section = (text: string): Block => ({ type: 'section', text: mrkdwn(text) });

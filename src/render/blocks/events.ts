@@ -2,7 +2,7 @@ import type { Plan, RedLineName } from '../../plan/plan.ts';
 import { durationLabel, formatDuration } from '../../plan/duration.ts';
 import type { RolloutEvent } from '../../core/events.ts';
 import { RED_LINE_LABELS, type LineEvaluation } from '../../core/red-lines.ts';
-import { sharedText, versusSummary, versusText } from '../compare.ts';
+import { judged, versusSummary, type Dress } from '../compare.ts';
 import { reportDeltas } from '../../core/report.ts';
 import { renderEvent } from '../text.ts';
 import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, weightsLine } from '../format.ts';
@@ -68,7 +68,7 @@ export function eventMessage(
       const facts = [
         `*Why*: ${RED_LINE_LABELS[e.line.name]} held in breach for ${formatDuration(e.heldMs)} (red line's \`for\`: ${durationLabel(plan.redLines[e.line.name].forMs)})`,
         `${lineIcon(e.line)} ${esc(lineSummary(plan, e.line))}`,
-        ...judged(plan, e.line),
+        ...judged(plan, e.line, MRKDWN),
         `Baseline cost per image: ${money(e.line.cost?.baseline ?? extra.baseline ?? null)}`,
         ...(e.others.length ? [`Also in breach: ${e.others.map((n) => RED_LINE_LABELS[n]).join(', ')}`] : []),
       ];
@@ -148,18 +148,11 @@ function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
   });
 }
 
-/** An alert's comparison with FAL and, when FAL breaches too, the shared-cause sentence. */
-function judged(plan: Plan, line: LineEvaluation): string[] {
-  const versus = versusText(plan, line);
-  const shared = sharedText(plan, line);
-  return [
-    ...(versus ? [`${plan.providerNames[plan.to]} vs ${plan.providerNames[plan.from]}: ${esc(versus)}`] : []),
-    ...(shared ? [`:link: *${esc(shared)}*`] : []),
-  ];
-}
+/** Judged lines in Slack mrkdwn: escaped, the shared cause linked and bold. */
+const MRKDWN: Dress = { indent: '', esc, stress: (t) => `:link: *${t}*` };
 
 const judgedBlocks = (plan: Plan, line: LineEvaluation) => {
-  const lines = judged(plan, line);
+  const lines = judged(plan, line, MRKDWN);
   return lines.length ? [section(lines.join('\n'))] : [];
 };
 

@@ -55,7 +55,7 @@ export type Block =
   | { type: 'image'; slack_file: { id: string }; alt_text: string; title?: TextObject }
   | { type: 'input'; block_id: string; label: TextObject; optional: boolean; hint?: TextObject; element: PlainTextInput };
 
-export interface PlainTextInput {
+interface PlainTextInput {
   type: 'plain_text_input';
   action_id: string;
   multiline: boolean;
@@ -122,7 +122,7 @@ export function fitMessage(m: Message): Message {
 }
 
 /** At most `max` blocks, each within its limits; the last one says how many were dropped. */
-export function fitBlocks(blocks: Block[], max: number): Block[] {
+function fitBlocks(blocks: Block[], max: number): Block[] {
   if (blocks.length > max) {
     const dropped = blocks.length - (max - 1);
     blocks = [

@@ -5,7 +5,7 @@ import { COLORS, FONT, type ChartSpec } from './palette.ts';
 import { clockUtc, minuteUtc, panelTitle, ruleText, textStyle, timeAxis, valueAxis, yMaxOf } from './axes.ts';
 import { lineSeries, seriesNames } from './panels.ts';
 
-export const ALERT_SIZE = { width: 1200, height: 640 } as const;
+const ALERT_SIZE = { width: 1200, height: 640 } as const;
 /** Where the one panel plots, in PNG pixels. */
 export const ALERT_GRID = { left: 84, top: 150, width: 1200 - 84 - 60, height: 640 - 150 - 60 } as const;
 

@@ -5,7 +5,7 @@ import type { LineSeries } from '../../core/chart-series.ts';
 import { COLORS, FONT, FONT_FAMILY } from './palette.ts';
 
 /** How each red line is drawn: its unit on the axis and the scale from the stored value. */
-export const UNITS: Record<RedLineName, { unit: string; scale: number; digits: number }> = {
+const UNITS: Record<RedLineName, { unit: string; scale: number; digits: number }> = {
   p95LatencyMs: { unit: 's', scale: 1 / 1000, digits: 1 },
   failureRatePercent: { unit: '%', scale: 1, digits: 1 },
   costPerImageRatio: { unit: '× baseline', scale: 1, digits: 2 },

@@ -11,7 +11,7 @@ export interface ChartMark {
   label: string;
 }
 
-export const PANELS_SIZE = { width: 1200, height: 1000 } as const;
+const PANELS_SIZE = { width: 1200, height: 1000 } as const;
 const HEADER = 120;
 const PANEL_HEAD = 78;
 const AXIS_FOOT = 44;

@@ -1,6 +1,5 @@
 import type { Reply } from '../../../core/outcomes.ts';
 import type { Actor, RequestView } from '../../../core/views.ts';
-import * as store from '../../../db/store.ts';
 import { decisionValue, parseValue } from '../../../render/blocks/buttons.ts';
 import { refuseButton, type ListenerDeps } from '../../answer.ts';
 import { isAdmin } from './button.ts';
@@ -45,7 +44,7 @@ export async function matchRequest(
       button: String(raw).slice(0, 200),
     });
   if (!value) return tampered('unreadable value');
-  const request = await store.requestById(deps.service.deps.db.pool, value.request);
+  const request = await deps.service.reads.request(value.request);
   if (!request) return tampered(`no request #${value.request}`);
   if (request.toStage !== value.stage || request.runId !== value.run)
     return tampered(`request #${request.id} is for ${request.toStage}, not ${value.stage}`);

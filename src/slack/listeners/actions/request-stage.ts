@@ -1,4 +1,3 @@
-import * as store from '../../../db/store.ts';
 import { parseValue, requestStageValue } from '../../../render/blocks/buttons.ts';
 import { refuseButton, type ListenerDeps } from '../../answer.ts';
 import { buttonListener, isAdmin } from './button.ts';
@@ -18,16 +17,6 @@ export const requestStageButton = (deps: ListenerDeps) =>
         'This button does not match anything this bot posted; nothing changed.',
         { button: String(raw).slice(0, 200) },
       );
-    const run = await store.latestRun(service.deps.db.pool);
-    if (!run || run.id !== value.run || run.state !== value.from) {
-      return refuseButton(
-        deps,
-        actor,
-        `request ${value.to}`,
-        'stale',
-        `This button was for rollout #${value.run} at ${value.from.toUpperCase()}; the rollout moved on since. Nothing changed; see \`/rollout status\`.`,
-        { button: value },
-      );
-    }
-    return service.run({ kind: 'promote', stage: value.to, force: false }, actor);
+    // A button the rollout moved on from is refused by the core, under its lock.
+    return service.run({ kind: 'promote', stage: value.to, force: false, expect: { run: value.run, stage: value.from } }, actor);
   });

@@ -1,4 +1,3 @@
-import * as store from '../../../db/store.ts';
 import { parseValue, rollbackValue, type RollbackValue } from '../../../render/blocks/buttons.ts';
 import { rollbackModal } from '../../../render/blocks/modals.ts';
 import type { Reply } from '../../../core/outcomes.ts';
@@ -36,8 +35,8 @@ export const rollbackButton = (deps: ListenerDeps) => {
 };
 
 /** The refusal of a button whose run and stage are no longer the rollout's, or null. */
-export async function staleRollback(deps: ListenerDeps, actor: Actor, value: RollbackValue): Promise<Reply | null> {
-  const run = await store.latestRun(deps.service.deps.db.pool);
+async function staleRollback(deps: ListenerDeps, actor: Actor, value: RollbackValue): Promise<Reply | null> {
+  const run = await deps.service.reads.latestRun();
   if (run && run.id === value.run && run.state === value.stage) return null;
   const now = run ? `${run.state.toUpperCase().replace('_', ' ')} (rollout #${run.id})` : 'idle';
   return refuseButton(

@@ -2,7 +2,7 @@ import type { App } from '@slack/bolt';
 import type { ListenerDeps } from '../../answer.ts';
 import { rolloutCommand } from './rollout.ts';
 
-export const ROLLOUT_COMMAND = '/rollout';
+const ROLLOUT_COMMAND = '/rollout';
 
 export function register(app: App, deps: ListenerDeps): void {
   app.command(ROLLOUT_COMMAND, rolloutCommand(deps));

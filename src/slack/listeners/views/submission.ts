@@ -11,7 +11,7 @@ import { slackActor, type ListenerDeps } from '../../answer.ts';
 export type SubmitArgs = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
 
 /** Slack waits 3 s for a submission's ack; past this the form says "still working" instead. */
-export const SUBMIT_WITHIN_MS = 2_500;
+const SUBMIT_WITHIN_MS = 2_500;
 
 /**
  * A reason form's submission. Unlike a click, it is acked only once the core has decided: a

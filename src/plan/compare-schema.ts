@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 /**
- * The plan's "compare" block and "onSharedBreach", for plan.ts to add to its schema:
- *   compare: compareSchema, onSharedBreach: onSharedBreachSchema
- * Omitted keys take the defaults below; unknown keys are refused like the rest of the plan.
+ * The plan's "compare" block and "onSharedBreach" (how the judge in core/compare reads Runware
+ * against FAL). Omitted keys take the defaults below; unknown keys are refused like the rest of
+ * the plan.
  */
 export const compareSchema = z
   .strictObject({
