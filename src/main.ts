@@ -8,6 +8,9 @@ import { describeError } from './engine/errors.ts';
 
 /** `npm start`: console mode with no Slack variables, Slack mode with them. */
 async function main(): Promise<void> {
+  // A reader of our output that goes away (a log shipper that died, a parent killed) must not
+  // stop the guard: unhandled, each failed write is an error whose report fails again, forever.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   let bot: Bot | undefined;
   const config = loadConfig(process.env);
   const log = stderrLogger(config.logLevel, config.logFormat);

@@ -134,4 +134,16 @@ describe('SIGTERM to the leader', () => {
     const printed = (a.output + b.output).match(/\[report\]/g)?.length ?? 0;
     expect(printed).toBe(delivered!.n);
   });
+
+  it('still stops on SIGTERM, exit 0, when whoever read its output is gone', async () => {
+    db = await scratchDatabase();
+    const a = await bot(plan());
+    await a.waitFor(/leader: this replica runs the guard/);
+    // A log shipper that died, or `npm start` killed: every line the bot writes from now on fails (EPIPE).
+    a.detachOutput();
+    const gone = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 20_000).unref());
+    void a.kill('SIGTERM');
+    expect(await Promise.race([a.exited, gone])).toBe(0);
+    expect(await lockHolder()).toBeUndefined();
+  });
 });

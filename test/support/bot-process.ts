@@ -5,10 +5,10 @@ import { inject } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** `npm start` without npm: the node arguments of package.json's start script (`node … dist/main.js`). */
+/** `npm start` without npm: the node arguments of package.json's start script (`exec node … dist/main.js`). */
 export function startArgs(): string[] {
   const start: string = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).scripts.start;
-  const [node, ...args] = start.split(/\s+/);
+  const [node, ...args] = start.replace(/^exec\s+/, '').split(/\s+/);
   if (node !== 'node') throw new Error(`the start script no longer runs node directly: ${start}`);
   return args;
 }
@@ -71,6 +71,12 @@ export class BotProcess {
 
   count(pattern: RegExp): number {
     return (this.output.match(new RegExp(pattern.source, 'g')) ?? []).length;
+  }
+
+  /** Closes our end of its stdout and stderr, as a log reader that dies does. */
+  detachOutput(): void {
+    this.child.stdout!.destroy();
+    this.child.stderr!.destroy();
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
