@@ -43,7 +43,7 @@ export class Scheduler {
   private drainAgain = false;
   private guardRunning = false;
   private stopping = false;
-  /** Guard cycles and reports under way: stop() waits for them before letting go of the lock. */
+  /** Guard cycles, reports and tries of the lock under way: stop() waits for them before letting go. */
   private readonly inFlight = new Set<Promise<unknown>>();
 
   private readonly log: Logger;
@@ -90,8 +90,13 @@ export class Scheduler {
    * A standby tries the lock now and, if it got it, evaluates at once. Quiet on failure: an
    * outage is reported by the evaluation tick, once.
    */
-  async checkLeadershipNow(): Promise<void> {
-    if (this.leading || this.guardRunning || this.stopping) return;
+  checkLeadershipNow(): Promise<void> {
+    if (this.leading || this.guardRunning || this.stopping) return Promise.resolve();
+    // Tracked: a lock taken while stop() runs is released by it, never left behind.
+    return this.track(this.tryToLead());
+  }
+
+  private async tryToLead(): Promise<void> {
     this.guardRunning = true;
     let free = false;
     try {
