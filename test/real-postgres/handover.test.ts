@@ -97,7 +97,7 @@ describe('SIGTERM to the leader', () => {
       10_000,
       'a try of the lock by the standby after the signal',
     );
-    expect(await lockHolder()).toEqual({ pid: leaderPid });
+    expect(await lockHolder(), `the old leader said:\n${a.output}`).toEqual({ pid: leaderPid });
     expect(b.output).not.toMatch(/leader: this replica runs the guard/);
 
     await hold.release();
