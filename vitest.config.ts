@@ -21,7 +21,15 @@ export default defineConfig({
         ? [
             { test: { name: 'postgres', include: ['test/integration/**/*.test.ts'], ...realPostgres, ...slow } },
             {
-              test: { name: 'real-postgres', include: ['test/real-postgres/**/*.test.ts'], ...realPostgres, ...slow, testTimeout: 120_000 },
+              // Its processes run the compiled build, as production does; test/support/build.ts builds it first.
+              test: {
+                name: 'real-postgres',
+                include: ['test/real-postgres/**/*.test.ts'],
+                ...realPostgres,
+                globalSetup: [...realPostgres.globalSetup, 'test/support/build.ts'],
+                ...slow,
+                testTimeout: 120_000,
+              },
             },
           ]
         : []),

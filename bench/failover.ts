@@ -1,9 +1,11 @@
 /*
  * npm run bench:failover — how long a standby replica takes to lead after the leader is
- * SIGKILLed, with real processes on real Postgres (evaluateEvery 30 s, the seed plan). Prints.
+ * SIGKILLed, with real processes (the compiled build, as `npm start` runs it) on real Postgres
+ * (evaluateEvery 30 s, the seed plan). Prints. The handover after SIGTERM: npm run bench:process.
  */
 import { BotProcess } from '../test/support/bot-process.ts';
 import { databaseUrl, dropDatabase, recreateDatabase } from './engine.ts';
+import { build } from './process.ts';
 
 const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 if (!base) {
@@ -12,13 +14,15 @@ if (!base) {
 }
 const NAME = 'rollout_bench_failover';
 const TRIALS = Number(process.env.FAILOVER_TRIALS ?? 5);
+await build();
 await recreateDatabase(base, NAME);
 const env = { DATABASE_URL: databaseUrl(base, NAME), ROLLOUT_USER: 'bench' };
 const takeovers: number[] = [];
-let leader = await BotProcess.start(env);
+const start = () => BotProcess.start(env, /Console ready/, true);
+let leader = await start();
 await leader.waitFor(/leader: this replica runs the guard/);
 for (let t = 0; t < TRIALS; t++) {
-  const standby = await BotProcess.start(env);
+  const standby = await start();
   // Kill at a random point of the 30 s cycle, as a crash would.
   await new Promise((r) => setTimeout(r, Math.random() * 30_000));
   await leader.kill('SIGKILL');

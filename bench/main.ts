@@ -18,6 +18,7 @@
  *   BENCH_EXPLAIN=1           print EXPLAIN (ANALYZE, BUFFERS) at the largest size (0 skips)
  *   BENCH_ACK=1               slash-command ack latency with 2 s queries (bench/ack.ts; 0 skips)
  *   BENCH_DB=1                the bot role's database time per evaluation (bench/db.ts, pg_stat_statements; 0 skips)
+ *   BENCH_PROCESS=1           the bot as a service: processes, idle memory, time to /healthz, SIGTERM handover (bench/process.ts; 0 skips)
  * Quick run: BENCH_SIZES=0.2,1 BENCH_REPEAT=10 BENCH_MEM_CYCLES=1000 BENCH_TRIALS=4 npm run bench
  */
 import type pg from 'pg';
@@ -44,6 +45,7 @@ import { memoryRun, type MemoryResult } from './memory.ts';
 import { bytes, int, ms, ratio, table } from './report.ts';
 import { ackBench, type AckResult } from './ack.ts';
 import { benchSize as botDatabaseTime, median, statStatementsMissing } from './db.ts';
+import { printProcess, processBench, type ProcessResult } from './process.ts';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
 const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
@@ -550,8 +552,12 @@ async function main() {
     log('ack: slash commands with every query delayed 2 s…');
     ack = await ackBench(base!);
   }
+  // Last, on a quiet machine: start times are CPU-bound.
+  let service: ProcessResult | null = null;
+  if (env('BENCH_PROCESS', '1') !== '0') service = await processBench(base!);
   clearInterval(sampler);
   print(results, detection, memory, ack, machine, (performance.now() - t) / 1000);
+  if (service) console.log(`\n${printProcess(service)}`);
 }
 
 main().then(

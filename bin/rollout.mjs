@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// `npx rollout …`: runs the TypeScript CLI through tsx, the same runtime as `npm start`.
-import { register } from 'tsx/esm/api';
+// `npx rollout …`: the break-glass CLI, compiled JavaScript like `npm start` (built by `npm ci`).
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('rollout: dist/ is missing; build it with `npm run build` (npm ci does it), then try again.\n');
+  process.exit(1);
+}
+await import(entry.href);

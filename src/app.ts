@@ -53,8 +53,8 @@ export async function openEngine(config: Config, opts: EngineOptions) {
   let db: Database;
   try {
     db = await openDatabase({ databaseUrl: config.databaseUrl, metricsDatabaseUrl: config.metricsDatabaseUrl, dataDir: config.dataDir });
-    await db.pool.query('SELECT 1');
-    if (db.url && !opts.breakGlass) await assertSessionConnections(db.url);
+    // Both only wait on the server: side by side, a start waits for one round of connections, not two.
+    await Promise.all([db.pool.query('SELECT 1'), db.url && !opts.breakGlass ? assertSessionConnections(db.url) : null]);
   } catch (err) {
     if (err instanceof TransactionPoolerError) {
       await db!.close();

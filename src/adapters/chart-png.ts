@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as Echarts from 'echarts';
-import { Resvg, renderAsync } from '@resvg/resvg-js';
+import type * as Resvg from '@resvg/resvg-js';
 import type { ChartRenderer } from '../engine/ports.ts';
 import type { ChartSpec } from '../render/charts/palette.ts';
 import { FONT_FAMILY } from '../render/charts/palette.ts';
@@ -16,9 +16,11 @@ const FONT_FILES = ['400Regular/Inter_400Regular.ttf', '600SemiBold/Inter_600Sem
   require.resolve(`@expo-google-fonts/inter/${f}`),
 );
 
-// ECharts takes ~0.5 s to load: only a process that draws a chart pays for it (never the
-// break-glass CLI's rollback, nor a start-up that draws nothing).
+// ECharts takes ~0.5 s to load and resvg maps a native library (~6 MB resident): only a process
+// that draws a chart pays for them (never the break-glass CLI's rollback, nor an idle replica).
 let echarts: typeof Echarts | null = null;
+let resvg: typeof Resvg | null = null;
+const rasteriser = () => (resvg ??= require('@resvg/resvg-js') as typeof Resvg);
 
 export function renderSvg(spec: ChartSpec): string {
   echarts ??= require('echarts') as typeof Echarts;
@@ -43,7 +45,7 @@ const resvgOptions = (fitWidth?: number) => ({
 });
 
 export function svgToPng(svg: string, fitWidth?: number): Buffer {
-  return new Resvg(longhand(svg), resvgOptions(fitWidth)).render().asPng();
+  return new (rasteriser().Resvg)(longhand(svg), resvgOptions(fitWidth)).render().asPng();
 }
 
 /** Spec → PNG bytes, the picture Slack and the `chart` command show. */
@@ -55,7 +57,7 @@ export const renderPng = (spec: ChartSpec, fitWidth?: number): Buffer => svgToPn
  */
 async function renderPngAsync(spec: ChartSpec): Promise<Buffer> {
   const svg = renderSvg(spec);
-  return (await renderAsync(longhand(svg), resvgOptions())).asPng();
+  return (await rasteriser().renderAsync(longhand(svg), resvgOptions())).asPng();
 }
 
 /** The engine's chart port. */

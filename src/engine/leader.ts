@@ -15,11 +15,20 @@ export interface Leadership {
    * report, edit a checklist); never throws.
    */
   confirm(): Promise<boolean>;
+  /** Lets go at once (a leader also tells the standbys, see watch); safe to call when not leading. */
   release(): Promise<void>;
+  /**
+   * Calls `wake` when a leader announces it let go, so a standby tries the lock at once rather
+   * than at its next poll. A leader that dies without a word is found by the poll alone.
+   */
+  watch?(wake: () => void): void;
 }
 
 /** PGlite is one process by construction (the data folder is locked): always the leader. */
 export const soleLeader = (): Leadership => ({ check: async () => true, confirm: async () => true, release: async () => {} });
+
+/** A leader that lets go NOTIFYs here; every replica LISTENs on its lock connection. */
+const RELEASED_CHANNEL = 'rollout_leader_released';
 
 export interface LeaderTimings {
   /** The leader pings its lock connection this often while it leads. */
@@ -65,18 +74,21 @@ export async function assertSessionConnections(url: string): Promise<void> {
 /**
  * A session advisory lock on a dedicated connection: held as long as this process and its
  * connection live, released by Postgres the moment either dies, so a standby replica takes over
- * at its next check. Reuses Postgres; no consensus of our own.
+ * at its next check (the scheduler polls every second on a standby). A leader that stops on
+ * purpose unlocks and NOTIFYs, and the standbys, LISTENing on the same connection, try at once.
+ * Reuses Postgres; no consensus of our own.
  *
  * A host that vanishes without closing its socket is the hard case: Postgres would keep the lock
  * until TCP gives up (about 2 h by default). So the session asks Postgres to end it when it goes
  * quiet (idle_session_timeout, PostgreSQL 14+) and to probe the peer (TCP keepalives, user
  * timeout), and the leader heartbeats well inside that: a standby leads within about
- * sessionTimeout + one evaluateEvery of the leader's last word.
+ * sessionTimeout + one standby poll of the leader's last word.
  */
 export function advisoryLeader(url: string, timings: LeaderTimings = LEADER_TIMINGS): Leadership {
   let client: pg.Client | null = null;
   let leading = false;
   let heartbeat: NodeJS.Timeout | null = null;
+  let wake: (() => void) | null = null;
   const drop = async () => {
     const c = client;
     client = null;
@@ -105,7 +117,12 @@ export function advisoryLeader(url: string, timings: LeaderTimings = LEADER_TIMI
     c.on('error', () => {
       if (client === c) void drop();
     });
+    c.on('notification', (n) => {
+      if (n.channel === RELEASED_CHANNEL && client === c && !leading) wake?.();
+    });
     await c.connect();
+    // Best effort: without it a standby still finds the lock free at its next poll.
+    await c.query(`LISTEN ${RELEASED_CHANNEL}`).catch(() => {});
     const seconds = (ms: number) => Math.max(1, Math.round(ms / 1000));
     // The server's side of the same promise; each is best effort (a Unix socket has no TCP, older servers lack some).
     for (const setting of [
@@ -162,6 +179,18 @@ export function advisoryLeader(url: string, timings: LeaderTimings = LEADER_TIMI
       await drop();
       return false;
     },
-    release: drop,
+    async release() {
+      const c = client;
+      if (c && leading) {
+        // Unlock before the word goes out: a standby woken by it must find the lock free. The
+        // session's end would free it too, but only once the server has noticed the socket close.
+        await c.query('SELECT pg_advisory_unlock_all()').catch(() => {});
+        await c.query(`NOTIFY ${RELEASED_CHANNEL}`).catch(() => {});
+      }
+      await drop();
+    },
+    watch(fn) {
+      wake = fn;
+    },
   };
 }

@@ -16,6 +16,8 @@ export interface SchedulerDeps {
   log: Logger;
   /** How often to drain the outbox when nothing kicks it. */
   outboxEveryMs?: number;
+  /** How often a standby tries the leader lock between evaluations (default 1 s). */
+  standbyCheckMs?: number;
   /** Told of every guard cycle and database failure (Prometheus). */
   observer?: EngineObserver;
 }
@@ -39,6 +41,9 @@ export class Scheduler {
   private leading = false;
   private dbDown: string | null = null;
   private guardRunning = false;
+  private stopping = false;
+  /** Guard cycles, reports and tries of the lock under way: stop() waits for them before letting go. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly outbox: BackgroundLoop;
 
   private readonly log: Logger;
@@ -59,10 +64,19 @@ export class Scheduler {
     // Through kick(), so only the leader drains.
     this.outbox.start();
     this.timers.push(setInterval(() => this.kick(), this.deps.outboxEveryMs ?? 2_000));
+    // A standby takes over within a second of the leader's end (one pg_try_advisory_lock a
+    // second), not at its next evaluation; a leader that lets go on purpose wakes it sooner.
+    this.timers.push(setInterval(() => void this.checkLeadershipNow(), this.deps.standbyCheckMs ?? 1_000));
+    this.deps.leader.watch?.(() => void this.checkLeadershipNow());
     void this.tick();
   }
 
+  /**
+   * Takes no new work, finishes the guard cycle, report and outbox pass under way (each is its own
+   * transactions), then lets go of leadership at once so a standby leads within a second.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const t of this.tasks) {
       await t.stop();
       await t.destroy();
@@ -71,7 +85,32 @@ export class Scheduler {
     this.tasks = [];
     this.timers = [];
     await this.outbox.stop();
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+    this.leading = false;
     await this.deps.leader.release();
+  }
+
+  /**
+   * A standby tries the lock now and, if it got it, evaluates at once. Quiet on failure: an
+   * outage is reported by the evaluation tick, once.
+   */
+  checkLeadershipNow(): Promise<void> {
+    if (this.leading || this.guardRunning || this.stopping) return Promise.resolve();
+    // Tracked: a lock taken while stop() runs is released by it, never left behind.
+    return this.track(this.tryToLead());
+  }
+
+  private async tryToLead(): Promise<void> {
+    this.guardRunning = true;
+    let free = false;
+    try {
+      free = await this.deps.leader.check();
+    } catch {
+      // The next evaluation tick says what is wrong.
+    } finally {
+      this.guardRunning = false;
+    }
+    if (free) await this.tick();
   }
 
   get isLeader(): boolean {
@@ -91,8 +130,12 @@ export class Scheduler {
   }
 
   /** One guard evaluation (if leader), then the outbox. Exposed for tests and the demo. */
-  async tick(): Promise<GuardResult | null> {
-    if (this.guardRunning) return null;
+  tick(): Promise<GuardResult | null> {
+    if (this.guardRunning || this.stopping) return Promise.resolve(null);
+    return this.track(this.evaluate());
+  }
+
+  private async evaluate(): Promise<GuardResult | null> {
     this.guardRunning = true;
     try {
       const was = this.leading;
@@ -124,19 +167,30 @@ export class Scheduler {
     }
   }
 
-  async report(): Promise<void> {
-    if (!(await this.confirmLeader())) return;
-    try {
-      await reportCycle(this.deps.service);
-      this.kick();
-    } catch (err) {
-      await this.failed('report', err);
-    }
+  report(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return this.track(
+      (async () => {
+        if (!(await this.confirmLeader())) return;
+        try {
+          await reportCycle(this.deps.service);
+          this.kick();
+        } catch (err) {
+          await this.failed('report', err);
+        }
+      })(),
+    );
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => {});
+    return p;
   }
 
   /** Drains the outbox soon; calls while a drain runs coalesce into one more pass. */
   kick(): void {
-    if (this.leading) this.outbox.kick();
+    if (this.leading && !this.stopping) this.outbox.kick();
   }
 
   /** Waits for the outbox to be drained (tests, demo, shutdown). */

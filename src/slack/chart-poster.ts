@@ -1,4 +1,4 @@
-import { differenceInMilliseconds } from 'date-fns';
+import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { RolloutEvent } from '../core/events.ts';
 import type { BacktestResult } from '../core/backtest.ts';
 import { CHARTED_KINDS, chartRequestFor, type ChartRequest } from '../core/chart-requests.ts';

@@ -36,7 +36,7 @@ describe('leadership', () => {
     // The leader's host vanishes: every byte it sends or should receive is lost, and no socket closes.
     proxy.stall();
     // Postgres ends the quiet session (idle_session_timeout 30 s after the last heartbeat), which
-    // frees the lock; the standby tries it every evaluateEvery (5 s here).
+    // frees the lock; the standby tries it every second.
     await b.waitFor(/leader: this replica runs the guard/, 90_000);
     const holders = await one<{ n: number }>(
       db.pool,

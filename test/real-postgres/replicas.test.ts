@@ -42,7 +42,7 @@ describe('several replicas on one Postgres', () => {
       'reports by the leader',
     );
     await a.kill('SIGKILL');
-    // The standby tries the leader lock at each evaluateEvery (5 s here); takeover time is measured by the bench.
+    // The standby tries the leader lock every second; takeover time is measured by the bench.
     await b.waitFor(/leader: this replica runs the guard/, 15_000);
 
     const traffic = trafficWriter(db.pool);

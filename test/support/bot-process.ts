@@ -1,7 +1,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** `npm start` without npm: the node arguments of package.json's start script (`exec node … dist/main.js`). */
+export function startArgs(): string[] {
+  const start: string = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')).scripts.start;
+  const [node, ...args] = start.replace(/^exec\s+/, '').split(/\s+/);
+  if (node !== 'node') throw new Error(`the start script no longer runs node directly: ${start}`);
+  return args;
+}
+
+/**
+ * What the child runs: the compiled build, as production does, where this run built it
+ * (test/support/build.ts, the real-postgres project); else the sources through tsx, which can
+ * never be stale. Outside vitest (the benches) the caller says.
+ */
+function defaultCompiled(): boolean {
+  return process.env.VITEST ? inject('compiledBot') === true : false;
+}
 
 /**
  * The real bot as a child process (`npm start`'s entry point), driven through its console:
@@ -12,8 +31,8 @@ export class BotProcess {
   private readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
 
-  private constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  private constructor(env: Record<string, string>, compiled: boolean) {
+    this.child = spawn(process.execPath, compiled ? startArgs() : ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -24,8 +43,8 @@ export class BotProcess {
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
   }
 
-  static async start(env: Record<string, string>, ready = /Console ready/): Promise<BotProcess> {
-    const bot = new BotProcess(env);
+  static async start(env: Record<string, string>, ready = /Console ready/, compiled = defaultCompiled()): Promise<BotProcess> {
+    const bot = new BotProcess(env, compiled);
     await bot.waitFor(ready, 30_000);
     return bot;
   }
@@ -52,6 +71,12 @@ export class BotProcess {
 
   count(pattern: RegExp): number {
     return (this.output.match(new RegExp(pattern.source, 'g')) ?? []).length;
+  }
+
+  /** Closes our end of its stdout and stderr, as a log reader that dies does. */
+  detachOutput(): void {
+    this.child.stdout!.destroy();
+    this.child.stderr!.destroy();
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
