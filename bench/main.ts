@@ -238,7 +238,9 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
         ranges: [{ lo: floorMinute(e - 2 * MIN - 30_000) - MIN, hi: floorMinute(e - 2 * MIN - 30_000), inclusive: false }],
         fine: [floorMinute(e - 2 * MIN - 30_000) - MIN],
         latenciesFrom: e - 5 * MIN - 30_000,
-        since: { route: ids[0].w, vouchers: ids[0].w, end: e - 5_000, from: e - HOUR, upTo: e },
+        from: e - HOUR,
+        upTo: e,
+        since: { route: ids[0].w, vouchers: ids[0].w, end: e - 5_000 },
       });
       explains.push({
         title: 'guard: per-minute gen_route sums, one cycle (the minute that settled, rows arrived in 5 s)',

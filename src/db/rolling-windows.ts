@@ -118,8 +118,11 @@ export interface ReadPlan {
   /** Minutes of `ranges` to return per millisecond. */
   fine: number[];
   latenciesFrom: number;
+  /** The window read: [from, upTo]. */
+  from: number;
+  upTo: number;
   /** The rows that arrived since the last read (ids as text), or null: take the watermark instead. */
-  since: { route: string; vouchers: string; end: number; from: number; upTo: number } | null;
+  since: { route: string; vouchers: string; end: number } | null;
 }
 
 /**
@@ -154,13 +157,13 @@ export function bucketQueries(
   }
   if (read.since) {
     const arrived = (p: ReturnType<typeof params>, id: string) =>
-      `(id > ${p.$(id)}::int8 OR created_at > ${p.$(new Date(read.since!.end))}) AND created_at >= ${p.$(new Date(read.since!.from))} AND created_at <= ${p.$(new Date(read.since!.upTo))}`;
+      `(id > ${p.$(id)}::int8 OR created_at > ${p.$(new Date(read.since!.end))}) AND created_at >= ${p.$(new Date(read.from))} AND created_at <= ${p.$(new Date(read.upTo))}`;
     routeParts.push(routeBucketsSql({ bucket: BUCKET, part: MS, where: arrived(r, read.since.route), latMax, costMax, incremental: true }));
     voucherParts.push(voucherBucketsSql({ bucket: BUCKET, part: MS, where: arrived(v, read.since.vouchers), incremental: true }));
   } else {
     // The largest id of the rows this read counts (the window's: partitions prune).
     const watermark = (p: ReturnType<typeof params>) =>
-      `(SELECT coalesce(max(id), 0) FROM analytics_logs WHERE created_at >= ${p.$(new Date(read.ranges[0].lo))} AND created_at <= ${p.$(new Date(read.ranges[read.ranges.length - 1].hi))})::text`;
+      `(SELECT coalesce(max(id), 0) FROM analytics_logs WHERE created_at >= ${p.$(new Date(read.from))} AND created_at <= ${p.$(new Date(read.upTo))})::text`;
     routeParts.push(
       `SELECT NULL::timestamptz, NULL::int8, NULL::text COLLATE "C", 0, 0, 0, 0, 0, NULL::text, NULL::float8[], ${watermark(r)}`,
     );
@@ -378,8 +381,7 @@ function planRead(e: number, w: SnapshotWindows, cached: ReadonlyMap<number, Min
     push(b1, e, true);
     for (let m = b1; m <= e; m += MINUTE) fine.push(m);
   }
-  const since = head && { ...head, from: first, upTo: e };
-  return { first, b1, heads, fineFrom, latenciesFrom, need, read: { ranges, fine, latenciesFrom, since } };
+  return { first, b1, heads, fineFrom, latenciesFrom, need, read: { ranges, fine, latenciesFrom, from: first, upTo: e, since: head } };
 }
 
 /** Every window of the snapshot from the minutes' sums, and what the judge needs of them; pure. */
