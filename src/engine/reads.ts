@@ -8,7 +8,7 @@ import type { AuditEntry, GuardView, RequestView, RunView } from '../core/views.
 import { readFlag, type FlagReading } from '../core/weights.ts';
 import { readSnapshot } from '../db/metrics-queries.ts';
 import * as store from '../db/store.ts';
-import { metricWindows, type EngineDeps } from './deps.ts';
+import { healthReading, metricWindows, type EngineDeps } from './deps.ts';
 import { describeError, isUnavailable } from './errors.ts';
 
 /** What Prometheus's rollout gauges show, read at scrape time (adapters/metrics.ts). */
@@ -47,9 +47,9 @@ export class RolloutReads {
     return store.runBaseline(this.deps.db.pool, runId);
   }
 
-  /** The app's health endpoint, read now (never throws). */
+  /** The app's health endpoint (never throws): the process's one reading of this evaluation interval (deps.ts). */
   health(): Promise<HealthReading> {
-    return this.deps.health.read();
+    return healthReading(this.deps);
   }
 
   /** The database answers within 2 s: the one probe behind every GET /healthz. */
@@ -68,7 +68,7 @@ export class RolloutReads {
       store.latestRun(db.pool),
       store.readFlagRow(db.pool, plan),
       store.outboxBacklog(db.pool),
-      this.deps.health.read().catch((): HealthReading => ({ kind: 'not_configured' })),
+      healthReading(this.deps).catch((): HealthReading => ({ kind: 'not_configured' })),
     ]);
     const guard = run && isActiveStage(plan, run.state) ? await store.readGuardState(db.pool, run.id) : null;
     return { run, flag: readFlag(plan, flagRow), health, guard, outbox };
@@ -87,7 +87,7 @@ export class RolloutReads {
       store.latestRun(db.pool),
       store.pendingRequest(db.pool),
       store.readFlagRow(db.pool, plan),
-      this.deps.health.read(),
+      healthReading(this.deps),
     ]);
     const guard = run ? await store.readGuardState(db.pool, run.id) : null;
     const guardFresh =
