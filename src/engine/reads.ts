@@ -29,17 +29,21 @@ export class RolloutReads {
   constructor(private readonly deps: EngineDeps) {}
 
   /** The latest run: the active one, or the one that ended last. */
-  latestRun(): Promise<RunView | null> {
-    return store.latestRun(this.deps.db.pool);
+  async latestRun(): Promise<RunView | null> {
+    return this.deps.rehearsal ? null : store.latestRun(this.deps.db.pool);
   }
 
   /** The audit trail, newest first. */
-  history(limit: number): Promise<AuditEntry[]> {
-    return store.recentAudit(this.deps.db.pool, limit);
+  async history(limit: number): Promise<AuditEntry[]> {
+    return this.deps.rehearsal ? [] : store.recentAudit(this.deps.db.pool, limit);
   }
 
-  request(id: number): Promise<RequestView | null> {
-    return store.requestById(this.deps.db.pool, id);
+  async request(id: number): Promise<RequestView | null> {
+    return this.deps.rehearsal ? null : store.requestById(this.deps.db.pool, id);
+  }
+
+  private async pendingRequest(): Promise<RequestView | null> {
+    return this.deps.rehearsal ? null : store.pendingRequest(this.deps.db.pool);
   }
 
   /** The cost baseline a run's red line was judged against (alerts name it). */
@@ -65,7 +69,7 @@ export class RolloutReads {
   async gauges(): Promise<RolloutGauges> {
     const { db, plan } = this.deps;
     const [run, flagRow, outbox, health] = await Promise.all([
-      store.latestRun(db.pool),
+      this.latestRun(),
       store.readFlagRow(db.pool, plan),
       store.outboxBacklog(db.pool),
       this.deps.health.read().catch((): HealthReading => ({ kind: 'not_configured' })),
@@ -84,8 +88,8 @@ export class RolloutReads {
     const { db, plan } = this.deps;
     const now = this.deps.now();
     const [run, pending, flagRow, health] = await Promise.all([
-      store.latestRun(db.pool),
-      store.pendingRequest(db.pool),
+      this.latestRun(),
+      this.pendingRequest(),
       store.readFlagRow(db.pool, plan),
       this.deps.health.read(),
     ]);
