@@ -121,7 +121,11 @@ export async function openEngine(config: Config, opts: EngineOptions) {
     health: opts.health ?? healthEndpoint(plan, config.healthUrl),
     charts: chartPng,
     rehearsal,
+    log: opts.log,
   });
+  // Says at start if this replica's plan differs from the run in progress's (which it then follows).
+  if (!opts.breakGlass)
+    await service.followRun().catch((err) => opts.log.warn(`could not read the plan of the run in progress: ${describeError(err)}`));
   return { plan, db, service };
 }
 
@@ -147,7 +151,7 @@ async function runPlan(db: Database, config: Config, log: Logger): Promise<Plan 
 export async function startConsoleBot(config: Config, opts: StartOptions): Promise<Bot> {
   const { plan, db, service } = await openEngine(config, opts);
   const output = opts.output ?? process.stdout;
-  const sink: EventSink = consoleSink(plan, output);
+  const sink: EventSink = consoleSink(() => service.plan, output);
   const metrics = rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
   const scheduler: Scheduler = new Scheduler({
     service,

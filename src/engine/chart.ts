@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { RED_LINES } from '../plan/plan.ts';
+import { RED_LINES, type Plan } from '../plan/plan.ts';
 import { bucketMs, emptySeries, SeriesWindows } from '../core/backtest.ts';
 import { chartSeries, type ChartSeries } from '../core/chart-series.ts';
 import { emptyHistograms } from '../core/latency-histogram.ts';
@@ -67,10 +67,10 @@ export async function stageChart(engine: EngineRef, opts: { sinceMs?: number | n
  * two bucketed range reads on the metrics pool: the backtest's sums and the latency histograms.
  * resetOnFire: clocks restart after each rollback, as the backtest replays them.
  */
-const caches = new WeakMap<EngineDeps, ChartRowCache>();
+const caches = new WeakMap<Plan, ChartRowCache>();
 const chartRows = (deps: EngineDeps): ChartRowCache => {
-  let c = caches.get(deps);
-  if (!c) caches.set(deps, (c = new ChartRowCache(deps.plan)));
+  let c = caches.get(deps.plan);
+  if (!c) caches.set(deps.plan, (c = new ChartRowCache(deps.plan)));
   return c;
 };
 

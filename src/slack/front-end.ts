@@ -58,7 +58,7 @@ export interface SlackFrontEnd {
 /** Slack wired to one engine: listeners in, sink and live checklists out. */
 export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const { service, slack, log } = opts;
-  const { plan, now } = service.deps;
+  const { now } = service.deps;
   const store = slackStore(service.deps.db);
   const web = slackWebClient(slack.botToken, slack.apiUrl, log);
   // The scheduler is made just below; the metrics ask it who leads only when scraped.
@@ -78,7 +78,10 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
           onSlackError,
         });
   const textSink = slackSink({
-    plan,
+    // The plan in force when each event is shown (the run's, if this replica's own differs).
+    get plan() {
+      return service.plan;
+    },
     store,
     runBaseline: (runId) => service.reads.runBaseline(runId),
     web,
