@@ -10,7 +10,7 @@ import type { Database, Queryable } from '../db/database.ts';
  * - rollout.slack_messages: where each message the bot may edit or thread under lives (channel,
  *   ts), and what the next edit needs.
  * - rollout.chart_jobs (sql/012_charts.sql): charts waiting to be drawn and shared in a thread.
- * - rollout.home_viewers (migration 013): who opened the Home tab, and when.
+ * - rollout.home_viewers (migrations 013, 016): who opened the Home tab, when, and when it was last published.
  */
 
 /** Keys of slack_messages. */
@@ -139,6 +139,34 @@ export class SlackStore {
       'INSERT INTO rollout.home_viewers (user_id, opened_at) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET opened_at = EXCLUDED.opened_at',
       [userId, at],
     );
+  }
+
+  /** Their Home tab was just published (whichever replica did it). */
+  async markPublished(userId: string, at: Date): Promise<void> {
+    await this.q.query('UPDATE rollout.home_viewers SET published_at = $2 WHERE user_id = $1', [userId, at]);
+  }
+
+  /**
+   * People who opened the Home tab since `since` and whose tab was last published at or before
+   * `publishedBy` (or never), the stalest first.
+   */
+  async staleViewers(since: Date, publishedBy: Date, limit: number): Promise<string[]> {
+    const { rows } = await this.q.query(
+      `SELECT user_id FROM rollout.home_viewers
+       WHERE opened_at >= $1 AND (published_at IS NULL OR published_at <= $2)
+       ORDER BY published_at NULLS FIRST, user_id LIMIT $3`,
+      [since, publishedBy, limit],
+    );
+    return rows.map((r: { user_id: string }) => r.user_id);
+  }
+
+  /** The oldest last publish among people who opened the Home tab since `since` (the epoch for one never published); null when nobody did. */
+  async oldestPublish(since: Date): Promise<Date | null> {
+    const { rows } = await this.q.query(
+      `SELECT min(coalesce(published_at, 'epoch')) AS at FROM rollout.home_viewers WHERE opened_at >= $1`,
+      [since],
+    );
+    return rows[0].at ?? null;
   }
 
   /** People who opened the Home tab since `since`, most recent first. */
