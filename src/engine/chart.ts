@@ -8,12 +8,12 @@ import { weightsSummary } from '../core/weights.ts';
 import { applyHistoryRows } from '../db/history-queries.ts';
 import { applyLatencyBinRows } from '../db/chart-queries.ts';
 import { ChartRowCache } from '../db/chart-cache.ts';
-import * as store from '../db/store.ts';
 import { isActiveStage } from '../core/state-machine.ts';
 import { panelsSpec, type ChartMark } from '../render/charts/panels.ts';
 import { minuteUtc } from '../render/charts/axes.ts';
 import type { ChartSpec } from '../render/charts/palette.ts';
 import type { EngineDeps, EngineRef } from './deps.ts';
+import { RolloutReads } from './reads.ts';
 
 export interface StageChart {
   png: Buffer;
@@ -33,10 +33,10 @@ const DEFAULT_SINCE_MS = 3 * 3_600_000;
  * on the metrics pool, off the guard's path.
  */
 export async function stageChart(engine: EngineRef, opts: { sinceMs?: number | null } = {}): Promise<StageChart> {
-  const { plan, db } = engine.deps;
+  const { plan } = engine.deps;
   const step = bucketMs(plan);
   const end = Math.floor(engine.deps.now().getTime() / step) * step;
-  const run = await store.latestRun(db.pool);
+  const run = await new RolloutReads(engine.deps).latestRun();
   const active = run !== null && isActiveStage(plan, run.state);
   const stageSoFar = active ? Math.min(24 * 3_600_000, Math.max(30 * 60_000, end - run.stageStartedAt.getTime())) : DEFAULT_SINCE_MS;
   const data = await readChartSeries(engine, {

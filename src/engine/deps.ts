@@ -17,6 +17,12 @@ export interface EngineDeps {
   access: AccessPolicy;
   health: HealthSource;
   charts: ChartRenderer;
+  /**
+   * The database has no rollout schema: the bot has never started there (the CLI rehearsing on
+   * production's read replica). Reads see no run, request or audit, and read only analytics_logs
+   * and feature_flags; commands that would write are refused before they touch anything.
+   */
+  rehearsal?: boolean;
   /** Where the engine says what people running it should know (a plan that differs from the run's). */
   log?: Logger;
 }

@@ -32,17 +32,21 @@ export class RolloutReads {
   constructor(private readonly deps: EngineDeps) {}
 
   /** The latest run: the active one, or the one that ended last. */
-  latestRun(): Promise<RunView | null> {
-    return store.latestRun(this.deps.db.pool);
+  async latestRun(): Promise<RunView | null> {
+    return this.deps.rehearsal ? null : store.latestRun(this.deps.db.pool);
   }
 
   /** The audit trail, newest first. */
-  history(limit: number): Promise<AuditEntry[]> {
-    return store.recentAudit(this.deps.db.pool, limit);
+  async history(limit: number): Promise<AuditEntry[]> {
+    return this.deps.rehearsal ? [] : store.recentAudit(this.deps.db.pool, limit);
   }
 
-  request(id: number): Promise<RequestView | null> {
-    return store.requestById(this.deps.db.pool, id);
+  async request(id: number): Promise<RequestView | null> {
+    return this.deps.rehearsal ? null : store.requestById(this.deps.db.pool, id);
+  }
+
+  private async pendingRequest(): Promise<RequestView | null> {
+    return this.deps.rehearsal ? null : store.pendingRequest(this.deps.db.pool);
   }
 
   /** The cost baseline a run's red line was judged against (alerts name it). */
@@ -68,7 +72,7 @@ export class RolloutReads {
   async gauges(): Promise<RolloutGauges> {
     const { db } = this.deps;
     const [run, outbox, health] = await Promise.all([
-      store.latestRun(db.pool),
+      this.latestRun(),
       store.outboxBacklog(db.pool),
       this.deps.health.read().catch((): HealthReading => ({ kind: 'not_configured' })),
     ]);
@@ -89,7 +93,7 @@ export class RolloutReads {
   async status(opts: { preferGuard?: boolean } = {}): Promise<StatusView> {
     const { db } = this.deps;
     const now = this.deps.now();
-    const [run, pending, health] = await Promise.all([store.latestRun(db.pool), store.pendingRequest(db.pool), this.deps.health.read()]);
+    const [run, pending, health] = await Promise.all([this.latestRun(), this.pendingRequest(), this.deps.health.read()]);
     const plan = await this.deps.plans.follow(db.pool, run);
     const flagRow = await store.readFlagRow(db.pool, plan);
     const guard = run ? await store.readGuardState(db.pool, run.id) : null;

@@ -1,5 +1,5 @@
 import type { Plan } from '../plan/plan.ts';
-import { parseCommand, usage, type Command } from '../core/commands.ts';
+import { isReadOnly, parseCommand, usage, type Command } from '../core/commands.ts';
 import { requestJson } from '../core/events.ts';
 import { privately, type Outcome, type Reply } from '../core/outcomes.ts';
 import type { StatusView } from '../core/status.ts';
@@ -84,6 +84,17 @@ export class RolloutService {
   }
 
   async run(command: Command, actor: Actor, hooks: CommandHooks = {}): Promise<Reply> {
+    if (this.deps.rehearsal && !isReadOnly(command)) {
+      // Nothing to audit into, and nothing may be written here: say what would make it work.
+      return privately(
+        refused(
+          refuse(
+            'not_here',
+            `${command.kind} changes the rollout, and this database has no rollout schema yet (the bot has never started here): only status, history, backtest and chart work until it has.`,
+          ),
+        ),
+      );
+    }
     try {
       const denied = this.deps.access.refusal(actor, command);
       if (denied) {
