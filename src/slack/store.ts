@@ -21,6 +21,9 @@ export const keys = {
   event: (outboxId: number) => `event:${outboxId}`,
   /** A breach episode's parent. */
   episode: (runId: number, line: string) => `episode:${runId}:${line}`,
+  /** A breach episode's charts (chart_jobs): its first breach's, then the whole episode's that replaces it. */
+  episodeChart: (runId: number, line: string, firstBreachAt: string, which: 'first' | 'whole') =>
+    `episode-chart:${runId}:${line}:${firstBreachAt}:${which}`,
 };
 
 export interface SlackMessageRow<S = Record<string, unknown>> {
@@ -86,6 +89,47 @@ export class SlackStore {
       `INSERT INTO rollout.chart_jobs (key, channel, thread_ts, request, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING`,
       [job.key, job.channel, job.threadTs, JSON.stringify(job.request), at],
     );
+  }
+
+  /**
+   * (Re)schedules a chart not shared yet: its picture and when it is due are replaced, its
+   * attempts start over. A chart already shared or given up is left alone.
+   */
+  async scheduleChartJob(
+    job: { key: string; channel: string; threadTs: string; request: ChartRequest },
+    at: Date,
+    dueAt: Date,
+  ): Promise<void> {
+    await this.q.query(
+      `INSERT INTO rollout.chart_jobs (key, channel, thread_ts, request, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (key) DO UPDATE SET thread_ts = EXCLUDED.thread_ts, request = EXCLUDED.request, created_at = EXCLUDED.created_at,
+         next_attempt_at = EXCLUDED.next_attempt_at, attempts = 0, last_error = NULL
+       WHERE rollout.chart_jobs.done_at IS NULL`,
+      [job.key, job.channel, job.threadTs, JSON.stringify(job.request), at, dueAt],
+    );
+  }
+
+  /** Forgets a chart not shared yet (nothing when it was shared). */
+  async cancelChartJob(key: string): Promise<void> {
+    await this.q.query('DELETE FROM rollout.chart_jobs WHERE key = $1 AND done_at IS NULL', [key]);
+  }
+
+  /**
+   * A chart another one replaces: not shared yet, it never will be (done, no file); shared, its
+   * file id is returned for deletion. Null when there is nothing to delete.
+   */
+  async retireChartJob(key: string, at: Date): Promise<string | null> {
+    const { rows } = await this.q.query(
+      `SELECT file_id FROM rollout.chart_jobs WHERE key = $1 AND file_id IS NOT NULL AND file_id <> 'unknown'`,
+      [key],
+    );
+    // No file id left behind: the Home tab shows the latest chart still in the channel.
+    await this.q.query(
+      `UPDATE rollout.chart_jobs SET done_at = COALESCE(done_at, $2), file_id = NULL, last_error = 'replaced by the chart of the whole episode'
+       WHERE key = $1`,
+      [key, at],
+    );
+    return rows[0]?.file_id ?? null;
   }
 
   /** Jobs not done whose retry time has come, oldest first. */
