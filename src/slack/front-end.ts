@@ -27,7 +27,7 @@ export interface SlackFrontEndOptions {
   /** Prometheus: GET /metrics next to /healthz. Without it, one is made for this front end. */
   metrics?: RolloutMetrics;
   /** The Home tab's republishing pace (defaults in HOME_DEFAULTS). */
-  home?: Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass'>;
+  home?: Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass' | 'refreshMs' | 'refreshPerMinute'>;
   /** Charts under reports, alerts and backtests (default true; tests of the text alone turn them off). */
   charts?: boolean;
 }
@@ -90,7 +90,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
     now,
     onSlackError,
   });
-  const home = new HomePublisher({ service, store, web, log, onSlackError, ...opts.home });
+  const home = new HomePublisher({ service, store, web, log, onSlackError, isLeader: () => scheduler.confirmLeader(), ...opts.home });
   const sink = refreshingHome(
     charts ? withCharts(textSink, { service, store, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink,
     home,
@@ -150,6 +150,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
       background = true;
       scheduler.start();
       refresher.start();
+      home.start();
       charts?.start();
     },
     async stop() {
