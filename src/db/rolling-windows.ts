@@ -194,6 +194,8 @@ export class RollingWindows implements WindowSource {
   private latestJudge: JudgeInputs | null = null;
   /** What the last read fetched (for the bench and tests). */
   lastRead = { ranges: 0, minutes: 0, fineMinutes: 0, incremental: false };
+  /** Since the start: reads, whole minutes read, and reads whose head was read whole (for the bench). */
+  totals = { reads: 0, minutes: 0, wholeHeads: 0 };
 
   constructor(private plan: Plan) {}
 
@@ -228,6 +230,11 @@ export class RollingWindows implements WindowSource {
       minutes: span.need.length,
       fineMinutes: span.read.fine.length,
       incremental: !!span.read.since,
+    };
+    this.totals = {
+      reads: this.totals.reads + 1,
+      minutes: this.totals.minutes + span.need.length,
+      wholeHeads: this.totals.wholeHeads + (span.read.since ? 0 : 1),
     };
     const { snapshot, judge } = assemble(this.plan, e, w, (m) => this.minutes.get(m) ?? blank(false));
     if (w.route.length > 1) {

@@ -9,7 +9,7 @@ import { readFlag, type FlagReading } from '../core/weights.ts';
 import { readSnapshot } from '../db/metrics-queries.ts';
 import * as store from '../db/store.ts';
 import type { Plan } from '../plan/plan.ts';
-import { metricWindows, type EngineDeps } from './deps.ts';
+import { healthReading, metricWindows, type EngineDeps } from './deps.ts';
 import { describeError, isUnavailable } from './errors.ts';
 
 /** What Prometheus's rollout gauges show, read at scrape time (adapters/metrics.ts). */
@@ -54,9 +54,9 @@ export class RolloutReads {
     return store.runBaseline(this.deps.db.pool, runId);
   }
 
-  /** The app's health endpoint, read now (never throws). */
+  /** The app's health endpoint (never throws): the process's one reading of this evaluation interval (deps.ts). */
   health(): Promise<HealthReading> {
-    return this.deps.health.read();
+    return healthReading(this.deps);
   }
 
   /** The database answers within 2 s: the one probe behind every GET /healthz. */
@@ -74,7 +74,7 @@ export class RolloutReads {
     const [run, outbox, health] = await Promise.all([
       this.latestRun(),
       store.outboxBacklog(db.pool),
-      this.deps.health.read().catch((): HealthReading => ({ kind: 'not_configured' })),
+      healthReading(this.deps).catch((): HealthReading => ({ kind: 'not_configured' })),
     ]);
     const plan = await this.deps.plans.follow(db.pool, run);
     const [flagRow, guard] = await Promise.all([
@@ -93,7 +93,7 @@ export class RolloutReads {
   async status(opts: { preferGuard?: boolean } = {}): Promise<StatusView> {
     const { db } = this.deps;
     const now = this.deps.now();
-    const [run, pending, health] = await Promise.all([this.latestRun(), this.pendingRequest(), this.deps.health.read()]);
+    const [run, pending, health] = await Promise.all([this.latestRun(), this.pendingRequest(), healthReading(this.deps)]);
     const plan = await this.deps.plans.follow(db.pool, run);
     const flagRow = await store.readFlagRow(db.pool, plan);
     const guard = run ? await store.readGuardState(db.pool, run.id) : null;
