@@ -15,7 +15,7 @@ export default defineConfig({
     // cores keeps both cores busy.
     maxWorkers: 4,
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false } },
       // Each Slack listener called as Bolt calls it, Slack's servers intercepted by nock, the engine on PGlite.
       { test: { name: 'listeners', include: ['test/listeners/**/*.test.ts'], ...pglite, ...slow } },
       { test: { name: 'pglite', include: ['test/integration/**/*.test.ts'], ...pglite, ...slow } },
