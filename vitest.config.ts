@@ -17,7 +17,7 @@ export default defineConfig({
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false } },
       // Each Slack listener called as Bolt calls it, Slack's servers intercepted by nock, the engine on PGlite.
-      { test: { name: 'listeners', include: ['test/listeners/**/*.test.ts'], ...pglite, ...slow } },
+      { test: { name: 'listeners', include: ['test/listeners/**/*.test.ts'], isolate: false, ...pglite, ...slow } },
       { test: { name: 'pglite', include: ['test/integration/**/*.test.ts'], ...pglite, ...slow } },
       // `npm run demo` end to end: it brings its own in-memory PGlite, whatever the environment.
       { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], ...slow } },
