@@ -70,6 +70,8 @@ export type RolloutEvent =
   | { kind: 'guard_error'; runId: number; stage: string; message: string; at: string }
   | { kind: 'guard_recovered'; runId: number; stage: string; at: string }
   | { kind: 'completed'; runId: number; by: string; at: string }
+  /** The shared database is back after an announced outage: recorded once, by whichever replica reached it first. */
+  | { kind: 'database_back'; since: string; at: string; outageMs: number }
   | { kind: 'report'; runId: number; stage: string; current: ReportSnapshot; previous: ReportSnapshot | null; at: string };
 
 export type RequestJson = Omit<RequestView, 'requestedAt' | 'decidedAt'> & { requestedAt: string; decidedAt: string | null };
