@@ -215,7 +215,7 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
       server = await startMetricsServer(
         metrics,
         config.metricsPort,
-        () => service.reads.databaseUp(),
+        () => (scheduler.databaseReachable ? service.reads.databaseUp() : Promise.resolve(false)),
         () => ({}),
         (up) => scheduler.replicaHealth(up),
       );

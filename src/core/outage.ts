@@ -7,7 +7,9 @@
  * peers. A peer that reaches the database proves the fault is on this replica's own path: that is
  * logged, counted and shown on this replica's /healthz, never announced. When no live peer reaches
  * it, the outage is shared and exactly one replica speaks: the one that led the guard when the
- * database went, if it is alive, else the lowest replica id among those that answer.
+ * database went, if it is alive, else the lowest replica id among those that answer. The last
+ * leader speaks after one grace; any other speaker waits two, so a leader that is alive but slow
+ * to answer (a loaded host, a black-holed probe) is heard announcing before anyone else would.
  */
 
 /** The announced outage, named by who announced it and when it lost the database. */
@@ -66,9 +68,9 @@ export function decideOutage(self: ReplicaAnswer, answers: ReplicaAnswer[], nowM
   const since = self.downSince ? Date.parse(self.downSince) : nowMs;
   if (nowMs - since < graceMs) return { kind: 'wait', speaker: null };
   const speaker = speakerOf([self, ...peers]);
-  return speaker === self.id
-    ? { kind: 'announce', key: { by: self.id, since: self.downSince ?? new Date(nowMs).toISOString() } }
-    : { kind: 'wait', speaker };
+  if (speaker !== self.id) return { kind: 'wait', speaker };
+  if (!self.wasLeader && nowMs - since < 2 * graceMs) return { kind: 'wait', speaker: null };
+  return { kind: 'announce', key: { by: self.id, since: self.downSince ?? new Date(nowMs).toISOString() } };
 }
 
 /** A peer's /healthz body read defensively: its `replica` field, or null when it is not one. */

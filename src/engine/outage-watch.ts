@@ -29,6 +29,8 @@ export interface OutageWatchDeps {
 /** What the watch says on GET /healthz: its answer to peers, and why it is down when it is. */
 export interface ReplicaHealth extends ReplicaAnswer {
   reason: string | null;
+  /** How many other replicas it would ask (registered and seen lately, as it last read them). */
+  peers: number;
 }
 
 /**
@@ -43,7 +45,10 @@ export class OutageWatch {
   private downSince: Date | null = null;
   private wasLeader = false;
   private reason: string | null = null;
+  /** The outage under way that was announced (by this replica or a peer); null once the database answers. */
   private announced: OutageKey | null = null;
+  /** Announced outages whose "back" this replica has not yet seen recorded (tried at every contact). */
+  private owedBacks: OutageKey[] = [];
   private ownPathLogged = false;
   private peersKnown: ReplicaRow[] = [];
   private peersReadAt = Number.NEGATIVE_INFINITY;
@@ -81,17 +86,22 @@ export class OutageWatch {
       this.downSince = null;
       this.reason = null;
     }
-    if (this.announced) {
-      const key = this.announced;
+    // The outage is over for this replica whether or not its end can be recorded yet: a key kept
+    // past it would make this replica, and every peer that asks, take the next outage as announced.
+    if (this.announced) this.owedBacks.push(this.announced);
+    this.announced = null;
+    for (const key of [...this.owedBacks]) {
       try {
         const recorded = await recordOutageBack(this.deps.db.pool, key, now, this.deps.replica.id);
         if (recorded) this.log.info('outage recorded as over; "back" queued', { announcedBy: key.by, since: key.since });
-        if (this.announced === key) this.announced = null;
+        this.owedBacks = this.owedBacks.filter((k) => k !== key);
       } catch (err) {
         this.log.warn('could not record the end of the outage yet; will retry', { error: describeError(err) });
+        break;
       }
     }
-    if (now.getTime() - this.peersReadAt >= this.deps.evaluateEveryMs) {
+    // Twice an evaluation: a replica that starts is known to the others within half of one.
+    if (now.getTime() - this.peersReadAt >= this.deps.evaluateEveryMs / 2) {
       try {
         await touchReplica(this.deps.db.pool, this.deps.replica, now);
         // Alive: seen within three evaluations (a replica touches its row every evaluation).
@@ -115,6 +125,7 @@ export class OutageWatch {
       wasLeader: this.downSince ? this.wasLeader : this.deps.leading(),
       announced: this.announced,
       reason: databaseUp ? null : this.reason,
+      peers: this.peersKnown.length,
     };
   }
 
@@ -135,9 +146,8 @@ export class OutageWatch {
 
   private async decide(): Promise<void> {
     const { peers } = this.deps;
-    const answers = peers
-      ? (await Promise.all(this.peersKnown.filter((p) => p.url).map((p) => peers.ask(p.url!)))).filter((a) => a !== null)
-      : [];
+    const asked = this.peersKnown.filter((p) => p.url);
+    const answers = peers ? (await Promise.all(asked.map((p) => peers.ask(p.url!)))).filter((a) => a !== null) : [];
     if (!this.downSince) return;
     const now = this.deps.now();
     const self = this.health(false);
@@ -165,7 +175,11 @@ export class OutageWatch {
             `Database unavailable (${this.reason}). The guard is paused: no evaluation, so no rollback can come from the gap; a red line that held through it is acted on once the database is back. Commands answer "database unavailable" meanwhile.`,
           );
           this.announced = decision.key;
-          this.log.warn('database outage announced', { since: decision.key.since });
+          this.log.warn('database outage announced', {
+            since: decision.key.since,
+            asked: asked.length,
+            answered: answers.map((r) => `${r.id}: ${r.database}`).join(', '),
+          });
         } catch (err) {
           this.log.warn('could not announce the database outage; will try again', { error: describeError(err) });
         }

@@ -46,6 +46,8 @@ export class Scheduler {
   private tasks: ScheduledTask[] = [];
   private timers: NodeJS.Timeout[] = [];
   private leading = false;
+  /** What the last check that reached the database found: whether this replica led when an outage began. */
+  private led = false;
   private lockTry: Promise<GuardResult | null | 'tried'> | null = null;
   private readonly watch: OutageWatch;
   private guardRunning = false;
@@ -69,7 +71,7 @@ export class Scheduler {
       now: service.deps.now,
       sink: deps.sink,
       peers: deps.peers ?? null,
-      leading: () => this.leading,
+      leading: () => this.led,
       log: deps.log,
     });
   }
@@ -134,6 +136,7 @@ export class Scheduler {
     let free = false;
     try {
       free = await this.deps.leader.check();
+      this.led = free;
       await this.watch.reached();
     } catch (err) {
       // An outage goes to the watch at once (a standby notices it within a second); anything
@@ -188,6 +191,7 @@ export class Scheduler {
     try {
       const was = this.leading;
       this.leading = await this.deps.leader.check();
+      this.led = this.leading;
       await this.watch.reached();
       if (this.leading !== was)
         this.log.info(this.leading ? 'leader: this replica runs the guard' : 'standby: another replica runs the guard');

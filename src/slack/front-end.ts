@@ -112,7 +112,9 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
     peers: opts.peers,
   });
   const refresher = new ChecklistRefresher({ service, store, web, log, isLeader: () => scheduler.confirmLeader() });
-  const databaseUp = () => service.reads.databaseUp();
+  // While this replica knows it cannot reach the database, /healthz says so at once: the other
+  // replicas ask it then, and a probe of a silent database would take its 2 s timeout.
+  const databaseUp = () => (scheduler.databaseReachable ? service.reads.databaseUp() : Promise.resolve(false));
   const { app, mode, link } = buildSlackApp({
     slack,
     log,

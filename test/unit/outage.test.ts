@@ -18,10 +18,10 @@ const down = (id: string, since: Date | null, more: Partial<ReplicaAnswer> = {})
 const up = (id: string): ReplicaAnswer => ({ id, database: 'up', downSince: null, wasLeader: false, announced: null });
 
 describe('one voice when the database goes away', () => {
-  it('a blip shorter than one evaluateEvery announces nothing; a longer outage is announced by a sole replica, keyed by when it began', () => {
+  it('a blip shorter than one evaluateEvery announces nothing; a longer outage is announced by a sole leader, keyed by when it began', () => {
     const clock = new TestClock();
     const since = clock.now();
-    const self = down('a', since);
+    const self = down('a', since, { wasLeader: true });
     clock.advance(GRACE - SECOND);
     expect(decideOutage(self, [], clock.now().getTime(), GRACE)).toEqual({ kind: 'wait', speaker: null });
     clock.advance(SECOND);
@@ -57,13 +57,16 @@ describe('one voice when the database goes away', () => {
     expect(decideOutage(told, [a, c], now + GRACE, GRACE)).toEqual({ kind: 'announced', key });
   });
 
-  it('the last leader dead (it does not answer): the lowest id among those that answer speaks, once', () => {
+  it('the last leader dead (it does not answer): the lowest id among those that answer speaks, once, after two evaluateEvery', () => {
     const clock = new TestClock();
     const since = clock.now();
     clock.advance(GRACE);
-    const now = clock.now().getTime();
     const b = down('b', since);
     const c = down('c', since);
+    // A leader that is alive but slow to answer has one more grace to be heard announcing.
+    expect(decideOutage(b, [c], clock.now().getTime(), GRACE)).toEqual({ kind: 'wait', speaker: null });
+    clock.advance(GRACE);
+    const now = clock.now().getTime();
     expect(decideOutage(b, [c], now, GRACE).kind).toBe('announce');
     expect(decideOutage(c, [b], now, GRACE)).toEqual({ kind: 'wait', speaker: 'b' });
     expect(speakerOf([c, b])).toBe('b');
