@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { advertisedUrl, loadPlan, type Config } from './config.ts';
@@ -51,6 +53,11 @@ export interface EngineOptions extends Pick<StartOptions, 'log' | 'now' | 'healt
    * with the run in progress rather than on the plan file of whoever runs it.
    */
   breakGlass?: boolean;
+  /**
+   * With breakGlass: the command only reads (status, history, backtest, chart), so a database the
+   * bot has never started on will do (a rehearsal): it reads analytics_logs and feature_flags only.
+   */
+  readOnly?: boolean;
   /** Told why each try to reach the database at start failed and how long until the next (the bot's /healthz says it). */
   onWaiting?: (reason: string, retryInMs: number) => void;
 }
@@ -84,6 +91,12 @@ async function untilReachable<T>(
 export async function openEngine(config: Config, opts: EngineOptions) {
   let plan = opts.breakGlass ? null : loadPlan(config.planPath);
   const retry = plan ? { maxMs: plan.evaluateEveryMs, log: opts.log, onWaiting: opts.onWaiting } : null;
+  let rehearsal = false;
+  if (opts.breakGlass && !config.databaseUrl && !existsSync(join(config.dataDir, 'pglite')))
+    // Opening it would create it: the CLI reads a database, it never makes one.
+    throw new StartupError(
+      `there is no database here: DATABASE_URL is not set and there is no embedded database in ${config.dataDir}. Set DATABASE_URL (to rehearse, production's read replica will do), or start the bot once (npm start) to make the embedded one.`,
+    );
   let db: Database;
   try {
     db = await openDatabase({ databaseUrl: config.databaseUrl, metricsDatabaseUrl: config.metricsDatabaseUrl, dataDir: config.dataDir });
@@ -105,8 +118,14 @@ export async function openEngine(config: Config, opts: EngineOptions) {
   if (opts.breakGlass) {
     try {
       const problem = await schemaProblem(db.pool);
-      if (problem) throw new StartupError(`${problem}. The CLI never migrates: start the bot once (npm start) to migrate, then try again.`);
-      plan = await runPlan(db, config, opts.log);
+      rehearsal = !!problem?.absent && !!opts.readOnly;
+      if (problem && !rehearsal)
+        throw new StartupError(`${problem.message}. The CLI never migrates: start the bot once (npm start) to migrate, then try again.`);
+      if (rehearsal)
+        opts.log.warn(
+          'no run yet here: this database has no rollout schema (the bot has never started on it); reading analytics_logs and feature_flags only, with the local plan',
+        );
+      else plan = await runPlan(db, config, opts.log);
     } catch (err) {
       await db.close();
       throw err instanceof StartupError || err instanceof PlanError
@@ -142,7 +161,12 @@ export async function openEngine(config: Config, opts: EngineOptions) {
     access: adminList(config.admins),
     health: opts.health ?? healthEndpoint(plan, config.healthUrl),
     charts: chartPng,
+    rehearsal,
+    log: opts.log,
   });
+  // Says at start if this replica's plan differs from the run in progress's (which it then follows).
+  if (!opts.breakGlass)
+    await service.followRun().catch((err) => opts.log.warn(`could not read the plan of the run in progress: ${describeError(err)}`));
   return { plan, db, service };
 }
 
@@ -197,7 +221,7 @@ export function advertise(replica: ReplicaIdentity, config: Config, port: number
 export async function startConsoleBot(config: Config, opts: StartOptions): Promise<Bot> {
   const { plan, db, service } = await openReplicaEngine(config, opts, config.metricsPort);
   const output = opts.output ?? process.stdout;
-  const sink: EventSink = consoleSink(plan, output);
+  const sink: EventSink = consoleSink(() => service.plan, output);
   const metrics = rolloutMetrics({ service, isLeader: () => scheduler.isLeader, databaseReachable: () => scheduler.databaseReachable });
   const replica = replicaIdentity(service.deps.now());
   const scheduler: Scheduler = new Scheduler({
