@@ -9,7 +9,7 @@ import { migrate, MigrationError, schemaProblem } from './db/migrate.ts';
 import * as store from './db/store.ts';
 import { adminList } from './engine/access.ts';
 import { describeError } from './engine/errors.ts';
-import { advisoryLeader, assertSessionConnections, soleLeader, TransactionPoolerError } from './engine/leader.ts';
+import { advisoryLeader, leaderTimings, assertSessionConnections, soleLeader, TransactionPoolerError } from './engine/leader.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { RolloutService } from './engine/service.ts';
 import { healthEndpoint } from './adapters/health-endpoint.ts';
@@ -156,7 +156,7 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
   const scheduler: Scheduler = new Scheduler({
     service,
     sink,
-    leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader(),
+    leader: db.kind === 'postgres' ? advisoryLeader(db.url!, leaderTimings(config.leaderTimeoutMs)) : soleLeader(),
     log: opts.log,
     observer: metrics,
   });

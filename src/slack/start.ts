@@ -2,7 +2,7 @@ import type { Bot, StartOptions } from '../app.ts';
 import { openEngine, StartupError } from '../app.ts';
 import type { Config } from '../config.ts';
 import { describeError } from '../engine/errors.ts';
-import { advisoryLeader, soleLeader } from '../engine/leader.ts';
+import { advisoryLeader, leaderTimings, soleLeader } from '../engine/leader.ts';
 
 /** `npm start` with SLACK_BOT_TOKEN: the engine with the Slack front end attached. */
 export async function startSlackBot(config: Config, opts: StartOptions): Promise<Bot> {
@@ -14,7 +14,7 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
     service,
     slack,
     log: opts.log,
-    leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader(),
+    leader: db.kind === 'postgres' ? advisoryLeader(db.url!, leaderTimings(config.leaderTimeoutMs)) : soleLeader(),
   });
   // The guard starts first and never waits for Slack: an unreachable Slack must not delay a rollback.
   front.startBackground();
