@@ -14,7 +14,7 @@ import * as store from './db/store.ts';
 import { adminList } from './engine/access.ts';
 import { describeError, isUnavailable } from './engine/errors.ts';
 import type { ReplicaIdentity } from './engine/outage-watch.ts';
-import { advisoryLeader, assertSessionConnections, soleLeader, TransactionPoolerError } from './engine/leader.ts';
+import { advisoryLeader, leaderTimings, assertSessionConnections, soleLeader, TransactionPoolerError } from './engine/leader.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { RolloutService } from './engine/service.ts';
 import { healthEndpoint } from './adapters/health-endpoint.ts';
@@ -227,7 +227,7 @@ export async function startConsoleBot(config: Config, opts: StartOptions): Promi
   const scheduler: Scheduler = new Scheduler({
     service,
     sink,
-    leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader(),
+    leader: db.kind === 'postgres' ? advisoryLeader(db.url!, leaderTimings(config.leaderTimeoutMs)) : soleLeader(),
     log: opts.log,
     observer: metrics,
     replica,

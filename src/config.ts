@@ -9,6 +9,8 @@ export interface Config {
   dataDir: string;
   planPath?: string;
   createAnalyticsIndex: boolean;
+  /** A leader silent this long loses the lock to a standby (Postgres' idle_session_timeout on its session). */
+  leaderTimeoutMs: number;
   /** Who the console and CLI say they act as: ROLLOUT_USER, else the OS user (a claim unless it is the OS user). */
   localUser: string;
   /** What the machine says about who typed a console or CLI command; recorded in every audit row. */
@@ -95,6 +97,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(
       `ROLLOUT_ADVERTISE_URL must be the http(s) base URL where other replicas reach this one's /healthz, like http://10.0.3.7:3000 (got "${advertiseUrl}")`,
     );
+  const leaderTimeout = get('ROLLOUT_LEADER_TIMEOUT_SECONDS') ?? '30';
+  if (!/^\d{1,4}$/.test(leaderTimeout) || Number(leaderTimeout) < 3 || Number(leaderTimeout) > 3600)
+    throw new ConfigError(
+      `ROLLOUT_LEADER_TIMEOUT_SECONDS must be a whole number of seconds from 3 to 3600 (got "${env.ROLLOUT_LEADER_TIMEOUT_SECONDS}"); default 30`,
+    );
   if (get('METRICS_DATABASE_URL') && !get('DATABASE_URL'))
     throw new ConfigError("METRICS_DATABASE_URL needs DATABASE_URL too (the bot's state cannot live on a read replica)");
   return {
@@ -103,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     dataDir: get('ROLLOUT_DATA_DIR') ?? '.data',
     planPath: get('ROLLOUT_PLAN'),
     createAnalyticsIndex: bool('ROLLOUT_CREATE_INDEX', true),
+    leaderTimeoutMs: Number(leaderTimeout) * 1000,
     localUser: get('ROLLOUT_USER') ?? safeUserName(),
     origin: { osUser: safeUserName(), host: safeHostName() },
     admins,

@@ -3,7 +3,7 @@ import { advertise, openReplicaEngine, replicaIdentity, StartupError } from '../
 import { httpPeers } from '../adapters/peers.ts';
 import type { Config } from '../config.ts';
 import { describeError } from '../engine/errors.ts';
-import { advisoryLeader, soleLeader } from '../engine/leader.ts';
+import { advisoryLeader, leaderTimings, soleLeader } from '../engine/leader.ts';
 
 /** `npm start` with SLACK_BOT_TOKEN: the engine with the Slack front end attached. */
 export async function startSlackBot(config: Config, opts: StartOptions): Promise<Bot> {
@@ -19,7 +19,7 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
     service,
     slack,
     log: opts.log,
-    leader: db.kind === 'postgres' ? advisoryLeader(db.url!) : soleLeader(),
+    leader: db.kind === 'postgres' ? advisoryLeader(db.url!, leaderTimings(config.leaderTimeoutMs)) : soleLeader(),
     replica,
     peers: httpPeers(),
   });
