@@ -99,7 +99,7 @@ export function verdictText(r: SequentialResult, metric: Metric, names: Names, r
  * "FAL is at 9.10 s too: the cause is probably shared — network, database, the app — and rolling back may not help."
  */
 export function sharedBreachText(line: SharedBreachLine, names: Names, onSharedBreach: OnSharedBreach): string {
-  const base = `${names.from} is at ${formatValue(line.name, line.fromValue)} too: the cause is probably shared — network, database, the app — and rolling back may not help`;
+  const base = `${names.from} is at ${formatValue(line.name, line.fromValue, line.threshold)} too: the cause is probably shared — network, database, the app — and rolling back may not help`;
   return onSharedBreach === 'hold'
     ? `${base}. The plan holds instead of rolling back (onSharedBreach: "hold"); roll back by hand if ${names.to} is still to blame.`
     : `${base}. The plan rolls back all the same (onSharedBreach: "rollback").`;

@@ -150,7 +150,7 @@ function eventText(plan: Plan, e: RolloutEvent): string {
         ...judged(plan, e.line, TEXT),
       ].join('\n');
     case 'breach_recovered':
-      return `[alert] ${RED_LINE_LABELS[e.line.name]} recovered after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}).`;
+      return `[alert] ${RED_LINE_LABELS[e.line.name]} recovered after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value, e.line.threshold)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}).`;
     case 'auto_rollback':
       return [
         e.shadow
