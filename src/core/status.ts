@@ -9,7 +9,7 @@ import { allowedNow, isActiveStage, soakLeftMs } from './state-machine.ts';
 import type { HealthReading } from './health.ts';
 import type { StageVerdicts } from './judge.ts';
 
-export interface StatusLine {
+interface StatusLine {
   evaluation: LineEvaluation;
   /** How long the breach has held, and the red line's `for`. */
   heldMs: number | null;

@@ -1,7 +1,6 @@
 import type { Plan, RedLineName, Weights } from '../plan/plan.ts';
 import { durationLabel, formatDuration } from '../plan/duration.ts';
 import { RED_LINE_LABELS, type LineEvaluation } from '../core/red-lines.ts';
-import type { StatusLine } from '../core/status.ts';
 import { weightsSummary } from '../core/weights.ts';
 
 /** Words and numbers shared by the text and the Block Kit renderers, so both say the same thing. */
@@ -53,19 +52,38 @@ export const money = (v: number | null) => (v === null ? '—' : `$${v.toFixed(4
 
 const stateWord = (line: LineEvaluation) => ({ ok: 'ok', breach: 'BREACH', no_data: 'no data', error: 'ERROR' })[line.state];
 
-/** "p95 latency 8.41 s (red line ≥ 8.00 s, 5m window, n=312): BREACH for 3m of 5m". */
-export function lineSummary(plan: Plan, line: LineEvaluation, held?: { heldMs: number | null; forMs: number }): string {
-  const label = RED_LINE_LABELS[line.name];
-  const value = formatValue(line.name, line.value, line.threshold);
+/** "1,234": sample sizes read at a glance. */
+export const count = (n: number) => n.toLocaleString('en-US');
+
+/** "ok", "BREACH for 3m of 5m", "no data (0 Runware requests in the window, …)". */
+export function lineState(line: LineEvaluation, held?: { heldMs: number | null; forMs: number }): string {
   let state = stateWord(line);
   if (line.state === 'breach' && held?.heldMs != null) state = `BREACH for ${formatDuration(held.heldMs)} of ${durationLabel(held.forMs)}`;
   if (line.state === 'no_data' || line.state === 'error') state += line.reason ? ` (${line.reason})` : '';
-  const cost = line.cost ? `, ${plan.providerNames[plan.to]} ${money(line.cost.candidate)} vs baseline ${money(line.cost.baseline)}` : '';
-  const skipped = line.skipped ? `, ${line.skipped} unusable skipped` : '';
-  return `${label} ${value} (red line ${formatThreshold(line.name, line.threshold)}, ${durationLabel(line.windowMs)} window, n=${line.samples}${skipped}${cost}): ${state}`;
+  return state;
 }
 
-export const statusLineSummary = (plan: Plan, l: StatusLine) => lineSummary(plan, l.evaluation, { heldMs: l.heldMs, forMs: l.forMs });
+/**
+ * "failure rate 3.23% (red line > 2.00%, 1m window, n=341; FAL 0.48%, n=3,069): BREACH for 3m of 5m",
+ * the one-line form alerts and approval requests use; status, the checklist and reports show a table.
+ */
+export function lineSummary(plan: Plan, line: LineEvaluation, held?: { heldMs: number | null; forMs: number }): string {
+  const label = RED_LINE_LABELS[line.name];
+  const value = formatValue(line.name, line.value, line.threshold);
+  const cost = line.cost ? `, ${plan.providerNames[plan.to]} ${money(line.cost.candidate)} vs baseline ${money(line.cost.baseline)}` : '';
+  const skipped = line.skipped ? `, ${line.skipped} unusable skipped` : '';
+  const from =
+    line.fromValue !== null && line.fromSamples !== undefined
+      ? `; ${plan.providerNames[plan.from]} ${formatValue(line.name, line.fromValue, line.threshold)}, n=${count(line.fromSamples)}`
+      : '';
+  return `${label} ${value} (red line ${formatThreshold(line.name, line.threshold)}, ${durationLabel(line.windowMs)} window, n=${count(line.samples)}${skipped}${cost}${from}): ${lineState(line, held)}`;
+}
+
+/** A report's change since the last one: "+0.10%", "−0.25 s", "+0.02×"; '' without a previous report. */
+export function sinceLast(name: RedLineName, delta: number | null | undefined): string {
+  if (delta === null || delta === undefined) return '';
+  return `${delta >= 0 ? '+' : '−'}${formatValue(name, Math.abs(delta)).replace('× baseline', '×')}`;
+}
 
 export function lineIcon(line: LineEvaluation): string {
   return { ok: '✅', breach: '🔴', no_data: '⚪', error: '⚠️' }[line.state];

@@ -5,7 +5,9 @@ import { RED_LINE_LABELS, type LineEvaluation } from '../../core/red-lines.ts';
 import { judged, versusSummary, type Dress } from '../compare.ts';
 import { reportDeltas } from '../../core/report.ts';
 import { renderEvent } from '../text.ts';
-import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, weightsLine } from '../format.ts';
+import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, sinceLast, weightsLine } from '../format.ts';
+import { redLineRows } from '../red-line-table.ts';
+import { redLineSections } from './red-lines.ts';
 import { rollbackButton } from './controls.ts';
 import { actions, context, esc, hhmm, hhmmss, section, upper, who } from './common.ts';
 import { fitMessage, type Message } from './limits.ts';
@@ -130,11 +132,13 @@ function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
   const split = Object.entries(e.current.split.shares)
     .map(([p, v]) => `${plan.providerNames[p] ?? p} ${percent(v)}`)
     .join(' / ');
-  const lines = e.current.lines.map((l) => {
-    const d = deltas[l.name];
-    const delta = d === null ? '' : ` · ${d >= 0 ? '+' : ''}${formatValue(l.name, d).replace('× baseline', '×')} since last`;
-    const from = l.fromValue !== null ? ` · ${plan.providerNames[plan.from]} ${formatValue(l.name, l.fromValue)}` : '';
-    return `${lineIcon(l)} ${esc(lineSummary(plan, l))}${delta}${from}`;
+  const rows = redLineRows(
+    plan,
+    e.current.lines.map((evaluation) => ({ evaluation })),
+  );
+  const extras = e.current.lines.map((l) => {
+    const d = sinceLast(l.name, deltas[l.name]);
+    return d ? `${d} since last` : '';
   });
   return fitMessage({
     text,
@@ -142,7 +146,7 @@ function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
       section(
         `:bar_chart: *${upper(e.stage)} report* ${hhmm(e.at)} · split ${split || 'no traffic'} (n=${e.current.split.total}, ${durationLabel(e.current.split.windowMs)})`,
       ),
-      section(lines.join('\n')),
+      ...redLineSections(plan, rows, extras),
       ...[versusSummary(plan, e.current.lines)].filter((t) => t !== null).map((t) => context(esc(t))),
     ],
   });
