@@ -1,3 +1,4 @@
+import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { Plan, Stage } from '../plan/plan.ts';
 import { durationLabel, formatDuration } from '../plan/duration.ts';
 import { healthConfirms, healthSummary, providersOk } from '../core/health.ts';
@@ -37,7 +38,7 @@ export const ITEM_ICON: Record<ItemState, string> = { done: '✅', waiting: '⏳
 
 export function checklistItems(plan: Plan, stage: Stage, startedAt: Date, s: StatusView, tracking: ChecklistTracking): ChecklistResult {
   const now = s.at;
-  const elapsed = now.getTime() - startedAt.getTime();
+  const elapsed = differenceInMilliseconds(now, startedAt);
   const items: ChecklistItem[] = [];
   const next = { ...tracking };
 

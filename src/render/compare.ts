@@ -1,3 +1,6 @@
+import { addMilliseconds } from 'date-fns/addMilliseconds';
+import { addMinutes } from 'date-fns/addMinutes';
+import { differenceInMinutes } from 'date-fns/differenceInMinutes';
 import type { Plan } from '../plan/plan.ts';
 import type { LineEvaluation } from '../core/red-lines.ts';
 import type { StageVerdicts } from '../core/judge.ts';
@@ -95,24 +98,26 @@ function tooFewText(r: SequentialResult, metric: Metric, names: Names, ctx: Verd
   const need = ctx.minSamples ? `each needs ${ctx.minSamples.toLocaleString('en-US')}` : 'each needs the minimum';
   const c = ctx.counted;
   if (!c) return `${head}: too few requests counted yet (${r.runwareSamples} ${names.to}, ${r.falSamples} ${names.from}; ${need})`;
-  const from = Date.parse(c.from);
-  const through = Date.parse(c.through);
-  const minutes = Math.round((through - from) / MINUTE);
-  const settle = formatDuration(c.settleMs);
-  let when: number | null = null;
+  const from = new Date(c.from);
+  const through = new Date(c.through);
+  const minutes = differenceInMinutes(through, from);
+  const settled = (end: Date) => addMilliseconds(end, c.settleMs);
+  let when: Date | null = null;
   if (minutes > 0 && r.moreRunware !== null && ctx.runwarePerMinute)
-    when = through + Math.max(1, Math.ceil(r.moreRunware / ctx.runwarePerMinute)) * MINUTE + c.settleMs;
+    when = settled(addMinutes(through, Math.max(1, Math.ceil(r.moreRunware / ctx.runwarePerMinute))));
   else if (minutes === 0 && ctx.minSamples && ctx.live && ctx.live.to > 0 && ctx.live.from > 0)
-    when = from + Math.max(1, Math.ceil(ctx.minSamples / Math.min(ctx.live.to, ctx.live.from))) * MINUTE + c.settleMs;
+    when = settled(addMinutes(from, Math.max(1, Math.ceil(ctx.minSamples / Math.min(ctx.live.to, ctx.live.from)))));
   const enough = when === null ? '' : `; enough at about ${clock(when)}`;
-  if (minutes === 0)
-    return `${head}: nothing counted yet. It counts this stage's whole minutes, each ${settle} after it ends: the first (${clock(from, false)}–${clock(from + MINUTE)}) counts at ${clock(from + MINUTE + c.settleMs)}; ${need}${enough}`;
+  if (minutes === 0) {
+    const first = addMinutes(from, 1);
+    return `${head}: nothing counted yet. It counts this stage's whole minutes, each ${formatDuration(c.settleMs)} after it ends: the first (${clock(from, false)}–${clock(first)}) counts at ${clock(settled(first))}; ${need}${enough}`;
+  }
   const more = r.moreRunware ? `; about ${plural(r.moreRunware, `more ${names.to} request`)}` : '';
   return `${head}: too few requests yet, ${r.runwareSamples.toLocaleString('en-US')} ${names.to} and ${r.falSamples.toLocaleString('en-US')} ${names.from} in the ${plural(minutes, 'settled minute')} of this stage (${clock(from, false)}–${clock(through)}); ${need}${more}${enough}`;
 }
 
-/** "10:04 UTC", or "10:04" for the start of a range. */
-const clock = (ms: number, zone = true) => `${new Date(ms).toISOString().slice(11, 16)}${zone ? ' UTC' : ''}`;
+/** "10:04 UTC", or "10:04" for the start of a range (UTC from the ISO form: date-fns formats in local time). */
+const clock = (at: Date, zone = true) => `${at.toISOString().slice(11, 16)}${zone ? ' UTC' : ''}`;
 
 /**
  * The checklist's sentence for the sequential comparison:

@@ -91,6 +91,7 @@ export function lineIcon(line: LineEvaluation): string {
 
 export const weightsLine = (plan: Plan, w: Weights) => weightsSummary(plan, w);
 
+/** "2026-11-28 10:00 UTC", from the ISO form: date-fns's format() prints local time, and UTC would need another package. */
 export function utc(at: Date | string): string {
   const d = typeof at === 'string' ? new Date(at) : at;
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;

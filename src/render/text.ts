@@ -1,3 +1,4 @@
+import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { Plan } from '../plan/plan.ts';
 import { durationLabel, formatDuration } from '../plan/duration.ts';
 import type { RolloutEvent } from '../core/events.ts';
@@ -151,7 +152,7 @@ function eventText(plan: Plan, e: RolloutEvent): string {
         ...judged(plan, e.line, TEXT),
       ].join('\n');
     case 'breach_recovered':
-      return `[alert] ${RED_LINE_LABELS[e.line.name]} recovered after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value, e.line.threshold)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}).`;
+      return `[alert] ${RED_LINE_LABELS[e.line.name]} recovered after ${formatDuration(differenceInMilliseconds(e.at, e.breachSince))}: ${formatValue(e.line.name, e.line.value, e.line.threshold)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}).`;
     case 'auto_rollback':
       return [
         e.shadow

@@ -1,3 +1,5 @@
+import { addMilliseconds } from 'date-fns/addMilliseconds';
+import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { Plan, RedLineName } from '../../plan/plan.ts';
 import { durationLabel, formatDuration } from '../../plan/duration.ts';
 import type { RolloutEvent } from '../../core/events.ts';
@@ -37,7 +39,7 @@ export function eventMessage(
   const msg = (...blocks: Message['blocks']) => fitMessage({ text, blocks: note ? [...blocks, context(`:ghost: ${note}`)] : blocks });
   switch (e.kind) {
     case 'breach_started': {
-      const deadline = new Date(Date.parse(e.at) + e.forMs);
+      const deadline = addMilliseconds(e.at, e.forMs);
       const act = e.shadow
         ? '_Shadow mode: no automatic rollback; this is an alert only._'
         : `Auto-rollback in *${durationLabel(e.forMs)}* (at ${hhmmss(deadline)}) if it holds for the whole time.`;
@@ -60,7 +62,7 @@ export function eventMessage(
     case 'breach_recovered':
       return msg(
         section(
-          `:large_green_circle: *${RED_LINE_LABELS[e.line.name]} recovered* at ${upper(e.stage)} after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value, e.line.threshold)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}, n=${e.line.samples}).`,
+          `:large_green_circle: *${RED_LINE_LABELS[e.line.name]} recovered* at ${upper(e.stage)} after ${formatDuration(differenceInMilliseconds(e.at, e.breachSince))}: ${formatValue(e.line.name, e.line.value, e.line.threshold)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}, n=${e.line.samples}).`,
         ),
       );
     case 'auto_rollback': {
