@@ -14,6 +14,8 @@ export default defineConfig({
     maxWorkers: 4,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // Each Slack listener called as Bolt calls it, Slack's servers intercepted by nock, the engine on PGlite.
+      { test: { name: 'listeners', include: ['test/listeners/**/*.test.ts'], env: { TEST_DB_KIND: 'pglite' }, ...slow } },
       { test: { name: 'pglite', include: ['test/integration/**/*.test.ts'], env: { TEST_DB_KIND: 'pglite' }, ...slow } },
       // `npm run demo` end to end: it brings its own in-memory PGlite, whatever the environment.
       { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], ...slow } },

@@ -37,7 +37,7 @@ import * as store from '../src/db/store.ts';
 import { keys, slackStore } from '../src/slack/store.ts';
 
 const env = (k: string, d: string) => process.env[k] ?? d;
-const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+export const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
 const SIZES = env('BENCH_DB_SIZES', '1,10')
   .split(',')
   .map(Number)
@@ -52,9 +52,9 @@ const RELOAD = env('BENCH_DB_RELOAD', '0') === '1';
  * cluster (pg_ctlcluster); it disturbs anything else using that server.
  */
 const COLD = env('BENCH_DB_COLD', '0') === '1';
-const END = new Date(env('BENCH_END', '2026-11-28T15:00:00Z'));
+export const END = new Date(env('BENCH_END', '2026-11-28T15:00:00Z'));
 const EVERY = 5_000;
-const BOT_ROLE = 'rollout_bot';
+export const BOT_ROLE = 'rollout_bot';
 
 const withUser = (url: string, user: string) => {
   const u = new URL(url);
@@ -63,7 +63,7 @@ const withUser = (url: string, user: string) => {
   return u.toString();
 };
 
-async function one<T = any>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function one<T = any>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
@@ -74,7 +74,7 @@ async function one<T = any>(url: string, sql: string, params: unknown[] = []): P
 }
 
 /** The database of one size, shaped like production: app tables by their owner, roles.sql, the bot's schema migrated by the bot's role. */
-async function prepare(millions: number): Promise<string> {
+export async function prepare(millions: number): Promise<string> {
   const name = `rollout_benchdb_${String(millions).replace('.', '_')}m`;
   const url = databaseUrl(base!, name);
   const exists = (await one(base!, 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length > 0;
@@ -121,11 +121,11 @@ interface Statement {
   read: number;
 }
 
-async function resetStats(url: string) {
+export async function resetStats(url: string) {
   await one(url, 'SELECT pg_stat_statements_reset()');
 }
 
-async function readStats(url: string): Promise<Statement[]> {
+export async function readStats(url: string): Promise<Statement[]> {
   const rows = await one(
     url,
     `
@@ -141,7 +141,7 @@ async function readStats(url: string): Promise<Statement[]> {
 const sink = { deliver: async () => {}, notice: async () => {} };
 
 /** One evaluation as the running bot does it: guard, checklist refresh's reads, outbox; a report on each quarter hour. */
-async function cycle(svc: RolloutService, clock: Clock): Promise<void> {
+export async function cycle(svc: RolloutService, clock: Clock): Promise<void> {
   const { db } = svc.deps;
   await guardCycle(svc);
   const run = await store.latestRun(db.pool);
@@ -161,7 +161,7 @@ function label(q: string): string {
   return s.length > 70 ? `${s.slice(0, 67)}…` : s;
 }
 
-function breakdown(stmts: Statement[], per: number): string {
+export function breakdown(stmts: Statement[], per: number): string {
   const total = stmts.reduce((a, s) => a + s.ms, 0);
   const groups = new Map<string, Statement>();
   for (const s of stmts) {
@@ -200,7 +200,7 @@ function breakdown(stmts: Statement[], per: number): string {
   );
 }
 
-async function openBot(url: string): Promise<Database> {
+export async function openBot(url: string): Promise<Database> {
   return openDatabase({ databaseUrl: withUser(url, BOT_ROLE) });
 }
 

@@ -27,6 +27,8 @@ import { guardCycle, guardWindows } from '../src/engine/guard.ts';
 import { backtest } from '../src/engine/backtest.ts';
 import type { RolloutService } from '../src/engine/service.ts';
 import { bucketQueries } from '../src/db/rolling-windows.ts';
+
+const floorMinute = (t: number) => Math.floor(t / 60_000) * 60_000;
 import {
   readRouteWindow,
   readVoucherWindow,
@@ -148,7 +150,7 @@ async function guardRun(svc: RolloutService, clock: Clock, n: number, warmup: nu
   }
   if (clock.t !== END.getTime()) throw new Error('guardRun: the clock did not end at the data end');
   const r = guardWindows(svc).lastRead;
-  const reads = `${r.minutes} whole min (${r.fineMinutes} per ms) in ${r.ranges} ranges`;
+  const reads = `${r.minutes} whole min (${r.fineMinutes} per ms) in ${r.ranges} ranges${r.incremental ? ' + rows arrived since the last read' : ', head read whole'}`;
   return { stats: stats(samples), coldMs, kind, reads };
 }
 
@@ -226,19 +228,22 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
         title: 'bot: voucher window 1 h (regenerate-voucher line)',
         plan: await explain(pool, VOUCHER_WINDOW_SQL, [new Date(END.getTime() - HOUR), END]),
       });
-      // What the guard's per-minute cache reads in a typical cycle at 30 s past a minute: one
-      // minute due for its 10 min re-read, and the tail (the last 2.5 min), latencies kept.
+      // What the guard's per-minute cache reads in a typical cycle at 30 s past a minute: the
+      // minute that just settled, read whole per ms, and the rows arrived in the last 5 s.
       const e = END.getTime() - 30_000;
+      const { rows: ids } = await pool.query(`SELECT (SELECT max(id) FROM analytics_logs WHERE created_at <= $1)::text AS w`, [
+        new Date(e - 5_000),
+      ]);
       const q = bucketQueries(plan, {
-        ranges: [
-          { lo: e - 30 * MIN + 30_000, hi: e - 29 * MIN + 30_000, inclusive: false },
-          { lo: e - 2 * MIN - 30_000, hi: e, inclusive: true },
-        ],
-        fine: [],
+        ranges: [{ lo: floorMinute(e - 2 * MIN - 30_000) - MIN, hi: floorMinute(e - 2 * MIN - 30_000), inclusive: false }],
+        fine: [floorMinute(e - 2 * MIN - 30_000) - MIN],
         latenciesFrom: e - 5 * MIN - 30_000,
+        from: e - HOUR,
+        upTo: e,
+        since: { route: ids[0].w, vouchers: ids[0].w, end: e - 5_000 },
       });
       explains.push({
-        title: 'guard: per-minute gen_route sums, one cycle (one re-read minute, tail)',
+        title: 'guard: per-minute gen_route sums, one cycle (the minute that settled, rows arrived in 5 s)',
         plan: await explain(pool, q.route.sql, q.route.params),
       });
       explains.push({ title: 'guard: per-minute voucher sums, one cycle', plan: await explain(pool, q.vouchers.sql, q.vouchers.params) });

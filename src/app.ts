@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { loadPlan, type Config } from './config.ts';
 import { parsePlan, PlanError, type Plan } from './plan/plan.ts';
@@ -45,11 +47,22 @@ export interface EngineOptions extends Pick<StartOptions, 'log' | 'now' | 'healt
    * with the run in progress rather than on the plan file of whoever runs it.
    */
   breakGlass?: boolean;
+  /**
+   * With breakGlass: the command only reads (status, history, backtest, chart), so a database the
+   * bot has never started on will do (a rehearsal): it reads analytics_logs and feature_flags only.
+   */
+  readOnly?: boolean;
 }
 
 /** Opens the database, migrates, and wires the engine; front ends attach to what it returns. */
 export async function openEngine(config: Config, opts: EngineOptions) {
   let plan = opts.breakGlass ? null : loadPlan(config.planPath);
+  let rehearsal = false;
+  if (opts.breakGlass && !config.databaseUrl && !existsSync(join(config.dataDir, 'pglite')))
+    // Opening it would create it: the CLI reads a database, it never makes one.
+    throw new StartupError(
+      `there is no database here: DATABASE_URL is not set and there is no embedded database in ${config.dataDir}. Set DATABASE_URL (to rehearse, production's read replica will do), or start the bot once (npm start) to make the embedded one.`,
+    );
   let db: Database;
   try {
     db = await openDatabase({ databaseUrl: config.databaseUrl, metricsDatabaseUrl: config.metricsDatabaseUrl, dataDir: config.dataDir });
@@ -68,8 +81,14 @@ export async function openEngine(config: Config, opts: EngineOptions) {
   if (opts.breakGlass) {
     try {
       const problem = await schemaProblem(db.pool);
-      if (problem) throw new StartupError(`${problem}. The CLI never migrates: start the bot once (npm start) to migrate, then try again.`);
-      plan = await runPlan(db, config, opts.log);
+      rehearsal = !!problem?.absent && !!opts.readOnly;
+      if (problem && !rehearsal)
+        throw new StartupError(`${problem.message}. The CLI never migrates: start the bot once (npm start) to migrate, then try again.`);
+      if (rehearsal)
+        opts.log.warn(
+          'no run yet here: this database has no rollout schema (the bot has never started on it); reading analytics_logs and feature_flags only, with the local plan',
+        );
+      else plan = await runPlan(db, config, opts.log);
     } catch (err) {
       await db.close();
       throw err instanceof StartupError || err instanceof PlanError
@@ -101,7 +120,12 @@ export async function openEngine(config: Config, opts: EngineOptions) {
     access: adminList(config.admins),
     health: opts.health ?? healthEndpoint(plan, config.healthUrl),
     charts: chartPng,
+    rehearsal,
+    log: opts.log,
   });
+  // Says at start if this replica's plan differs from the run in progress's (which it then follows).
+  if (!opts.breakGlass)
+    await service.followRun().catch((err) => opts.log.warn(`could not read the plan of the run in progress: ${describeError(err)}`));
   return { plan, db, service };
 }
 
@@ -127,7 +151,7 @@ async function runPlan(db: Database, config: Config, log: Logger): Promise<Plan 
 export async function startConsoleBot(config: Config, opts: StartOptions): Promise<Bot> {
   const { plan, db, service } = await openEngine(config, opts);
   const output = opts.output ?? process.stdout;
-  const sink: EventSink = consoleSink(plan, output);
+  const sink: EventSink = consoleSink(() => service.plan, output);
   const metrics = rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
   const scheduler: Scheduler = new Scheduler({
     service,

@@ -8,11 +8,11 @@ import { localActor } from '../engine/access.ts';
 import { renderEvent, renderOutcome } from '../render/text.ts';
 import type { RolloutMetrics } from './metrics.ts';
 
-/** The console front end: prints events as they are delivered. */
-export function consoleSink(plan: Plan, out: Writable): EventSink {
+/** The console front end: prints events as they are delivered, in the words of the plan in force. */
+export function consoleSink(plan: () => Plan, out: Writable): EventSink {
   return {
     async deliver(event) {
-      out.write(`${renderEvent(plan, event)}\n`);
+      out.write(`${renderEvent(plan(), event)}\n`);
     },
     async notice(text) {
       out.write(`[notice] ${text}\n`);

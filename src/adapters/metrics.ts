@@ -36,7 +36,6 @@ const LINE_STATES = ['ok', 'breach', 'no_data', 'error'] as const;
 
 export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   const { service } = opts;
-  const plan = service.plan;
   const registry = new Registry();
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const reg = [registry];
@@ -132,6 +131,17 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   const outboxAge = new Gauge({
     name: 'rollout_outbox_oldest_age_seconds',
     help: 'Age of the oldest undelivered event (0 when none)',
+    registers: reg,
+  });
+  const planDiffers = new Gauge({
+    name: 'rollout_plan_differs',
+    help: "1 when this replica's ROLLOUT_PLAN differs from the plan stored with the run in progress, which it follows until the run ends; 0 otherwise",
+    registers: reg,
+  });
+  const planInfo = new Gauge({
+    name: 'rollout_plan_info',
+    help: 'Always 1; followed="run" when this replica follows the run\'s stored plan because its own differs (run and differing say which run and which keys), followed="own" otherwise',
+    labelNames: ['followed', 'run', 'differing'],
     registers: reg,
   });
   const rollout = [
@@ -232,14 +242,14 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   let guardRanAt: number | null = null;
   const ranGuardRecently = () => {
     const age = service.deps.now().getTime() - (guardRanAt ?? Number.NaN);
-    return age >= 0 && age <= 2 * plan.evaluateEveryMs;
+    return age >= 0 && age <= 2 * service.plan.evaluateEveryMs;
   };
 
   async function readRollout(): Promise<void> {
     const now = service.deps.now();
-    const { run, flag, health, guard, outbox } = await service.reads.gauges();
+    const { run, flag, health, guard, outbox, plan } = await service.reads.gauges();
     clearRollout();
-    noteStage(run);
+    noteStage(plan, run);
     stageInfo.set({ stage: run?.state ?? 'idle', run: String(run?.id ?? 0) }, 1);
     if (run) stageStarted.set(Math.floor((run.endedAt ?? run.stageStartedAt).getTime() / 1000));
     if (flag.kind !== 'malformed') for (const [p, w] of Object.entries(flag.weights)) weight.set({ provider: p, source: 'flag' }, w);
@@ -270,7 +280,7 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   }
 
   /** A stage's time is known when the leader sees the run move on (at the next scrape). */
-  function noteStage(run: RunView | null): void {
+  function noteStage(plan: Plan, run: RunView | null): void {
     if (!run) return;
     if (seen && seen.runId === run.id && seen.state !== run.state && isActiveStage(plan, seen.state)) {
       const ended = run.endedAt ?? run.stageStartedAt;
@@ -334,6 +344,16 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
     async scrape() {
       const leading = opts.isLeader() || ranGuardRecently();
       leader.set(leading ? 1 : 0);
+      // Every replica, standbys too: it is about this replica's own plan (followed at each tick).
+      const followed = service.deps.plans.state;
+      planDiffers.set(followed.runId === null ? 0 : 1);
+      planInfo.reset();
+      planInfo.set(
+        followed.runId === null
+          ? { followed: 'own', run: '', differing: '' }
+          : { followed: 'run', run: String(followed.runId), differing: followed.differing.join(',') },
+        1,
+      );
       if (leading) {
         try {
           await readRollout();

@@ -1,4 +1,6 @@
-import { ConfigError, loadConfig } from '../config.ts';
+import { ConfigError, loadConfig, loadPlan } from '../config.ts';
+import { isReadOnly, parseCommand, usage } from '../core/commands.ts';
+import type { Outcome } from '../core/outcomes.ts';
 import { PlanError } from '../plan/plan.ts';
 import { openEngine, StartupError } from '../app.ts';
 import { stderrLogger } from '../log.ts';
@@ -18,7 +20,9 @@ Who you are: the OS user and host, recorded in every audit row. --as (or ROLLOUT
 someone else only in trial mode (no ROLLOUT_ADMINS); with ROLLOUT_ADMINS set it is recorded,
 never trusted, and approvals belong in Slack. status, history, rollback and backtest always work.
 It never migrates, and acts on the plan stored with the run in progress. Alerts it causes are
-queued in the database and posted by the running bot.`;
+queued in the database and posted by the running bot. Rehearsing: status, history, backtest and
+chart also work where the bot has never run (production's read replica; SELECT on analytics_logs
+and feature_flags is enough).`;
 
 /** Turns argv into the command text the core parses, so the CLI has no grammar of its own. */
 export function argvToCommand(argv: string[]): { text: string; as: string | null } {
@@ -43,8 +47,23 @@ async function main(): Promise<number> {
   }
   const config = loadConfig(process.env);
   const { text, as } = argvToCommand(argv);
-  // Break-glass: no migrations, the run's own plan; only warnings reach stderr.
-  const { service, db } = await openEngine(config, { log: stderrLogger('warn', 'text'), breakGlass: true });
+  // help and a mistyped command need no database: answered from the local plan, before connecting.
+  const parsed = parseCommand(loadPlan(config.planPath), text);
+  if (!parsed.ok || parsed.command.kind === 'help') {
+    const plan = loadPlan(config.planPath);
+    const outcome: Outcome = parsed.ok
+      ? { kind: 'help', lines: usage(plan) }
+      : { kind: 'usage', problem: parsed.problem, lines: usage(plan) };
+    process.stdout.write(`${renderOutcome(plan, outcome)}\n`);
+    return parsed.ok ? 0 : 2;
+  }
+  // Break-glass: no migrations, the run's own plan; only warnings reach stderr. A command that
+  // only reads also works where the bot has never run (a rehearsal on production's replica).
+  const { service, db } = await openEngine(config, {
+    log: stderrLogger('warn', 'text'),
+    breakGlass: true,
+    readOnly: isReadOnly(parsed.command),
+  });
   try {
     const progress = (done: number, total: number) => process.stderr.write(`backtest: ${done} of ${total} chunks of history read\n`);
     const reply = await service.handle(text, localActor('cli', config.origin, as ?? config.localUser), { progress });

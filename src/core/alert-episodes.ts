@@ -6,7 +6,7 @@ import type { RedLineName } from '../plan/plan.ts';
  * breach is a channel message (the episode's parent), and every later breach or recovery of the
  * same red line that comes within the window of the episode's previous one joins its thread.
  */
-const EPISODE_WINDOW_MS = 30 * 60_000;
+export const EPISODE_WINDOW_MS = 30 * 60_000;
 
 export interface AlertEpisode {
   runId: number;

@@ -1,5 +1,7 @@
 import type { Plan, RedLineName } from '../plan/plan.ts';
 import { RED_LINES } from '../plan/plan.ts';
+import { formatDuration } from '../plan/duration.ts';
+import type { AlertEpisode } from './alert-episodes.ts';
 import { bucketMs } from './backtest.ts';
 import type { RolloutEvent } from './events.ts';
 import { weightsSummary } from './weights.ts';
@@ -88,6 +90,21 @@ export function chartRequestFor(plan: Plan, event: RolloutEvent, started: Starte
     default:
       return null;
   }
+}
+
+/**
+ * One chart for a whole breach episode (a red line flapping at its threshold), drawn when the
+ * episode ends: from the lead before its first breach to its last breach or recovery, or to the
+ * rollback that ended it. It replaces the chart of the episode's first breach, under its parent.
+ */
+export function episodeChartRequest(plan: Plan, e: AlertEpisode): ChartRequest {
+  const step = bucketMs(plan);
+  const first = Date.parse(e.firstBreachAt);
+  const end = Date.parse(e.rolledBackAt ?? e.lastEventAt);
+  const times = e.breaches === 1 ? 'once' : `${e.breaches} times in ${formatDuration(end - first)}`;
+  const what = `${e.stage.toUpperCase()}: breached ${times}${e.rolledBackAt ? ', then rolled back' : ''}`;
+  const rolledBackAt = e.rolledBackAt ? Date.parse(e.rolledBackAt) : null;
+  return alert(plan, e.runId, e.line, first, first, rolledBackAt, what, Math.ceil(end / step) * step + step);
 }
 
 /**

@@ -15,6 +15,14 @@ export type Command =
   | { kind: 'backtest'; sinceMs: number }
   | { kind: 'chart'; sinceMs: number | null; out: string | null };
 
+/**
+ * Commands that only read: the CLI runs them on a database the bot has never started on (a
+ * rehearsal on production's read replica), where there is no run, no request and no audit yet.
+ */
+export function isReadOnly(command: Command): boolean {
+  return ['status', 'help', 'history', 'backtest', 'chart'].includes(command.kind);
+}
+
 export type Parsed = { ok: true; command: Command } | { ok: false; problem: string };
 
 const MAX_COMMAND_LENGTH = 500;

@@ -70,6 +70,16 @@ export type RolloutEvent =
   | { kind: 'guard_error'; runId: number; stage: string; message: string; at: string }
   | { kind: 'guard_recovered'; runId: number; stage: string; at: string }
   | { kind: 'completed'; runId: number; by: string; at: string }
+  | {
+      kind: 'plan_differs';
+      runId: number;
+      stage: string;
+      /** Where the replica runs (host and pid), so people know which one to fix. */
+      replica: string;
+      /** Each differing key: the run's value and the replica's own (ROLLOUT_PLAN's). */
+      differences: { key: string; run: unknown; replica: unknown }[];
+      at: string;
+    }
   | { kind: 'report'; runId: number; stage: string; current: ReportSnapshot; previous: ReportSnapshot | null; at: string };
 
 export type RequestJson = Omit<RequestView, 'requestedAt' | 'decidedAt'> & { requestedAt: string; decidedAt: string | null };

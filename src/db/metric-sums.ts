@@ -115,6 +115,8 @@ export interface BucketSqlOptions {
   latenciesFrom?: string;
   /** Parameter holding the p95 threshold: the counts that decide p95 ≥ threshold (the backtest). */
   threshold?: string;
+  /** Every bucket with its latencies (float8[]) and the largest id read (text): the live cache's incremental read. */
+  incremental?: boolean;
 }
 
 /**
@@ -126,6 +128,7 @@ export interface BucketSqlOptions {
 export function routeBucketsSql(o: BucketSqlOptions): string {
   const cols = (latencies: boolean) => [
     latencies ? 'array_agg(lat::float8) FILTER (WHERE lat IS NOT NULL) AS latencies' : 'NULL::float8[] AS latencies',
+    ...(o.incremental ? ['max(id)::text AS max_id'] : []),
     ...(o.threshold
       ? [
           `count(*) FILTER (WHERE lat >= ${o.threshold})::int AS latency_at_or_above`,
@@ -137,6 +140,7 @@ export function routeBucketsSql(o: BucketSqlOptions): string {
   const extra: [string, string][] = [
     [o.bucket, 'bucket'],
     [o.part, 'part'],
+    ...(o.incremental ? ([['id', 'id']] as [string, string][]) : []),
   ];
   const branch = (where: string, latencies: boolean) => `
 SELECT bucket, part, provider,${ROUTE_COUNTS},
@@ -144,6 +148,7 @@ SELECT bucket, part, provider,${ROUTE_COUNTS},
        ${cols(latencies).join(',\n       ')}
 FROM ${routeRows(where, o.latMax, o.costMax, extra)}
 GROUP BY bucket, part, provider`;
+  if (o.incremental) return branch(o.where, true);
   if (!o.latenciesFrom) return branch(o.where, false);
   return `${branch(`${o.where} AND created_at < ${o.latenciesFrom}`, false)}
 UNION ALL${branch(`${o.where} AND created_at >= ${o.latenciesFrom}`, true)}`;
@@ -153,12 +158,19 @@ UNION ALL${branch(`${o.where} AND created_at >= ${o.latenciesFrom}`, true)}`;
  * Regenerate vouchers and gen_ok per bucket and part. `types` narrows the read: gen_ok alone
  * touches no event_data, so on all-visible history it is counted from the index alone.
  */
-export function voucherBucketsSql(o: { bucket: string; part: string; where: string; types?: ('voucher_issued' | 'gen_ok')[] }): string {
+export function voucherBucketsSql(o: {
+  bucket: string;
+  part: string;
+  where: string;
+  types?: ('voucher_issued' | 'gen_ok')[];
+  /** Also the largest id read (text): the live cache's incremental read. */
+  incremental?: boolean;
+}): string {
   const types = o.types ?? ['voucher_issued', 'gen_ok'];
   return `
 SELECT ${o.bucket} AS bucket, ${o.part} AS part,
        ${types.includes('voucher_issued') ? `count(*) FILTER (WHERE ${IS_REGENERATE_VOUCHER})` : '0'}::int AS vouchers,
-       ${types.includes('gen_ok') ? `count(*) FILTER (WHERE ${IS_GEN_OK})` : '0'}::int AS gen_ok
+       ${types.includes('gen_ok') ? `count(*) FILTER (WHERE ${IS_GEN_OK})` : '0'}::int AS gen_ok${o.incremental ? ',\n       max(id)::text AS max_id' : ''}
 FROM analytics_logs
 WHERE event_type IN (${types.map((t) => `'${t}'`).join(', ')}) AND ${o.where}${types.includes('gen_ok') ? '' : ` AND event_data->>'reason' = 'regenerate'`}
 GROUP BY 1, 2`;

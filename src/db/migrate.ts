@@ -184,20 +184,28 @@ async function analyticsIndex(client: pg.PoolClient, options: MigrationOptions):
   return 'built';
 }
 
+/** absent: the bot has never started on this database (read-only commands still work there). */
+export interface SchemaProblem {
+  absent: boolean;
+  message: string;
+}
+
 /**
  * Why this database cannot serve this version of the bot without migrating first, or null. For
  * the break-glass CLI, which never migrates: as the least-privilege role it could not build an
  * index, and as the owner it would wait behind one. The analytics index is not required (a DBA
  * may own it, or ROLLOUT_CREATE_INDEX=false).
  */
-export async function schemaProblem(pool: Pick<pg.Pool, 'query'>): Promise<string | null> {
+export async function schemaProblem(pool: Pick<pg.Pool, 'query'>): Promise<SchemaProblem | null> {
   const { rows: schema } = await pool.query(`SELECT to_regclass('rollout.migrations') IS NOT NULL AS ok`);
-  if (!schema[0].ok) return 'the database has no rollout schema yet';
+  if (!schema[0].ok) return { absent: true, message: 'the database has no rollout schema yet' };
   const done = new Set((await pool.query<{ name: string }>('SELECT name FROM rollout.migrations')).rows.map((r) => r.name));
   const missing = migrationFiles()
     .filter((m) => !m.name.includes('analytics_index') && !done.has(m.name))
     .map((m) => m.name);
-  return missing.length ? `the rollout schema is older than this version (missing ${missing.join(', ')})` : null;
+  return missing.length
+    ? { absent: false, message: `the rollout schema is older than this version (missing ${missing.join(', ')})` }
+    : null;
 }
 
 async function allExist(client: pg.PoolClient, tables: string[]): Promise<boolean> {

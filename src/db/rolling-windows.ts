@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { QueryResultRow } from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import type { MetricsSnapshot, ProviderStats, RouteWindow, VoucherWindow } from '../core/metrics.ts';
 import { addProviderSums, emptyProviderSums, type JudgeInputs, type StageProviderSums } from '../core/judge.ts';
@@ -22,122 +23,179 @@ import {
 /*
  * The process's one cache of per-minute sums, from which every window of every reader is built
  * (the guard's 5 min, 10 min and 1 h windows, status, reports), so an evaluation reads only the
- * rows that are new or due, once, in two queries (gen_route; gen_ok + vouchers) — not one query
- * per window.
+ * rows that arrived since the last one, in two statements (gen_route; gen_ok + vouchers) — not
+ * one query per window, and not the same rows again.
  *
  * Minutes are [m, m + 1 min) from the epoch (date_bin through the (event_type, created_at)
- * index). A window [end − w, end] (metric-sums.ts: both ends included) is:
- *   - the head: the rows of minute floor(end − w) at or after end − w. For the longest window
- *     (1 h) it is read directly at every evaluation. A shorter window's head falls in a minute
- *     the cache holds whole for the longer windows: that minute is read once more per
- *     millisecond ("fine" parts) when it becomes a head, and the head then slides through it for
- *     a minute without another read (its rows are the same read as the longer windows' minute,
- *     so the windows never disagree about a minute's rows);
- *   - whole cached minutes up to the one that began SETTLE (2 min) before the end;
- *   - the tail: [that minute, end], re-read at every evaluation, so rows logged up to 2 min
- *     late are counted.
- * Cached minutes are re-read at most REFRESH (10 min, plus one evaluation interval) after their
- * last read, spread over the cycles so none pays for a whole re-read. The p95 window's minutes
- * also keep their latencies (float8, as PERCENTILE_CONT reads them), so p95 is computed exactly
- * in JS (metric-sums.ts percentileCont95) without re-reading 5 minutes.
+ * index). A window [end − w, end] (metric-sums.ts: both ends included) is whole minutes plus its
+ * head, the rows at or after end − w of the minute it starts in; that minute's sums are kept per
+ * millisecond ("fine" parts) while some window's head is in it, so a head slides through the
+ * minute without another read.
+ *
+ * Two kinds of minute:
+ *   - settled: it ended SETTLE (2 min) or more before the end. Read once, whole, by created_at,
+ *     when it settles (a "settle read"), and never again in this process — except once more per
+ *     millisecond when the longest window's head reaches it (the 1 h head), or for its latencies
+ *     if it enters the p95 window without them;
+ *   - the head: the minutes since then. Each read adds only the rows that arrived since the last
+ *     read: `id > W OR created_at > E` (within the window: partitions prune), where W is the largest id and
+ *     E the end of the last read. The two branches are the primary key's index (rows inserted
+ *     since) and the guard's index (rows whose time has come since, e.g. logged ahead of the
+ *     clock); a row is counted once because the rows already counted are exactly those with
+ *     id ≤ W and created_at ≤ E. A late row (created_at in the past, inserted after the last
+ *     read) has a larger id and is added to its minute, settled or not.
+ * What id order cannot see: a row whose transaction took its id before the last read and
+ * committed after it (a smaller id than W). The settle read replaces the minute's incremental
+ * sums with the whole minute, so such a row is counted at the latest SETTLE after its minute
+ * ends; one committed later still (a transaction open for minutes) is missing from this process's
+ * windows until its minute leaves them. Each read is one statement per event family, so the
+ * whole-minute and incremental branches see one snapshot: nothing counted twice.
+ *
+ * Without an index whose first column is `id` (checked once, in the catalog), the head is read
+ * whole at every evaluation instead (correct, dearer). So is it after a gap longer than SETTLE,
+ * the clock going back, or at the first read of a new process (a restart, a replica that becomes
+ * leader): the head minutes are read whole and the watermark taken in the same statement.
+ * The p95 window's minutes also keep their latencies (float8, as PERCENTILE_CONT reads them), so
+ * p95 is computed exactly in JS (metric-sums.ts percentileCont95).
  *
  * The result is exact, the same numbers as the one-shot queries over the same rows (counts are
  * integers; cost sums exact decimals divided as AVG(numeric) divides; p95 as Postgres
- * interpolates): test/integration/rolling-windows.test.ts. The one difference, by design: a row
- * that becomes visible more than SETTLE after its created_at (a client-side timestamp, a long
- * transaction, a lagging replica) lands in a minute already cached, and is missing until that
- * minute is re-read (≤ 10 min).
+ * interpolates): test/integration/rolling-windows.test.ts. Memory is bounded by the longest
+ * window: its minutes' sums, per-ms parts only for the head minutes and the minutes the shorter
+ * windows' heads will pass, latencies only for the p95 window.
  *
- * Each process keeps its own cache (a new leader starts with one grouped read of the longest
- * window); reads through one instance are serialised. `latest` is the last snapshot built, which
- * the checklist refresh shows instead of reading the traffic split again.
+ * Each process keeps its own cache; reads through one instance are serialised. `latest` is the
+ * last snapshot built, which the checklist refresh shows instead of reading the traffic split
+ * again.
  */
 
 const MINUTE = 60_000;
 export const SETTLE_MS = 2 * MINUTE;
-export const REFRESH_MS = 10 * MINUTE;
 
 interface Minute {
   /** Whole-minute sums per provider (latencies included when `latencies`). */
   route: Map<string | null, RouteSums>;
   vouchers: VoucherSums;
-  /** Per-millisecond parts, for a minute that is some window's head; null otherwise. */
+  /** Per-millisecond parts, for a minute that is or will be some window's head; null otherwise. */
   fine: { route: [number, string | null, RouteSums][]; vouchers: [number, VoucherSums][] } | null;
   latencies: boolean;
-  fetchedAt: number;
+  /** Read whole after it settled; until then its sums are the head's incremental reads. */
+  settled: boolean;
 }
 
 const floorMin = (t: number) => Math.floor(t / MINUTE) * MINUTE;
 const emptyVouchers = (): VoucherSums => ({ vouchers: 0, genOk: 0 });
 const withoutLatencies = (s: RouteSums): RouteSums => (s.latencies ? { ...s, latencies: null } : s);
 
-/** `created_at` in any of the [lo, hi) or [lo, hi] ranges, as SQL with parameters from $first. */
-function rangesSql(ranges: { lo: number; hi: number; inclusive: boolean }[], first: number): { sql: string; params: Date[] } {
-  const params: Date[] = [];
-  const parts = ranges.map((r) => {
-    params.push(new Date(r.lo), new Date(r.hi));
-    const i = first + params.length - 2;
-    return `(created_at >= $${i} AND created_at ${r.inclusive ? '<=' : '<'} $${i + 1})`;
-  });
-  return { sql: parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`, params };
+/** Bind parameters, numbered as they are added. */
+function params() {
+  const list: unknown[] = [];
+  return { list, $: (v: unknown) => `$${list.push(v)}` };
+}
+
+/** `created_at` in any of the [lo, hi) or [lo, hi] ranges. */
+function rangesSql(ranges: ReadPlan['ranges'], $: (v: unknown) => string): string {
+  const parts = ranges.map((r) => `(created_at >= ${$(new Date(r.lo))} AND created_at ${r.inclusive ? '<=' : '<'} ${$(new Date(r.hi))})`);
+  return parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`;
 }
 
 const BUCKET = `date_bin('1 minute', created_at, 'epoch'::timestamptz)`;
+/** A row's millisecond (floor: a row at x.5 ms is at or after x ms). */
+const MS = 'floor(extract(epoch FROM created_at) * 1000)::int8';
 /**
- * Rows of the listed minutes come back per millisecond (floor: a row at x.5 ms is at or after
- * x ms). Plain range tests on created_at, and no per-row work at all when there are none.
+ * Rows of the listed minutes come back per millisecond. Plain range tests on created_at, and no
+ * per-row work at all when there are none.
  */
-function partSql(fine: number[], first: number): { sql: string; params: Date[] } {
-  if (!fine.length) return { sql: 'NULL::int8', params: [] };
-  const params = fine.flatMap((m) => [new Date(m), new Date(m + MINUTE)]);
-  const test = fine.map((_, i) => `(created_at >= $${first + 2 * i} AND created_at < $${first + 2 * i + 1})`).join(' OR ');
-  return { sql: `CASE WHEN ${test} THEN floor(extract(epoch FROM created_at) * 1000)::int8 END`, params };
+function partSql(fine: number[], $: (v: unknown) => string): string {
+  if (!fine.length) return 'NULL::int8';
+  const test = fine.map((m) => `(created_at >= ${$(new Date(m))} AND created_at < ${$(new Date(m + MINUTE))})`).join(' OR ');
+  return `CASE WHEN ${test} THEN ${MS} END`;
 }
 
 export interface ReadPlan {
+  /** Whole minutes (settle reads, head re-reads) and, when the head is read whole, [its first minute, end]. */
   ranges: { lo: number; hi: number; inclusive: boolean }[];
+  /** Minutes of `ranges` to return per millisecond. */
   fine: number[];
   latenciesFrom: number;
+  /** The window read: [from, upTo]. */
+  from: number;
+  upTo: number;
+  /** The rows that arrived since the last read (ids as text), or null: take the watermark instead. */
+  since: { route: string; vouchers: string; end: number } | null;
 }
 
 /**
- * The two queries of one read, with their parameters (also for EXPLAIN in bench/). The judge's
+ * The two statements of one read, with their parameters (also for EXPLAIN in bench/). Each is
+ * one snapshot: the whole-minute ranges, the rows arrived since the last read (a row per bucket,
+ * millisecond and provider, with the largest id read), or the current largest id. The judge's
  * per-row extras are taken in JS from what the cache already holds (the p95 window's latencies,
- * each minute's cost sums), never read per row: ln() and a numeric product per row made the read
- * ~60 % dearer (bench:db).
+ * each minute's cost sums), never read per row.
  */
 export function bucketQueries(
   plan: Plan,
   read: ReadPlan,
 ): { route: { sql: string; params: unknown[] }; vouchers: { sql: string; params: unknown[] } } {
   const withLatencies = Number.isFinite(read.latenciesFrom);
-  const head = [plan.maxLatencyMs, plan.maxCostPerImage, ...(withLatencies ? [new Date(read.latenciesFrom)] : [])];
-  const rp = partSql(read.fine, head.length + 1);
-  const r = rangesSql(read.ranges, head.length + rp.params.length + 1);
-  const route = routeBucketsSql({
-    bucket: BUCKET,
-    part: rp.sql,
-    where: r.sql,
-    latMax: '$1',
-    costMax: '$2',
-    latenciesFrom: withLatencies ? '$3::timestamptz' : undefined,
-  });
-  const vp = partSql(read.fine, 1);
-  const v = rangesSql(read.ranges, vp.params.length + 1);
+  const r = params();
+  const latMax = r.$(plan.maxLatencyMs);
+  const costMax = r.$(plan.maxCostPerImage);
+  const routeParts: string[] = [];
+  const v = params();
+  const voucherParts: string[] = [];
+  if (read.ranges.length) {
+    const latenciesFrom = withLatencies ? `${r.$(new Date(read.latenciesFrom))}::timestamptz` : undefined;
+    const part = partSql(read.fine, r.$);
+    const where = rangesSql(read.ranges, r.$);
+    routeParts.push(
+      `SELECT *, NULL::text AS max_id FROM (${routeBucketsSql({ bucket: BUCKET, part, where, latMax, costMax, latenciesFrom })}) whole`,
+    );
+    const vpart = partSql(read.fine, v.$);
+    voucherParts.push(
+      `SELECT *, NULL::text AS max_id FROM (${voucherBucketsSql({ bucket: BUCKET, part: vpart, where: rangesSql(read.ranges, v.$) })}) whole`,
+    );
+  }
+  if (read.since) {
+    const arrived = (p: ReturnType<typeof params>, id: string) =>
+      `(id > ${p.$(id)}::int8 OR created_at > ${p.$(new Date(read.since!.end))}) AND created_at >= ${p.$(new Date(read.from))} AND created_at <= ${p.$(new Date(read.upTo))}`;
+    routeParts.push(routeBucketsSql({ bucket: BUCKET, part: MS, where: arrived(r, read.since.route), latMax, costMax, incremental: true }));
+    voucherParts.push(voucherBucketsSql({ bucket: BUCKET, part: MS, where: arrived(v, read.since.vouchers), incremental: true }));
+  } else {
+    // The largest id of the rows this read counts (the window's: partitions prune).
+    const watermark = (p: ReturnType<typeof params>) =>
+      `(SELECT coalesce(max(id), 0) FROM analytics_logs WHERE created_at >= ${p.$(new Date(read.from))} AND created_at <= ${p.$(new Date(read.upTo))})::text`;
+    routeParts.push(
+      `SELECT NULL::timestamptz, NULL::int8, NULL::text COLLATE "C", 0, 0, 0, 0, 0, NULL::text, NULL::float8[], ${watermark(r)}`,
+    );
+    voucherParts.push(`SELECT NULL::timestamptz, NULL::int8, 0, 0, ${watermark(v)}`);
+  }
   return {
-    route: { sql: route, params: [...head, ...rp.params, ...r.params] },
-    vouchers: { sql: voucherBucketsSql({ bucket: BUCKET, part: vp.sql, where: v.sql }), params: [...vp.params, ...v.params] },
+    route: { sql: routeParts.map((p) => `(${p})`).join('\nUNION ALL\n'), params: r.list },
+    vouchers: { sql: voucherParts.map((p) => `(${p})`).join('\nUNION ALL\n'), params: v.list },
   };
 }
 
+/** Whether the head can be read by id: an index on analytics_logs whose first column is an integer `id`. */
+const ID_INDEX_SQL = `
+SELECT EXISTS (
+  SELECT 1 FROM pg_index i
+  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+  WHERE i.indrelid = to_regclass('analytics_logs') AND a.attname = 'id' AND a.atttypid IN ('int8'::regtype, 'int4'::regtype)
+) AS by_id`;
+
 export class RollingWindows implements WindowSource {
   private minutes = new Map<number, Minute>();
+  /** Where the last read left off: the largest ids read (per statement) and its end. */
+  private head: { route: string; vouchers: string; end: number } | null = null;
+  private byId: boolean | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   /** The last snapshot built (the checklist refresh shows it). */
   latest: MetricsSnapshot | null = null;
   private latestJudge: JudgeInputs | null = null;
   /** What the last read fetched (for the bench and tests). */
-  lastRead = { ranges: 0, minutes: 0, fineMinutes: 0 };
+  lastRead = { ranges: 0, minutes: 0, fineMinutes: 0, incremental: false };
+  /** Since the start: reads, whole minutes read, and reads whose head was read whole (for the bench). */
+  totals = { reads: 0, minutes: 0, wholeHeads: 0 };
 
   constructor(private plan: Plan) {}
 
@@ -157,13 +215,28 @@ export class RollingWindows implements WindowSource {
   }
 
   private async read(pool: Pick<pg.Pool, 'query'>, e: number, w: SnapshotWindows): Promise<MetricsSnapshot> {
-    const span = planRead(e, w, this.minutes);
-    this.forget(span);
-    const fetched = await this.fetch(pool, span.read);
-    this.lastRead = { ranges: span.read.ranges.length, minutes: span.need.length, fineMinutes: span.read.fine.length };
-    this.keep(span, fetched, e);
-    const minuteAt = (m: number) => (m >= span.first && m < span.b1 ? this.minutes.get(m)! : (fetched.get(m) ?? blank(false)));
-    const { snapshot, judge } = assemble(this.plan, e, w, minuteAt);
+    this.byId ??= (await pool.query(ID_INDEX_SQL)).rows[0].by_id === true;
+    const head = this.byId && this.head && e >= this.head.end && e - this.head.end <= SETTLE_MS ? this.head : null;
+    const span = planRead(e, w, this.minutes, head);
+    this.forget(span, !span.read.since);
+    // Until the read succeeds the head is unknown: a failed read makes the next one whole.
+    this.head = null;
+    const q = bucketQueries(this.plan, span.read);
+    const route = await pool.query(q.route.sql, q.route.params);
+    const vouchers = await pool.query(q.vouchers.sql, q.vouchers.params);
+    this.head = this.keep(span, route.rows, vouchers.rows, e);
+    this.lastRead = {
+      ranges: span.read.ranges.length,
+      minutes: span.need.length,
+      fineMinutes: span.read.fine.length,
+      incremental: !!span.read.since,
+    };
+    this.totals = {
+      reads: this.totals.reads + 1,
+      minutes: this.totals.minutes + span.need.length,
+      wholeHeads: this.totals.wholeHeads + (span.read.since ? 0 : 1),
+    };
+    const { snapshot, judge } = assemble(this.plan, e, w, (m) => this.minutes.get(m) ?? blank(false));
     if (w.route.length > 1) {
       this.latest = snapshot;
       this.latestJudge = judge;
@@ -171,12 +244,15 @@ export class RollingWindows implements WindowSource {
     return snapshot;
   }
 
-  /** Forgets what no window needs any more; keeps fine parts and latencies only where used. */
-  private forget({ first, b1, heads, latenciesFrom }: ReadSpan): void {
+  /**
+   * Forgets what no window needs any more; keeps fine parts and latencies only where used. When
+   * the head is read whole, its minutes (and any cached beyond them) are dropped first.
+   */
+  private forget({ first, b1, heads, fineFrom, latenciesFrom }: ReadSpan, whole: boolean): void {
     for (const [m, x] of this.minutes) {
-      if (m < first || m >= b1) this.minutes.delete(m);
+      if (m < first || (whole && (m >= b1 || !x.settled))) this.minutes.delete(m);
       else {
-        if (x.fine && !heads.has(m)) x.fine = null;
+        if (x.fine && x.settled && m < fineFrom && !heads.has(m)) x.fine = null;
         if (x.latencies && m < latenciesFrom) {
           x.latencies = false;
           for (const [p, r] of x.route) x.route.set(p, withoutLatencies(r));
@@ -185,18 +261,64 @@ export class RollingWindows implements WindowSource {
     }
   }
 
-  /**
-   * Caches the minutes just read. A fill of many minutes at once (start, a clock jump): spread
-   * their next re-read over the refresh interval, oldest first, so later cycles re-read a few
-   * minutes each, not all at once.
-   */
-  private keep({ need, latenciesFrom }: ReadSpan, fetched: Map<number, Minute>, e: number): void {
-    const spread = need.length > 10;
-    need.forEach((m, i) => {
-      const x = fetched.get(m) ?? blank(m >= latenciesFrom);
-      x.fetchedAt = spread ? e - REFRESH_MS + Math.round((REFRESH_MS * (i + 1)) / need.length) : e;
-      this.minutes.set(m, x);
-    });
+  /** Puts a read's rows in the cache: whole minutes replace, arrived rows add; returns the new watermark. */
+  private keep(
+    span: ReadSpan,
+    routeRows: QueryResultRow[],
+    voucherRows: QueryResultRow[],
+    e: number,
+  ): { route: string; vouchers: string; end: number } {
+    const { read, need, first, b1, latenciesFrom } = span;
+    const fine = new Set(read.fine);
+    const whole = new Map<number, Minute>();
+    const wholeAt = (m: number) => {
+      let x = whole.get(m);
+      if (!x) whole.set(m, (x = { ...blank(m >= latenciesFrom), fine: fine.has(m) ? { route: [], vouchers: [] } : null, settled: m < b1 }));
+      return x;
+    };
+    // Every minute read whole is replaced, rows or not (a head minute without rows still needs its empty parts).
+    for (const m of need) wholeAt(m);
+    if (!read.since) for (let m = Math.max(first, b1); m <= e; m += MINUTE) wholeAt(m);
+    // Rows arrived since the last read go to their minute, unless it is read whole in this same statement.
+    const arrivedAt = (m: number): Minute | null => {
+      if (m < first || whole.has(m)) return null;
+      let x = this.minutes.get(m);
+      if (!x) this.minutes.set(m, (x = { ...blank(m >= latenciesFrom), fine: { route: [], vouchers: [] } }));
+      return x;
+    };
+    let [wRoute, wVouchers] = [read.since?.route ?? '0', read.since?.vouchers ?? '0'];
+    const maxId = (a: string, b: string) => (BigInt(b) > BigInt(a) ? b : a);
+    for (const row of routeRows) {
+      if (row.bucket === null) {
+        wRoute = row.max_id;
+        continue;
+      }
+      const m = (row.bucket as Date).getTime();
+      const arrived = row.max_id !== null;
+      if (arrived) wRoute = maxId(wRoute, row.max_id);
+      const x = arrived ? arrivedAt(m) : wholeAt(m);
+      if (!x) continue;
+      const s = x.latencies ? parseRouteSums(row) : withoutLatencies(parseRouteSums(row));
+      if (row.part !== null && x.fine) x.fine.route.push([Number(row.part), row.provider, s]);
+      const had = x.route.get(row.provider);
+      x.route.set(row.provider, had ? addRouteSums(had, s) : s);
+    }
+    for (const row of voucherRows) {
+      if (row.bucket === null) {
+        wVouchers = row.max_id;
+        continue;
+      }
+      const m = (row.bucket as Date).getTime();
+      const arrived = row.max_id !== null;
+      if (arrived) wVouchers = maxId(wVouchers, row.max_id);
+      const x = arrived ? arrivedAt(m) : wholeAt(m);
+      if (!x) continue;
+      const v = { vouchers: row.vouchers, genOk: row.gen_ok };
+      if (row.part !== null && x.fine) x.fine.vouchers.push([Number(row.part), v]);
+      x.vouchers = addVoucherSums(x.vouchers, v);
+    }
+    for (const [m, x] of whole) this.minutes.set(m, x);
+    return { route: wRoute, vouchers: wVouchers, end: e };
   }
 
   /** What the judge needs of the last full snapshot beyond its sums: p95 order statistics and per-minute costs. */
@@ -223,62 +345,33 @@ export class RollingWindows implements WindowSource {
     }
     return total;
   }
-
-  private async fetch(pool: Pick<pg.Pool, 'query'>, read: ReadPlan): Promise<Map<number, Minute>> {
-    const q = bucketQueries(this.plan, read);
-    const [route, vouchers] = [await pool.query(q.route.sql, q.route.params), await pool.query(q.vouchers.sql, q.vouchers.params)];
-    const out = new Map<number, Minute>();
-    const fine = new Set(read.fine);
-    const at = (m: number) => {
-      let x = out.get(m);
-      if (!x) out.set(m, (x = { ...blank(m >= read.latenciesFrom), fine: fine.has(m) ? { route: [], vouchers: [] } : null }));
-      return x;
-    };
-    for (const row of route.rows) {
-      const x = at((row.bucket as Date).getTime());
-      const s = parseRouteSums(row);
-      if (row.part !== null) x.fine!.route.push([Number(row.part), row.provider, s]);
-      const had = x.route.get(row.provider);
-      x.route.set(row.provider, had ? addRouteSums(had, s) : s);
-    }
-    for (const row of vouchers.rows) {
-      const x = at((row.bucket as Date).getTime());
-      const v = { vouchers: row.vouchers, genOk: row.gen_ok };
-      if (row.part !== null) x.fine!.vouchers.push([Number(row.part), v]);
-      x.vouchers = addVoucherSums(x.vouchers, v);
-    }
-    // A head minute without rows still needs its (empty) parts.
-    for (const m of fine) at(m);
-    return out;
-  }
 }
 
-/** What one read covers: the cached span [first, b1), the minutes to (re)read, and the read itself. */
+/** What one read covers: the span's first minute, the first unsettled one, the minutes to read whole, and the read itself. */
 interface ReadSpan {
   first: number;
   b1: number;
   heads: Set<number>;
+  /** Settled minutes from here on keep their per-ms parts: a shorter window's head will pass them. */
+  fineFrom: number;
   latenciesFrom: number;
   need: number[];
   read: ReadPlan;
 }
 
-/** Plans one read from the windows asked for and what the cache holds; pure (no I/O, no change to the cache). */
-function planRead(e: number, w: SnapshotWindows, cached: ReadonlyMap<number, Minute>): ReadSpan {
-  const starts = [...w.route, ...w.voucher].map((ms) => e - ms);
-  const sL = Math.min(...starts);
-  // The longest window's head, [sL, first), is read directly every time; whole minutes from
-  // `first` up to b1 come from the cache; the tail [b1, e] is read every time.
-  const first = Math.ceil(sL / MINUTE) * MINUTE;
+/** Plans one read from the windows asked for, what the cache holds and where the last read left off; pure. */
+function planRead(e: number, w: SnapshotWindows, cached: ReadonlyMap<number, Minute>, head: RollingWindows['head']): ReadSpan {
+  const starts = [...w.route, ...w.voucher].map((ms) => e - ms).sort((a, b) => a - b);
+  const first = floorMin(starts[0]);
   const b1 = Math.max(first, floorMin(e - SETTLE_MS));
-  // Shorter windows' heads fall in cached minutes: those keep per-ms parts.
-  const heads = new Set(starts.filter((s) => s % MINUTE !== 0 && s >= first).map(floorMin));
-  if (sL % MINUTE !== 0 && starts.some((s) => s !== sL && floorMin(s) === floorMin(sL))) heads.add(floorMin(sL));
+  const heads = new Set(starts.filter((s) => s % MINUTE !== 0).map(floorMin));
+  const shorter = starts.find((s) => floorMin(s) > first);
+  const fineFrom = shorter === undefined ? Infinity : floorMin(shorter);
   const latenciesFrom = w.route.includes(w.p95) ? floorMin(e - w.p95) : Infinity;
   const need: number[] = [];
   for (let m = first; m < b1; m += MINUTE) {
     const x = cached.get(m);
-    if (!x || x.fetchedAt <= e - REFRESH_MS || (heads.has(m) && !x.fine) || (m >= latenciesFrom && !x.latencies)) need.push(m);
+    if (!x?.settled || (heads.has(m) && !x.fine) || (m >= latenciesFrom && !x.latencies)) need.push(m);
   }
   const ranges: ReadPlan['ranges'] = [];
   const push = (lo: number, hi: number, inclusive: boolean) => {
@@ -286,11 +379,16 @@ function planRead(e: number, w: SnapshotWindows, cached: ReadonlyMap<number, Min
     if (last && !last.inclusive && last.hi === lo) Object.assign(last, { hi, inclusive });
     else ranges.push({ lo, hi, inclusive });
   };
-  if (sL < first) push(sL, Math.min(first, e), first > e);
   for (const m of need) push(m, m + MINUTE, false);
-  if (b1 <= e) push(b1, e, true);
-  const fine = [...heads].filter((m) => m < first || m >= b1 || need.includes(m));
-  return { first, b1, heads, latenciesFrom, need, read: { ranges, fine, latenciesFrom } };
+  const fine = need.filter((m) => m >= fineFrom || heads.has(m));
+  // The head's minutes are read whole when the last read's watermark is unknown or no use, or
+  // when they lack latencies the p95 window now needs (the first read with p95 after reads without).
+  for (const [m, x] of cached) if (m >= b1 && m >= latenciesFrom && !x.latencies) head = null;
+  if (!head) {
+    push(b1, e, true);
+    for (let m = b1; m <= e; m += MINUTE) fine.push(m);
+  }
+  return { first, b1, heads, fineFrom, latenciesFrom, need, read: { ranges, fine, latenciesFrom, from: first, upTo: e, since: head } };
 }
 
 /** Every window of the snapshot from the minutes' sums, and what the judge needs of them; pure. */
@@ -348,5 +446,5 @@ function assemble(
 }
 
 function blank(latencies: boolean): Minute {
-  return { route: new Map(), vouchers: emptyVouchers(), fine: null, latencies, fetchedAt: 0 };
+  return { route: new Map(), vouchers: emptyVouchers(), fine: null, latencies, settled: false };
 }

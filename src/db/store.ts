@@ -67,6 +67,12 @@ export async function latestRunPlan(q: Queryable): Promise<{ id: number; state: 
   return rows[0] ? { id: rows[0].id, state: rows[0].state, plan: rows[0].plan } : null;
 }
 
+/** The plan document a run was started with (null before migration 011). One row by the primary key. */
+export async function runPlanDocument(q: Queryable, runId: number): Promise<unknown> {
+  const { rows } = await q.query('SELECT plan FROM rollout.runs WHERE id = $1', [runId]);
+  return rows[0]?.plan ?? null;
+}
+
 export async function insertRun(
   q: Queryable,
   run: { state: string; at: Date; by: string; weights: Weights; baselineCost: number | null; baselineNote: string; plan: unknown },
@@ -216,6 +222,16 @@ export async function enqueue(q: Queryable, at: Date, runId: number | null, even
     event.kind,
     JSON.stringify(event),
   ]);
+}
+
+/** Enqueues an event unless one with this key was ever enqueued (by any replica); true when this call did. */
+export async function enqueueOnce(q: Queryable, at: Date, runId: number | null, event: RolloutEvent, dedupeKey: string): Promise<boolean> {
+  const { rowCount } = await q.query(
+    `INSERT INTO rollout.outbox (created_at, run_id, kind, payload, dedupe_key) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING`,
+    [at, runId, event.kind, JSON.stringify(event), dedupeKey],
+  );
+  return rowCount === 1;
 }
 
 /** An undelivered outbox row. */

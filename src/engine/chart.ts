@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { RED_LINES } from '../plan/plan.ts';
+import { RED_LINES, type Plan } from '../plan/plan.ts';
 import { bucketMs, emptySeries, SeriesWindows } from '../core/backtest.ts';
 import { chartSeries, type ChartSeries } from '../core/chart-series.ts';
 import { emptyHistograms } from '../core/latency-histogram.ts';
@@ -8,12 +8,12 @@ import { weightsSummary } from '../core/weights.ts';
 import { applyHistoryRows } from '../db/history-queries.ts';
 import { applyLatencyBinRows } from '../db/chart-queries.ts';
 import { ChartRowCache } from '../db/chart-cache.ts';
-import * as store from '../db/store.ts';
 import { isActiveStage } from '../core/state-machine.ts';
 import { panelsSpec, type ChartMark } from '../render/charts/panels.ts';
 import { minuteUtc } from '../render/charts/axes.ts';
 import type { ChartSpec } from '../render/charts/palette.ts';
 import type { EngineDeps, EngineRef } from './deps.ts';
+import { RolloutReads } from './reads.ts';
 
 export interface StageChart {
   png: Buffer;
@@ -33,10 +33,10 @@ const DEFAULT_SINCE_MS = 3 * 3_600_000;
  * on the metrics pool, off the guard's path.
  */
 export async function stageChart(engine: EngineRef, opts: { sinceMs?: number | null } = {}): Promise<StageChart> {
-  const { plan, db } = engine.deps;
+  const { plan } = engine.deps;
   const step = bucketMs(plan);
   const end = Math.floor(engine.deps.now().getTime() / step) * step;
-  const run = await store.latestRun(db.pool);
+  const run = await new RolloutReads(engine.deps).latestRun();
   const active = run !== null && isActiveStage(plan, run.state);
   const stageSoFar = active ? Math.min(24 * 3_600_000, Math.max(30 * 60_000, end - run.stageStartedAt.getTime())) : DEFAULT_SINCE_MS;
   const data = await readChartSeries(engine, {
@@ -67,10 +67,10 @@ export async function stageChart(engine: EngineRef, opts: { sinceMs?: number | n
  * two bucketed range reads on the metrics pool: the backtest's sums and the latency histograms.
  * resetOnFire: clocks restart after each rollback, as the backtest replays them.
  */
-const caches = new WeakMap<EngineDeps, ChartRowCache>();
+const caches = new WeakMap<Plan, ChartRowCache>();
 const chartRows = (deps: EngineDeps): ChartRowCache => {
-  let c = caches.get(deps);
-  if (!c) caches.set(deps, (c = new ChartRowCache(deps.plan)));
+  let c = caches.get(deps.plan);
+  if (!c) caches.set(deps.plan, (c = new ChartRowCache(deps.plan)));
   return c;
 };
 

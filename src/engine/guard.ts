@@ -28,9 +28,11 @@ export const guardWindows = (engine: EngineRef): RollingWindows => metricWindows
  */
 export async function guardCycle(engine: EngineRef): Promise<GuardResult> {
   const { deps } = engine;
-  const { db, plan } = deps;
+  const { db } = deps;
   const now = deps.now();
   const latest = await store.latestRun(db.pool);
+  // The run is judged by the plan stored with it, whatever this replica was started with.
+  const plan = await deps.plans.follow(db.pool, latest);
   if (!latest || !isActiveStage(plan, latest.state)) return { kind: 'idle' };
   const run = await ensureBaselines(deps, latest, now);
   const windows = metricWindows(deps);

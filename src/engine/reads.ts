@@ -8,7 +8,8 @@ import type { AuditEntry, GuardView, RequestView, RunView } from '../core/views.
 import { readFlag, type FlagReading } from '../core/weights.ts';
 import { readSnapshot } from '../db/metrics-queries.ts';
 import * as store from '../db/store.ts';
-import { metricWindows, type EngineDeps } from './deps.ts';
+import type { Plan } from '../plan/plan.ts';
+import { healthReading, metricWindows, type EngineDeps } from './deps.ts';
 import { describeError, isUnavailable } from './errors.ts';
 
 /** What Prometheus's rollout gauges show, read at scrape time (adapters/metrics.ts). */
@@ -19,6 +20,8 @@ export interface RolloutGauges {
   /** The guard's latest evaluation of the active stage; null when idle or not yet evaluated. */
   guard: GuardView | null;
   outbox: { depth: number; oldestAt: Date | null };
+  /** The plan in force (the run's while it is in progress). */
+  plan: Plan;
 }
 
 /**
@@ -29,17 +32,21 @@ export class RolloutReads {
   constructor(private readonly deps: EngineDeps) {}
 
   /** The latest run: the active one, or the one that ended last. */
-  latestRun(): Promise<RunView | null> {
-    return store.latestRun(this.deps.db.pool);
+  async latestRun(): Promise<RunView | null> {
+    return this.deps.rehearsal ? null : store.latestRun(this.deps.db.pool);
   }
 
   /** The audit trail, newest first. */
-  history(limit: number): Promise<AuditEntry[]> {
-    return store.recentAudit(this.deps.db.pool, limit);
+  async history(limit: number): Promise<AuditEntry[]> {
+    return this.deps.rehearsal ? [] : store.recentAudit(this.deps.db.pool, limit);
   }
 
-  request(id: number): Promise<RequestView | null> {
-    return store.requestById(this.deps.db.pool, id);
+  async request(id: number): Promise<RequestView | null> {
+    return this.deps.rehearsal ? null : store.requestById(this.deps.db.pool, id);
+  }
+
+  private async pendingRequest(): Promise<RequestView | null> {
+    return this.deps.rehearsal ? null : store.pendingRequest(this.deps.db.pool);
   }
 
   /** The cost baseline a run's red line was judged against (alerts name it). */
@@ -47,9 +54,9 @@ export class RolloutReads {
     return store.runBaseline(this.deps.db.pool, runId);
   }
 
-  /** The app's health endpoint, read now (never throws). */
+  /** The app's health endpoint (never throws): the process's one reading of this evaluation interval (deps.ts). */
   health(): Promise<HealthReading> {
-    return this.deps.health.read();
+    return healthReading(this.deps);
   }
 
   /** The database answers within 2 s: the one probe behind every GET /healthz. */
@@ -63,15 +70,18 @@ export class RolloutReads {
   }
 
   async gauges(): Promise<RolloutGauges> {
-    const { db, plan } = this.deps;
-    const [run, flagRow, outbox, health] = await Promise.all([
-      store.latestRun(db.pool),
-      store.readFlagRow(db.pool, plan),
+    const { db } = this.deps;
+    const [run, outbox, health] = await Promise.all([
+      this.latestRun(),
       store.outboxBacklog(db.pool),
-      this.deps.health.read().catch((): HealthReading => ({ kind: 'not_configured' })),
+      healthReading(this.deps).catch((): HealthReading => ({ kind: 'not_configured' })),
     ]);
-    const guard = run && isActiveStage(plan, run.state) ? await store.readGuardState(db.pool, run.id) : null;
-    return { run, flag: readFlag(plan, flagRow), health, guard, outbox };
+    const plan = await this.deps.plans.follow(db.pool, run);
+    const [flagRow, guard] = await Promise.all([
+      store.readFlagRow(db.pool, plan),
+      run && isActiveStage(plan, run.state) ? store.readGuardState(db.pool, run.id) : null,
+    ]);
+    return { run, flag: readFlag(plan, flagRow), health, guard, outbox, plan };
   }
 
   /**
@@ -81,14 +91,11 @@ export class RolloutReads {
    * from the process's per-minute cache (reading only the new rows).
    */
   async status(opts: { preferGuard?: boolean } = {}): Promise<StatusView> {
-    const { db, plan } = this.deps;
+    const { db } = this.deps;
     const now = this.deps.now();
-    const [run, pending, flagRow, health] = await Promise.all([
-      store.latestRun(db.pool),
-      store.pendingRequest(db.pool),
-      store.readFlagRow(db.pool, plan),
-      this.deps.health.read(),
-    ]);
+    const [run, pending, health] = await Promise.all([this.latestRun(), this.pendingRequest(), healthReading(this.deps)]);
+    const plan = await this.deps.plans.follow(db.pool, run);
+    const flagRow = await store.readFlagRow(db.pool, plan);
     const guard = run ? await store.readGuardState(db.pool, run.id) : null;
     const guardFresh =
       !!guard && !!run && isActiveStage(plan, run.state) && now.getTime() - guard.evaluatedAt.getTime() <= 2 * plan.evaluateEveryMs;

@@ -9,9 +9,10 @@ import { metricWindows, type EngineRef } from './deps.ts';
 
 /** One periodic report for the active stage, stored and queued in one transaction. */
 export async function reportCycle(engine: EngineRef): Promise<ReportSnapshot | null> {
-  const { db, plan } = engine.deps;
+  const { db } = engine.deps;
   const now = engine.deps.now();
   const run = await store.latestRun(db.pool);
+  const plan = await engine.deps.plans.follow(db.pool, run);
   if (!run || !isActiveStage(plan, run.state)) return null;
   const cache = metricWindows(engine.deps);
   const snapshot = await readSnapshot(db.metricsPool, plan, now, [plan.trafficWindowMs], cache);

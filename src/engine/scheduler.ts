@@ -36,7 +36,10 @@ function cronFor(ms: number): string | null {
  * only while this replica is the leader. A database outage is announced once, out of band.
  */
 export class Scheduler {
+  /** The guard's and the reports' schedule (scheduleCadence), and the plan cadence it was made for. */
   private tasks: ScheduledTask[] = [];
+  private cadenceTimer: NodeJS.Timeout | null = null;
+  private cadence: string | null = null;
   private timers: NodeJS.Timeout[] = [];
   private leading = false;
   private dbDown: string | null = null;
@@ -56,11 +59,7 @@ export class Scheduler {
   }
 
   start(): void {
-    const { plan } = this.deps.service;
-    const expr = cronFor(plan.evaluateEveryMs);
-    if (expr) this.tasks.push(cron.schedule(expr, () => this.tick(), { name: 'rollout-guard', noOverlap: true }));
-    else this.timers.push(setInterval(() => void this.tick(), plan.evaluateEveryMs));
-    this.tasks.push(cron.schedule(plan.reportCron, () => this.report(), { name: 'rollout-report', noOverlap: true }));
+    this.scheduleCadence();
     // Through kick(), so only the leader drains.
     this.outbox.start();
     this.timers.push(setInterval(() => this.kick(), this.deps.outboxEveryMs ?? 2_000));
@@ -72,17 +71,42 @@ export class Scheduler {
   }
 
   /**
+   * The guard's and the reports' cadence, from the plan in force: a run that follows a stored plan
+   * with another evaluateEvery or reportCron is evaluated and reported at its own pace.
+   */
+  private scheduleCadence(): void {
+    const { plan } = this.deps.service;
+    const cadence = `${plan.evaluateEveryMs} ${plan.reportCron}`;
+    if (cadence === this.cadence) return;
+    const first = this.cadence === null;
+    this.cadence = cadence;
+    void this.stopCadence();
+    const expr = cronFor(plan.evaluateEveryMs);
+    if (expr) this.tasks.push(cron.schedule(expr, () => this.tick(), { name: 'rollout-guard', noOverlap: true }));
+    else this.cadenceTimer = setInterval(() => void this.tick(), plan.evaluateEveryMs);
+    this.tasks.push(cron.schedule(plan.reportCron, () => this.report(), { name: 'rollout-report', noOverlap: true }));
+    if (!first) this.log.info(`guard every ${plan.evaluateEveryMs / 1000}s, reports on "${plan.reportCron}" (the plan in force)`);
+  }
+
+  private async stopCadence(): Promise<void> {
+    const tasks = this.tasks;
+    this.tasks = [];
+    if (this.cadenceTimer) clearInterval(this.cadenceTimer);
+    this.cadenceTimer = null;
+    for (const t of tasks) {
+      await t.stop();
+      await t.destroy();
+    }
+  }
+
+  /**
    * Takes no new work, finishes the guard cycle, report and outbox pass under way (each is its own
    * transactions), then lets go of leadership at once so a standby leads within a second.
    */
   async stop(): Promise<void> {
     this.stopping = true;
-    for (const t of this.tasks) {
-      await t.stop();
-      await t.destroy();
-    }
+    await this.stopCadence();
     this.timers.forEach(clearInterval);
-    this.tasks = [];
     this.timers = [];
     await this.outbox.stop();
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
@@ -142,6 +166,9 @@ export class Scheduler {
       this.leading = await this.deps.leader.check();
       if (this.leading !== was)
         this.log.info(this.leading ? 'leader: this replica runs the guard' : 'standby: another replica runs the guard');
+      // Leader or standby: the plan in force follows the run, and a plan that differs is told once.
+      await this.deps.service.followRun();
+      if (!this.stopping) this.scheduleCadence();
       if (!this.leading) return null;
       const started = performance.now();
       const result = await guardCycle(this.deps.service).catch((err) => {

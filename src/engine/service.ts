@@ -1,5 +1,5 @@
 import type { Plan } from '../plan/plan.ts';
-import { parseCommand, usage, type Command } from '../core/commands.ts';
+import { isReadOnly, parseCommand, usage, type Command } from '../core/commands.ts';
 import { requestJson } from '../core/events.ts';
 import { privately, type Outcome, type Reply } from '../core/outcomes.ts';
 import type { StatusView } from '../core/status.ts';
@@ -11,7 +11,8 @@ import type { HistoryProgress } from '../db/history-queries.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import { backtest } from './backtest.ts';
 import { writeStageChart } from './chart.ts';
-import type { EngineDeps } from './deps.ts';
+import type { EngineDeps, EngineInput } from './deps.ts';
+import { PlanInForce } from './plan-in-force.ts';
 import { RolloutReads } from './reads.ts';
 import {
   applyStage,
@@ -50,13 +51,30 @@ export type Expectation = { run: number; stage: string };
  */
 export class RolloutService {
   readonly reads: RolloutReads;
+  readonly deps: EngineDeps;
 
-  constructor(readonly deps: EngineDeps) {
-    this.reads = new RolloutReads(deps);
+  constructor(input: EngineInput) {
+    const plans = new PlanInForce(input.plan, input.log);
+    // deps.plan is read at each use: it follows the run in progress (plan-in-force.ts).
+    this.deps = Object.defineProperty({ ...input, plans }, 'plan', { get: () => plans.current, enumerable: true }) as EngineDeps;
+    this.reads = new RolloutReads(this.deps);
   }
 
+  /** The plan in force (see EngineDeps.plan). */
   get plan(): Plan {
     return this.deps.plan;
+  }
+
+  /**
+   * Works out the plan in force from the latest run and, if this replica's differs from the run's,
+   * says so (once per run). At start and at every scheduler tick, leader or standby.
+   */
+  async followRun(): Promise<Plan> {
+    const { db, plans } = this.deps;
+    const run = await store.latestRun(db.pool);
+    const plan = await plans.follow(db.pool, run);
+    await plans.announce(db.pool, run, this.deps.now());
+    return plan;
   }
 
   async handle(text: string, actor: Actor, hooks: CommandHooks = {}): Promise<Reply> {
@@ -66,6 +84,17 @@ export class RolloutService {
   }
 
   async run(command: Command, actor: Actor, hooks: CommandHooks = {}): Promise<Reply> {
+    if (this.deps.rehearsal && !isReadOnly(command)) {
+      // Nothing to audit into, and nothing may be written here: say what would make it work.
+      return privately(
+        refused(
+          refuse(
+            'not_here',
+            `${command.kind} changes the rollout, and this database has no rollout schema yet (the bot has never started here): only status, history, backtest and chart work until it has.`,
+          ),
+        ),
+      );
+    }
     try {
       const denied = this.deps.access.refusal(actor, command);
       if (denied) {
@@ -161,59 +190,62 @@ export class RolloutService {
   }
 
   async promote(actor: Actor, target: string, force: boolean, expect?: Expectation): Promise<Outcome> {
-    const { plan } = this.deps;
-    return transaction(this.deps, actor, { action: `request ${target}`, force, ...(expect ? { expect } : {}) }, async (c, now, run) => {
-      if (expect && (run?.id !== expect.run || run.state !== expect.stage)) {
-        return refuse(
-          'stale',
-          `This button was for rollout #${expect.run} at ${expect.stage.toUpperCase()}; the rollout moved on since. Nothing changed; see \`/rollout status\`.`,
-        );
-      }
-      const pos = position(run);
-      const check = checkPromotion(plan, pos, target, now, force);
-      if (!check.ok) return check;
-      const pending = await store.pendingRequest(c);
-      if (pending) {
-        if (isStale(plan, pending, run)) {
-          await markStale(c, plan, now, pending, 'the rollout moved on');
-        } else if (isExpired(plan, pending, now)) {
-          await markExpired(c, plan, now, pending);
-        } else {
-          const hint = pending.requestedBy === actor.id ? 'wait for an approval, or reject it to withdraw' : 'approve or reject it';
-          return refuse('pending', `${pending.requestedBy} already requested ${pending.toStage} (request #${pending.id}); ${hint}.`);
+    return transaction(
+      this.deps,
+      actor,
+      { action: `request ${target}`, force, ...(expect ? { expect } : {}) },
+      async (c, now, run, plan) => {
+        if (expect && (run?.id !== expect.run || run.state !== expect.stage)) {
+          return refuse(
+            'stale',
+            `This button was for rollout #${expect.run} at ${expect.stage.toUpperCase()}; the rollout moved on since. Nothing changed; see \`/rollout status\`.`,
+          );
         }
-      }
-      if (run && isActiveStage(plan, run.state) && !force) {
-        const blocker = await promotionBlocker(c, plan, run, now);
-        if (blocker) return blocker;
-      }
-      if (plan.approvals === 0) return applyStage(c, plan, now, run, check.stage.name, actor, [], force, null);
-      const request = await store.insertRequest(c, {
-        runId: run?.id ?? null,
-        fromState: pos?.state ?? 'idle',
-        toStage: target,
-        forced: force,
-        by: actor.id,
-        at: now,
-      });
-      const guard = run ? await store.readGuardState(c, run.id) : null;
-      await record(c, now, run?.id ?? null, actor, 'request', { request: request.id, stage: target, forced: force });
-      await emit(c, now, run?.id ?? null, {
-        kind: 'request_opened',
-        request: requestJson(request),
-        needed: plan.approvals,
-        fromWeights: run && isActiveStage(plan, run.state) ? run.writtenWeights : plan.rollbackWeights,
-        toWeights: check.stage.weights,
-        soakDone: !pos || !isActiveStage(plan, pos.state) || force || checkPromotion(plan, pos, target, now, false).ok,
-        lines: guard?.evaluations ?? [],
-      });
-      return { kind: 'requested', request, needed: plan.approvals };
-    });
+        const pos = position(run);
+        const check = checkPromotion(plan, pos, target, now, force);
+        if (!check.ok) return check;
+        const pending = await store.pendingRequest(c);
+        if (pending) {
+          if (isStale(plan, pending, run)) {
+            await markStale(c, plan, now, pending, 'the rollout moved on');
+          } else if (isExpired(plan, pending, now)) {
+            await markExpired(c, plan, now, pending);
+          } else {
+            const hint = pending.requestedBy === actor.id ? 'wait for an approval, or reject it to withdraw' : 'approve or reject it';
+            return refuse('pending', `${pending.requestedBy} already requested ${pending.toStage} (request #${pending.id}); ${hint}.`);
+          }
+        }
+        if (run && isActiveStage(plan, run.state) && !force) {
+          const blocker = await promotionBlocker(c, plan, run, now);
+          if (blocker) return blocker;
+        }
+        if (plan.approvals === 0) return applyStage(c, plan, now, run, check.stage.name, actor, [], force, null);
+        const request = await store.insertRequest(c, {
+          runId: run?.id ?? null,
+          fromState: pos?.state ?? 'idle',
+          toStage: target,
+          forced: force,
+          by: actor.id,
+          at: now,
+        });
+        const guard = run ? await store.readGuardState(c, run.id) : null;
+        await record(c, now, run?.id ?? null, actor, 'request', { request: request.id, stage: target, forced: force });
+        await emit(c, now, run?.id ?? null, {
+          kind: 'request_opened',
+          request: requestJson(request),
+          needed: plan.approvals,
+          fromWeights: run && isActiveStage(plan, run.state) ? run.writtenWeights : plan.rollbackWeights,
+          toWeights: check.stage.weights,
+          soakDone: !pos || !isActiveStage(plan, pos.state) || force || checkPromotion(plan, pos, target, now, false).ok,
+          lines: guard?.evaluations ?? [],
+        });
+        return { kind: 'requested', request, needed: plan.approvals };
+      },
+    );
   }
 
   async approve(actor: Actor, requestId: number | null): Promise<Outcome> {
-    const { plan } = this.deps;
-    return transaction(this.deps, actor, { action: 'approve', request: requestId }, async (c, now, run) => {
+    return transaction(this.deps, actor, { action: 'approve', request: requestId }, async (c, now, run, plan) => {
       const found = await openRequest(c, requestId);
       if (!found.ok) return found;
       const request = found.request;
@@ -281,8 +313,7 @@ export class RolloutService {
   }
 
   async reject(actor: Actor, requestId: number | null, reason: string | null): Promise<Outcome> {
-    const { plan } = this.deps;
-    return transaction(this.deps, actor, { action: 'reject', request: requestId, reason }, async (c, now) => {
+    return transaction(this.deps, actor, { action: 'reject', request: requestId, reason }, async (c, now, _run, plan) => {
       const found = await openRequest(c, requestId);
       if (!found.ok) return found;
       const decided = await store.updateRequest(c, found.request.id, {
@@ -298,8 +329,7 @@ export class RolloutService {
   }
 
   async rollback(actor: Actor, reason: string | null, expect?: Expectation): Promise<Outcome> {
-    const { plan } = this.deps;
-    return transaction(this.deps, actor, { action: 'rollback', reason, ...(expect ? { expect } : {}) }, async (c, now, run) => {
+    return transaction(this.deps, actor, { action: 'rollback', reason, ...(expect ? { expect } : {}) }, async (c, now, run, plan) => {
       if (expect && (run?.id !== expect.run || run.state !== expect.stage)) {
         const nowState = run ? `${run.state.toUpperCase().replace('_', ' ')} (rollout #${run.id})` : 'idle';
         return refuse(
@@ -326,8 +356,7 @@ export class RolloutService {
   }
 
   async complete(actor: Actor): Promise<Outcome> {
-    const { plan } = this.deps;
-    return transaction(this.deps, actor, { action: 'complete' }, async (c, now, run) => {
+    return transaction(this.deps, actor, { action: 'complete' }, async (c, now, run, plan) => {
       const check = checkComplete(plan, position(run));
       if (!check.ok) return check;
       const breaching = (await store.readGuardState(c, run!.id))?.evaluations.filter((e) => e.state === 'breach') ?? [];

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
-import { stageIndex } from '../plan/plan.ts';
+import { parsePlan, stageIndex } from '../plan/plan.ts';
+import { planDifferences } from '../plan/plan-diff.ts';
 import { durationLabel, formatDuration } from '../plan/duration.ts';
 import { requestJson, type RolloutEvent } from '../core/events.ts';
 import type { Outcome } from '../core/outcomes.ts';
@@ -30,13 +31,15 @@ export async function transaction(
   deps: EngineDeps,
   actor: Actor,
   what: Record<string, unknown>,
-  fn: (c: pg.PoolClient, now: Date, run: RunView | null) => Promise<Outcome | Refusal>,
+  fn: (c: pg.PoolClient, now: Date, run: RunView | null, plan: Plan) => Promise<Outcome | Refusal>,
 ): Promise<Outcome> {
   return withTransaction(deps.db.pool, async (c) => {
     await store.lockState(c);
     const now = deps.now();
     const run = await store.latestRun(c);
-    const outcome = await fn(c, now, run);
+    // The run's own plan while it is in progress, whatever this replica was started with.
+    const plan = await deps.plans.follow(c, run);
+    const outcome = await fn(c, now, run, plan);
     if (!('ok' in outcome)) return outcome;
     await auditRefusal(c, now, run, actor, what, outcome);
     return refused(outcome);
@@ -114,7 +117,9 @@ export async function applyStage(
   const previousWeights = run && isActiveStage(plan, run.state) ? run.writtenWeights : plan.rollbackWeights;
   await store.writeFlag(c, plan, stage.weights, { stage: stage.name });
   let next: RunView;
+  let planChange: Record<string, unknown> = {};
   if (!run || !isActiveStage(plan, run.state)) {
+    planChange = await planChangeSince(c, run, plan);
     // A new run: its baseline is measured by the guard, off the lock (it reads 24 h of rows).
     next = await store.insertRun(c, {
       state: stage.name,
@@ -141,6 +146,7 @@ export async function applyStage(
     approvers,
     forced,
     request: requestId,
+    ...planChange,
   });
   await emit(c, now, next.id, {
     kind: 'stage_started',
@@ -154,6 +160,31 @@ export async function applyStage(
     at: now.toISOString(),
   });
   return { kind: 'stage_started', run: next, stage: stage.name, weights: stage.weights, forced, approvers };
+}
+
+/**
+ * A new run starts with this replica's plan: its audit row says which keys changed from the plan
+ * of the run before (nothing when they are the same, or there was none).
+ */
+async function planChangeSince(c: pg.PoolClient, previous: RunView | null, plan: Plan): Promise<Record<string, unknown>> {
+  if (!previous) return {};
+  const document = await store.runPlanDocument(c, previous.id);
+  if (document === null) return {};
+  let before: Plan;
+  try {
+    before = parsePlan(document, `the plan stored with rollout #${previous.id}`);
+  } catch (err) {
+    return { planChanged: { since: previous.id, keys: null, note: (err as Error).message } };
+  }
+  const differences = planDifferences(before, plan);
+  if (!differences.length) return {};
+  return {
+    planChanged: {
+      since: previous.id,
+      keys: differences.map((d) => d.key),
+      values: Object.fromEntries(differences.map((d) => [d.key, { before: d.a ?? null, now: d.b ?? null }])),
+    },
+  };
 }
 
 /**

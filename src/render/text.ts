@@ -112,6 +112,13 @@ export function renderStatus(plan: Plan, s: StatusView): string {
   return out.join('\n');
 }
 
+/** "redLines.p95LatencyMs.threshold: run 8000, this replica 6000"; durations (keys in Ms) as "5m". */
+export function planDifferenceLines(differences: { key: string; run: unknown; replica: unknown }[]): string[] {
+  const value = (key: string, v: unknown) =>
+    v === undefined ? '(none)' : /Ms$/.test(key) && typeof v === 'number' ? durationLabel(v) : JSON.stringify(v);
+  return differences.map((d) => `${d.key}: run ${value(d.key, d.run)}, this replica ${value(d.key, d.replica)}`);
+}
+
 /** Judged lines in plain text, indented under the alert. */
 const TEXT: Dress = { indent: '  ', esc: (t) => t, stress: (t) => t };
 
@@ -178,6 +185,11 @@ function eventText(plan: Plan, e: RolloutEvent): string {
       return `[alert] The guard reads the metrics again.`;
     case 'completed':
       return `[stage] rollout complete (by ${e.by}); the guard stops watching.`;
+    case 'plan_differs':
+      return [
+        `[alert] Replica ${e.replica} was started with a plan that differs from the one rollout #${e.runId} follows; it follows the run's plan until the run ends, and the next run starts with its own.`,
+        ...planDifferenceLines(e.differences).map((l) => `  ${l}`),
+      ].join('\n');
     case 'report': {
       const deltas = reportDeltas(e.current, e.previous);
       return [

@@ -2,7 +2,8 @@ import { addMilliseconds } from 'date-fns/addMilliseconds';
 import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { RolloutEvent } from '../core/events.ts';
 import type { BacktestResult } from '../core/backtest.ts';
-import { CHARTED_KINDS, chartRequestFor, type ChartRequest } from '../core/chart-requests.ts';
+import { EPISODE_WINDOW_MS } from '../core/alert-episodes.ts';
+import { CHARTED_KINDS, chartRequestFor, episodeChartRequest, type ChartRequest } from '../core/chart-requests.ts';
 import { backoffMs, type Backoff } from '../core/backoff.ts';
 import { describeError } from '../engine/errors.ts';
 import { drawChart } from '../engine/event-charts.ts';
@@ -11,7 +12,8 @@ import type { EventSink } from '../engine/ports.ts';
 import type { RolloutService } from '../engine/service.ts';
 import type { Logger } from '../log.ts';
 import type { ChecklistState } from './checklist-state.ts';
-import { keys, type ChartJob, type SlackStore } from './store.ts';
+import type { EpisodeParent } from '../render/blocks/episodes.ts';
+import { keys, type ChartJob, type SlackMessageRow, type SlackStore } from './store.ts';
 import { slackError, type WebClient } from './web.ts';
 
 export interface ChartPosterDeps {
@@ -79,6 +81,21 @@ export class ChartPoster {
     for (const job of jobs) await this.share(job);
   }
 
+  /** The episode's whole chart is in its thread: the first breach's chart goes (deleted, or never shared). */
+  private async replaceFirst(key: string): Promise<void> {
+    const { service, store, web } = this.deps;
+    const fileId = await store.retireChartJob(key, service.deps.now());
+    if (!fileId) return;
+    try {
+      await web.files.delete({ file: fileId });
+    } catch (err) {
+      const slack = slackError(err);
+      if (slack.fromSlack) this.deps.onSlackError?.(slack.label);
+      // Two charts in the thread is untidy, not wrong: not worth a retry queue of its own.
+      this.log.warn('charts: could not delete the chart the whole episode replaces', { fileId, error: describeError(err) });
+    }
+  }
+
   private async share(job: ChartJob): Promise<void> {
     const { service, web, store } = this.deps;
     const now = service.deps.now;
@@ -94,6 +111,7 @@ export class ChartPoster {
       })) as { files?: { files?: { id?: string }[] }[] };
       const fileId = res.files?.[0]?.files?.[0]?.id ?? 'unknown';
       await store.chartShared(job.id, fileId, chart.png.length, now());
+      if (job.key.endsWith(':whole')) await this.replaceFirst(job.key.replace(/:whole$/, ':first'));
     } catch (err) {
       const slack = slackError(err);
       if (slack.fromSlack) this.deps.onSlackError?.(slack.label);
@@ -120,18 +138,23 @@ export class ChartPoster {
 /**
  * The sink hook: after the wrapped sink delivered a report, a breach alert or a rollback alert,
  * records its chart, threaded under the stage's checklist (reports) or under the alert itself.
- * A retried delivery records nothing twice (one job per outbox row).
+ * A retried delivery records nothing twice (one job per outbox row). Breaches are told as
+ * episodes (episode-alerts.ts), and so are their charts: see episodeCharts.
  */
 export function withCharts(
   inner: EventSink,
   deps: { service: RolloutService; store: SlackStore; channel: string; onRecorded: () => void },
 ): EventSink {
-  const { plan, now } = deps.service.deps;
+  const { now } = deps.service.deps;
   const { store } = deps;
+  const episodes = episodeCharts(deps);
   return {
     notice: (text) => inner.notice(text),
     async deliver(event: RolloutEvent, meta) {
       await inner.deliver(event, meta);
+      const plan = deps.service.plan;
+      if (event.kind === 'breach_started' || event.kind === 'breach_recovered') return episodes.breach(event, meta.id);
+      if (event.kind === 'auto_rollback' || event.kind === 'manual_rollback') await episodes.rolledBack(event.runId, event.at);
       if (!CHARTED_KINDS.has(event.kind) || !('runId' in event)) return;
       const posted = await store.message(keys.event(meta.id));
       if (!posted) return;
@@ -141,6 +164,58 @@ export function withCharts(
       const threadTs = event.kind === 'report' ? (checklist?.ts ?? posted.ts) : posted.ts;
       await store.recordChartJob({ key: keys.event(meta.id), channel: deps.channel, threadTs, request }, now());
       deps.onRecorded();
+    },
+  };
+}
+
+type Breach = Extract<RolloutEvent, { kind: 'breach_started' | 'breach_recovered' }>;
+
+/**
+ * One chart per breach episode, under the episode's parent: the first breach's chart when it is
+ * posted; later breaches add none. When the episode ends (no breach for the episode window after
+ * a recovery, or a rollback) the chart of the whole episode replaces it: scheduled at each
+ * recovery for the end of the window, cancelled by a breach that comes first.
+ */
+function episodeCharts(deps: { service: RolloutService; store: SlackStore; channel: string; onRecorded: () => void }) {
+  const { store, channel } = deps;
+  const now = () => deps.service.deps.now();
+
+  async function whole(row: SlackMessageRow<EpisodeParent>, dueAt: Date): Promise<void> {
+    const e = row.state.episode;
+    const request = episodeChartRequest(deps.service.plan, e);
+    await store.scheduleChartJob(
+      { key: keys.episodeChart(e.runId, e.line, e.firstBreachAt, 'whole'), channel, threadTs: row.ts, request },
+      now(),
+      dueAt,
+    );
+    deps.onRecorded();
+  }
+
+  return {
+    async breach(event: Breach, outboxId: number): Promise<void> {
+      const row = await store.message<EpisodeParent>(keys.episode(event.runId, event.line.name));
+      // Only the episode's latest event decides (a retried older one was already told).
+      if (!row || row.state.episode.lastOutboxId !== outboxId) return;
+      const e = row.state.episode;
+      if (event.kind === 'breach_started' && e.told === 1) {
+        const request = chartRequestFor(deps.service.plan, event, null);
+        if (!request) return;
+        await store.recordChartJob(
+          { key: keys.episodeChart(e.runId, e.line, e.firstBreachAt, 'first'), channel, threadTs: row.ts, request },
+          now(),
+        );
+        deps.onRecorded();
+        return;
+      }
+      // Breaching again: the episode goes on, and its whole chart waits for the next recovery.
+      if (event.kind === 'breach_started') return store.cancelChartJob(keys.episodeChart(e.runId, e.line, e.firstBreachAt, 'whole'));
+      await whole(row, new Date(Date.parse(event.at) + EPISODE_WINDOW_MS));
+    },
+
+    /** A rollback ends the episodes open then (episode-alerts.ts marked them): their whole charts now. */
+    async rolledBack(runId: number, at: string): Promise<void> {
+      for (const row of await store.runMessages<EpisodeParent>(runId, 'episode:'))
+        if (row.state.episode.rolledBackAt === at) await whole(row, now());
     },
   };
 }

@@ -24,9 +24,10 @@ export interface EpisodeAlertDeps {
  * overwrite, and the episode records the last outbox id it counted.
  */
 export function episodeAlerts(deps: EpisodeAlertDeps) {
-  const { plan, store, channel, now, postOnce, update } = deps;
+  const { store, channel, now, postOnce, update } = deps;
 
   async function deliver(event: Breach, outboxId: number): Promise<void> {
+    const { plan } = deps;
     const key = keys.episode(event.runId, event.line.name);
     const row = await store.message<EpisodeParent>(key);
     const base = { outboxId, runId: event.runId, line: event.line.name, stage: event.stage, at: event.at };
@@ -53,6 +54,7 @@ export function episodeAlerts(deps: EpisodeAlertDeps) {
 
   /** The run was rolled back: its open episodes say so, and lose their Roll back now button. */
   async function rolledBack(runId: number, at: string): Promise<void> {
+    const { plan } = deps;
     for (const row of await store.runMessages<EpisodeParent>(runId, 'episode:')) {
       const episode = rollEpisodeBack(row.state.episode, at);
       if (!episode) continue;

@@ -27,7 +27,7 @@ export interface SlackFrontEndOptions {
   /** Prometheus: GET /metrics next to /healthz. Without it, one is made for this front end. */
   metrics?: RolloutMetrics;
   /** The Home tab's republishing pace (defaults in HOME_DEFAULTS). */
-  home?: Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass'>;
+  home?: Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass' | 'refreshMs' | 'refreshPerMinute'>;
   /** Charts under reports, alerts and backtests (default true; tests of the text alone turn them off). */
   charts?: boolean;
 }
@@ -58,7 +58,7 @@ export interface SlackFrontEnd {
 /** Slack wired to one engine: listeners in, sink and live checklists out. */
 export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const { service, slack, log } = opts;
-  const { plan, now } = service.deps;
+  const { now } = service.deps;
   const store = slackStore(service.deps.db);
   const web = slackWebClient(slack.botToken, slack.apiUrl, log);
   // The scheduler is made just below; the metrics ask it who leads only when scraped.
@@ -78,7 +78,10 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
           onSlackError,
         });
   const textSink = slackSink({
-    plan,
+    // The plan in force when each event is shown (the run's, if this replica's own differs).
+    get plan() {
+      return service.plan;
+    },
     store,
     runBaseline: (runId) => service.reads.runBaseline(runId),
     web,
@@ -87,7 +90,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
     now,
     onSlackError,
   });
-  const home = new HomePublisher({ service, store, web, log, onSlackError, ...opts.home });
+  const home = new HomePublisher({ service, store, web, log, onSlackError, isLeader: () => scheduler.confirmLeader(), ...opts.home });
   const sink = refreshingHome(
     charts ? withCharts(textSink, { service, store, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink,
     home,
@@ -147,6 +150,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
       background = true;
       scheduler.start();
       refresher.start();
+      home.start();
       charts?.start();
     },
     async stop() {

@@ -1,6 +1,7 @@
 import { subMilliseconds } from 'date-fns/subMilliseconds';
 import type { EventSink } from '../engine/ports.ts';
 import type { RolloutService } from '../engine/service.ts';
+import { isActiveStage } from '../core/state-machine.ts';
 import { describeError, isUnavailable } from '../engine/errors.ts';
 import { BackgroundLoop } from '../engine/loop.ts';
 import type { Logger } from '../log.ts';
@@ -21,23 +22,39 @@ export interface HomeDeps {
   watchMs?: number;
   /** At most this many people per pass (the most recent openers first). */
   maxPerPass?: number;
+  /** While a stage runs, a recent viewer's Home tab is republished once it is this old (its soak countdown, "guard last evaluated"). */
+  refreshMs?: number;
+  /** At most this many of those timed republishes in any minute, below views.publish's Tier 4 (100+ a minute per workspace). */
+  refreshPerMinute?: number;
+  /** Only the leader refreshes on time (proved, not cached); answers to a person's own open or click come from any replica. */
+  isLeader?: () => boolean | Promise<boolean>;
   onSlackError?: (kind: string) => void;
 }
 
-const HOME_DEFAULTS = { minIntervalMs: 10_000, watchMs: 60 * 60_000, maxPerPass: 50 } as const;
+const HOME_DEFAULTS = { minIntervalMs: 10_000, watchMs: 60 * 60_000, maxPerPass: 50, refreshMs: 60_000, refreshPerMinute: 60 } as const;
+/** How often the timed refresh looks for due Home tabs when nothing was due (a due one is waited for exactly). */
+const REFRESH_LOOK_MS = 15_000;
 
 /**
  * Publishes the Home tab (views.publish, per person): when someone opens it, after their click
- * on it, and when the rollout changes for everyone who opened it in the last hour. State changes
- * coalesce: one pass at most every minIntervalMs, however many events arrive, and a 429 pushes
- * the next pass back by Slack's Retry-After.
+ * on it, when the rollout changes for everyone who opened it in the last hour, and while a stage
+ * runs once a minute for each of them (the leader only), so its soak countdown and "guard last
+ * evaluated" are never more than a minute stale. State changes coalesce: one pass at most every
+ * minIntervalMs, however many events arrive, and a 429 pushes the next pass back by Slack's
+ * Retry-After.
  */
 export class HomePublisher {
   private readonly loop: BackgroundLoop;
+  /** The timed refresh while a stage runs: its own loop, waiting exactly until the next Home tab falls due. */
+  private readonly refreshLoop: BackgroundLoop;
   private readonly store: SlackStore;
   private lastPassAt = Number.NEGATIVE_INFINITY;
   private retryAt = 0;
-  private readonly o: Required<Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass'>>;
+  /** When the next timed refresh falls due (service clock, ms); null: nobody to refresh. */
+  private nextDueAt: number | null = null;
+  /** Timed republishes in the last minute (service clock, ms), for refreshPerMinute. */
+  private refreshed: number[] = [];
+  private readonly o: Required<Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass' | 'refreshMs' | 'refreshPerMinute'>>;
 
   constructor(private readonly deps: HomeDeps) {
     this.o = { ...HOME_DEFAULTS, ...definedOnly(deps) };
@@ -55,6 +72,25 @@ export class HomePublisher {
       },
       pace: () => Math.max(this.lastPassAt + this.o.minIntervalMs - Date.now(), this.retryAt - Date.now()),
     });
+    this.refreshLoop = new BackgroundLoop({
+      pass: () => this.refreshPass(),
+      onError: (err) => {
+        if (!isUnavailable(err)) this.deps.log.warn('home: refreshing failed', { error: describeError(err) });
+      },
+      pace: () =>
+        Math.max(this.nextDueAt === null ? 0 : this.nextDueAt - this.deps.service.deps.now().getTime(), this.retryAt - Date.now()),
+    });
+  }
+
+  /** Starts the timed refresh (the front end's background work; only a leader acts on it). */
+  start(): void {
+    this.refreshLoop.start(REFRESH_LOOK_MS, { unref: true });
+  }
+
+  /** One timed refresh now, and waits for it (tests). */
+  async refresh(): Promise<void> {
+    this.refreshLoop.kick();
+    await this.refreshLoop.settle();
   }
 
   /** app_home_opened: remember the person (so changes reach them), then show them the rollout now. */
@@ -83,19 +119,47 @@ export class HomePublisher {
     return this.loop.settle();
   }
 
-  stop(): Promise<void> {
-    return this.loop.stop();
+  async stop(): Promise<void> {
+    await this.refreshLoop.stop();
+    await this.loop.stop();
+  }
+
+  /**
+   * While a stage runs, on the leader: republishes the Home tab of each person who opened it in
+   * the last watchMs once it is refreshMs old (so its countdown is never staler than that, and
+   * nobody gets it more often from this pass), the stalest first, at most refreshPerMinute a
+   * minute. Then waits exactly until the next one falls due.
+   */
+  private async refreshPass(): Promise<void> {
+    const { service } = this.deps;
+    this.nextDueAt = null;
+    if (!(await this.deps.isLeader?.())) return;
+    const run = await service.reads.latestRun();
+    if (!run || !isActiveStage(service.plan, run.state)) return;
+    const now = service.deps.now().getTime();
+    const since = new Date(now - this.o.watchMs);
+    this.refreshed = this.refreshed.filter((t) => t > now - 60_000);
+    const room = Math.min(this.o.refreshPerMinute - this.refreshed.length, this.o.maxPerPass);
+    const due = room > 0 ? await this.store.staleViewers(since, new Date(now - this.o.refreshMs), room) : [];
+    if (due.length) {
+      const views = await this.views();
+      for (const user of due) {
+        const sent = await this.send(user, this.isAdmin(user) ? views.admin : views.other);
+        if (sent === 'rate_limited') return;
+        this.refreshed.push(now);
+      }
+    }
+    const oldest = await this.store.oldestPublish(since);
+    // Past the per-minute budget, the next may go when the oldest of this minute's leaves it.
+    const budgetAt = this.refreshed.length >= this.o.refreshPerMinute ? this.refreshed[0] + 60_000 : now;
+    this.nextDueAt = oldest === null ? null : Math.max(oldest.getTime() + this.o.refreshMs, budgetAt);
   }
 
   private async pass(): Promise<void> {
     const { now } = this.deps.service.deps;
     const viewers = await this.store.recentViewers(subMilliseconds(now(), this.o.watchMs), this.o.maxPerPass);
     if (!viewers.length) return;
-    const input = await this.read();
-    const views = {
-      admin: homeView(this.deps.service.plan, { ...input, admin: true, notice: null }),
-      other: homeView(this.deps.service.plan, { ...input, admin: false, notice: null }),
-    };
+    const views = await this.views();
     for (const user of viewers) {
       const ok = await this.send(user, this.isAdmin(user) ? views.admin : views.other);
       if (ok === 'rate_limited') {
@@ -104,6 +168,15 @@ export class HomePublisher {
         return;
       }
     }
+  }
+
+  /** The Home tab as it is now, for an admin and for anyone else. */
+  private async views(): Promise<{ admin: HomeView; other: HomeView }> {
+    const input = await this.read();
+    return {
+      admin: homeView(this.deps.service.plan, { ...input, admin: true, notice: null }),
+      other: homeView(this.deps.service.plan, { ...input, admin: false, notice: null }),
+    };
   }
 
   private async publish(userId: string, notice: Message | null): Promise<void> {
@@ -128,6 +201,7 @@ export class HomePublisher {
   private async send(userId: string, view: HomeView): Promise<'ok' | 'failed' | 'rate_limited'> {
     try {
       await this.deps.web.views.publish({ user_id: userId, view: view as never });
+      await this.store.markPublished(userId, this.deps.service.deps.now());
       return 'ok';
     } catch (err) {
       const { failure: f, label } = slackError(err);
@@ -159,6 +233,7 @@ export function refreshingHome(sink: EventSink, home: Pick<HomePublisher, 'state
 
 function definedOnly(d: HomeDeps): Partial<typeof HOME_DEFAULTS> {
   const out: Record<string, number> = {};
-  for (const k of ['minIntervalMs', 'watchMs', 'maxPerPass'] as const) if (d[k] !== undefined) out[k] = d[k]!;
+  for (const k of ['minIntervalMs', 'watchMs', 'maxPerPass', 'refreshMs', 'refreshPerMinute'] as const)
+    if (d[k] !== undefined) out[k] = d[k]!;
   return out;
 }

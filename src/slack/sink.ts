@@ -32,7 +32,7 @@ type Opened = Extract<RolloutEvent, { kind: 'request_opened' }>;
  * idempotent. A failure Slack may recover from throws DeliveryError, which stops the queue.
  */
 export function slackSink(deps: SlackSinkDeps): EventSink {
-  const { plan, store, web, channel, log, now } = deps;
+  const { store, web, channel, log, now } = deps;
 
   /** Posts once per key; returns the message's ts (the earlier one on a retry). */
   async function postOnce(key: string, runId: number | null, message: Message, state: unknown, threadTs?: string): Promise<string> {
@@ -77,6 +77,7 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
 
   /** Freezes every open checklist of a run with why it ended. */
   async function endChecklists(runId: number, why: string, exceptKey?: string): Promise<void> {
+    const { plan } = deps;
     for (const row of await store.runMessages<ChecklistState>(runId, 'checklist:')) {
       if (row.key === exceptKey || row.state.ended) continue;
       const state = { ...row.state, ended: why };
@@ -85,9 +86,19 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
     }
   }
 
-  const episodes = episodeAlerts({ plan, store, channel, now, postOnce, update });
+  const episodes = episodeAlerts({
+    get plan() {
+      return deps.plan;
+    },
+    store,
+    channel,
+    now,
+    postOnce,
+    update,
+  });
 
   async function deliver(event: RolloutEvent, meta: { id: number }): Promise<void> {
+    const { plan } = deps;
     switch (event.kind) {
       case 'request_opened':
         await postOnce(keys.request(event.request.id), event.request.runId, approvalMessage(plan, event, event.request, event.needed), {

@@ -10,7 +10,7 @@ import type { Database, Queryable } from '../db/database.ts';
  * - rollout.slack_messages: where each message the bot may edit or thread under lives (channel,
  *   ts), and what the next edit needs.
  * - rollout.chart_jobs (sql/012_charts.sql): charts waiting to be drawn and shared in a thread.
- * - rollout.home_viewers (migration 013): who opened the Home tab, and when.
+ * - rollout.home_viewers (migrations 013, 016): who opened the Home tab, when, and when it was last published.
  */
 
 /** Keys of slack_messages. */
@@ -21,6 +21,9 @@ export const keys = {
   event: (outboxId: number) => `event:${outboxId}`,
   /** A breach episode's parent. */
   episode: (runId: number, line: string) => `episode:${runId}:${line}`,
+  /** A breach episode's charts (chart_jobs): its first breach's, then the whole episode's that replaces it. */
+  episodeChart: (runId: number, line: string, firstBreachAt: string, which: 'first' | 'whole') =>
+    `episode-chart:${runId}:${line}:${firstBreachAt}:${which}`,
 };
 
 export interface SlackMessageRow<S = Record<string, unknown>> {
@@ -88,6 +91,47 @@ export class SlackStore {
     );
   }
 
+  /**
+   * (Re)schedules a chart not shared yet: its picture and when it is due are replaced, its
+   * attempts start over. A chart already shared or given up is left alone.
+   */
+  async scheduleChartJob(
+    job: { key: string; channel: string; threadTs: string; request: ChartRequest },
+    at: Date,
+    dueAt: Date,
+  ): Promise<void> {
+    await this.q.query(
+      `INSERT INTO rollout.chart_jobs (key, channel, thread_ts, request, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (key) DO UPDATE SET thread_ts = EXCLUDED.thread_ts, request = EXCLUDED.request, created_at = EXCLUDED.created_at,
+         next_attempt_at = EXCLUDED.next_attempt_at, attempts = 0, last_error = NULL
+       WHERE rollout.chart_jobs.done_at IS NULL`,
+      [job.key, job.channel, job.threadTs, JSON.stringify(job.request), at, dueAt],
+    );
+  }
+
+  /** Forgets a chart not shared yet (nothing when it was shared). */
+  async cancelChartJob(key: string): Promise<void> {
+    await this.q.query('DELETE FROM rollout.chart_jobs WHERE key = $1 AND done_at IS NULL', [key]);
+  }
+
+  /**
+   * A chart another one replaces: not shared yet, it never will be (done, no file); shared, its
+   * file id is returned for deletion. Null when there is nothing to delete.
+   */
+  async retireChartJob(key: string, at: Date): Promise<string | null> {
+    const { rows } = await this.q.query(
+      `SELECT file_id FROM rollout.chart_jobs WHERE key = $1 AND file_id IS NOT NULL AND file_id <> 'unknown'`,
+      [key],
+    );
+    // No file id left behind: the Home tab shows the latest chart still in the channel.
+    await this.q.query(
+      `UPDATE rollout.chart_jobs SET done_at = COALESCE(done_at, $2), file_id = NULL, last_error = 'replaced by the chart of the whole episode'
+       WHERE key = $1`,
+      [key, at],
+    );
+    return rows[0]?.file_id ?? null;
+  }
+
   /** Jobs not done whose retry time has come, oldest first. */
   async dueChartJobs(now: Date, limit = 10): Promise<ChartJob[]> {
     const { rows } = await this.q.query(
@@ -139,6 +183,34 @@ export class SlackStore {
       'INSERT INTO rollout.home_viewers (user_id, opened_at) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET opened_at = EXCLUDED.opened_at',
       [userId, at],
     );
+  }
+
+  /** Their Home tab was just published (whichever replica did it). */
+  async markPublished(userId: string, at: Date): Promise<void> {
+    await this.q.query('UPDATE rollout.home_viewers SET published_at = $2 WHERE user_id = $1', [userId, at]);
+  }
+
+  /**
+   * People who opened the Home tab since `since` and whose tab was last published at or before
+   * `publishedBy` (or never), the stalest first.
+   */
+  async staleViewers(since: Date, publishedBy: Date, limit: number): Promise<string[]> {
+    const { rows } = await this.q.query(
+      `SELECT user_id FROM rollout.home_viewers
+       WHERE opened_at >= $1 AND (published_at IS NULL OR published_at <= $2)
+       ORDER BY published_at NULLS FIRST, user_id LIMIT $3`,
+      [since, publishedBy, limit],
+    );
+    return rows.map((r: { user_id: string }) => r.user_id);
+  }
+
+  /** The oldest last publish among people who opened the Home tab since `since` (the epoch for one never published); null when nobody did. */
+  async oldestPublish(since: Date): Promise<Date | null> {
+    const { rows } = await this.q.query(
+      `SELECT min(coalesce(published_at, 'epoch')) AS at FROM rollout.home_viewers WHERE opened_at >= $1`,
+      [since],
+    );
+    return rows[0].at ?? null;
   }
 
   /** People who opened the Home tab since `since`, most recent first. */

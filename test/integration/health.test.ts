@@ -14,6 +14,7 @@ import { TestClock } from '../support/clock.ts';
 // The app's /api/health is the border we cannot reach: a local server plays it, badly on purpose.
 type Mode = 'ok' | 'stale' | 'slow' | 'error' | 'garbage' | 'wrong-shape';
 let mode: Mode = 'ok';
+let requests = 0;
 let server: http.Server;
 let url: string;
 let db: TestDatabase;
@@ -21,6 +22,7 @@ const plan = defaultPlan();
 
 beforeAll(async () => {
   server = http.createServer((_req, res) => {
+    requests++;
     const providers = (weights: unknown) => ({
       fal: { ok: true, latency_ms: 125, error: null, configured: true },
       runware: { ok: mode !== 'stale', latency_ms: 98, error: mode === 'stale' ? 'auth failed' : null, configured: true },
@@ -80,5 +82,34 @@ describe('the health endpoint, when the app misbehaves', () => {
     await new Promise((r) => closed.close(r));
     const reading = await healthEndpoint(plan, `http://127.0.0.1:${port}/api/health`, 300).read();
     expect(reading).toMatchObject({ kind: 'unreachable', problem: 'ECONNREFUSED' });
+  });
+});
+
+describe('one reading of the health endpoint per evaluation interval', () => {
+  it('a scrape, status and the refresher in one interval share one GET; the next interval reads again', async () => {
+    mode = 'ok';
+    const clock = new TestClock('2026-11-28T10:00:00Z');
+    const service = new RolloutService({
+      db,
+      plan,
+      now: clock.now,
+      access: adminList([]),
+      health: healthEndpoint(plan, url, 1_000),
+      charts: chartPng,
+    });
+    const before = requests;
+    // Asked at once (a scrape racing the refresher), then again within the interval.
+    const [a, b] = await Promise.all([service.reads.gauges(), service.reads.health()]);
+    expect(a.health).toBe(b);
+    await service.status();
+    clock.advance(plan.evaluateEveryMs - 1);
+    await service.reads.gauges();
+    expect(requests - before).toBe(1);
+    // One interval later the reading is stale: a new GET, which sees what the app says now.
+    mode = 'stale';
+    clock.advance(1);
+    const next = await service.reads.health();
+    expect(requests - before).toBe(2);
+    expect(next.kind === 'read' && next.weights).toEqual({ fal: 1, runware: 0 });
   });
 });

@@ -98,7 +98,7 @@ describe('the console front end', () => {
     const output = new PassThrough();
     let printed = '';
     output.on('data', (d) => (printed += d));
-    const scheduler = new Scheduler({ service, sink: consoleSink(service.plan, output), leader: soleLeader(), log: silentLogger });
+    const scheduler = new Scheduler({ service, sink: consoleSink(() => service.plan, output), leader: soleLeader(), log: silentLogger });
     await scheduler.tick();
     const { done } = startConsole({
       service,

@@ -112,33 +112,39 @@ it('report, breach and auto-rollback each get a chart after their text, in the r
   expect((await jobs()).find((j) => j.thread_ts === breachTs)).toMatchObject({ attempts: 1, done_at: null });
 
   // 10:41: the breach held 5m: auto-rollback. The breach chart's retry is due and goes through;
-  // the rollback alert's chart shares once even though its first completeUploadExternal fails.
+  // the rollback ends the breach's episode, whose whole chart replaces the breach chart under it
+  // (slack-episode-charts.test.ts); the rollback alert's chart shares once even though its first
+  // completeUploadExternal fails.
   h.clock.set('2026-11-28T10:41:00Z');
   await traffic('10:41', 5, 0.1, 9_000);
-  h.fake.failNextOf('files.completeUploadExternal', { pass: true }, { status: 500 });
+  h.fake.failNextOf('files.completeUploadExternal', { pass: true }, { pass: true }, { status: 500 });
   await h.front.scheduler.tick();
   await deliver();
   h.clock.set('2026-11-28T10:41:10Z');
   await h.front.charts!.flush();
   const rollbackTs = await messageTs(`event:${await outboxId('auto_rollback')}`);
   charts = shared();
-  expect(charts.map((c) => c.threadTs)).toEqual([checklistTs, checklistTs, breachTs, rollbackTs]);
-  const [, , breachChart, rollbackChart] = charts;
+  expect(charts.map((c) => c.threadTs)).toEqual([checklistTs, checklistTs, breachTs, breachTs, rollbackTs]);
+  const [, , breachChart, episodeChart, rollbackChart] = charts;
   expect(breachChart.title).toBe('Breach: p95 latency');
+  expect(episodeChart.title).toBe('D1: breached once, then rolled back: p95 latency');
   expect(rollbackChart.title).toBe('Automatic rollback: p95 latency');
-  for (const c of [breachChart, rollbackChart]) expect([c.png.width, c.png.height]).toEqual([1200, 640]);
+  expect(calls('files.delete').map((c) => c.body.file)).toEqual([breachChart.id]);
+  for (const c of [breachChart, episodeChart, rollbackChart]) expect([c.png.width, c.png.height]).toEqual([1200, 640]);
   expect(postIndexOf(breachTs)).toBeLessThan(breachChart.i);
   expect(postIndexOf(rollbackTs)).toBeLessThan(rollbackChart.i);
 
-  // Every job done once, each with its own file; the failed tries left no second share.
+  // Every job done once, each with its own file (the replaced breach chart's is gone); the failed tries left no second share.
   const done = await jobs();
   expect(done.map((j) => [j.thread_ts, j.attempts, j.done_at !== null])).toEqual([
     [checklistTs, 1, true],
     [breachTs, 2, true],
     [checklistTs, 1, true],
+    [breachTs, 1, true],
     [rollbackTs, 2, true],
   ]);
-  expect(new Set(done.map((j) => j.file_id)).size).toBe(4);
+  expect(done[1].file_id).toBeNull();
+  expect(new Set(done.map((j) => j.file_id).filter(Boolean)).size).toBe(4);
   expect(calls('files.completeUploadExternal').filter((c) => c.body.thread_ts === rollbackTs)).toHaveLength(2); // one refused, one shared
 
   // The alert's delivery retried (after a failure past its post) records no second chart.
@@ -146,8 +152,8 @@ it('report, breach and auto-rollback each get a chart after their text, in the r
   const { rows } = await h.db.app.query('SELECT payload, created_at FROM rollout.outbox WHERE id = $1', [id]);
   await h.front.sink.deliver(rows[0].payload, { id, createdAt: rows[0].created_at });
   await h.front.charts!.flush();
-  expect(await jobs()).toHaveLength(4);
-  expect(shared()).toHaveLength(4);
+  expect(await jobs()).toHaveLength(5);
+  expect(shared()).toHaveLength(5);
 });
 
 it('a manual rollback gets a chart of the red line in breach; a backtest answered in the channel gets its replay', async () => {

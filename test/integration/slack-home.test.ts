@@ -144,6 +144,136 @@ describe('republishing when the rollout changes', () => {
   });
 });
 
+describe('a Home tab that stays true while a stage runs', () => {
+  /** The timed refresh as the leader runs it (or a standby, with isLeader false), on the harness's fake clock. */
+  const publisher = (opts: { leader?: boolean; refreshPerMinute?: number } = {}) =>
+    new HomePublisher({
+      service: h.service,
+      web: h.front.web,
+      log: silentLogger,
+      isLeader: () => opts.leader ?? true,
+      refreshPerMinute: opts.refreshPerMinute,
+    });
+  const soakLine = (view: any) =>
+    texts(view)
+      .flatMap((t) => t.split('\n'))
+      .find((t) => t.startsWith('*Soak*'));
+  /** Opens the Home tab and waits until its publish is recorded (the listener records it after Slack answered). */
+  const open = async (user: string) => {
+    await h.openHome(user);
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await h.db.app.query('SELECT published_at FROM rollout.home_viewers WHERE user_id = $1', [user]);
+      if (rows[0]?.published_at?.getTime() === h.clock.now().getTime()) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`the Home tab publish for ${user} was not recorded`);
+  };
+
+  it("a recent viewer's soak countdown is never more than a minute stale, and is republished at most once a minute", async () => {
+    await startD1();
+    const home = publisher();
+    await open(alice.id);
+    h.fake.clear();
+    const stalest: number[] = [];
+    let lastAt = h.clock.now().getTime();
+    const publishedAt: number[] = [];
+    // Ten minutes in 10 s steps, a timed pass at each: what the Home tab shows is at most 60 s old.
+    for (let i = 0; i < 60; i++) {
+      h.clock.advance(10_000);
+      const before = h.fake.views('views.publish', alice.id).length;
+      await home.refresh();
+      if (h.fake.views('views.publish', alice.id).length > before) {
+        lastAt = h.clock.now().getTime();
+        publishedAt.push(lastAt);
+      }
+      stalest.push(h.clock.now().getTime() - lastAt);
+    }
+    expect(Math.max(...stalest)).toBeLessThanOrEqual(60_000);
+    const gaps = publishedAt.slice(1).map((t, i) => t - publishedAt[i]);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(60_000);
+    expect(h.fake.views('views.publish')).toHaveLength(10);
+    // What it shows is the countdown at that minute: 10 min into a 1 h soak, 50 min left.
+    expect(soakLine(h.home(alice.id))).toBe('*Soak*: 10m of 1h (50m left)');
+    await home.stop();
+  });
+
+  it('none for people who opened it over an hour ago, none when no stage runs, none from a standby', async () => {
+    await open(carol.id);
+    await open(alice.id);
+    const leader = publisher();
+    const standby = publisher({ leader: false });
+    h.fake.clear();
+    // Idle: nothing to count down.
+    for (let i = 0; i < 6; i++) {
+      h.clock.advance(60_000);
+      await leader.refresh();
+    }
+    expect(h.fake.views('views.publish')).toHaveLength(0);
+    await startD1();
+    h.fake.clear();
+    // carol opened it 66 min ago by the end; alice keeps it open (opens it again) and gets it each minute.
+    h.clock.advance(54 * 60_000);
+    await open(alice.id);
+    h.fake.clear();
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(60_000);
+      await standby.refresh();
+    }
+    expect(h.fake.views('views.publish')).toHaveLength(0);
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(60_000);
+      await leader.refresh();
+    }
+    expect(h.fake.views('views.publish').map((c) => c.body.user_id)).toEqual(Array(5).fill(alice.id));
+    // The run ends: no more timed refreshes.
+    await h.command(bob.id, 'rollback');
+    await h.flush();
+    h.fake.clear();
+    for (let i = 0; i < 3; i++) {
+      h.clock.advance(60_000);
+      await leader.refresh();
+    }
+    expect(h.fake.views('views.publish')).toHaveLength(0);
+    await leader.stop();
+    await standby.stop();
+  });
+
+  it('an event republish counts: the timed refresh waits a minute after it; past refreshPerMinute the stalest go first', async () => {
+    await startD1();
+    const home = publisher({ refreshPerMinute: 2 });
+    for (const u of [alice.id, bob.id, carol.id]) await open(u);
+    h.fake.clear();
+    // 30 s later a change republishes everyone's; the timed refresh finds nobody due 40 s after.
+    h.clock.advance(30_000);
+    // A forced request opens (an event): everyone who looks gets it now.
+    await h.command(alice.id, 'd2 --force');
+    await h.flush();
+    expect(h.fake.views('views.publish')).toHaveLength(3);
+    h.fake.clear();
+    h.clock.advance(40_000);
+    await home.refresh();
+    expect(h.fake.views('views.publish')).toHaveLength(0);
+    // At 60 s all three are due, but only two fit in this minute; the third waits for the minute to pass.
+    h.clock.advance(20_000);
+    await home.refresh();
+    const first = h.fake.views('views.publish').map((c) => c.body.user_id);
+    expect(first).toHaveLength(2);
+    h.clock.advance(30_000);
+    await home.refresh();
+    expect(h.fake.views('views.publish')).toHaveLength(2);
+    // A minute after those two: the one left out goes first (the stalest), then one of the others.
+    h.clock.advance(30_000);
+    await home.refresh();
+    const next = h.fake
+      .views('views.publish')
+      .map((c) => c.body.user_id)
+      .slice(2);
+    expect(next).toHaveLength(2);
+    expect(next[0]).toBe([alice.id, bob.id, carol.id].find((u) => !first.includes(u)));
+    await home.stop();
+  });
+});
+
 describe('clicks on the Home tab', () => {
   it('Approve acts directly and the answer appears on top of the Home tab (it has no response_url)', async () => {
     await h.command(alice.id, 'd1');

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import seed from '../../src/plan/default-plan.json' with { type: 'json' };
 import { openDatabase } from '../../src/db/database.ts';
@@ -74,5 +75,76 @@ describe('npx rollout, break-glass', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('the database has no rollout schema yet');
     expect(await one(db.pool, `SELECT to_regnamespace('rollout') AS ns`)).toEqual({ ns: null });
+  });
+});
+
+// "Rehearse before you roll": the CLI pointed at production's read replica before the bot has
+// ever run there. The read-only commands work with SELECT on the app's two tables and nothing else.
+describe('npx rollout, rehearsing on a database the bot has never started on', () => {
+  it('answers help, status, history, backtest and chart as a SELECT-only role, creates nothing, and refuses to write', async () => {
+    db = await scratchDatabase();
+    await db.pool.query('DROP SCHEMA rollout CASCADE');
+    await db.pool.query(
+      `INSERT INTO analytics_logs (event_type, event_data, created_at)
+       SELECT 'gen_route', jsonb_build_object('provider', CASE WHEN i % 10 = 0 THEN 'runware' ELSE 'fal' END, 'latency_ms', 1200 + i % 700,
+              'cost_per_image', 0.005), now() - (i || ' seconds')::interval
+       FROM generate_series(1, 3000) AS i`,
+    );
+    await db.pool.query(
+      `INSERT INTO feature_flags (flag_key, flag_value, flag_value_text) VALUES ('GEN_PROVIDER_WEIGHTS', true, '{"fal":0.9,"runware":0.1}')`,
+    );
+    const role = `rollout_reader_${process.pid}`;
+    const owner = new URL(db.ownerUrl);
+    // Roles belong to the server: made and dropped from the run's own database, never the scratch one (dropped WITH FORCE).
+    const base = new pg.Pool({ connectionString: process.env.TEST_DATABASE_URL, max: 1 });
+    const dbName = owner.pathname.slice(1);
+    await base.query(`DROP ROLE IF EXISTS ${role}`);
+    await base.query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await db.pool.query(`REVOKE ALL ON DATABASE ${dbName} FROM PUBLIC`);
+      await db.pool.query(`GRANT CONNECT ON DATABASE ${dbName} TO ${role}`);
+      await db.pool.query('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
+      await db.pool.query(`GRANT SELECT ON analytics_logs, feature_flags TO ${role}`);
+      const url = Object.assign(new URL(owner.toString()), { username: role }).toString();
+      const objects = `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')`;
+      const before = await one(db.pool, objects);
+      const env = { DATABASE_URL: url };
+
+      // help needs no database at all, not even a reachable one.
+      const help = await cli(['help'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+      expect(help).toMatchObject({ code: 0 });
+      expect(help.stdout).toContain('backtest [24h|7d]');
+
+      const status = await cli(['status'], env);
+      expect(status.stderr).toContain('no run yet here');
+      expect(status).toMatchObject({ code: 0 });
+      expect(status.stdout).toContain('FAL 90% / Runware 10%');
+      expect(status.stdout).toMatch(/Traffic split \(10m\): .*n=\d{3,}/);
+
+      const history = await cli(['history'], env);
+      expect(history).toMatchObject({ code: 0, stdout: 'No history yet.\n' });
+
+      const backtest = await cli(['backtest', '--since', '1h'], env);
+      expect(backtest.code).toBe(0);
+      expect(backtest.stdout).toMatch(/Read [1-9][\d,]* rows/);
+
+      const out = join(mkdtempSync(join(tmpdir(), 'rehearsal-')), 'red-lines.png');
+      const chart = await cli(['chart', '--since', '1h', '--out', out], env);
+      expect(chart.code).toBe(0);
+      expect(chart.stdout).toContain(`Chart written to ${out}`);
+
+      for (const write of [['d1'], ['rollback', '--reason', 'rehearsal']]) {
+        const refused = await cli(write, env);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain('the database has no rollout schema yet. The CLI never migrates');
+      }
+      expect(await one(db.pool, objects)).toEqual(before);
+      expect(await one(db.pool, `SELECT to_regnamespace('rollout') AS ns`)).toEqual({ ns: null });
+      expect(await one(db.pool, `SELECT flag_value_text FROM feature_flags`)).toEqual({ flag_value_text: '{"fal":0.9,"runware":0.1}' });
+    } finally {
+      await db.pool.query(`DROP OWNED BY ${role}`);
+      await base.query(`DROP ROLE IF EXISTS ${role}`);
+      await base.end();
+    }
   });
 });

@@ -41,7 +41,7 @@ beforeAll(async () => {
     (client as unknown as { query: (...a: unknown[]) => unknown }).query = (...args: unknown[]) => {
       const [text, values] = args as [string | { text: string }, unknown];
       const sql = typeof text === 'string' ? text : text.text;
-      if (sql.includes('analytics_logs')) recorded.push({ phase, sql, params: Array.isArray(values) ? values : [] });
+      if (/\bFROM analytics_logs\b/.test(sql)) recorded.push({ phase, sql, params: Array.isArray(values) ? values : [] });
       return query(...args);
     };
   });

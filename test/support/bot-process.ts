@@ -41,6 +41,8 @@ export class BotProcess {
     this.child.stdout!.on('data', append);
     this.child.stderr!.on('data', append);
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    const watchdog = dieWithParent(this.child.pid!);
+    this.child.on('exit', () => watchdog.kill('SIGKILL'));
   }
 
   static async start(env: Record<string, string>, ready = /Console ready/, compiled = defaultCompiled()): Promise<BotProcess> {
@@ -84,6 +86,18 @@ export class BotProcess {
     this.child.kill(signal);
     await this.exited;
   }
+}
+
+/**
+ * The bot must not outlive the test that started it, even when vitest SIGKILLs the worker (a
+ * timeout, a crash, ^C) and no cleanup runs: a detached shell watches both and SIGKILLs the bot
+ * once its parent is gone. It exits with the bot, and is killed when the bot exits first.
+ */
+function dieWithParent(childPid: number): ChildProcess {
+  const watch = `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${childPid} 2>/dev/null; do sleep 0.5; done; kill -KILL ${childPid} 2>/dev/null`;
+  const watchdog = spawn('sh', ['-c', watch], { detached: true, stdio: 'ignore' });
+  watchdog.unref();
+  return watchdog;
 }
 
 /** Polls a condition (a database read, typically) until it holds. */

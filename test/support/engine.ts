@@ -23,7 +23,10 @@ export function planWith(overrides: Record<string, unknown> = {}): Plan {
   return parsePlan({ ...structuredClone(defaultPlanJson), ...overrides });
 }
 
-export function engine(db: Database, opts: { plan?: Plan; clock?: TestClock; health?: () => HealthReading; admins?: string[] } = {}) {
+export function engine(
+  db: Database,
+  opts: { plan?: Plan; clock?: TestClock; health?: () => HealthReading; admins?: string[]; rehearsal?: boolean } = {},
+) {
   const clock = opts.clock ?? new TestClock();
   const service = new RolloutService({
     db,
@@ -32,6 +35,7 @@ export function engine(db: Database, opts: { plan?: Plan; clock?: TestClock; hea
     access: adminList(opts.admins ?? ADMINS),
     health: { read: async () => (opts.health ? opts.health() : { kind: 'not_configured' }) },
     charts: chartPng,
+    rehearsal: opts.rehearsal,
   });
   return { service, clock };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chartRequestFor } from '../../src/core/chart-requests.ts';
+import type { AlertEpisode } from '../../src/core/alert-episodes.ts';
+import { chartRequestFor, episodeChartRequest } from '../../src/core/chart-requests.ts';
 import type { RolloutEvent } from '../../src/core/events.ts';
 import type { LineEvaluation } from '../../src/core/red-lines.ts';
 import { defaultPlan } from '../../src/plan/plan.ts';
@@ -123,5 +124,47 @@ describe('the chart each event gets', () => {
   it('requests, checklists and other events get none', () => {
     expect(chartRequestFor(plan, { kind: 'completed', runId: 1, by: 'U1', at: '2026-11-28T12:00:00.000Z' }, null)).toBeNull();
     expect(chartRequestFor(plan, started, null)).toBeNull();
+  });
+});
+
+describe('the chart of a whole breach episode', () => {
+  const episode: AlertEpisode = {
+    runId: 1,
+    line: 'failureRatePercent',
+    stage: 'd1',
+    firstBreachAt: '2026-11-28T10:04:00.000Z',
+    breaches: 3,
+    told: 6,
+    longestMs: 2 * MIN,
+    breachingSince: null,
+    recoveredAt: '2026-11-28T10:18:00.000Z',
+    lastEventAt: '2026-11-28T10:18:00.000Z',
+    lastOutboxId: 9,
+    rolledBackAt: null,
+  };
+
+  it('spans from the lead before the first breach to the last recovery, and says how often it breached', () => {
+    const req = episodeChartRequest(plan, episode);
+    expect(req).toMatchObject({
+      kind: 'alert',
+      runId: 1,
+      line: 'failureRatePercent',
+      crossedAtMs: ms(episode.firstBreachAt),
+      firedAtMs: null,
+    });
+    const r = req as Extract<typeof req, { kind: 'alert' }>;
+    // 2 × for (5m) + window (5m) before the first breach, as every breach chart.
+    expect(r.fromMs).toBe(ms(episode.firstBreachAt) - 15 * MIN);
+    expect(r.toMs).toBeGreaterThan(ms(episode.lastEventAt));
+    expect(r.what).toBe('D1: breached 3 times in 14m');
+  });
+
+  it('an episode a rollback ended runs to the rollback, marked as fired', () => {
+    const req = episodeChartRequest(plan, {
+      ...episode,
+      breachingSince: '2026-11-28T10:20:00.000Z',
+      rolledBackAt: '2026-11-28T10:25:00.000Z',
+    });
+    expect(req).toMatchObject({ firedAtMs: ms('2026-11-28T10:25:00.000Z'), what: 'D1: breached 3 times in 21m, then rolled back' });
   });
 });

@@ -6,7 +6,7 @@ import type { RolloutEvent } from '../../core/events.ts';
 import { RED_LINE_LABELS, type LineEvaluation } from '../../core/red-lines.ts';
 import { judged, versusSummary, type Dress } from '../compare.ts';
 import { reportDeltas } from '../../core/report.ts';
-import { renderEvent } from '../text.ts';
+import { planDifferenceLines, renderEvent } from '../text.ts';
 import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, sinceLast, weightsLine } from '../format.ts';
 import { redLineRows } from '../red-line-table.ts';
 import { redLineSections } from './red-lines.ts';
@@ -122,6 +122,17 @@ export function eventMessage(
       return msg(
         section(
           `:checkered_flag: *Rollout complete* (by ${who(e.by)}); the guard stops watching. \`/rollout rollback\` still reverts to ${plan.providerNames[plan.from]}.`,
+        ),
+      );
+    case 'plan_differs':
+      return msg(
+        section(
+          `:warning: *A replica runs with another plan*: \`${esc(e.replica)}\` was started with a \`ROLLOUT_PLAN\` that differs from the one rollout #${e.runId} follows. It judges the run by the run's plan until the run ends; the next run starts with the plan of whichever replica leads. Give every replica the same plan file.`,
+        ),
+        section(
+          planDifferenceLines(e.differences)
+            .map((l) => `• ${esc(l)}`)
+            .join('\n'),
         ),
       );
     case 'report':
