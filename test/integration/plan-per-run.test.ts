@@ -5,6 +5,11 @@ import { openTestDatabase, type TestDatabase } from '../support/db.ts';
 import { alice, engine, planWith } from '../support/engine.ts';
 import { MINUTE, TestClock } from '../support/clock.ts';
 import { feed } from '../support/traffic.ts';
+import { PassThrough } from 'node:stream';
+import { consoleSink } from '../../src/adapters/console.ts';
+import { soleLeader } from '../../src/engine/leader.ts';
+import { Scheduler } from '../../src/engine/scheduler.ts';
+import { createLogger } from '../../src/log.ts';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -130,5 +135,32 @@ describe('one plan per run, whatever each replica was started with', () => {
     const r = await b.handle('d3 --force', alice);
     expect(r.outcome).toMatchObject({ kind: 'refused' });
     expect((r.outcome as { message: string }).message).toMatch(/d2/);
+  });
+
+  it('the scheduler runs the guard and the reports at the pace of the run’s plan, and back at its own when the run ends', async () => {
+    const clock = new TestClock();
+    const a = engine(db, { plan: planA(), clock }).service;
+    const own = planWith({ approvals: 0, evaluateEvery: '1m', reportCron: '0 * * * *' });
+    const b = engine(db, { plan: own, clock }).service;
+    expect((await a.handle('d1', alice)).outcome.kind).toBe('stage_started');
+    const lines: string[] = [];
+    const log = createLogger({ level: 'info', sink: { isTTY: false, write: (l) => void lines.push(l) } });
+    const scheduler = new Scheduler({ service: b, sink: consoleSink(() => b.plan, new PassThrough()), leader: soleLeader(), log });
+    try {
+      // start() ticks at once (on its own); the tick after it has the plan of the run in force.
+      const logged = async (pattern: RegExp) => {
+        for (let i = 0; i < 200 && !pattern.test(lines.join('\n')); i++) {
+          await scheduler.tick();
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        return lines.join('\n');
+      };
+      scheduler.start();
+      expect(await logged(/guard every 30s/)).toMatch(/guard every 30s, reports on \\?"\*\/15 \* \* \* \*\\?" \(the plan in force\)/);
+      expect((await a.handle('rollback', alice)).outcome.kind).toBe('rolled_back');
+      expect(await logged(/guard every 60s/)).toMatch(/guard every 60s, reports on \\?"0 \* \* \* \*\\?" \(the plan in force\)/);
+    } finally {
+      await scheduler.stop();
+    }
   });
 });

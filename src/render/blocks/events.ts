@@ -6,7 +6,7 @@ import type { RolloutEvent } from '../../core/events.ts';
 import { RED_LINE_LABELS, type LineEvaluation } from '../../core/red-lines.ts';
 import { judged, versusSummary, type Dress } from '../compare.ts';
 import { reportDeltas } from '../../core/report.ts';
-import { planDifferenceLines, renderEvent } from '../text.ts';
+import { databaseBackText, planDifferenceLines, renderEvent } from '../text.ts';
 import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, sinceLast, weightsLine } from '../format.ts';
 import { redLineRows } from '../red-line-table.ts';
 import { redLineSections } from './red-lines.ts';
@@ -118,6 +118,8 @@ export function eventMessage(
       );
     case 'guard_recovered':
       return msg(section(`:large_green_circle: The guard reads the metrics again at ${upper(e.stage)}.`));
+    case 'database_back':
+      return noticeMessage(databaseBackText(e.outageMs));
     case 'completed':
       return msg(
         section(

@@ -63,6 +63,6 @@ export function homeView(plan: Plan, h: HomeInput): HomeView {
   blocks.push({ type: 'divider' }, section(`*History* (latest ${HOME_HISTORY}, newest first)`));
   const entries = h.history.slice(0, HOME_HISTORY);
   blocks.push(...(entries.length ? entries.map((e) => context(historyLine(e))) : [context('No history yet.')]));
-  blocks.push(context(`Updated ${utc(s.at)}; refreshed when the rollout changes.`));
+  blocks.push(context(`Updated ${utc(s.at)}; refreshed when the rollout changes, and every minute while a stage runs.`));
   return fitView({ type: 'home', blocks });
 }
