@@ -30,7 +30,6 @@ describe('status during D1, Runware failing and FAL not', () => {
     }
     const status = await service.reads.status();
     const text = renderOutcome(service.plan, { kind: 'status', status });
-    console.log(text);
     expect(text).toContain('Red lines (Runware judged, FAL for comparison):');
     expect(text).toMatch(/failure rate\s+> 2\.00%\s+5m\s+4\.\d\d%\s+680\s+0\.\d\d%\s+6,120\s+BREACH/);
     expect(text).toMatch(/p95 latency\s+≥ 8\.00 s\s+5m\s+2\.40 s\s+680\s+3\.10 s\s+6,120\s+ok/);
