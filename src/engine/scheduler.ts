@@ -48,6 +48,7 @@ export class Scheduler {
   private cadenceTimer: NodeJS.Timeout | null = null;
   private cadence: string | null = null;
   private timers: NodeJS.Timeout[] = [];
+  private started = false;
   private leading = false;
   /** What the last check that reached the database found: whether this replica led when an outage began. */
   private led = false;
@@ -80,6 +81,7 @@ export class Scheduler {
   }
 
   start(): void {
+    this.started = true;
     this.scheduleCadence();
     // Through kick(), so only the leader drains.
     this.outbox.start();
@@ -221,7 +223,9 @@ export class Scheduler {
         this.log.info(this.leading ? 'leader: this replica runs the guard' : 'standby: another replica runs the guard');
       // Leader or standby: the plan in force follows the run, and a plan that differs is told once.
       await this.deps.service.followRun();
-      if (!this.stopping) this.scheduleCadence();
+      // Only a started scheduler keeps a cadence: the demo and tests drive tick() themselves, and
+      // a cron task made here would keep their process alive after they are done.
+      if (this.started && !this.stopping) this.scheduleCadence();
       if (!this.leading) return null;
       const started = performance.now();
       const result = await guardCycle(this.deps.service).catch((err) => {

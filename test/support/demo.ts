@@ -1,6 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
+import cron from 'node-cron';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { FAULTS, type FaultKind } from '../../src/demo/faults.ts';
@@ -44,6 +45,9 @@ export function itRollsBack(demo: ReturnType<typeof demoRunner>, fault: FaultKin
   it(`${fault}: D1 → D2, then the ${line} red line breaches and the guard rolls back`, async () => {
     const { result, text } = await demo(fault);
     expect(result.outcome).toBe('auto_rollback');
+    // The story drives the scheduler by hand: nothing scheduled may outlive it (it kept
+    // `npm run demo` from ever exiting once).
+    expect([...cron.getTasks().values()].map((t) => t.name)).toEqual([]);
     expect(result.line).toBe(line);
     const breach = result.firstBreach[line]!;
     expect(breach.getTime()).toBeGreaterThanOrEqual(result.faultAt!.getTime());
