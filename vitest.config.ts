@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 // tests only a shared server can show (SIGKILLed processes, replicas, outages). On real Postgres
 // the bot connects as the least-privilege role of sql/roles.sql (see test/support/global-setup.ts).
 const realPostgres = { env: { TEST_DB_KIND: 'postgres' }, globalSetup: ['test/support/global-setup.ts'] };
+// Every test database on PGlite is loaded from one migrated template made per run (test/support/pglite-template.ts).
+const pglite = { env: { TEST_DB_KIND: 'pglite' }, globalSetup: ['test/support/pglite-template.ts'] };
 const slow = { testTimeout: 30_000, hookTimeout: 60_000 };
 
 export default defineConfig({
@@ -13,10 +15,10 @@ export default defineConfig({
     // cores keeps both cores busy.
     maxWorkers: 4,
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false } },
       // Each Slack listener called as Bolt calls it, Slack's servers intercepted by nock, the engine on PGlite.
-      { test: { name: 'listeners', include: ['test/listeners/**/*.test.ts'], env: { TEST_DB_KIND: 'pglite' }, ...slow } },
-      { test: { name: 'pglite', include: ['test/integration/**/*.test.ts'], env: { TEST_DB_KIND: 'pglite' }, ...slow } },
+      { test: { name: 'listeners', include: ['test/listeners/**/*.test.ts'], isolate: false, ...pglite, ...slow } },
+      { test: { name: 'pglite', include: ['test/integration/**/*.test.ts'], ...pglite, ...slow } },
       // `npm run demo` end to end: it brings its own in-memory PGlite, whatever the environment.
       { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], ...slow } },
       ...(process.env.TEST_DATABASE_URL

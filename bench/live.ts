@@ -4,7 +4,7 @@
  * quarter hour: bench/db.ts's cycle), the app inserts generation traffic at BENCH_LIVE_RATES
  * requests a second (default 10,100): per request a gen_route, a gen_ok for a success, ~3 %
  * vouchers, plus the unrelated events (a quarter of all rows), 5 % of the requests logged late
- * (created_at 5–110 s in the past). Measured from outside, as bench:db does: pg_stat_statements
+ * (created_at 5–110 s in the past); each 5 s batch is written in time order, as an app logs them. Measured from outside, as bench:db does: pg_stat_statements
  * of the bot's role, read after every evaluation, so each evaluation is one sample (its time,
  * statements and shared blocks, hit or read). The app's inserts are another role's and not counted.
  *
@@ -57,7 +57,8 @@ FROM req
 UNION ALL SELECT 'gen_ok', jsonb_build_object('provider', provider, 'images', 1), ts FROM req WHERE r_err >= 0.007
 UNION ALL SELECT 'voucher_issued', jsonb_build_object('reason', CASE WHEN r_voucher < 0.02 THEN 'regenerate' ELSE 'support' END), ts
 FROM req WHERE r_voucher < 0.03
-UNION ALL SELECT 'page_view', jsonb_build_object('path', '/p/1'), ts FROM req WHERE random() < 0.7`;
+UNION ALL SELECT 'page_view', jsonb_build_object('path', '/p/1'), ts FROM req WHERE random() < 0.7
+ORDER BY 3`;
 
 interface Sample {
   ms: number;

@@ -237,6 +237,7 @@ async function benchSize(millions: number, largest: boolean): Promise<{ result: 
       const q = bucketQueries(plan, {
         ranges: [{ lo: floorMinute(e - 2 * MIN - 30_000) - MIN, hi: floorMinute(e - 2 * MIN - 30_000), inclusive: false }],
         fine: [floorMinute(e - 2 * MIN - 30_000) - MIN],
+        check: [],
         latenciesFrom: e - 5 * MIN - 30_000,
         from: e - HOUR,
         upTo: e,

@@ -34,9 +34,11 @@ import {
  *
  * Two kinds of minute:
  *   - settled: it ended SETTLE (2 min) or more before the end. Read once, whole, by created_at,
- *     when it settles (a "settle read"), and never again in this process — except once more per
- *     millisecond when the longest window's head reaches it (the 1 h head), or for its latencies
- *     if it enters the p95 window without them;
+ *     when it settles (the "settle read", in counts only: no per-ms parts, no latencies), and
+ *     never again in this process — except once more per millisecond when the longest window's
+ *     head reaches it (the 1 h head), or for its latencies if it enters the p95 window without
+ *     them. When the settle read counts what the head's reads counted (the usual case) the minute
+ *     keeps their per-ms parts and latencies; otherwise its counts replace them;
  *   - the head: the minutes since then. Each read adds only the rows that arrived since the last
  *     read: `id > W OR created_at > E` (within the window: partitions prune), where W is the largest id and
  *     E the end of the last read. The two branches are the primary key's index (rows inserted
@@ -45,8 +47,8 @@ import {
  *     id ≤ W and created_at ≤ E. A late row (created_at in the past, inserted after the last
  *     read) has a larger id and is added to its minute, settled or not.
  * What id order cannot see: a row whose transaction took its id before the last read and
- * committed after it (a smaller id than W). The settle read replaces the minute's incremental
- * sums with the whole minute, so such a row is counted at the latest SETTLE after its minute
+ * committed after it (a smaller id than W). The settle read sees it and replaces the minute's
+ * incremental sums, so such a row is counted at the latest SETTLE after its minute
  * ends; one committed later still (a transaction open for minutes) is missing from this process's
  * windows until its minute leaves them. Each read is one statement per event family, so the
  * whole-minute and incremental branches see one snapshot: nothing counted twice.
@@ -100,14 +102,17 @@ function rangesSql(ranges: ReadPlan['ranges'], $: (v: unknown) => string): strin
 }
 
 const BUCKET = `date_bin('1 minute', created_at, 'epoch'::timestamptz)`;
-/** A row's millisecond (floor: a row at x.5 ms is at or after x ms). */
-const MS = 'floor(extract(epoch FROM created_at) * 1000)::int8';
+/**
+ * A row's millisecond (floor: a row at x.5 ms is at or after x ms), as a timestamptz: date_trunc
+ * works on the integer microseconds, where extract(epoch) × 1000 was numeric arithmetic per row.
+ */
+const MS = `date_trunc('milliseconds', created_at)`;
 /**
  * Rows of the listed minutes come back per millisecond. Plain range tests on created_at, and no
  * per-row work at all when there are none.
  */
 function partSql(fine: number[], $: (v: unknown) => string): string {
-  if (!fine.length) return 'NULL::int8';
+  if (!fine.length) return 'NULL::timestamptz';
   const test = fine.map((m) => `(created_at >= ${$(new Date(m))} AND created_at < ${$(new Date(m + MINUTE))})`).join(' OR ');
   return `CASE WHEN ${test} THEN ${MS} END`;
 }
@@ -117,6 +122,8 @@ export interface ReadPlan {
   ranges: { lo: number; hi: number; inclusive: boolean }[];
   /** Minutes of `ranges` to return per millisecond. */
   fine: number[];
+  /** Minutes that settle now: read whole, in counts only (no parts, no latencies), to check the head's sums. */
+  check: number[];
   latenciesFrom: number;
   /** The window read: [from, upTo]. */
   from: number;
@@ -155,6 +162,15 @@ export function bucketQueries(
       `SELECT *, NULL::text AS max_id FROM (${voucherBucketsSql({ bucket: BUCKET, part: vpart, where: rangesSql(read.ranges, v.$) })}) whole`,
     );
   }
+  if (read.check.length) {
+    const check = read.check.map((m) => ({ lo: m, hi: m + MINUTE, inclusive: false }));
+    routeParts.push(
+      `SELECT *, NULL::text AS max_id FROM (${routeBucketsSql({ bucket: BUCKET, part: 'NULL::timestamptz', where: rangesSql(check, r.$), latMax, costMax })}) settled`,
+    );
+    voucherParts.push(
+      `SELECT *, NULL::text AS max_id FROM (${voucherBucketsSql({ bucket: BUCKET, part: 'NULL::timestamptz', where: rangesSql(check, v.$) })}) settled`,
+    );
+  }
   if (read.since) {
     const arrived = (p: ReturnType<typeof params>, id: string) =>
       `(id > ${p.$(id)}::int8 OR created_at > ${p.$(new Date(read.since!.end))}) AND created_at >= ${p.$(new Date(read.from))} AND created_at <= ${p.$(new Date(read.upTo))}`;
@@ -165,9 +181,9 @@ export function bucketQueries(
     const watermark = (p: ReturnType<typeof params>) =>
       `(SELECT coalesce(max(id), 0) FROM analytics_logs WHERE created_at >= ${p.$(new Date(read.from))} AND created_at <= ${p.$(new Date(read.upTo))})::text`;
     routeParts.push(
-      `SELECT NULL::timestamptz, NULL::int8, NULL::text COLLATE "C", 0, 0, 0, 0, 0, NULL::text, NULL::float8[], ${watermark(r)}`,
+      `SELECT NULL::timestamptz, NULL::timestamptz, NULL::text COLLATE "C", 0, 0, 0, 0, 0, NULL::text, NULL::float8[], ${watermark(r)}`,
     );
-    voucherParts.push(`SELECT NULL::timestamptz, NULL::int8, 0, 0, ${watermark(v)}`);
+    voucherParts.push(`SELECT NULL::timestamptz, NULL::timestamptz, 0, 0, ${watermark(v)}`);
   }
   return {
     route: { sql: routeParts.map((p) => `(${p})`).join('\nUNION ALL\n'), params: r.list },
@@ -188,6 +204,7 @@ export class RollingWindows implements WindowSource {
   /** Where the last read left off: the largest ids read (per statement) and its end. */
   private head: { route: string; vouchers: string; end: number } | null = null;
   private byId: boolean | null = null;
+  private recheck = false;
   private queue: Promise<unknown> = Promise.resolve();
   /** The last snapshot built (the checklist refresh shows it). */
   latest: MetricsSnapshot | null = null;
@@ -214,7 +231,7 @@ export class RollingWindows implements WindowSource {
     return (await this.snapshot(pool, end, { route: [], voucher: [windowMs], p95: -1 })).vouchers[0];
   }
 
-  private async read(pool: Pick<pg.Pool, 'query'>, e: number, w: SnapshotWindows): Promise<MetricsSnapshot> {
+  private async read(pool: Pick<pg.Pool, 'query'>, e: number, w: SnapshotWindows, again = false): Promise<MetricsSnapshot> {
     this.byId ??= (await pool.query(ID_INDEX_SQL)).rows[0].by_id === true;
     const head = this.byId && this.head && e >= this.head.end && e - this.head.end <= SETTLE_MS ? this.head : null;
     const span = planRead(e, w, this.minutes, head);
@@ -227,15 +244,21 @@ export class RollingWindows implements WindowSource {
     this.head = this.keep(span, route.rows, vouchers.rows, e);
     this.lastRead = {
       ranges: span.read.ranges.length,
-      minutes: span.need.length,
+      minutes: span.need.length + span.read.check.length,
       fineMinutes: span.read.fine.length,
       incremental: !!span.read.since,
     };
     this.totals = {
       reads: this.totals.reads + 1,
-      minutes: this.totals.minutes + span.need.length,
+      minutes: this.totals.minutes + span.need.length + span.read.check.length,
       wholeHeads: this.totals.wholeHeads + (span.read.since ? 0 : 1),
     };
+    // A settle read found rows the head's reads had not: the minute's per-ms parts and latencies
+    // are read again now, before anyone (the judge's stage sums) takes the settled minute.
+    if (this.recheck && !again) {
+      this.recheck = false;
+      return this.read(pool, e, w, true);
+    }
     const { snapshot, judge } = assemble(this.plan, e, w, (m) => this.minutes.get(m) ?? blank(false));
     if (w.route.length > 1) {
       this.latest = snapshot;
@@ -278,6 +301,8 @@ export class RollingWindows implements WindowSource {
     };
     // Every minute read whole is replaced, rows or not (a head minute without rows still needs its empty parts).
     for (const m of need) wholeAt(m);
+    // Minutes that settle now, read whole in counts only to check them against their incremental sums.
+    const check = new Map(read.check.map((m) => [m, blank(false)]));
     if (!read.since) for (let m = Math.max(first, b1); m <= e; m += MINUTE) wholeAt(m);
     // Rows arrived since the last read go to their minute, unless it is read whole in this same statement.
     const arrivedAt = (m: number): Minute | null => {
@@ -296,10 +321,10 @@ export class RollingWindows implements WindowSource {
       const m = (row.bucket as Date).getTime();
       const arrived = row.max_id !== null;
       if (arrived) wRoute = maxId(wRoute, row.max_id);
-      const x = arrived ? arrivedAt(m) : wholeAt(m);
+      const x = arrived ? arrivedAt(m) : (check.get(m) ?? wholeAt(m));
       if (!x) continue;
       const s = x.latencies ? parseRouteSums(row) : withoutLatencies(parseRouteSums(row));
-      if (row.part !== null && x.fine) x.fine.route.push([Number(row.part), row.provider, s]);
+      if (row.part !== null && x.fine) x.fine.route.push([(row.part as Date).getTime(), row.provider, s]);
       const had = x.route.get(row.provider);
       x.route.set(row.provider, had ? addRouteSums(had, s) : s);
     }
@@ -311,13 +336,24 @@ export class RollingWindows implements WindowSource {
       const m = (row.bucket as Date).getTime();
       const arrived = row.max_id !== null;
       if (arrived) wVouchers = maxId(wVouchers, row.max_id);
-      const x = arrived ? arrivedAt(m) : wholeAt(m);
+      const x = arrived ? arrivedAt(m) : (check.get(m) ?? wholeAt(m));
       if (!x) continue;
       const v = { vouchers: row.vouchers, genOk: row.gen_ok };
-      if (row.part !== null && x.fine) x.fine.vouchers.push([Number(row.part), v]);
+      if (row.part !== null && x.fine) x.fine.vouchers.push([(row.part as Date).getTime(), v]);
       x.vouchers = addVoucherSums(x.vouchers, v);
     }
     for (const [m, x] of whole) this.minutes.set(m, x);
+    // The same rows (the log only grows, so equal counts are equal rows): the minute keeps its
+    // per-ms parts and latencies. Otherwise a row committed after its id was passed: the whole
+    // counts replace the minute's, and its parts and latencies are read again when needed.
+    for (const [m, c] of check) {
+      const x = this.minutes.get(m);
+      if (x && sameCounts(x, c)) x.settled = true;
+      else {
+        this.minutes.set(m, { ...c, settled: true });
+        this.recheck = true;
+      }
+    }
     return { route: wRoute, vouchers: wVouchers, end: e };
   }
 
@@ -368,10 +404,15 @@ function planRead(e: number, w: SnapshotWindows, cached: ReadonlyMap<number, Min
   const shorter = starts.find((s) => floorMin(s) > first);
   const fineFrom = shorter === undefined ? Infinity : floorMin(shorter);
   const latenciesFrom = w.route.includes(w.p95) ? floorMin(e - w.p95) : Infinity;
+  // The head's minutes are read whole when the last read's watermark is unknown or no use, or
+  // when they lack latencies the p95 window now needs (the first read with p95 after reads without).
+  for (const [m, x] of cached) if (m >= b1 && m >= latenciesFrom && !x.latencies) head = null;
   const need: number[] = [];
+  const check: number[] = [];
   for (let m = first; m < b1; m += MINUTE) {
     const x = cached.get(m);
-    if (!x?.settled || (heads.has(m) && !x.fine) || (m >= latenciesFrom && !x.latencies)) need.push(m);
+    if (!x || (!head && !x.settled) || (heads.has(m) && !x.fine) || (m >= latenciesFrom && !x.latencies)) need.push(m);
+    else if (!x.settled) check.push(m);
   }
   const ranges: ReadPlan['ranges'] = [];
   const push = (lo: number, hi: number, inclusive: boolean) => {
@@ -381,14 +422,19 @@ function planRead(e: number, w: SnapshotWindows, cached: ReadonlyMap<number, Min
   };
   for (const m of need) push(m, m + MINUTE, false);
   const fine = need.filter((m) => m >= fineFrom || heads.has(m));
-  // The head's minutes are read whole when the last read's watermark is unknown or no use, or
-  // when they lack latencies the p95 window now needs (the first read with p95 after reads without).
-  for (const [m, x] of cached) if (m >= b1 && m >= latenciesFrom && !x.latencies) head = null;
   if (!head) {
     push(b1, e, true);
     for (let m = b1; m <= e; m += MINUTE) fine.push(m);
   }
-  return { first, b1, heads, fineFrom, latenciesFrom, need, read: { ranges, fine, latenciesFrom, from: first, upTo: e, since: head } };
+  return {
+    first,
+    b1,
+    heads,
+    fineFrom,
+    latenciesFrom,
+    need,
+    read: { ranges, fine, check, latenciesFrom, from: first, upTo: e, since: head },
+  };
 }
 
 /** Every window of the snapshot from the minutes' sums, and what the judge needs of them; pure. */
@@ -443,6 +489,19 @@ function assemble(
     return { windowMs: ms, end: new Date(e), ...total };
   });
   return { snapshot: { at: new Date(e), routes, vouchers }, judge };
+}
+
+/** Whether two readings of a minute counted the same rows: every count and cost sum per provider, vouchers and gen_ok. */
+function sameCounts(a: Minute, b: Minute): boolean {
+  if (a.vouchers.vouchers !== b.vouchers.vouchers || a.vouchers.genOk !== b.vouchers.genOk || a.route.size !== b.route.size) return false;
+  for (const [p, x] of a.route) {
+    const y = b.route.get(p);
+    if (!y) return false;
+    const cost = (s: RouteSums) => (s.costSum ? formatDecimal(s.costSum) : null);
+    if (x.requests !== y.requests || x.failures !== y.failures || x.latencySamples !== y.latencySamples) return false;
+    if (x.costSamples !== y.costSamples || x.costSkipped !== y.costSkipped || cost(x) !== cost(y)) return false;
+  }
+  return true;
 }
 
 function blank(latencies: boolean): Minute {

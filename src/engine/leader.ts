@@ -43,7 +43,14 @@ export interface LeaderTimings {
   queryTimeoutMs: number;
 }
 
-const LEADER_TIMINGS: LeaderTimings = { heartbeatMs: 10_000, sessionTimeoutMs: 30_000, queryTimeoutMs: 5_000 };
+/**
+ * The timings for a leader that loses the lock `sessionTimeoutMs` after it goes silent
+ * (ROLLOUT_LEADER_TIMEOUT_SECONDS, default 30 s): it heartbeats three times in that window, and a
+ * lock query may take 5 s (less only when the window is shorter than 30 s).
+ */
+export function leaderTimings(sessionTimeoutMs = 30_000): LeaderTimings {
+  return { heartbeatMs: sessionTimeoutMs / 3, sessionTimeoutMs, queryTimeoutMs: Math.min(5_000, sessionTimeoutMs / 3) };
+}
 
 export class TransactionPoolerError extends Error {}
 
@@ -84,7 +91,7 @@ export async function assertSessionConnections(url: string): Promise<void> {
  * timeout), and the leader heartbeats well inside that: a standby leads within about
  * sessionTimeout + one standby poll of the leader's last word.
  */
-export function advisoryLeader(url: string, timings: LeaderTimings = LEADER_TIMINGS): Leadership {
+export function advisoryLeader(url: string, timings: LeaderTimings = leaderTimings()): Leadership {
   let client: pg.Client | null = null;
   let leading = false;
   let heartbeat: NodeJS.Timeout | null = null;
@@ -95,7 +102,9 @@ export function advisoryLeader(url: string, timings: LeaderTimings = LEADER_TIMI
     leading = false;
     if (heartbeat) clearInterval(heartbeat);
     heartbeat = null;
-    if (c) await c.end().catch(() => {});
+    // Bounded: end() on a connection that died mid-connect can wait for an 'end' that never comes,
+    // and a check stuck here would stop this replica trying the lock (and noticing the database) for good.
+    if (c) await Promise.race([c.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
   };
   const holds = async (c: pg.Client): Promise<boolean> => {
     const { rows } = await c.query(

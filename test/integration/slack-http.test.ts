@@ -4,6 +4,8 @@ import { alice, bob, carol, mallory } from '../support/engine.ts';
 import { slackHarness, said, type SlackHarness } from '../support/slack-bot.ts';
 import { buttonBody, commandBody, postSigned, sign } from '../support/slack-requests.ts';
 
+// What one listener decides on its own (bad commands, non-admins, stale and tampered buttons) is
+// in test/listeners; here, what needs the whole front end: signatures, HTTP, the outbox, races.
 let h: SlackHarness;
 beforeAll(async () => {
   h = await slackHarness();
@@ -44,18 +46,17 @@ describe('requests reach the bot only with a valid Slack signature', () => {
   it('GET /healthz answers 200 when the bot and its database are up', async () => {
     const res = await fetch(`http://127.0.0.1:${h.port}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true, bot: 'up', database: 'up', slack: 'http' });
+    expect(await res.json()).toEqual({
+      ok: true,
+      bot: 'up',
+      database: 'up',
+      slack: 'http',
+      replica: { id: expect.any(String), database: 'up', downSince: null, wasLeader: expect.any(Boolean), announced: null, peers: 0 },
+    });
   });
 });
 
 describe('/rollout', () => {
-  it('names what it did not understand, privately', async () => {
-    const [reply] = await h.command(alice.id, 'promote everything');
-    expect(reply.body.response_type).toBe('ephemeral');
-    expect(reply.body.text).toContain('Not understood: "promote" is not a command');
-    expect(reply.body.blocks[0].text.text).toContain('Not understood');
-  });
-
   it('answers a backtest in a thread of the rollout channel, and tells the asker where', async () => {
     const [reply] = await h.command(alice.id, 'backtest 2h');
     expect(reply.body.text).toBe('Done: the result is in a thread in the rollout channel.');
@@ -65,13 +66,6 @@ describe('/rollout', () => {
     expect(root.body.text).toMatch(/^Backtest .* requested by U_ALICE: 0 auto-rollbacks would have fired\. Details in the thread\.$/);
     expect(thread.body.thread_ts).toBe('1764324000.000001');
     expect(thread.body.text).toContain('240 evaluations every 30s of Runware');
-  });
-
-  it('refuses non-admins anything but status, history and help, and audits it', async () => {
-    expect(said(await h.command(mallory.id, 'd1'))[0]).toContain('Refused: Only rollout admins may request d1');
-    expect(said(await h.command(mallory.id, 'status'))[0]).toContain('Stage: idle');
-    const { rows } = await h.db.app.query(`SELECT actor, action, outcome FROM rollout.audit`);
-    expect(rows).toEqual([{ actor: mallory.id, action: 'promote', outcome: 'refused' }]);
   });
 
   it('posts the approval request to the channel with Approve and Reject buttons', async () => {
@@ -124,32 +118,6 @@ describe('approval buttons', () => {
     expect(texts.filter((t) => /Refused: Request #1 for d1 is already approved by U_(BOB|CAROL)/.test(t))).toHaveLength(9);
     expect(ours().every((r) => r.body.response_type === 'ephemeral')).toBe(true);
     expect(await transitions()).toBe(1);
-  });
-
-  it('refuse a stale button: the request was withdrawn and the rollout moved on', async () => {
-    const value = await requestD1();
-    await h.command(alice.id, 'reject 1 wrong time');
-    expect(said(await h.click(bob.id, ACTION.approve, value))[0]).toContain('Request #1 for d1 is already rejected by U_ALICE');
-    expect(await transitions()).toBe(0);
-  });
-
-  it('refuse a tampered value: another stage, another run, a made-up request or garbage', async () => {
-    const value = JSON.parse(await requestD1());
-    const tries = [
-      { ...value, stage: 'd3' },
-      { ...value, run: 7 },
-      { ...value, request: 99 },
-      'not json',
-      JSON.stringify({ ...value, extra: true }),
-    ];
-    for (const t of tries) {
-      const [reply] = await h.click(bob.id, ACTION.approve, typeof t === 'string' ? t : JSON.stringify(t));
-      expect(reply.body.text).toMatch(/^Refused: This button does not match any request this bot made/);
-    }
-    expect(await transitions()).toBe(0);
-    const { rows } = await h.db.app.query(`SELECT count(*)::int AS n FROM rollout.audit WHERE outcome = 'refused' AND action = 'approve'`);
-    expect(rows[0].n).toBe(tries.length);
-    expect(said(await h.click(bob.id, ACTION.approve, JSON.stringify(value)))[0]).toContain('d1 started');
   });
 
   it('Reject (through its reason form) closes the request and removes the buttons', async () => {

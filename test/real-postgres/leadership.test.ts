@@ -27,15 +27,17 @@ describe('leadership', () => {
     const proxy = await tcpProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) });
     cleanup.push(() => proxy.close());
     const plan = fastPlanFile();
-    const a = await bot({ DATABASE_URL: proxy.url(db.url), ROLLOUT_PLAN: plan });
+    // A 9 s window instead of the default 30 s (heartbeat 3 s): the same mechanism, a third of the wait.
+    const timeout = { ROLLOUT_LEADER_TIMEOUT_SECONDS: '9' };
+    const a = await bot({ DATABASE_URL: proxy.url(db.url), ROLLOUT_PLAN: plan, ...timeout });
     await a.waitFor(/leader: this replica runs the guard/);
-    const b = await bot({ DATABASE_URL: db.url, ROLLOUT_PLAN: plan });
+    const b = await bot({ DATABASE_URL: db.url, ROLLOUT_PLAN: plan, ...timeout });
     await b.waitFor(/standby|Console ready/);
     expect(b.output).not.toMatch(/leader: this replica runs the guard/);
 
     // The leader's host vanishes: every byte it sends or should receive is lost, and no socket closes.
     proxy.stall();
-    // Postgres ends the quiet session (idle_session_timeout 30 s after the last heartbeat), which
+    // Postgres ends the quiet session (idle_session_timeout, 9 s after the last heartbeat here), which
     // frees the lock; the standby tries it every second.
     await b.waitFor(/leader: this replica runs the guard/, 90_000);
     const holders = await one<{ n: number }>(

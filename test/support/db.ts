@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { inject } from 'vitest';
 import { openDatabase, postgresPool, type Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { pglitePool } from '../../src/db/pglite.ts';
 import { BOT_ROLE, withUser } from './global-setup.ts';
 
 export const dbKind = (): 'pglite' | 'postgres' => (process.env.TEST_DB_KIND === 'postgres' ? 'postgres' : 'pglite');
 
 const TABLES =
-  'rollout.home_viewers, public.feature_flags, public.analytics_logs, rollout.slack_messages, rollout.chart_jobs, rollout.audit, rollout.outbox, rollout.reports, rollout.guard_state, rollout.requests, rollout.runs';
+  'rollout.replicas, rollout.outages, rollout.home_viewers, public.feature_flags, public.analytics_logs, rollout.slack_messages, rollout.chart_jobs, rollout.audit, rollout.outbox, rollout.reports, rollout.guard_state, rollout.requests, rollout.runs';
 
 export interface TestDatabase extends Database {
   /**
@@ -30,8 +32,7 @@ export interface TestDatabase extends Database {
  */
 export async function openTestDatabase(): Promise<TestDatabase> {
   if (dbKind() === 'pglite') {
-    const db = await openDatabase({ dataDir: null });
-    await migrate(db.pool, { createAnalyticsIndex: true });
+    const db = await openPgliteTestDatabase();
     return { ...db, app: db.pool, testUrl: null, ownerUrl: null, reset: () => truncate(db.pool) };
   }
   const scratch = await createScratchDatabase();
@@ -47,6 +48,35 @@ export async function openTestDatabase(): Promise<TestDatabase> {
       await db.close();
       await app.end();
       await scratch.drop();
+    },
+  };
+}
+
+/**
+ * In memory, loaded from the run's migrated template (test/support/pglite-template.ts) when the
+ * project made one: the same database as a fresh PGlite migrated here, without initdb and the
+ * migrations per file.
+ */
+async function openPgliteTestDatabase(): Promise<Database> {
+  const template = process.env.VITEST ? inject('pgliteTemplate') : undefined;
+  if (!template) {
+    const db = await openDatabase({ dataDir: null });
+    await migrate(db.pool, { createAnalyticsIndex: true });
+    return db;
+  }
+  const { PGlite } = await import('@electric-sql/pglite');
+  const lite = await PGlite.create({ loadDataDir: new Blob([readFileSync(template)]) });
+  const pool = await pglitePool(lite);
+  return {
+    kind: 'pglite',
+    pool,
+    metricsPool: pool,
+    lite,
+    url: null,
+    description: 'embedded Postgres (PGlite) in memory, from the test template',
+    async close() {
+      await pool.end();
+      await lite.close();
     },
   };
 }
