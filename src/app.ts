@@ -1,14 +1,19 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { loadPlan, type Config } from './config.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { advertisedUrl, loadPlan, type Config } from './config.ts';
+import { backoffMs } from './core/backoff.ts';
 import { parsePlan, PlanError, type Plan } from './plan/plan.ts';
 import { openDatabase, redactUrl, type Database } from './db/database.ts';
 import { DataDirBusyError } from './db/pglite.ts';
 import { migrate, MigrationError, schemaProblem } from './db/migrate.ts';
 import * as store from './db/store.ts';
 import { adminList } from './engine/access.ts';
-import { describeError } from './engine/errors.ts';
+import { describeError, isUnavailable } from './engine/errors.ts';
+import type { ReplicaIdentity } from './engine/outage-watch.ts';
 import { advisoryLeader, leaderTimings, assertSessionConnections, soleLeader, TransactionPoolerError } from './engine/leader.ts';
 import { Scheduler } from './engine/scheduler.ts';
 import { RolloutService } from './engine/service.ts';
@@ -18,7 +23,8 @@ import type { EventSink, HealthSource } from './engine/ports.ts';
 import { consoleSink, startConsole } from './adapters/console.ts';
 import type { Logger } from './log.ts';
 import { rolloutMetrics, type RolloutMetrics } from './adapters/metrics.ts';
-import { startMetricsServer } from './adapters/metrics-server.ts';
+import { startMetricsServer, startWaitingServer } from './adapters/metrics-server.ts';
+import { httpPeers } from './adapters/peers.ts';
 
 export interface Bot {
   plan: Plan;
@@ -52,11 +58,39 @@ export interface EngineOptions extends Pick<StartOptions, 'log' | 'now' | 'healt
    * bot has never started on will do (a rehearsal): it reads analytics_logs and feature_flags only.
    */
   readOnly?: boolean;
+  /** Told why each try to reach the database at start failed and how long until the next (the bot's /healthz says it). */
+  onWaiting?: (reason: string, retryInMs: number) => void;
+}
+
+/**
+ * A replica never exits for want of a database: at start it tries again on the core's retry
+ * schedule, capped at evaluateEvery, so it is up within about one evaluateEvery of the
+ * database's return (a process manager's own restart backoff, like CrashLoopBackOff's 5 minutes,
+ * would be far longer). Anything but an unreachable database is thrown at once, as is every
+ * failure of the break-glass CLI, which must fail fast.
+ */
+async function untilReachable<T>(
+  attempt: () => Promise<T>,
+  retry: { maxMs: number; log: Logger; onWaiting?: EngineOptions['onWaiting'] } | null,
+): Promise<T> {
+  for (let failures = 1; ; failures++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!retry || !isUnavailable(err)) throw err;
+      const waitMs = backoffMs(failures, { minMs: 1_000, maxMs: retry.maxMs }, Math.random);
+      const reason = `cannot reach the database: ${describeError(err)}`;
+      retry.log.warn(`${reason}; trying again in ${(waitMs / 1000).toFixed(1)} s`, { attempt: failures });
+      retry.onWaiting?.(reason, waitMs);
+      await sleep(waitMs);
+    }
+  }
 }
 
 /** Opens the database, migrates, and wires the engine; front ends attach to what it returns. */
 export async function openEngine(config: Config, opts: EngineOptions) {
   let plan = opts.breakGlass ? null : loadPlan(config.planPath);
+  const retry = plan ? { maxMs: plan.evaluateEveryMs, log: opts.log, onWaiting: opts.onWaiting } : null;
   let rehearsal = false;
   if (opts.breakGlass && !config.databaseUrl && !existsSync(join(config.dataDir, 'pglite')))
     // Opening it would create it: the CLI reads a database, it never makes one.
@@ -67,7 +101,10 @@ export async function openEngine(config: Config, opts: EngineOptions) {
   try {
     db = await openDatabase({ databaseUrl: config.databaseUrl, metricsDatabaseUrl: config.metricsDatabaseUrl, dataDir: config.dataDir });
     // Both only wait on the server: side by side, a start waits for one round of connections, not two.
-    await Promise.all([db.pool.query('SELECT 1'), db.url && !opts.breakGlass ? assertSessionConnections(db.url) : null]);
+    await untilReachable(
+      () => Promise.all([db.pool.query('SELECT 1'), db.url && !opts.breakGlass ? assertSessionConnections(db.url) : null]),
+      retry,
+    );
   } catch (err) {
     if (err instanceof TransactionPoolerError) {
       await db!.close();
@@ -97,11 +134,15 @@ export async function openEngine(config: Config, opts: EngineOptions) {
     }
   } else {
     try {
-      await migrate(db.pool, {
-        createAnalyticsIndex: config.createAnalyticsIndex,
-        onWait: () => opts.log.info('migrations: another replica is migrating; waiting for it'),
-        log: opts.log,
-      });
+      await untilReachable(
+        () =>
+          migrate(db.pool, {
+            createAnalyticsIndex: config.createAnalyticsIndex,
+            onWait: () => opts.log.info('migrations: another replica is migrating; waiting for it'),
+            log: opts.log,
+          }),
+        retry,
+      );
     } catch (err) {
       await db.close();
       // A MigrationError says what went wrong and what to do; anything else is the database going away mid-way.
@@ -147,23 +188,62 @@ async function runPlan(db: Database, config: Config, log: Logger): Promise<Plan 
   }
 }
 
+/**
+ * openEngine for a replica: while it waits for its database, its /healthz port (if any) answers
+ * 503 with the reason, and the port is free again when it returns.
+ */
+export async function openReplicaEngine(config: Config, opts: EngineOptions, port: number | null) {
+  let reason = 'connecting to the database';
+  const waiting = port === null ? null : await startWaitingServer(port, () => reason).catch(() => null);
+  try {
+    return await openEngine(config, {
+      ...opts,
+      onWaiting: (why, retryInMs) => {
+        reason = `${why}; trying again in ${(retryInMs / 1000).toFixed(1)} s`;
+      },
+    });
+  } finally {
+    await waiting?.close();
+  }
+}
+
+/** Who this replica is to the others: an id unique per process, and its /healthz URL once it listens. */
+export function replicaIdentity(startedAt: Date): ReplicaIdentity {
+  return { id: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`, url: null, startedAt };
+}
+
+/** Sets the URL the other replicas ask this one at (ROLLOUT_ADVERTISE_URL, else this host's address). */
+export function advertise(replica: ReplicaIdentity, config: Config, port: number): void {
+  replica.url = advertisedUrl(config, port);
+}
+
 /** The real product without Slack: engine, guard, reports, outbox, and a console. */
 export async function startConsoleBot(config: Config, opts: StartOptions): Promise<Bot> {
-  const { plan, db, service } = await openEngine(config, opts);
+  const { plan, db, service } = await openReplicaEngine(config, opts, config.metricsPort);
   const output = opts.output ?? process.stdout;
   const sink: EventSink = consoleSink(() => service.plan, output);
-  const metrics = rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
+  const metrics = rolloutMetrics({ service, isLeader: () => scheduler.isLeader, databaseReachable: () => scheduler.databaseReachable });
+  const replica = replicaIdentity(service.deps.now());
   const scheduler: Scheduler = new Scheduler({
     service,
     sink,
     leader: db.kind === 'postgres' ? advisoryLeader(db.url!, leaderTimings(config.leaderTimeoutMs)) : soleLeader(),
     log: opts.log,
     observer: metrics,
+    replica,
+    peers: httpPeers(),
   });
   let server: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
   if (config.metricsPort !== null) {
     try {
-      server = await startMetricsServer(metrics, config.metricsPort, () => service.reads.databaseUp());
+      server = await startMetricsServer(
+        metrics,
+        config.metricsPort,
+        () => (scheduler.databaseReachable ? service.reads.databaseUp() : Promise.resolve(false)),
+        () => ({}),
+        (up) => scheduler.replicaHealth(up),
+      );
+      advertise(replica, config, server.port);
     } catch (err) {
       await db.close();
       throw new StartupError(

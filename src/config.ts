@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { hostname, userInfo } from 'node:os';
+import { hostname, networkInterfaces, userInfo } from 'node:os';
 import { defaultPlan, parsePlan, PlanError, type Plan } from './plan/plan.ts';
 
 /** Everything the bot reads from the environment, validated once at start. Mirrored in .env.example. */
@@ -22,6 +22,11 @@ export interface Config {
   logFormat?: 'text' | 'json';
   /** Console mode: where GET /metrics and /healthz listen (METRICS_PORT, else PORT); null: no server. Slack modes serve them on PORT. */
   metricsPort: number | null;
+  /**
+   * Where the other replicas reach this one's GET /healthz when the database is gone
+   * (ROLLOUT_ADVERTISE_URL); unset: see advertisedUrl.
+   */
+  advertiseUrl?: string;
   slack: SlackConfig | null;
 }
 
@@ -92,6 +97,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(
       `ROLLOUT_LEADER_TIMEOUT_SECONDS must be a whole number of seconds from 3 to 3600 (got "${env.ROLLOUT_LEADER_TIMEOUT_SECONDS}"); default 30`,
     );
+  const advertiseUrl = get('ROLLOUT_ADVERTISE_URL');
+  if (advertiseUrl && !/^https?:\/\/[^/]+\/?$/.test(advertiseUrl))
+    throw new ConfigError(
+      `ROLLOUT_ADVERTISE_URL must be the http(s) base URL where other replicas reach this one's /healthz, like http://10.0.3.7:3000 (got "${advertiseUrl}")`,
+    );
   if (get('METRICS_DATABASE_URL') && !get('DATABASE_URL'))
     throw new ConfigError("METRICS_DATABASE_URL needs DATABASE_URL too (the bot's state cannot live on a read replica)");
   return {
@@ -108,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     logLevel,
     logFormat: logFormat as Config['logFormat'],
     metricsPort: metricsPort === undefined ? null : Number(metricsPort),
+    advertiseUrl,
     slack: slackConfig(get),
   };
 }
@@ -137,6 +148,20 @@ function slackConfig(get: (k: string) => string | undefined): SlackConfig | null
   if (apiUrl && !/^https?:\/\/.+\/$/.test(apiUrl))
     throw new ConfigError('SLACK_API_URL must be an http(s) URL ending in / (like https://slack.com/api/)');
   return { botToken, appToken, signingSecret, apiUrl, channel, port };
+}
+
+/**
+ * This replica's URL for its peers: ROLLOUT_ADVERTISE_URL, else this host's first non-loopback
+ * IPv4 address and the port /healthz listens on, which reaches it from another pod and from
+ * another replica on the same host alike (each on its own port); 127.0.0.1 on a host with no
+ * other address.
+ */
+export function advertisedUrl(config: Pick<Config, 'advertiseUrl'>, port: number): string {
+  if (config.advertiseUrl) return config.advertiseUrl.replace(/\/$/, '');
+  const address = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+  return `http://${address ?? '127.0.0.1'}:${port}`;
 }
 
 function safeHostName(): string {

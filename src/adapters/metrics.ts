@@ -28,6 +28,8 @@ export interface RolloutMetrics extends EngineObserver {
 export interface MetricsOptions {
   service: RolloutService;
   isLeader: () => boolean;
+  /** This replica reaches the database, as its last query found (the scheduler's watch); default: always. */
+  databaseReachable?: () => boolean;
   /** Default process metrics (CPU, memory, event loop lag, GC); on unless a test turns them off. */
   processMetrics?: boolean;
 }
@@ -204,6 +206,11 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
     labelNames: ['during', 'unavailable'],
     registers: reg,
   });
+  const reachable = new Gauge({
+    name: 'rollout_database_reachable',
+    help: "1 while this replica reaches the database, 0 from the first query that could not until one can; 0 on one replica while others show 1 is that replica's own path",
+    registers: reg,
+  });
   const guardSeconds = new Histogram({
     name: 'rollout_guard_cycle_seconds',
     help: 'Duration of one guard cycle (metric reads and decision)',
@@ -234,16 +241,6 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
   };
 
   let seen: { runId: number; state: string; since: Date } | null = null;
-  // The scheduler drops its leader flag after a guard cycle that throws and takes it back at the
-  // next tick, so a leader whose guard fails every cycle would read as a standby at most scrapes
-  // (and "no leader" would flap). The replica that ran a guard cycle, even a failed one, within
-  // 2 × evaluateEvery is the one running the guard: it keeps reporting, and its stale
-  // last-evaluation time says what is wrong.
-  let guardRanAt: number | null = null;
-  const ranGuardRecently = () => {
-    const age = service.deps.now().getTime() - (guardRanAt ?? Number.NaN);
-    return age >= 0 && age <= 2 * service.plan.evaluateEveryMs;
-  };
 
   async function readRollout(): Promise<void> {
     const now = service.deps.now();
@@ -293,7 +290,6 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
     registry,
     contentType: registry.contentType,
     observeGuard(result, seconds) {
-      guardRanAt = service.deps.now().getTime();
       guardSeconds.observe({ result: result?.kind ?? 'failed' }, seconds);
       if (!result) return;
       if (result.kind === 'rolled_back') rollbacks.inc({ kind: 'auto', red_line: result.line.name });
@@ -342,8 +338,11 @@ export function rolloutMetrics(opts: MetricsOptions): RolloutMetrics {
         dbErrors.inc({ during, unavailable: String(isUnavailable(err)) });
     },
     async scrape() {
-      const leading = opts.isLeader() || ranGuardRecently();
+      // A leader whose guard cycles fail for any reason but the database keeps the lock and its
+      // flag (engine/scheduler.ts), so it keeps reporting and its stale last evaluation shows.
+      const leading = opts.isLeader();
       leader.set(leading ? 1 : 0);
+      reachable.set(opts.databaseReachable?.() === false ? 0 : 1);
       // Every replica, standbys too: it is about this replica's own plan (followed at each tick).
       const followed = service.deps.plans.state;
       planDiffers.set(followed.runId === null ? 0 : 1);

@@ -80,6 +80,8 @@ export type RolloutEvent =
       differences: { key: string; run: unknown; replica: unknown }[];
       at: string;
     }
+  /** The shared database is back after an announced outage: recorded once, by whichever replica reached it first. */
+  | { kind: 'database_back'; since: string; at: string; outageMs: number }
   | { kind: 'report'; runId: number; stage: string; current: ReportSnapshot; previous: ReportSnapshot | null; at: string };
 
 export type RequestJson = Omit<RequestView, 'requestedAt' | 'decidedAt'> & { requestedAt: string; decidedAt: string | null };

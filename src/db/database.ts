@@ -28,6 +28,12 @@ export interface DatabaseConfig {
 }
 
 const STATEMENT_TIMEOUT_MS = 10_000;
+/**
+ * The client's own limit on a query: the server cancels a slow statement first (57014); this one
+ * ends a wait for a server that went silent (no FIN, no RST), which TCP alone would make last
+ * for hours. `statement_timeout` and `query_timeout` parameters in DATABASE_URL override both.
+ */
+const QUERY_TIMEOUT_MS = STATEMENT_TIMEOUT_MS + 5_000;
 
 export function postgresPool(url: string, applicationName = 'rollout-bot', max = 5): pg.Pool {
   const pool = new pg.Pool({
@@ -36,6 +42,7 @@ export function postgresPool(url: string, applicationName = 'rollout-bot', max =
     application_name: applicationName,
     connectionTimeoutMillis: 5_000,
     statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
   });
   // An idle client dying (server restart, network) must not crash the bot; the next query reports it.

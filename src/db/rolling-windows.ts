@@ -204,6 +204,7 @@ export class RollingWindows implements WindowSource {
   /** Where the last read left off: the largest ids read (per statement) and its end. */
   private head: { route: string; vouchers: string; end: number } | null = null;
   private byId: boolean | null = null;
+  private recheck = false;
   private queue: Promise<unknown> = Promise.resolve();
   /** The last snapshot built (the checklist refresh shows it). */
   latest: MetricsSnapshot | null = null;
@@ -230,7 +231,7 @@ export class RollingWindows implements WindowSource {
     return (await this.snapshot(pool, end, { route: [], voucher: [windowMs], p95: -1 })).vouchers[0];
   }
 
-  private async read(pool: Pick<pg.Pool, 'query'>, e: number, w: SnapshotWindows): Promise<MetricsSnapshot> {
+  private async read(pool: Pick<pg.Pool, 'query'>, e: number, w: SnapshotWindows, again = false): Promise<MetricsSnapshot> {
     this.byId ??= (await pool.query(ID_INDEX_SQL)).rows[0].by_id === true;
     const head = this.byId && this.head && e >= this.head.end && e - this.head.end <= SETTLE_MS ? this.head : null;
     const span = planRead(e, w, this.minutes, head);
@@ -252,6 +253,12 @@ export class RollingWindows implements WindowSource {
       minutes: this.totals.minutes + span.need.length + span.read.check.length,
       wholeHeads: this.totals.wholeHeads + (span.read.since ? 0 : 1),
     };
+    // A settle read found rows the head's reads had not: the minute's per-ms parts and latencies
+    // are read again now, before anyone (the judge's stage sums) takes the settled minute.
+    if (this.recheck && !again) {
+      this.recheck = false;
+      return this.read(pool, e, w, true);
+    }
     const { snapshot, judge } = assemble(this.plan, e, w, (m) => this.minutes.get(m) ?? blank(false));
     if (w.route.length > 1) {
       this.latest = snapshot;
@@ -342,7 +349,10 @@ export class RollingWindows implements WindowSource {
     for (const [m, c] of check) {
       const x = this.minutes.get(m);
       if (x && sameCounts(x, c)) x.settled = true;
-      else this.minutes.set(m, { ...c, settled: true });
+      else {
+        this.minutes.set(m, { ...c, settled: true });
+        this.recheck = true;
+      }
     }
     return { route: wRoute, vouchers: wVouchers, end: e };
   }

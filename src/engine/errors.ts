@@ -1,4 +1,9 @@
-/** Errors that mean "the database cannot be reached right now", as opposed to a bug or bad data. */
+/**
+ * Errors that mean "the database cannot be reached right now", as opposed to a bug or bad data.
+ * Silence counts as much as a refusal: a statement the server cancelled (57014), a connection that
+ * did not open in time, and a query the client gave up on (`Query read timeout`, pg's
+ * query_timeout: a black-holed database that accepts connections and answers nothing).
+ */
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -22,7 +27,7 @@ export function isUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | null;
   if (!e) return false;
   if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
-  return /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
+  return /timeout exceeded when trying to connect|Connection terminated|connection timeout|Query read timeout|timeout expired|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
     e.message ?? '',
   );
 }

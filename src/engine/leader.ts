@@ -102,7 +102,9 @@ export function advisoryLeader(url: string, timings: LeaderTimings = leaderTimin
     leading = false;
     if (heartbeat) clearInterval(heartbeat);
     heartbeat = null;
-    if (c) await c.end().catch(() => {});
+    // Bounded: end() on a connection that died mid-connect can wait for an 'end' that never comes,
+    // and a check stuck here would stop this replica trying the lock (and noticing the database) for good.
+    if (c) await Promise.race([c.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
   };
   const holds = async (c: pg.Client): Promise<boolean> => {
     const { rows } = await c.query(

@@ -1,6 +1,7 @@
 import type { HealthReading } from '../core/health.ts';
 import type { RolloutEvent } from '../core/events.ts';
 import type { LineEvaluation } from '../core/red-lines.ts';
+import type { ReplicaAnswer } from '../core/outage.ts';
 import type { RedLineName } from '../plan/plan.ts';
 import type { ChartSpec } from '../render/charts/palette.ts';
 
@@ -37,6 +38,15 @@ export interface EngineObserver {
   observeGuard(result: GuardResult | null, seconds: number): void;
   /** A query or connection that failed, by what the bot was doing. */
   databaseError(during: string, err: unknown): void;
+}
+
+/**
+ * The other replicas, asked over HTTP when the database is gone (adapters/peers.ts): their
+ * GET /healthz says whether they reach it. Null when a peer does not answer in time or is not a
+ * replica; never throws.
+ */
+export interface PeerLink {
+  ask(url: string): Promise<ReplicaAnswer | null>;
 }
 
 /** A front end that shows events: the console prints them, Slack posts them. */

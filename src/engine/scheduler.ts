@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.ts';
 import { describeError, isUnavailable } from './errors.ts';
@@ -5,7 +6,8 @@ import { guardCycle } from './guard.ts';
 import { BackgroundLoop } from './loop.ts';
 import type { Leadership } from './leader.ts';
 import { deliverOutbox } from './outbox.ts';
-import type { EngineObserver, EventSink, GuardResult } from './ports.ts';
+import { OutageWatch, type ReplicaHealth, type ReplicaIdentity } from './outage-watch.ts';
+import type { EngineObserver, EventSink, GuardResult, PeerLink } from './ports.ts';
 import { reportCycle } from './reporter.ts';
 import type { RolloutService } from './service.ts';
 
@@ -20,6 +22,10 @@ export interface SchedulerDeps {
   standbyCheckMs?: number;
   /** Told of every guard cycle and database failure (Prometheus). */
   observer?: EngineObserver;
+  /** Who this replica is to the others (default: a fresh id and no URL, so nobody can ask it). */
+  replica?: ReplicaIdentity;
+  /** The other replicas, asked when the database goes (default: none; a sole replica speaks for itself). */
+  peers?: PeerLink;
 }
 
 /** Six-field cron for an interval, when cron can say it exactly. */
@@ -33,7 +39,8 @@ function cronFor(ms: number): string | null {
 
 /**
  * Runs the guard every evaluateEvery, the reports on reportCron and the outbox continuously,
- * only while this replica is the leader. A database outage is announced once, out of band.
+ * only while this replica is the leader. Every replica watches the database (OutageWatch): an
+ * outage of the shared database is announced once across replicas, out of band, and its end once.
  */
 export class Scheduler {
   /** The guard's and the reports' schedule (scheduleCadence), and the plan cadence it was made for. */
@@ -42,7 +49,10 @@ export class Scheduler {
   private cadence: string | null = null;
   private timers: NodeJS.Timeout[] = [];
   private leading = false;
-  private dbDown: string | null = null;
+  /** What the last check that reached the database found: whether this replica led when an outage began. */
+  private led = false;
+  private lockTry: Promise<GuardResult | null | 'tried'> | null = null;
+  private readonly watch: OutageWatch;
   private guardRunning = false;
   private stopping = false;
   /** Guard cycles, reports and tries of the lock under way: stop() waits for them before letting go. */
@@ -56,6 +66,17 @@ export class Scheduler {
     this.log = deps.log.child({ component: 'scheduler' });
     this.guardLog = deps.log.child({ component: 'guard' });
     this.outbox = new BackgroundLoop({ pass: () => this.drain(), onError: () => {} });
+    const { service } = deps;
+    this.watch = new OutageWatch({
+      replica: deps.replica ?? { id: randomUUID(), url: null, startedAt: service.deps.now() },
+      db: service.deps.db,
+      evaluateEveryMs: service.plan.evaluateEveryMs,
+      now: service.deps.now,
+      sink: deps.sink,
+      peers: deps.peers ?? null,
+      leading: () => this.led,
+      log: deps.log,
+    });
   }
 
   start(): void {
@@ -65,7 +86,13 @@ export class Scheduler {
     this.timers.push(setInterval(() => this.kick(), this.deps.outboxEveryMs ?? 2_000));
     // A standby takes over within a second of the leader's end (one pg_try_advisory_lock a
     // second), not at its next evaluation; a leader that lets go on purpose wakes it sooner.
-    this.timers.push(setInterval(() => void this.checkLeadershipNow(), this.deps.standbyCheckMs ?? 1_000));
+    this.timers.push(
+      setInterval(() => {
+        void this.checkLeadershipNow();
+        // While the database is gone, every replica asks its peers about it once a second.
+        if (this.watch.isDown && !this.stopping) void this.track(this.watch.round());
+      }, this.deps.standbyCheckMs ?? 1_000),
+    );
     this.deps.leader.watch?.(() => void this.checkLeadershipNow());
     void this.tick();
   }
@@ -111,6 +138,7 @@ export class Scheduler {
     await this.outbox.stop();
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
     this.leading = false;
+    await this.watch.leave();
     await this.deps.leader.release();
   }
 
@@ -120,25 +148,43 @@ export class Scheduler {
    */
   checkLeadershipNow(): Promise<void> {
     if (this.leading || this.guardRunning || this.stopping) return Promise.resolve();
+    const attempt = this.tryToLead();
+    this.lockTry = attempt;
     // Tracked: a lock taken while stop() runs is released by it, never left behind.
-    return this.track(this.tryToLead());
+    return this.track(attempt).then(() => {});
   }
 
-  private async tryToLead(): Promise<void> {
+  /** Resolves to the evaluation it ran when it took the lock, or `tried` when it did not evaluate. */
+  private async tryToLead(): Promise<GuardResult | null | 'tried'> {
     this.guardRunning = true;
     let free = false;
     try {
       free = await this.deps.leader.check();
-    } catch {
-      // The next evaluation tick says what is wrong.
+      this.led = free;
+      await this.watch.reached();
+    } catch (err) {
+      // An outage goes to the watch at once (a standby notices it within a second); anything
+      // else is said by the evaluation tick, once, not every second.
+      if (isUnavailable(err)) await this.failed('leader check', err);
     } finally {
       this.guardRunning = false;
+      this.lockTry = null;
     }
-    if (free) await this.tick();
+    return free ? this.tick() : 'tried';
   }
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /** This replica reached the database at its last try (false from the first failure until one succeeds). */
+  get databaseReachable(): boolean {
+    return !this.watch.isDown;
+  }
+
+  /** What GET /healthz tells people and the other replicas about this one and the database. */
+  replicaHealth(databaseUp: boolean): ReplicaHealth {
+    return this.watch.health(databaseUp);
   }
 
   /**
@@ -155,7 +201,12 @@ export class Scheduler {
 
   /** One guard evaluation (if leader), then the outbox. Exposed for tests and the demo. */
   tick(): Promise<GuardResult | null> {
-    if (this.guardRunning || this.stopping) return Promise.resolve(null);
+    if (this.stopping) return Promise.resolve(null);
+    // A standby's try of the lock under way (it can take a connection timeout while the database
+    // is silent) must not cost this evaluation: wait for it, and evaluate unless it just did.
+    const trying = this.lockTry;
+    if (trying) return this.track(trying.then((r) => (r === 'tried' ? this.tick() : r)));
+    if (this.guardRunning) return Promise.resolve(null);
     return this.track(this.evaluate());
   }
 
@@ -164,6 +215,8 @@ export class Scheduler {
     try {
       const was = this.leading;
       this.leading = await this.deps.leader.check();
+      this.led = this.leading;
+      await this.watch.reached();
       if (this.leading !== was)
         this.log.info(this.leading ? 'leader: this replica runs the guard' : 'standby: another replica runs the guard');
       // Leader or standby: the plan in force follows the run, and a plan that differs is told once.
@@ -181,13 +234,14 @@ export class Scheduler {
       if (result.kind === 'adopted_manual_rollback')
         this.guardLog.warn('the flag was set to the rollback weights by hand; the run is ended');
       await this.deps.service.expireRequests();
-      await this.databaseUp();
       this.kick();
       return result;
     } catch (err) {
-      // Whatever failed, leadership is unproven until the next check succeeds.
-      this.leading = false;
+      // Without the database the lock is unproven until a check succeeds again (and a standby may
+      // take it); any other failure leaves the lock, just checked, where it is.
+      if (isUnavailable(err)) this.leading = false;
       await this.failed('guard', err);
+      if (this.watch.isDown) await this.watch.round();
       return null;
     } finally {
       this.guardRunning = false;
@@ -238,28 +292,14 @@ export class Scheduler {
     }
   }
 
+  /** An unreachable database goes to the watch (which decides who says what); anything else is logged. */
   private async failed(what: string, err: unknown): Promise<void> {
     this.deps.observer?.databaseError(what, err);
     if (isUnavailable(err)) {
-      if (!this.dbDown) {
-        this.dbDown = describeError(err);
-        this.log.error('database unavailable', { during: what, error: this.dbDown, code: errorCode(err) });
-        await this.deps.sink
-          .notice(
-            `Database unavailable (${this.dbDown}). The guard is paused: no evaluation, so no rollback can come from the gap; a red line that held through it is acted on once the database is back. Commands answer "database unavailable" meanwhile.`,
-          )
-          .catch(() => {});
-      }
+      this.watch.lost(what, err);
       return;
     }
     this.log.error(`${what} failed`, { during: what, error: describeError(err), code: errorCode(err) });
-  }
-
-  private async databaseUp(): Promise<void> {
-    if (!this.dbDown) return;
-    this.dbDown = null;
-    this.log.info('database available again');
-    await this.deps.sink.notice('Database is back; the guard resumed.').catch(() => {});
   }
 }
 

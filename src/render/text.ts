@@ -181,6 +181,8 @@ function eventText(plan: Plan, e: RolloutEvent): string {
       return `[alert] The guard cannot read the metrics at ${e.stage}: ${e.message}. Red lines are in ERROR (not ok, not breach) until it can.`;
     case 'guard_recovered':
       return `[alert] The guard reads the metrics again.`;
+    case 'database_back':
+      return `[notice] ${databaseBackText(e.outageMs)}`;
     case 'completed':
       return `[stage] rollout complete (by ${e.by}); the guard stops watching.`;
     case 'plan_differs':
@@ -205,3 +207,6 @@ function eventText(plan: Plan, e: RolloutEvent): string {
     }
   }
 }
+
+/** The one "back" of an outage, in every dress (the "unavailable" it answers is engine/outage-watch.ts). */
+export const databaseBackText = (outageMs: number): string => `Database is back after ${formatDuration(outageMs)}; the guard resumed.`;

@@ -12,7 +12,7 @@ import { SOCKET_BACKOFF } from './backoff.ts';
 import { SocketLink } from './socket-link.ts';
 import { DEFAULT_SLACK_API_URL } from './web.ts';
 import type { RolloutMetrics } from '../adapters/metrics.ts';
-import { serveHealthz, serveMetrics } from '../adapters/metrics-server.ts';
+import { serveHealthz, serveMetrics, type ReplicaHealthSource } from '../adapters/metrics-server.ts';
 
 export interface SlackAppOptions {
   slack: SlackConfig;
@@ -20,6 +20,8 @@ export interface SlackAppOptions {
   log: Logger;
   /** GET /healthz: true when the database answers. */
   databaseUp: () => Promise<boolean>;
+  /** GET /healthz: this replica as the others read it when they lose the database. */
+  replica?: ReplicaHealthSource;
   /** GET /metrics (Prometheus text format). */
   metrics: RolloutMetrics;
 }
@@ -72,7 +74,7 @@ export function buildSlackApp(opts: SlackAppOptions): SlackApp {
       {
         path: '/healthz',
         method: ['GET'],
-        handler: (_req: unknown, res: ServerResponse) => void serveHealthz(res, opts.databaseUp, { slack: 'http' }),
+        handler: (_req: unknown, res: ServerResponse) => void serveHealthz(res, opts.databaseUp, { slack: 'http' }, opts.replica),
       },
       { path: '/metrics', method: ['GET'], handler: (_req: unknown, res: ServerResponse) => void serveMetrics(opts.metrics, res) },
     ];

@@ -4,7 +4,8 @@ import type { App } from '@slack/bolt';
 import type { SlackConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Leadership } from '../engine/leader.ts';
-import type { EventSink } from '../engine/ports.ts';
+import type { EventSink, PeerLink } from '../engine/ports.ts';
+import type { ReplicaIdentity } from '../engine/outage-watch.ts';
 import { Scheduler } from '../engine/scheduler.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { rolloutMetrics, type RolloutMetrics } from '../adapters/metrics.ts';
@@ -30,6 +31,9 @@ export interface SlackFrontEndOptions {
   home?: Pick<HomeDeps, 'minIntervalMs' | 'watchMs' | 'maxPerPass' | 'refreshMs' | 'refreshPerMinute'>;
   /** Charts under reports, alerts and backtests (default true; tests of the text alone turn them off). */
   charts?: boolean;
+  /** Who this replica is to the others, and how it asks them when the database goes (engine/outage-watch.ts). */
+  replica?: ReplicaIdentity;
+  peers?: PeerLink;
 }
 
 export interface SlackFrontEnd {
@@ -62,7 +66,13 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
   const store = slackStore(service.deps.db);
   const web = slackWebClient(slack.botToken, slack.apiUrl, log);
   // The scheduler is made just below; the metrics ask it who leads only when scraped.
-  const metrics = opts.metrics ?? rolloutMetrics({ service, isLeader: () => scheduler.isLeader });
+  const metrics =
+    opts.metrics ??
+    rolloutMetrics({
+      service,
+      isLeader: () => scheduler.isLeader,
+      databaseReachable: () => scheduler.databaseReachable,
+    });
   const onSlackError = (kind: string) => metrics.slackError(kind);
   const charts =
     opts.charts === false
@@ -95,9 +105,19 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
     charts ? withCharts(textSink, { service, store, channel: slack.channel, onRecorded: () => charts.kick() }) : textSink,
     home,
   );
-  const scheduler: Scheduler = new Scheduler({ service, sink, leader: opts.leader, log, observer: metrics });
+  const scheduler: Scheduler = new Scheduler({
+    service,
+    sink,
+    leader: opts.leader,
+    log,
+    observer: metrics,
+    replica: opts.replica,
+    peers: opts.peers,
+  });
   const refresher = new ChecklistRefresher({ service, store, web, log, isLeader: () => scheduler.confirmLeader() });
-  const databaseUp = () => service.reads.databaseUp();
+  // While this replica knows it cannot reach the database, /healthz says so at once: the other
+  // replicas ask it then, and a probe of a silent database would take its 2 s timeout.
+  const databaseUp = () => (scheduler.databaseReachable ? service.reads.databaseUp() : Promise.resolve(false));
   const { app, mode, link } = buildSlackApp({
     slack,
     log,
@@ -122,6 +142,7 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
       },
     },
     databaseUp,
+    replica: (up) => scheduler.replicaHealth(up),
   });
   let background = false;
   let opsServer: Awaited<ReturnType<typeof startMetricsServer>> | null = null;
@@ -139,7 +160,13 @@ export function createSlackFrontEnd(opts: SlackFrontEndOptions): SlackFrontEnd {
     async listen() {
       if (link) {
         const socket = link;
-        opsServer = await startMetricsServer(metrics, slack.port, databaseUp, () => ({ slack: socket.state }));
+        opsServer = await startMetricsServer(
+          metrics,
+          slack.port,
+          databaseUp,
+          () => ({ slack: socket.state }),
+          (up) => scheduler.replicaHealth(up),
+        );
         socket.start();
         return opsServer.port;
       }

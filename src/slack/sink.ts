@@ -155,6 +155,9 @@ export function slackSink(deps: SlackSinkDeps): EventSink {
         await postOnce(keys.event(meta.id), event.runId, eventMessage(plan, event), {});
         await endChecklists(event.runId, `rollout completed at ${hhmm(event.at)}.`);
         return;
+      case 'database_back':
+        await postOnce(keys.event(meta.id), null, eventMessage(plan, event), {});
+        return;
       default:
         await postOnce(keys.event(meta.id), event.runId, eventMessage(plan, event), {});
     }

@@ -1,5 +1,6 @@
 import type { Bot, StartOptions } from '../app.ts';
-import { openEngine, StartupError } from '../app.ts';
+import { advertise, openReplicaEngine, replicaIdentity, StartupError } from '../app.ts';
+import { httpPeers } from '../adapters/peers.ts';
 import type { Config } from '../config.ts';
 import { describeError } from '../engine/errors.ts';
 import { advisoryLeader, leaderTimings, soleLeader } from '../engine/leader.ts';
@@ -9,12 +10,18 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
   const slack = config.slack;
   if (!slack) throw new StartupError('Slack mode needs SLACK_BOT_TOKEN');
   // Bolt is a third of a start's CPU: it loads while the database connects and migrates.
-  const [{ createSlackFrontEnd }, { plan, db, service }] = await Promise.all([import('./front-end.ts'), openEngine(config, opts)]);
+  const [{ createSlackFrontEnd }, { plan, db, service }] = await Promise.all([
+    import('./front-end.ts'),
+    openReplicaEngine(config, opts, slack.port),
+  ]);
+  const replica = replicaIdentity(service.deps.now());
   const front = createSlackFrontEnd({
     service,
     slack,
     log: opts.log,
     leader: db.kind === 'postgres' ? advisoryLeader(db.url!, leaderTimings(config.leaderTimeoutMs)) : soleLeader(),
+    replica,
+    peers: httpPeers(),
   });
   // The guard starts first and never waits for Slack: an unreachable Slack must not delay a rollback.
   front.startBackground();
@@ -31,6 +38,7 @@ export async function startSlackBot(config: Config, opts: StartOptions): Promise
       `cannot listen on port ${slack.port} (GET /healthz${front.mode === 'http' ? ', POST /slack/events' : ''}): ${describeError(err)}`,
     );
   }
+  advertise(replica, config, port);
   if (front.mode === 'socket') {
     // Socket Mode connects in the background and keeps reconnecting for as long as Slack is away;
     // meanwhile the guard runs and the outbox keeps every message for later.

@@ -65,7 +65,14 @@ describe('a database that is down never makes Slack time out', () => {
   it('unreachable: GET /healthz answers 503', async () => {
     const res = await fetch(`http://127.0.0.1:${refused.port}/healthz`);
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ ok: false, bot: 'up', database: 'unavailable', slack: 'http' });
+    expect(await res.json()).toMatchObject({
+      ok: false,
+      bot: 'up',
+      database: 'unavailable',
+      slack: 'http',
+      // What another replica reads when it too loses the database (engine/outage-watch.ts).
+      replica: { id: expect.any(String), database: 'down', announced: null },
+    });
   });
 
   it('slow: a first reply says the database has not answered, the result follows', async () => {

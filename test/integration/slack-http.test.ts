@@ -46,7 +46,13 @@ describe('requests reach the bot only with a valid Slack signature', () => {
   it('GET /healthz answers 200 when the bot and its database are up', async () => {
     const res = await fetch(`http://127.0.0.1:${h.port}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ok: true, bot: 'up', database: 'up', slack: 'http' });
+    expect(await res.json()).toEqual({
+      ok: true,
+      bot: 'up',
+      database: 'up',
+      slack: 'http',
+      replica: { id: expect.any(String), database: 'up', downSince: null, wasLeader: expect.any(Boolean), announced: null, peers: 0 },
+    });
   });
 });
 

@@ -8,12 +8,17 @@ import net from 'node:net';
  */
 export async function tcpProxy(target: { host: string; port: number }, opts: { delayMs?: number } = {}) {
   const sockets = new Set<net.Socket>();
+  const pairs = new Set<[net.Socket, net.Socket]>();
   let up = true;
   // A host that vanished: bytes stop flowing both ways, and nobody sends FIN or RST.
   let stalled = false;
   const server = net.createServer((client) => {
     if (!up) return client.destroy();
     const upstream = net.connect(target.port, target.host);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    pairs.add(pair);
+    upstream.on('close', () => client.destroyed && pairs.delete(pair));
+    client.on('close', () => upstream.destroyed && pairs.delete(pair));
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
@@ -54,8 +59,15 @@ export async function tcpProxy(target: { host: string; port: number }, opts: { d
     stall() {
       stalled = true;
     },
+    /** Connections are accepted and answered again (after down() or stall(); bytes dropped while stalled stay lost). */
     up() {
       up = true;
+      if (stalled) {
+        // A healed path carries the word of a side that gave up meanwhile (its RST), as TCP would:
+        // Postgres ends a session whose client left, and frees the locks it held.
+        for (const [client, upstream] of pairs) if (client.destroyed || upstream.destroyed) for (const s of [client, upstream]) s.destroy();
+      }
+      stalled = false;
     },
     close: () => {
       for (const s of sockets) s.destroy();

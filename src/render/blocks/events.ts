@@ -4,7 +4,7 @@ import type { RolloutEvent } from '../../core/events.ts';
 import { RED_LINE_LABELS, type LineEvaluation } from '../../core/red-lines.ts';
 import { judged, versusSummary, type Dress } from '../compare.ts';
 import { reportDeltas } from '../../core/report.ts';
-import { planDifferenceLines, renderEvent } from '../text.ts';
+import { databaseBackText, planDifferenceLines, renderEvent } from '../text.ts';
 import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, weightsLine } from '../format.ts';
 import { rollbackButton } from './controls.ts';
 import { actions, context, esc, hhmm, hhmmss, section, upper, who } from './common.ts';
@@ -114,6 +114,8 @@ export function eventMessage(
       );
     case 'guard_recovered':
       return msg(section(`:large_green_circle: The guard reads the metrics again at ${upper(e.stage)}.`));
+    case 'database_back':
+      return noticeMessage(databaseBackText(e.outageMs));
     case 'completed':
       return msg(
         section(
