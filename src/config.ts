@@ -92,15 +92,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       'METRICS_PORT is for console mode; with Slack, GET /metrics is served on PORT next to /healthz: unset METRICS_PORT',
     );
   const metricsPort = get('METRICS_PORT') ?? get('PORT');
-  const leaderTimeout = get('ROLLOUT_LEADER_TIMEOUT_SECONDS') ?? '30';
-  if (!/^\d{1,4}$/.test(leaderTimeout) || Number(leaderTimeout) < 3 || Number(leaderTimeout) > 3600)
-    throw new ConfigError(
-      `ROLLOUT_LEADER_TIMEOUT_SECONDS must be a whole number of seconds from 3 to 3600 (got "${env.ROLLOUT_LEADER_TIMEOUT_SECONDS}"); default 30`,
-    );
   const advertiseUrl = get('ROLLOUT_ADVERTISE_URL');
   if (advertiseUrl && !/^https?:\/\/[^/]+\/?$/.test(advertiseUrl))
     throw new ConfigError(
       `ROLLOUT_ADVERTISE_URL must be the http(s) base URL where other replicas reach this one's /healthz, like http://10.0.3.7:3000 (got "${advertiseUrl}")`,
+    );
+  const leaderTimeout = get('ROLLOUT_LEADER_TIMEOUT_SECONDS') ?? '30';
+  if (!/^\d{1,4}$/.test(leaderTimeout) || Number(leaderTimeout) < 3 || Number(leaderTimeout) > 3600)
+    throw new ConfigError(
+      `ROLLOUT_LEADER_TIMEOUT_SECONDS must be a whole number of seconds from 3 to 3600 (got "${env.ROLLOUT_LEADER_TIMEOUT_SECONDS}"); default 30`,
     );
   if (get('METRICS_DATABASE_URL') && !get('DATABASE_URL'))
     throw new ConfigError("METRICS_DATABASE_URL needs DATABASE_URL too (the bot's state cannot live on a read replica)");

@@ -1,3 +1,4 @@
+import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { Plan, RedLineName } from '../plan/plan.ts';
 import { RED_LINES, longestForMs } from '../plan/plan.ts';
 import type { LineEvaluation, LineState } from './red-lines.ts';
@@ -63,7 +64,7 @@ export function advanceClocks(plan: Plan, prev: GuardClocks, evaluations: LineEv
         breachSince = at;
         events.push({ kind: 'breach_started', line: ev, forMs });
       }
-      const heldMs = now.getTime() - Date.parse(breachSince);
+      const heldMs = differenceInMilliseconds(now, breachSince);
       if (heldMs >= forMs) fired.push({ line: ev, breachSince, heldMs });
     } else if (ev.state === 'ok' || ev.state === 'no_data') {
       if (breachSince) events.push({ kind: 'breach_recovered', line: ev, breachSince });
@@ -84,7 +85,7 @@ export function advanceClocks(plan: Plan, prev: GuardClocks, evaluations: LineEv
       traffic.alerted = false;
     } else {
       traffic.thinSince ??= at;
-      const thinMs = now.getTime() - Date.parse(traffic.thinSince);
+      const thinMs = differenceInMilliseconds(now, traffic.thinSince);
       if (!traffic.alerted && thinMs > longestForMs(plan)) {
         traffic.alerted = true;
         events.push({ kind: 'no_traffic', thinSinceMs: thinMs, candidateRequests: shortest.candidateRequests });

@@ -29,7 +29,7 @@ export interface VoucherBaseline {
   genOk: number;
 }
 
-/** Each evaluation with FAL's sample size, the comparison for its metric and whether FAL breaches too. */
+/** Each evaluation with the comparison for its metric and whether FAL breaches too. */
 export function judgeLines(
   plan: Plan,
   snapshot: MetricsSnapshot,
@@ -44,10 +44,8 @@ export function judgeLines(
     const to = statsOf(w, plan.to);
     const from = statsOf(w, plan.from);
     let versus: Versus | null = null;
-    let fromSamples: number | undefined;
     switch (line.name) {
       case 'failureRatePercent':
-        fromSamples = from.requests;
         versus = {
           kind: 'failures',
           comparison: failureDifference(
@@ -58,14 +56,12 @@ export function judgeLines(
         };
         break;
       case 'p95LatencyMs': {
-        fromSamples = from.latencySamples;
         const r = inputs?.p95[plan.to];
         const f = inputs?.p95[plan.from];
         if (r && f) versus = { kind: 'p95', comparison: p95Ratio(r, f, confidence) };
         break;
       }
       case 'costPerImageRatio': {
-        fromSamples = from.costSamples;
         const r = inputs?.costClusters[plan.to];
         const f = inputs?.costClusters[plan.from];
         if (r && f) versus = { kind: 'cost', comparison: clusteredCostRatio(r, f, confidence) };
@@ -85,7 +81,7 @@ export function judgeLines(
         break;
       }
     }
-    const judged: LineEvaluation = { ...line, ...(fromSamples !== undefined ? { fromSamples } : {}), ...(versus ? { versus } : {}) };
+    const judged: LineEvaluation = versus ? { ...line, versus } : line;
     return sharedBreach(plan, judged) ? { ...judged, shared: true } : judged;
   });
 }
@@ -131,13 +127,19 @@ export interface StageVerdicts {
   latency: SequentialResult;
   /** Runware requests per minute over the stage so far, for "~T at the current rate". */
   runwarePerMinute: number | null;
+  /**
+   * What the verdicts count: the stage's whole minutes [from, through), each added once it has
+   * settled (settleMs after it ends). ISO; absent in guard state saved before it was kept.
+   */
+  counted?: { from: string; through: string; settleMs: number };
   at: string;
 }
 
 /** The always-valid comparisons over the stage so far. */
-export function stageVerdicts(plan: Plan, sums: StageSums, stageStartedAt: Date, now: Date): StageVerdicts {
+export function stageVerdicts(plan: Plan, sums: StageSums, stageStartedAt: Date, now: Date, settleMs: number): StageVerdicts {
   const { confidence, minSamples, failureMarginPp, latencyMarginRatio } = plan.compare;
-  const minutes = (sums.through - stageStartedAt.getTime()) / 60_000;
+  const from = Math.min(sums.through, Math.ceil(stageStartedAt.getTime() / 60_000) * 60_000);
+  const minutes = (sums.through - from) / 60_000;
   return {
     failures: failureSequential(
       { events: sums.to.failures, trials: sums.to.requests },
@@ -146,6 +148,7 @@ export function stageVerdicts(plan: Plan, sums: StageSums, stageStartedAt: Date,
     ),
     latency: latencySequential(sums.to.latency, sums.from.latency, { confidence, minSamples, marginRatio: latencyMarginRatio }),
     runwarePerMinute: minutes >= 1 ? sums.to.requests / minutes : null,
+    counted: { from: new Date(from).toISOString(), through: new Date(sums.through).toISOString(), settleMs },
     at: now.toISOString(),
   };
 }

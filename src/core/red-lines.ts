@@ -20,7 +20,7 @@ export interface LineEvaluation {
   skipped?: number;
   /** The same metric for `from`, for comparison only; never part of the verdict. */
   fromValue: number | null;
-  /** `from`'s rows behind fromValue (the judge: FAL's value is trusted from minSamples on). */
+  /** `from`'s values behind fromValue, counted as `samples` is (absent for vouchers: all traffic). */
   fromSamples?: number;
   /** Runware against FAL (or, for vouchers, against the hour before D1), from the judge. */
   versus?: Versus;
@@ -73,6 +73,7 @@ function evaluateOne(plan: Plan, snapshot: MetricsSnapshot, baselineCost: number
   let value: number | null;
   let samples: number;
   let fromValue: number | null;
+  let fromSamples: number | undefined;
   let cost: LineEvaluation['cost'];
   let missing: string | undefined;
   let skipped = 0;
@@ -82,11 +83,13 @@ function evaluateOne(plan: Plan, snapshot: MetricsSnapshot, baselineCost: number
       samples = cand.latencySamples;
       skipped = cand.latencySkipped;
       fromValue = from.p95LatencyMs;
+      fromSamples = from.latencySamples;
       break;
     case 'failureRatePercent':
       value = rate(cand.failures, cand.requests);
       samples = cand.requests;
       fromValue = rate(from.failures, from.requests);
+      fromSamples = from.requests;
       break;
     case 'costPerImageRatio':
       cost = { candidate: cand.avgCostPerImage, baseline: baselineCost };
@@ -94,6 +97,7 @@ function evaluateOne(plan: Plan, snapshot: MetricsSnapshot, baselineCost: number
       samples = cand.costSamples;
       skipped = cand.costSkipped;
       fromValue = baselineCost && from.avgCostPerImage !== null ? from.avgCostPerImage / baselineCost : null;
+      fromSamples = from.costSamples;
       if (!baselineCost) missing = 'no baseline cost (set baselineCostPerImage, or let D1 measure it)';
       break;
     case 'regenerateRatePercent': {
@@ -112,6 +116,7 @@ function evaluateOne(plan: Plan, snapshot: MetricsSnapshot, baselineCost: number
     samples,
     candidateRequests: cand.requests,
     fromValue,
+    ...(fromSamples !== undefined ? { fromSamples } : {}),
     ...(cost ? { cost } : {}),
     ...(skipped ? { skipped } : {}),
   };

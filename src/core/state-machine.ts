@@ -1,3 +1,5 @@
+import { addMilliseconds } from 'date-fns/addMilliseconds';
+import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { Plan, Stage } from '../plan/plan.ts';
 import { stageIndex } from '../plan/plan.ts';
 import { formatDuration } from '../plan/duration.ts';
@@ -58,7 +60,7 @@ export function nextStage(plan: Plan, current: RunPosition | null): Stage | null
 export function soakLeftMs(plan: Plan, current: RunPosition, now: Date): number {
   const stage = plan.stages[stageIndex(plan, current.state)];
   if (!stage?.soakMs) return 0;
-  return Math.max(0, current.stageStartedAt.getTime() + stage.soakMs - now.getTime());
+  return Math.max(0, differenceInMilliseconds(addMilliseconds(current.stageStartedAt, stage.soakMs), now));
 }
 
 /** Plain words for what may be done now, used in refusals and status. */
@@ -104,7 +106,7 @@ export function checkPromotion(
     if (left > 0 && !force) {
       return refuse(
         'soak',
-        `${current.state} has soaked ${formatDuration(now.getTime() - current.stageStartedAt.getTime())} of ${formatDuration(plan.stages[stageIndex(plan, current.state)].soakMs!)}; ${formatDuration(left)} left. Wait, or add --force (audited).`,
+        `${current.state} has soaked ${formatDuration(differenceInMilliseconds(now, current.stageStartedAt))} of ${formatDuration(plan.stages[stageIndex(plan, current.state)].soakMs!)}; ${formatDuration(left)} left. Wait, or add --force (audited).`,
       );
     }
   }

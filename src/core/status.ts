@@ -1,3 +1,4 @@
+import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { Plan } from '../plan/plan.ts';
 import type { LineClock } from './breach-clock.ts';
 import type { LineEvaluation } from './red-lines.ts';
@@ -9,7 +10,7 @@ import { allowedNow, isActiveStage, soakLeftMs } from './state-machine.ts';
 import type { HealthReading } from './health.ts';
 import type { StageVerdicts } from './judge.ts';
 
-export interface StatusLine {
+interface StatusLine {
   evaluation: LineEvaluation;
   /** How long the breach has held, and the red line's `for`. */
   heldMs: number | null;
@@ -77,13 +78,13 @@ export function buildStatus(input: {
     health: input.health,
     soak:
       stage && stage.soakMs !== null
-        ? { elapsedMs: now.getTime() - run!.stageStartedAt.getTime(), totalMs: stage.soakMs, leftMs: soakLeftMs(plan, pos!, now) }
+        ? { elapsedMs: differenceInMilliseconds(now, run!.stageStartedAt), totalMs: stage.soakMs, leftMs: soakLeftMs(plan, pos!, now) }
         : null,
     lines: input.lines.map((evaluation) => {
       const clock = input.clocks[evaluation.name];
       return {
         evaluation,
-        heldMs: clock?.breachSince && active ? now.getTime() - Date.parse(clock.breachSince) : null,
+        heldMs: clock?.breachSince && active ? differenceInMilliseconds(now, clock.breachSince) : null,
         forMs: plan.redLines[evaluation.name].forMs,
       };
     }),

@@ -49,7 +49,7 @@ export class Timeline {
         if (first) this.firstBreach[l.name] = new Date(e.at);
         this.add(
           new Date(e.at),
-          `${first ? 'first breach' : 'breach again'}: ${RED_LINE_LABELS[l.name]} ${formatValue(l.name, l.value)} (red line ${formatThreshold(l.name, l.threshold)}, n=${l.samples})`,
+          `${first ? 'first breach' : 'breach again'}: ${RED_LINE_LABELS[l.name]} ${formatValue(l.name, l.value, l.threshold)} (red line ${formatThreshold(l.name, l.threshold)}, n=${l.samples})`,
           'breach',
         );
         return;

@@ -312,5 +312,5 @@ function stageJudge(plan: Plan, windows: RollingWindows, run: RunView, prev: Sta
       from: addProviderSums(sums.from, windows.settledSums(sums.through, settled, plan.from)),
     };
   }
-  return { sums, verdicts: stageVerdicts(plan, sums, run.stageStartedAt, now) };
+  return { sums, verdicts: stageVerdicts(plan, sums, run.stageStartedAt, now, SETTLE_MS) };
 }

@@ -274,7 +274,9 @@ export const isExpired = (plan: Plan, request: RequestView, now: Date) => now.ge
 /** "p95 latency (9.10 s, red line ≥ 8.00 s)" for refusals. */
 export const describeLines = (lines: LineEvaluation[]) =>
   lines
-    .map((l) => `${RED_LINE_LABELS[l.name]} (${formatValue(l.name, l.value)}, red line ${formatThreshold(l.name, l.threshold)})`)
+    .map(
+      (l) => `${RED_LINE_LABELS[l.name]} (${formatValue(l.name, l.value, l.threshold)}, red line ${formatThreshold(l.name, l.threshold)})`,
+    )
     .join(', ');
 
 /** What a person can do about a red line that was not judged ok. */

@@ -7,7 +7,12 @@ export function parseDuration(text: string): number | null {
   return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
 }
 
-/** 3_720_000 → "1h 2m"; 45_000 → "45s". Rounded down to the second. */
+/**
+ * 3_720_000 → "1h 2m"; 45_000 → "45s". Rounded down to the second. Not date-fns: its
+ * formatDuration writes locale words ("1 hour 2 minutes"), and intervalToDuration measures a
+ * calendar interval in the local time zone (days, months, an hour gained or lost across a DST
+ * change), where this is a plain count of milliseconds that may run past 24h ("25h").
+ */
 export function formatDuration(ms: number): string {
   const total = Math.max(0, Math.floor(ms / 1000));
   const h = Math.floor(total / 3600);

@@ -1,10 +1,12 @@
+import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { Plan, Stage } from '../plan/plan.ts';
 import { durationLabel, formatDuration } from '../plan/duration.ts';
 import { healthConfirms, healthSummary, providersOk } from '../core/health.ts';
 import type { StatusView } from '../core/status.ts';
 import { sameWeights } from '../core/weights.ts';
-import { percent, statusLineSummary, utc, weightsLine } from './format.ts';
-import { verdictSentences, versusSummary } from './compare.ts';
+import { percent, utc, weightsLine } from './format.ts';
+import { redLineRow, rowSummary, type RedLineRow } from './red-line-table.ts';
+import { liveRates, verdictSentences, versusSummary } from './compare.ts';
 
 /**
  * The seed's per-stage checklist, each item ticked from a measurement: the flag read back, the
@@ -16,6 +18,8 @@ export type ItemState = 'done' | 'waiting' | 'warning' | 'failed' | 'info';
 export interface ChecklistItem {
   state: ItemState;
   text: string;
+  /** A red line's item: both providers side by side, for the Block Kit fields. */
+  row?: RedLineRow;
 }
 
 export interface ChecklistTracking {
@@ -34,7 +38,7 @@ export const ITEM_ICON: Record<ItemState, string> = { done: '✅', waiting: '⏳
 
 export function checklistItems(plan: Plan, stage: Stage, startedAt: Date, s: StatusView, tracking: ChecklistTracking): ChecklistResult {
   const now = s.at;
-  const elapsed = now.getTime() - startedAt.getTime();
+  const elapsed = differenceInMilliseconds(now, startedAt);
   const items: ChecklistItem[] = [];
   const next = { ...tracking };
 
@@ -114,7 +118,8 @@ export function checklistItems(plan: Plan, stage: Stage, startedAt: Date, s: Sta
   // 5. Red lines.
   for (const l of s.lines) {
     const state: ItemState = { ok: 'done', breach: 'failed', no_data: 'waiting', error: 'warning' }[l.evaluation.state] as ItemState;
-    items.push({ state, text: statusLineSummary(plan, l) });
+    const row = redLineRow(plan, l);
+    items.push({ state, text: rowSummary(plan, row), row });
   }
 
   // 6. Runware against FAL: informs, unless the plan makes "not worse" a promotion requirement.
@@ -125,7 +130,7 @@ export function checklistItems(plan: Plan, stage: Stage, startedAt: Date, s: Sta
   if (versus) items.push({ state: 'info', text: versus });
   if (s.verdicts) {
     const gate = plan.compare.requireNotWorse;
-    for (const [text, r] of verdictSentences(plan, s.verdicts).map(
+    for (const [text, r] of verdictSentences(plan, s.verdicts, liveRates(plan, s.split)).map(
       (t, i) => [t, i ? s.verdicts!.latency : s.verdicts!.failures] as const,
     )) {
       const state: ItemState = !gate ? 'info' : r.verdict === 'not_worse' ? 'done' : r.verdict === 'worse' ? 'failed' : 'waiting';

@@ -1,6 +1,10 @@
+import { addMilliseconds } from 'date-fns/addMilliseconds';
+import { addMinutes } from 'date-fns/addMinutes';
+import { differenceInMinutes } from 'date-fns/differenceInMinutes';
 import type { Plan } from '../plan/plan.ts';
 import type { LineEvaluation } from '../core/red-lines.ts';
 import type { StageVerdicts } from '../core/judge.ts';
+import type { StatusView } from '../core/status.ts';
 import { formatDuration } from '../plan/duration.ts';
 import type { Comparison } from '../core/compare/interval.ts';
 import type { SequentialResult } from '../core/compare/sequential.ts';
@@ -70,18 +74,63 @@ function timeText(more: number, runwarePerMinute: number | null): string {
   return `, ~${formatDuration(Math.max(1, Math.ceil(more / runwarePerMinute)) * 60_000)} at the current rate`;
 }
 
+/** What the sentence may add to a verdict: what it counted, the minimum, and the rates to say when there is enough. */
+export interface VerdictContext {
+  /** Runware requests per minute over the counted minutes. */
+  runwarePerMinute?: number | null;
+  counted?: StageVerdicts['counted'];
+  /** plan.compare.minSamples: rows each provider needs before any verdict. */
+  minSamples?: number;
+  /** Requests per minute per provider in the live traffic window, for a stage with nothing counted yet. */
+  live?: { to: number; from: number } | null;
+}
+
+const MINUTE = 60_000;
+const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * "too few" in words a person gets: the verdicts count this stage's whole minutes once they have
+ * settled, so a minute into a stage they have counted nothing however much traffic there is.
+ * Says what was counted, what each provider needs, and about when there will be enough.
+ */
+function tooFewText(r: SequentialResult, metric: Metric, names: Names, ctx: VerdictContext): string {
+  const head = `${names.to} vs ${names.from} on ${metric}`;
+  const need = ctx.minSamples ? `each needs ${ctx.minSamples.toLocaleString('en-US')}` : 'each needs the minimum';
+  const c = ctx.counted;
+  if (!c) return `${head}: too few requests counted yet (${r.runwareSamples} ${names.to}, ${r.falSamples} ${names.from}; ${need})`;
+  const from = new Date(c.from);
+  const through = new Date(c.through);
+  const minutes = differenceInMinutes(through, from);
+  const settled = (end: Date) => addMilliseconds(end, c.settleMs);
+  let when: Date | null = null;
+  if (minutes > 0 && r.moreRunware !== null && ctx.runwarePerMinute)
+    when = settled(addMinutes(through, Math.max(1, Math.ceil(r.moreRunware / ctx.runwarePerMinute))));
+  else if (minutes === 0 && ctx.minSamples && ctx.live && ctx.live.to > 0 && ctx.live.from > 0)
+    when = settled(addMinutes(from, Math.max(1, Math.ceil(ctx.minSamples / Math.min(ctx.live.to, ctx.live.from)))));
+  const enough = when === null ? '' : `; enough at about ${clock(when)}`;
+  if (minutes === 0) {
+    const first = addMinutes(from, 1);
+    return `${head}: nothing counted yet. It counts this stage's whole minutes, each ${formatDuration(c.settleMs)} after it ends: the first (${clock(from, false)}–${clock(first)}) counts at ${clock(settled(first))}; ${need}${enough}`;
+  }
+  const more = r.moreRunware ? `; about ${plural(r.moreRunware, `more ${names.to} request`)}` : '';
+  return `${head}: too few requests yet, ${r.runwareSamples.toLocaleString('en-US')} ${names.to} and ${r.falSamples.toLocaleString('en-US')} ${names.from} in the ${plural(minutes, 'settled minute')} of this stage (${clock(from, false)}–${clock(through)}); ${need}${more}${enough}`;
+}
+
+/** "10:04 UTC", or "10:04" for the start of a range (UTC from the ISO form: date-fns formats in local time). */
+const clock = (at: Date, zone = true) => `${at.toISOString().slice(11, 16)}${zone ? ' UTC' : ''}`;
+
 /**
  * The checklist's sentence for the sequential comparison:
  *   "Runware not worse than FAL on failures (margin 1 pp): +0.1 pp [−0.6, +0.8]"
  *   "Runware worse than FAL on latency: 1.25× [1.08, 1.44]"
  *   "Runware vs FAL on failures inconclusive: about 1,200 more Runware requests, ~33m at the current rate"
  */
-export function verdictText(r: SequentialResult, metric: Metric, names: Names, runwarePerMinute: number | null = null): string {
+export function verdictText(r: SequentialResult, metric: Metric, names: Names, ctx: VerdictContext = {}): string {
   const nums = estimateText(r, metric);
   const more =
     r.moreRunware === null
       ? ''
-      : `about ${r.moreRunware.toLocaleString('en-US')} more ${names.to} requests${timeText(r.moreRunware, runwarePerMinute)}`;
+      : `about ${r.moreRunware.toLocaleString('en-US')} more ${names.to} requests${timeText(r.moreRunware, ctx.runwarePerMinute ?? null)}`;
   switch (r.verdict) {
     case 'not_worse':
       return `${names.to} not worse than ${names.from} on ${metric} (margin ${marginText(r, metric)}): ${nums}`;
@@ -90,7 +139,7 @@ export function verdictText(r: SequentialResult, metric: Metric, names: Names, r
     case 'inconclusive':
       return `${names.to} vs ${names.from} on ${metric} inconclusive (margin ${marginText(r, metric)}): ${nums}${more ? `; ${more}` : ''}`;
     case 'too_few':
-      return `${names.to} vs ${names.from} on ${metric}: too few requests yet (${r.runwareSamples} ${names.to}, ${r.falSamples} ${names.from}; each needs the minimum)${more ? `; ${more}` : ''}`;
+      return tooFewText(r, metric, names, ctx);
   }
 }
 
@@ -99,7 +148,7 @@ export function verdictText(r: SequentialResult, metric: Metric, names: Names, r
  * "FAL is at 9.10 s too: the cause is probably shared — network, database, the app — and rolling back may not help."
  */
 export function sharedBreachText(line: SharedBreachLine, names: Names, onSharedBreach: OnSharedBreach): string {
-  const base = `${names.from} is at ${formatValue(line.name, line.fromValue)} too: the cause is probably shared — network, database, the app — and rolling back may not help`;
+  const base = `${names.from} is at ${formatValue(line.name, line.fromValue, line.threshold)} too: the cause is probably shared — network, database, the app — and rolling back may not help`;
   return onSharedBreach === 'hold'
     ? `${base}. The plan holds instead of rolling back (onSharedBreach: "hold"); roll back by hand if ${names.to} is still to blame.`
     : `${base}. The plan rolls back all the same (onSharedBreach: "rollback").`;
@@ -158,11 +207,18 @@ export function judged(plan: Plan, line: LineEvaluation, dress: Dress): string[]
   ];
 }
 
-/** The stage's two always-valid verdicts, as sentences. */
-export function verdictSentences(plan: Plan, v: StageVerdicts | null): string[] {
+/**
+ * The stage's two always-valid verdicts, as sentences. `live` (requests per minute per provider
+ * in the status's traffic window) says when a stage with nothing counted yet will have enough.
+ */
+export function verdictSentences(plan: Plan, v: StageVerdicts | null, live: VerdictContext['live'] = null): string[] {
   if (!v) return [];
-  return [
-    verdictText(v.failures, 'failures', namesOf(plan), v.runwarePerMinute),
-    verdictText(v.latency, 'latency', namesOf(plan), v.runwarePerMinute),
-  ];
+  const ctx: VerdictContext = { runwarePerMinute: v.runwarePerMinute, counted: v.counted, minSamples: plan.compare.minSamples, live };
+  return [verdictText(v.failures, 'failures', namesOf(plan), ctx), verdictText(v.latency, 'latency', namesOf(plan), ctx)];
+}
+
+/** Requests per minute per provider in the status's traffic window: when a stage with nothing counted yet will have enough. */
+export function liveRates(plan: Plan, split: StatusView['split']): VerdictContext['live'] {
+  const minutes = split.windowMs / MINUTE;
+  return minutes > 0 ? { to: (split.counts[plan.to] ?? 0) / minutes, from: (split.counts[plan.from] ?? 0) / minutes } : null;
 }

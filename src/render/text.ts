@@ -1,14 +1,16 @@
+import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { Plan } from '../plan/plan.ts';
 import { durationLabel, formatDuration } from '../plan/duration.ts';
 import type { RolloutEvent } from '../core/events.ts';
 import type { Outcome } from '../core/outcomes.ts';
 import { healthConfirms, healthSummary } from '../core/health.ts';
 import { RED_LINE_LABELS } from '../core/red-lines.ts';
-import { judged, verdictSentences, versusSummary, type Dress } from './compare.ts';
+import { judged, liveRates, verdictSentences, versusSummary, type Dress } from './compare.ts';
 import { reportDeltas } from '../core/report.ts';
 import type { StatusView } from '../core/status.ts';
 import { renderBacktest } from './backtest.ts';
-import { formatValue, lineSummary, money, shadowNote, percent, statusLineSummary, utc, weightsLine } from './format.ts';
+import { formatValue, lineSummary, money, shadowNote, percent, sinceLast, utc, weightsLine } from './format.ts';
+import { redLineRows, redLinesHeading, redLineTable } from './red-line-table.ts';
 
 /** Plain text for the console, the CLI and logs: the same facts the Slack messages show. */
 
@@ -89,14 +91,14 @@ export function renderStatus(plan: Plan, s: StatusView): string {
     out.push(
       `Baseline cost: ${s.run.baselineNote === 'pending' ? 'being measured by the guard' : `${money(s.run.baselineCost)} (${s.run.baselineNote})`}`,
     );
-  out.push(`Red lines (${plan.providerNames[plan.to]}):`);
-  for (const l of s.lines) out.push(`  ${statusLineSummary(plan, l)}`);
+  out.push(`${redLinesHeading(plan)}:`);
+  for (const row of redLineTable(plan, redLineRows(plan, s.lines))) out.push(`  ${row}`);
   const versus = versusSummary(
     plan,
     s.lines.map((l) => l.evaluation),
   );
   if (versus) out.push(`  ${versus}`);
-  for (const v of verdictSentences(plan, s.verdicts)) out.push(`  ${v}`);
+  for (const v of verdictSentences(plan, s.verdicts, liveRates(plan, s.split))) out.push(`  ${v}`);
   if (s.metricsError) out.push(`  ⚠ metrics query failed: ${s.metricsError}`);
   if (s.active)
     out.push(
@@ -157,7 +159,7 @@ function eventText(plan: Plan, e: RolloutEvent): string {
         ...judged(plan, e.line, TEXT),
       ].join('\n');
     case 'breach_recovered':
-      return `[alert] ${RED_LINE_LABELS[e.line.name]} recovered after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}).`;
+      return `[alert] ${RED_LINE_LABELS[e.line.name]} recovered after ${formatDuration(differenceInMilliseconds(e.at, e.breachSince))}: ${formatValue(e.line.name, e.line.value, e.line.threshold)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}).`;
     case 'auto_rollback':
       return [
         e.shadow
@@ -196,12 +198,14 @@ function eventText(plan: Plan, e: RolloutEvent): string {
         `[report] ${e.stage} at ${utc(e.at)}; split ${Object.entries(e.current.split.shares)
           .map(([p, v]) => `${plan.providerNames[p] ?? p} ${percent(v)}`)
           .join(' / ')} (n=${e.current.split.total})`,
-        ...e.current.lines.map((l) => {
-          const d = deltas[l.name];
-          const delta = d === null ? '' : ` (${d >= 0 ? '+' : ''}${formatValue(l.name, d).replace('× baseline', '×')} since last)`;
-          const from = l.fromValue !== null ? `; ${plan.providerNames[plan.from]} ${formatValue(l.name, l.fromValue)}` : '';
-          return `  ${lineSummary(plan, l)}${delta}${from}`;
-        }),
+        ...redLineTable(
+          plan,
+          redLineRows(
+            plan,
+            e.current.lines.map((evaluation) => ({ evaluation })),
+          ),
+          { header: 'since last', cells: e.current.lines.map((l) => sinceLast(l.name, deltas[l.name])) },
+        ).map((t) => `  ${t}`),
         ...[versusSummary(plan, e.current.lines)].filter((t) => t !== null).map((t) => `  ${t}`),
       ].join('\n');
     }

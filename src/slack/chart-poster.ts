@@ -1,3 +1,4 @@
+import { addMilliseconds } from 'date-fns/addMilliseconds';
 import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { RolloutEvent } from '../core/events.ts';
 import type { BacktestResult } from '../core/backtest.ts';
@@ -124,7 +125,7 @@ export class ChartPoster {
           : backoffMs(job.attempts + 1, CHART_BACKOFF);
       // A payload Slack will never take, or a chart too old to be news, is dropped; anything else waits its turn again.
       const giveUp = (failure !== null && failure.kind !== 'retry') || age + retryAfter > CHART_GIVE_UP_MS;
-      await store.chartFailed(job.id, error, giveUp ? null : new Date(now().getTime() + retryAfter), now());
+      await store.chartFailed(job.id, error, giveUp ? null : addMilliseconds(now(), retryAfter), now());
       this.log.warn(giveUp ? 'charts: gave up on a chart' : 'charts: upload failed, will retry', {
         key: job.key,
         error,

@@ -1,3 +1,4 @@
+import { subMilliseconds } from 'date-fns/subMilliseconds';
 import type { EventSink } from '../engine/ports.ts';
 import type { RolloutService } from '../engine/service.ts';
 import { isActiveStage } from '../core/state-machine.ts';
@@ -156,7 +157,7 @@ export class HomePublisher {
 
   private async pass(): Promise<void> {
     const { now } = this.deps.service.deps;
-    const viewers = await this.store.recentViewers(new Date(now().getTime() - this.o.watchMs), this.o.maxPerPass);
+    const viewers = await this.store.recentViewers(subMilliseconds(now(), this.o.watchMs), this.o.maxPerPass);
     if (!viewers.length) return;
     const views = await this.views();
     for (const user of viewers) {

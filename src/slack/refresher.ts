@@ -1,3 +1,4 @@
+import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import { healthConfirms, healthSummary } from '../core/health.ts';
 import { isActiveStage, nextStage, ROLLED_BACK } from '../core/state-machine.ts';
 import { weightsLine } from '../render/format.ts';
@@ -96,7 +97,7 @@ export class ChecklistRefresher {
       const row = await store.message<RollbackState>(keys.rollback(run.id));
       if (!row || row.state.confirmed) return;
       const now = service.deps.now();
-      const since = now.getTime() - Date.parse(row.state.event.at);
+      const since = differenceInMilliseconds(now, row.state.event.at);
       if (since > CONFIRM_ROLLBACK_FOR_MS) return;
       const health = await service.reads.health();
       const confirmed = healthConfirms(plan, health, plan.rollbackWeights);

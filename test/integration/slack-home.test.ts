@@ -19,7 +19,12 @@ beforeEach(() => h.reset());
 
 const texts = (view: any): string[] =>
   view.blocks.flatMap((b: any) =>
-    [b.text?.text, ...(b.elements ?? []).map((e: any) => e.text?.text ?? e.text), b.alt_text].filter(Boolean),
+    [
+      b.text?.text,
+      ...(b.fields ?? []).map((f: any) => f.text),
+      ...(b.elements ?? []).map((e: any) => e.text?.text ?? e.text),
+      b.alt_text,
+    ].filter(Boolean),
   );
 const buttons = (view: any): { action: string; text: string; value: string }[] =>
   view.blocks
@@ -64,7 +69,10 @@ describe('app_home_opened', () => {
     const all = texts(view).join('\n');
     expect(all).toContain('*Stage: D1* since 2026-11-28 10:00 UTC');
     expect(all).toContain('*Soak*: 0s of 1h (1h left)');
-    expect(all).toMatch(/p95 latency .*red line ≥ 8\.00 s.*n=0/);
+    // Each red line with both providers side by side: Runware judged (bold), FAL beside it.
+    expect(all).toMatch(/\*p95 latency\* ≥ 8\.00 s · 5m window: no data/);
+    expect(all).toContain('*Runware*  —  ·  n=0');
+    expect(all).toContain('FAL  —  ·  n=0');
     expect(view.blocks.find((b: any) => b.type === 'image')).toMatchObject({ slack_file: { id: 'F0CHART1' } });
     expect(view.blocks.filter((b: any) => b.type === 'context' && /^2026-11-28 \d\d:\d\d UTC · /.test(b.elements[0].text))).toHaveLength(
       10,

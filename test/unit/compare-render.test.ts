@@ -84,10 +84,35 @@ describe('what people read', () => {
     [
       result({ verdict: 'too_few', runwareSamples: 120, falSamples: 1080, moreRunware: 80 }),
       'failures',
-      'Runware vs FAL on failures: too few requests yet (120 Runware, 1080 FAL; each needs the minimum); about 80 more Runware requests, ~3m at the current rate',
+      'Runware vs FAL on failures: too few requests counted yet (120 Runware, 1080 FAL; each needs the minimum)',
     ],
   ] as const)('verdict sentence %#', (r, metric, text) => {
-    expect(verdictText(r, metric, NAMES, 37)).toBe(text);
+    expect(verdictText(r, metric, NAMES, { runwarePerMinute: 37 })).toBe(text);
+  });
+
+  // A stage started 10:00:20; minutes count once settled, 2 min after they end.
+  const counted = (through: string) => ({ from: '2026-11-28T10:01:00.000Z', through, settleMs: 120_000 });
+
+  test('a minute into a stage with plenty of traffic: nothing counted yet, and when there will be enough', () => {
+    const r = result({ verdict: 'too_few', runwareSamples: 0, falSamples: 0, moreRunware: null });
+    expect(
+      verdictText(r, 'failures', NAMES, {
+        counted: counted('2026-11-28T10:01:00.000Z'),
+        minSamples: 1000,
+        live: { to: 340, from: 3060 },
+      }),
+    ).toBe(
+      "Runware vs FAL on failures: nothing counted yet. It counts this stage's whole minutes, each 2m after it ends: the first (10:01–10:02 UTC) counts at 10:04 UTC; each needs 1,000; enough at about 10:06 UTC",
+    );
+  });
+
+  test('some minutes counted: what, over which minutes, and when there will be enough', () => {
+    const r = result({ verdict: 'too_few', runwareSamples: 680, falSamples: 6120, moreRunware: 320 });
+    expect(
+      verdictText(r, 'failures', NAMES, { counted: counted('2026-11-28T10:03:00.000Z'), minSamples: 1000, runwarePerMinute: 340 }),
+    ).toBe(
+      'Runware vs FAL on failures: too few requests yet, 680 Runware and 6,120 FAL in the 2 settled minutes of this stage (10:01–10:03 UTC); each needs 1,000; about 320 more Runware requests; enough at about 10:06 UTC',
+    );
   });
 
   test('the sentence follows the computed verdict end to end', () => {
@@ -104,7 +129,7 @@ describe('what people read', () => {
       { n: 10, sumLog: 78, sumLogSquares: 610 },
       { confidence: 0.95, minSamples: 200, marginRatio: 1.1 },
     );
-    expect(verdictText(l, 'latency', NAMES)).toContain('too few requests yet (10 Runware, 10 FAL');
+    expect(verdictText(l, 'latency', NAMES)).toContain('too few requests counted yet (10 Runware, 10 FAL');
   });
 });
 

@@ -103,7 +103,13 @@ describe('the stage checklist ticks items from measurements', () => {
       { healthConfirmedAt: null },
     );
     expect(r.items[0].state).toBe('failed');
-    expect(r.items.at(-1)).toEqual({ state: 'failed', text: expect.stringContaining('BREACH for 1m of 5m') });
+    expect(r.items.at(-1)).toMatchObject({ state: 'failed', text: expect.stringContaining('BREACH for 1m of 5m') });
+    // The red line's item carries both providers for the Block Kit fields.
+    expect(r.items.at(-1)?.row).toMatchObject({
+      to: { value: '9.00 s', n: '60' },
+      from: { value: '—', n: '—' },
+      state: 'BREACH for 1m of 5m',
+    });
     expect(r.ready).toBe(false);
   });
 });

@@ -5,7 +5,8 @@ import { utc, weightsLine } from '../format.ts';
 import { ACTION, encodeValue } from './buttons.ts';
 import { rollbackButton } from './controls.ts';
 import { actions, button, context, esc, section, upper, who, whoList } from './common.ts';
-import { fitMessage, type ButtonElement, type Message } from './limits.ts';
+import { fitMessage, type Block, type ButtonElement, type Message } from './limits.ts';
+import { redLineSection } from './red-lines.ts';
 
 type Started = Extract<RolloutEvent, { kind: 'stage_started' }>;
 
@@ -30,10 +31,12 @@ export function checklistMessage(plan: Plan, v: ChecklistView): Message {
   const head =
     `:clipboard: *${stage} checklist* — ${weightsLine(plan, e.previousWeights)} → *${weightsLine(plan, e.weights)}*\n` +
     `Started ${utc(e.at)}, requested by ${who(e.by)}${e.approvers.length ? `, approved by ${whoList(e.approvers)}` : ''}${e.forced ? ' (*forced*)' : ''}`;
-  const items = v.items
-    ? v.items.map((it) => `${ITEM_ICON[it.state]} ${esc(it.text)}`).join('\n')
-    : `⏳ Weights written at ${utc(e.at)}; reading back, checking health, split and red lines…`;
-  const blocks = [section(head), section(items)];
+  const blocks = [
+    section(head),
+    ...(v.items
+      ? itemBlocks(plan, v.items)
+      : [section(`⏳ Weights written at ${utc(e.at)}; reading back, checking health, split and red lines…`)]),
+  ];
   if (v.ended) {
     blocks.push(section(`*Ended*: ${esc(v.ended)}`));
   } else {
@@ -61,4 +64,24 @@ export function checklistMessage(plan: Plan, v: ChecklistView): Message {
   const done = checked?.filter((it) => it.state === 'done').length ?? 0;
   const text = `${stage} checklist: ${v.ended ? `ended (${v.ended})` : v.ready ? 'ready for the next stage' : `${done} of ${checked?.length ?? '?'} items green`}`;
   return fitMessage({ text, blocks });
+}
+
+/** The items in order: plain items grouped in one section, each red line a section of its own with both providers as fields. */
+function itemBlocks(plan: Plan, items: ChecklistItem[]): Block[] {
+  const blocks: Block[] = [];
+  let plain: string[] = [];
+  const flush = () => {
+    if (plain.length) blocks.push(section(plain.join('\n')));
+    plain = [];
+  };
+  for (const it of items) {
+    if (!it.row) {
+      plain.push(`${ITEM_ICON[it.state]} ${esc(it.text)}`);
+      continue;
+    }
+    flush();
+    blocks.push(redLineSection(plan, { ...it.row, icon: ITEM_ICON[it.state] }));
+  }
+  flush();
+  return blocks;
 }

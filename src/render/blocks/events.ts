@@ -1,3 +1,5 @@
+import { addMilliseconds } from 'date-fns/addMilliseconds';
+import { differenceInMilliseconds } from 'date-fns/differenceInMilliseconds';
 import type { Plan, RedLineName } from '../../plan/plan.ts';
 import { durationLabel, formatDuration } from '../../plan/duration.ts';
 import type { RolloutEvent } from '../../core/events.ts';
@@ -5,7 +7,9 @@ import { RED_LINE_LABELS, type LineEvaluation } from '../../core/red-lines.ts';
 import { judged, versusSummary, type Dress } from '../compare.ts';
 import { reportDeltas } from '../../core/report.ts';
 import { databaseBackText, planDifferenceLines, renderEvent } from '../text.ts';
-import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, weightsLine } from '../format.ts';
+import { formatValue, lineIcon, lineSummary, money, percent, shadowNote, sinceLast, weightsLine } from '../format.ts';
+import { redLineRows } from '../red-line-table.ts';
+import { redLineSections } from './red-lines.ts';
 import { rollbackButton } from './controls.ts';
 import { actions, context, esc, hhmm, hhmmss, section, upper, who } from './common.ts';
 import { fitMessage, type Message } from './limits.ts';
@@ -35,7 +39,7 @@ export function eventMessage(
   const msg = (...blocks: Message['blocks']) => fitMessage({ text, blocks: note ? [...blocks, context(`:ghost: ${note}`)] : blocks });
   switch (e.kind) {
     case 'breach_started': {
-      const deadline = new Date(Date.parse(e.at) + e.forMs);
+      const deadline = addMilliseconds(e.at, e.forMs);
       const act = e.shadow
         ? '_Shadow mode: no automatic rollback; this is an alert only._'
         : `Auto-rollback in *${durationLabel(e.forMs)}* (at ${hhmmss(deadline)}) if it holds for the whole time.`;
@@ -58,7 +62,7 @@ export function eventMessage(
     case 'breach_recovered':
       return msg(
         section(
-          `:large_green_circle: *${RED_LINE_LABELS[e.line.name]} recovered* at ${upper(e.stage)} after ${formatDuration(Date.parse(e.at) - Date.parse(e.breachSince))}: ${formatValue(e.line.name, e.line.value)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}, n=${e.line.samples}).`,
+          `:large_green_circle: *${RED_LINE_LABELS[e.line.name]} recovered* at ${upper(e.stage)} after ${formatDuration(differenceInMilliseconds(e.at, e.breachSince))}: ${formatValue(e.line.name, e.line.value, e.line.threshold)} (${e.line.state === 'no_data' ? 'no data' : 'ok'}, n=${e.line.samples}).`,
         ),
       );
     case 'auto_rollback': {
@@ -143,11 +147,13 @@ function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
   const split = Object.entries(e.current.split.shares)
     .map(([p, v]) => `${plan.providerNames[p] ?? p} ${percent(v)}`)
     .join(' / ');
-  const lines = e.current.lines.map((l) => {
-    const d = deltas[l.name];
-    const delta = d === null ? '' : ` · ${d >= 0 ? '+' : ''}${formatValue(l.name, d).replace('× baseline', '×')} since last`;
-    const from = l.fromValue !== null ? ` · ${plan.providerNames[plan.from]} ${formatValue(l.name, l.fromValue)}` : '';
-    return `${lineIcon(l)} ${esc(lineSummary(plan, l))}${delta}${from}`;
+  const rows = redLineRows(
+    plan,
+    e.current.lines.map((evaluation) => ({ evaluation })),
+  );
+  const extras = e.current.lines.map((l) => {
+    const d = sinceLast(l.name, deltas[l.name]);
+    return d ? `${d} since last` : '';
   });
   return fitMessage({
     text,
@@ -155,7 +161,7 @@ function reportMessage(plan: Plan, e: Of<'report'>, text: string): Message {
       section(
         `:bar_chart: *${upper(e.stage)} report* ${hhmm(e.at)} · split ${split || 'no traffic'} (n=${e.current.split.total}, ${durationLabel(e.current.split.windowMs)})`,
       ),
-      section(lines.join('\n')),
+      ...redLineSections(plan, rows, extras),
       ...[versusSummary(plan, e.current.lines)].filter((t) => t !== null).map((t) => context(esc(t))),
     ],
   });

@@ -3,8 +3,10 @@ import { durationLabel, formatDuration } from '../../plan/duration.ts';
 import { healthConfirms, healthSummary } from '../../core/health.ts';
 import type { StatusView } from '../../core/status.ts';
 import { renderStatus } from '../text.ts';
-import { lineIcon, money, percent, statusLineSummary, utc, weightsLine } from '../format.ts';
-import { verdictSentences, versusSummary } from '../compare.ts';
+import { money, percent, utc, weightsLine } from '../format.ts';
+import { redLineRows, redLinesHeading } from '../red-line-table.ts';
+import { redLineSections } from './red-lines.ts';
+import { liveRates, verdictSentences, versusSummary } from '../compare.ts';
 import { context, esc, section, upper, who } from './common.ts';
 import type { Message } from './limits.ts';
 
@@ -41,14 +43,14 @@ export function statusMessage(plan: Plan, s: StatusView): Message {
     facts.push(
       `*Baseline cost*: ${s.run.baselineNote === 'pending' ? 'being measured by the guard' : `${money(s.run.baselineCost)} (${esc(s.run.baselineNote)})`}`,
     );
-  const lines = s.lines.map((l) => `${lineIcon(l.evaluation)} ${esc(statusLineSummary(plan, l))}`);
+  const judged: string[] = [];
   const versus = versusSummary(
     plan,
     s.lines.map((l) => l.evaluation),
   );
-  if (versus) lines.push(`:left_right_arrow: ${esc(versus)}`);
-  for (const v of verdictSentences(plan, s.verdicts)) lines.push(`:scales: ${esc(v)}`);
-  if (s.metricsError) lines.push(`:warning: metrics query failed: ${esc(s.metricsError)}`);
+  if (versus) judged.push(`:left_right_arrow: ${esc(versus)}`);
+  for (const v of verdictSentences(plan, s.verdicts, liveRates(plan, s.split))) judged.push(`:scales: ${esc(v)}`);
+  if (s.metricsError) judged.push(`:warning: metrics query failed: ${esc(s.metricsError)}`);
   const foot: string[] = [];
   if (s.active)
     foot.push(
@@ -64,7 +66,9 @@ export function statusMessage(plan: Plan, s: StatusView): Message {
     blocks: [
       section(head),
       section(facts.join('\n')),
-      section(`*Red lines (${plan.providerNames[plan.to]})*\n${lines.join('\n')}`),
+      section(`*${redLinesHeading(plan)}*`),
+      ...redLineSections(plan, redLineRows(plan, s.lines)),
+      ...(judged.length ? [section(judged.join('\n'))] : []),
       context(foot.join(' · ')),
     ],
   };
