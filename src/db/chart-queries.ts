@@ -34,6 +34,8 @@ const chartRouteSql = (inclusive: boolean) =>
 const CHART_ROUTE_SQL = { open: chartRouteSql(false), inclusive: chartRouteSql(true) };
 
 const TIMEOUT_MS = 60_000;
+/** Spans from this long are read as two halves side by side. */
+const SPLIT_FROM_MS = 30 * 60_000;
 /** array_agg makes the grouping a sort: 3 h of rows (~15 MB) sort in memory, not on disk at 4 MB. */
 const WORK_MEM = '32MB';
 
@@ -57,10 +59,11 @@ export async function fetchChartRows(
   latencyFrom: number,
 ): Promise<ChartRangeRows> {
   // Two halves side by side, split on a bucket's start (a bucket's rows stay in one half), each
-  // on its own connection: every row is still read once, on both of the database's cores.
+  // on its own connection: every row is still read once, on both of the database's cores. A
+  // report's few new minutes are not worth the second round trips.
   const mid = originMs + Math.floor(((a + b) / 2 - originMs) / stepMs) * stepMs;
   const halves: [number, number, boolean][] =
-    mid > a
+    b - a >= SPLIT_FROM_MS && mid > a
       ? [
           [a, mid, false],
           [mid, b, true],

@@ -98,8 +98,8 @@ describe("the chart's one read of the span", () => {
       await insertEvents(db.app, 'voucher_issued', 1, new Date(START + m * 60_000), { reason: 'goodwill' });
     }
     for (const [from, latencyFrom] of [
-      [START, START + 10 * 60_000],
-      [START + 20 * 60_000, START], // the histograms start with the read
+      [START, START + 10 * 60_000], // 40 min: read as two halves
+      [START + 20 * 60_000, START], // 20 min, in one piece; the histograms start with the read
       [END, START], // the end instant alone: no histogram
     ]) {
       const combined = await fetchChartRows(db.metricsPool, plan, 0, step, from, END, latencyFrom);
