@@ -68,11 +68,11 @@ export async function stageChart(engine: EngineRef, opts: { sinceMs?: number | n
  * the latency histograms (db/chart-queries.ts), beside the gen_ok and voucher counts.
  * resetOnFire: clocks restart after each rollback, as the backtest replays them.
  */
-const caches = new WeakMap<Plan, ChartRowCache>();
+const caches = new WeakMap<EngineDeps, { plan: Plan; rows: ChartRowCache }>();
 const chartRows = (deps: EngineDeps): ChartRowCache => {
-  let c = caches.get(deps.plan);
-  if (!c) caches.set(deps.plan, (c = new ChartRowCache(deps.plan)));
-  return c;
+  let c = caches.get(deps);
+  if (c?.plan !== deps.plan) caches.set(deps, (c = { plan: deps.plan, rows: new ChartRowCache(deps.plan) }));
+  return c.rows;
 };
 
 export async function readChartSeries(

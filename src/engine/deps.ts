@@ -33,14 +33,14 @@ export type EngineInput = Omit<EngineDeps, 'plan' | 'plans'> & { plan: Plan };
 
 /**
  * The process's one per-minute cache of the metrics (db/rolling-windows.ts), shared by the guard,
- * status, the checklist refresh and reports; one per plan in force (a run that follows another
- * plan reads its own windows).
+ * status, the checklist refresh and reports; one per engine and plan in force (a run that
+ * follows another plan than this replica's reads its own windows).
  */
-const caches = new WeakMap<Plan, RollingWindows>();
+const caches = new WeakMap<EngineDeps, { plan: Plan; windows: RollingWindows }>();
 export function metricWindows(deps: EngineDeps): RollingWindows {
-  let w = caches.get(deps.plan);
-  if (!w) caches.set(deps.plan, (w = new RollingWindows(deps.plan)));
-  return w;
+  let c = caches.get(deps);
+  if (c?.plan !== deps.plan) caches.set(deps, (c = { plan: deps.plan, windows: new RollingWindows(deps.plan) }));
+  return c.windows;
 }
 
 /** Anything that carries the engine's deps (the service does): what the loops and readers take. */
