@@ -29,6 +29,12 @@ export interface ReplicaAnswer {
   wasLeader: boolean;
   /** An outage it knows was announced (by itself or a peer) whose "back" it has not yet seen recorded. */
   announced: OutageKey | null;
+  /**
+   * The last announced outage it has seen end (it reached the database after it). A replica that
+   * could not reach the database between two outages still holds the first one's key; this is how
+   * it and the others learn that key belongs to an outage already over, not to this one.
+   */
+  ended: OutageKey | null;
 }
 
 export type OutageDecision =
@@ -54,16 +60,28 @@ export function speakerOf(seeing: Pick<ReplicaAnswer, 'id' | 'wasLeader'>[]): st
   return (byId.find((r) => r.wasLeader) ?? byId[0])?.id ?? null;
 }
 
+const sameKey = (a: OutageKey, b: OutageKey): boolean => a.by === b.by && a.since === b.since;
+
+/** Whether any of these replicas (this one and the peers that answered) has seen the outage `key` end. */
+export function outageOver(key: OutageKey, seen: Pick<ReplicaAnswer, 'ended'>[]): boolean {
+  return seen.some((r) => r.ended !== null && sameKey(r.ended, key));
+}
+
 /**
  * What this replica, down since `self.downSince`, does now, given the answers of the peers that
  * answered (a peer that did not answer is dead or unreachable: it neither speaks nor vetoes).
  */
 export function decideOutage(self: ReplicaAnswer, answers: ReplicaAnswer[], nowMs: number, graceMs: number): OutageDecision {
-  if (self.announced) return { kind: 'announced', key: self.announced };
   const peers = answers.filter((a) => a.id !== self.id);
+  // An announcement whose end some replica saw is the last outage's, not this one's: it neither
+  // stands for this outage nor silences it.
+  const current = (key: OutageKey | null): key is OutageKey => key !== null && !outageOver(key, [self, ...peers]);
   const reaching = peers.find((p) => p.database === 'up');
+  // Its own announced outage: while a peer reaches the database this replica is only late coming
+  // back from it (nothing to say; its end is recorded when this one reaches the database too).
+  if (self.announced && (reaching || current(self.announced))) return { kind: 'announced', key: self.announced };
   if (reaching) return { kind: 'own_path', peer: reaching.id };
-  const told = peers.find((p) => p.announced)?.announced;
+  const told = peers.find((p) => current(p.announced))?.announced;
   if (told) return { kind: 'announced', key: told };
   const since = self.downSince ? Date.parse(self.downSince) : nowMs;
   if (nowMs - since < graceMs) return { kind: 'wait', speaker: null };
@@ -77,12 +95,16 @@ export function decideOutage(self: ReplicaAnswer, answers: ReplicaAnswer[], nowM
 export function readReplicaAnswer(body: unknown): ReplicaAnswer | null {
   const r = (body as { replica?: unknown } | null)?.replica as Record<string, unknown> | undefined;
   if (!r || typeof r !== 'object' || typeof r.id !== 'string' || (r.database !== 'up' && r.database !== 'down')) return null;
-  const key = r.announced as Record<string, unknown> | null | undefined;
+  const keyOf = (v: unknown): OutageKey | null => {
+    const key = v as Record<string, unknown> | null | undefined;
+    return key && typeof key.by === 'string' && typeof key.since === 'string' ? { by: key.by, since: key.since } : null;
+  };
   return {
     id: r.id,
     database: r.database,
     downSince: typeof r.downSince === 'string' ? r.downSince : null,
     wasLeader: r.wasLeader === true,
-    announced: key && typeof key.by === 'string' && typeof key.since === 'string' ? { by: key.by, since: key.since } : null,
+    announced: keyOf(r.announced),
+    ended: keyOf(r.ended),
   };
 }

@@ -1,8 +1,8 @@
 import type { QueryResultRow } from 'pg';
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
-import { fetchHistoryRows, type HistoryRows } from './history-queries.ts';
-import { fetchLatencyBinRows } from './chart-queries.ts';
+import type { HistoryRows } from './history-queries.ts';
+import { fetchChartRows } from './chart-queries.ts';
 
 /*
  * The leader draws a chart of the stage so far at every report (every 15 min by default) and at
@@ -66,14 +66,11 @@ export class ChartRowCache {
     let readFrom = startMs;
     while (readFrom < endMs && usable(readFrom)) readFrom += stepMs;
 
-    const [history, bins] = await Promise.all([
+    // One read of the span's rows for both the sums and the latency bins (chart-queries.ts).
+    const { history, bins } =
       readFrom <= endMs
-        ? fetchHistoryRows(pool, this.plan, 0, stepMs, readFrom, endMs, true)
-        : Promise.resolve({ route: [], genOk: [], vouchers: [] }),
-      Math.max(readFrom, binFrom) < endMs
-        ? fetchLatencyBinRows(pool, this.plan, 0, stepMs, Math.max(readFrom, binFrom), endMs)
-        : Promise.resolve([]),
-    ]);
+        ? await fetchChartRows(pool, this.plan, 0, stepMs, readFrom, endMs, binFrom)
+        : { history: { route: [], genOk: [], vouchers: [] }, bins: [] };
 
     // Keep every settled bucket just read, empty ones too (an empty bucket is an answer).
     const settled = Math.floor((nowMs - SETTLE_MS) / stepMs) * stepMs;

@@ -15,10 +15,10 @@ import { parseRouteSums, routeBucketsSql, voucherBucketsSql } from './metric-sum
 
 // date_bin, not epoch arithmetic: extract(epoch) is numeric, and numeric math per row cost 4×
 // more than reading the row (bench:backtest). The bucket's start comes back; JS makes it an index.
-const BUCKET = `date_bin($4::interval, created_at, $3::timestamptz)`;
-const PART = `CASE WHEN created_at = ${BUCKET} THEN 1 END::int8`;
+export const BUCKET = `date_bin($4::interval, created_at, $3::timestamptz)`;
+export const PART = `CASE WHEN created_at = ${BUCKET} THEN 1 END::int8`;
 // $1 from, $2 to (included for the last chunk only), $3 series start, $4 step (an interval).
-const where = (inclusive: boolean) => `created_at >= $1 AND created_at ${inclusive ? '<=' : '<'} $2`;
+export const where = (inclusive: boolean) => `created_at >= $1 AND created_at ${inclusive ? '<=' : '<'} $2`;
 
 // $5 maxLatencyMs, $6 maxCostPerImage, $7 p95 threshold.
 const routeSql = (inclusive: boolean) =>
@@ -81,16 +81,40 @@ export async function fetchHistoryRows(
   inclusive: boolean,
 ): Promise<HistoryRows> {
   const range = [new Date(a), new Date(b), new Date(originMs), `${stepMs} milliseconds`];
-  const [route, genOk, vouchers] = await withStatementTimeout(pool, CHUNK_TIMEOUT_MS, async (c) => {
+  const [route, counts] = await withStatementTimeout(pool, CHUNK_TIMEOUT_MS, async (c) => {
     // JIT compiles each plan anew for ~50 ms and gains nothing on a range scan of one chunk.
     await c.query('SET LOCAL jit = off');
-    return [
-      await c.query(routeSql(inclusive), [...range, plan.maxLatencyMs, plan.maxCostPerImage, plan.redLines.p95LatencyMs.threshold]),
-      await c.query(genOkSql(inclusive), range),
-      await c.query(voucherSql(inclusive), range),
-    ];
+    const route = await c.query(routeSql(inclusive), [
+      ...range,
+      plan.maxLatencyMs,
+      plan.maxCostPerImage,
+      plan.redLines.p95LatencyMs.threshold,
+    ]);
+    return [route, await queryCountRows(c, range, inclusive)] as const;
   });
-  return { route: route.rows, genOk: genOk.rows, vouchers: vouchers.rows };
+  return { route: route.rows, ...counts };
+}
+
+/** gen_ok and regenerate vouchers per bucket and part over [a, b) or [a, b], the history's other two reads. */
+export async function fetchCountRows(
+  pool: pg.Pool,
+  originMs: number,
+  stepMs: number,
+  a: number,
+  b: number,
+  inclusive: boolean,
+): Promise<Omit<HistoryRows, 'route'>> {
+  const range = [new Date(a), new Date(b), new Date(originMs), `${stepMs} milliseconds`];
+  return withStatementTimeout(pool, CHUNK_TIMEOUT_MS, async (c) => {
+    await c.query('SET LOCAL jit = off');
+    return queryCountRows(c, range, inclusive);
+  });
+}
+
+async function queryCountRows(c: pg.PoolClient, range: unknown[], inclusive: boolean): Promise<Omit<HistoryRows, 'route'>> {
+  const genOk = await c.query(genOkSql(inclusive), range);
+  const vouchers = await c.query(voucherSql(inclusive), range);
+  return { genOk: genOk.rows, vouchers: vouchers.rows };
 }
 
 /** Adds a chunk's rows to the series' buckets (and edges); returns the rows they stand for. */

@@ -117,6 +117,12 @@ export interface BucketSqlOptions {
   threshold?: string;
   /** Every bucket with its latencies (float8[]) and the largest id read (text): the live cache's incremental read. */
   incremental?: boolean;
+  /**
+   * The chart's latency histograms from the same read: `bins` (int[]), the bin of each latency
+   * (float8) of the rows meeting `where`, counted into histograms by the caller. One int a row
+   * costs less to send than grouping by bin in SQL costs to aggregate (a numeric cost sum per bin).
+   */
+  bins?: { where: string; bin: (lat: string) => string };
 }
 
 /**
@@ -129,6 +135,7 @@ export function routeBucketsSql(o: BucketSqlOptions): string {
   const cols = (latencies: boolean) => [
     latencies ? 'array_agg(lat::float8) FILTER (WHERE lat IS NOT NULL) AS latencies' : 'NULL::float8[] AS latencies',
     ...(o.incremental ? ['max(id)::text AS max_id'] : []),
+    ...(o.bins ? [`array_agg(${o.bins.bin('lat::float8')}) FILTER (WHERE in_bins AND lat IS NOT NULL) AS bins`] : []),
     ...(o.threshold
       ? [
           `count(*) FILTER (WHERE lat >= ${o.threshold})::int AS latency_at_or_above`,
@@ -141,6 +148,7 @@ export function routeBucketsSql(o: BucketSqlOptions): string {
     [o.bucket, 'bucket'],
     [o.part, 'part'],
     ...(o.incremental ? ([['id', 'id']] as [string, string][]) : []),
+    ...(o.bins ? ([[o.bins.where, 'in_bins']] as [string, string][]) : []),
   ];
   const branch = (where: string, latencies: boolean) => `
 SELECT bucket, part, provider,${ROUTE_COUNTS},

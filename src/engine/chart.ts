@@ -28,7 +28,7 @@ export interface StageChart {
 const DEFAULT_SINCE_MS = 3 * 3_600_000;
 
 /**
- * The four red lines over a span as one PNG, from bucketed reads proportional to the span (the
+ * The four red lines over a span as one PNG, from one bucketed read of the span's rows (the
  * backtest's sums plus per-bucket latency histograms), never one query per point. Read-only and
  * on the metrics pool, off the guard's path.
  */
@@ -64,7 +64,8 @@ export async function stageChart(engine: EngineRef, opts: { sinceMs?: number | n
 
 /**
  * Every red line's evaluations over the `sinceMs` before `endMs` (both rounded to buckets), from
- * two bucketed range reads on the metrics pool: the backtest's sums and the latency histograms.
+ * one bucketed range read of gen_route rows on the metrics pool giving both the backtest's sums and
+ * the latency histograms (db/chart-queries.ts), beside the gen_ok and voucher counts.
  * resetOnFire: clocks restart after each rollback, as the backtest replays them.
  */
 const caches = new WeakMap<EngineDeps, { plan: Plan; rows: ChartRowCache }>();

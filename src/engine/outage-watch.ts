@@ -1,4 +1,4 @@
-import { decideOutage, outageGraceMs, type OutageKey, type ReplicaAnswer } from '../core/outage.ts';
+import { decideOutage, outageGraceMs, outageOver, type OutageKey, type ReplicaAnswer } from '../core/outage.ts';
 import type { Database } from '../db/database.ts';
 import { liveReplicas, recordOutageBack, removeReplica, touchReplica, type ReplicaRow } from '../db/replicas.ts';
 import type { Logger } from '../log.ts';
@@ -49,6 +49,8 @@ export class OutageWatch {
   private announced: OutageKey | null = null;
   /** Announced outages whose "back" this replica has not yet seen recorded (tried at every contact). */
   private owedBacks: OutageKey[] = [];
+  /** The last announced outage this replica saw end (it reached the database after it); told to peers. */
+  private ended: OutageKey | null = null;
   private ownPathLogged = false;
   private peersKnown: ReplicaRow[] = [];
   private peersReadAt = Number.NEGATIVE_INFINITY;
@@ -88,7 +90,10 @@ export class OutageWatch {
     }
     // The outage is over for this replica whether or not its end can be recorded yet: a key kept
     // past it would make this replica, and every peer that asks, take the next outage as announced.
-    if (this.announced) this.owedBacks.push(this.announced);
+    if (this.announced) {
+      this.owedBacks.push(this.announced);
+      this.ended = this.announced;
+    }
     this.announced = null;
     for (const key of [...this.owedBacks]) {
       try {
@@ -124,6 +129,7 @@ export class OutageWatch {
       // A leader that has not yet noticed the outage is still the one that led when it began.
       wasLeader: this.downSince ? this.wasLeader : this.deps.leading(),
       announced: this.announced,
+      ended: this.ended,
       reason: databaseUp ? null : this.reason,
       peers: this.peersKnown.length,
     };
@@ -144,12 +150,35 @@ export class OutageWatch {
     await removeReplica(this.deps.db.pool, this.deps.replica.id).catch(() => {});
   }
 
+  /**
+   * A peer saw the announced outage end, but this replica never reached the database meanwhile
+   * (a short return, a loaded host), and now no peer reaches it either: this is the next outage. Without this it would
+   * hold the last outage's key and answer it to its peers, and nobody would announce this one.
+   * It did not lead in the gap (leading takes the database), and its outage, as the others can
+   * count it, begins now.
+   */
+  private outageEndedUnseen(now: Date): void {
+    const last = this.announced!;
+    this.log.warn('the announced outage ended while this replica could not reach the database; this is the next one', {
+      announcedBy: last.by,
+      since: last.since,
+    });
+    this.owedBacks.push(last);
+    this.ended = last;
+    this.announced = null;
+    this.downSince = now;
+    this.wasLeader = false;
+    this.noticeTriedAt = Number.NEGATIVE_INFINITY;
+  }
+
   private async decide(): Promise<void> {
     const { peers } = this.deps;
     const asked = this.peersKnown.filter((p) => p.url);
     const answers = peers ? (await Promise.all(asked.map((p) => peers.ask(p.url!)))).filter((a) => a !== null) : [];
     if (!this.downSince) return;
     const now = this.deps.now();
+    // Only once no peer reaches the database either: before that, this replica is just late back.
+    if (this.announced && outageOver(this.announced, answers) && !answers.some((a) => a.database === 'up')) this.outageEndedUnseen(now);
     const self = this.health(false);
     const decision = decideOutage(self, answers, now.getTime(), outageGraceMs(this.deps.evaluateEveryMs));
     switch (decision.kind) {

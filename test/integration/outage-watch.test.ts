@@ -87,6 +87,38 @@ describe('outage watch: three replicas, one channel', () => {
     ]);
   });
 
+  it('a replica still down from the last outage when the next begins: the next is announced too, once, and has its own "back"', async () => {
+    const r = replicas(['a', 'b', 'c'], 'a');
+    await r.registered();
+    r.reaches.clear();
+    await r.each((w) => w.lost('guard', lost));
+    // Short enough that a is still among b's and c's live peers when the next outage begins.
+    r.clock.advance(EVERY);
+    await r.each((w) => w.round());
+    expect(r.notices).toHaveLength(1);
+    // Back for b and c (b records the "back"); a never reaches the database before it goes again.
+    r.reaches.add('b');
+    r.reaches.add('c');
+    r.clock.advance(SECOND);
+    await r.each((w, id) => id !== 'a' && w.reached());
+    expect(await backs()).toHaveLength(1);
+    r.clock.advance(SECOND);
+    r.reaches.clear();
+    await r.each((w, id) => id !== 'a' && w.lost('guard', lost));
+    for (let i = 0; i < 6; i++) {
+      r.clock.advance(EVERY);
+      await r.each((w) => w.round());
+    }
+    expect(r.notices).toHaveLength(2);
+    expect(r.notices[1]).toMatch(/^Database unavailable/);
+    for (const id of ['a', 'b', 'c']) r.reaches.add(id);
+    r.clock.advance(SECOND);
+    await r.each((w) => w.reached());
+    await r.each((w) => w.reached());
+    expect(r.notices).toHaveLength(2);
+    expect(await backs()).toHaveLength(2);
+  });
+
   it('a blip shorter than one evaluateEvery: nothing said either way', async () => {
     const r = replicas(['a', 'b', 'c'], 'a');
     await r.registered();

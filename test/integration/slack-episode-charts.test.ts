@@ -64,7 +64,9 @@ const charts = () => h.fake.shared.filter((s) => !deleted().includes(s.fileId));
 const jobs = async () =>
   (await h.db.app.query(`SELECT key, thread_ts, file_id, done_at, next_attempt_at, request FROM rollout.chart_jobs ORDER BY id`)).rows;
 
-describe('charts where the episode is', () => {
+// Minute by minute through 50 minutes of flapping, each with a guard cycle and a chart render: more than the
+// project's 30 s on a loaded 2-core machine.
+describe('charts where the episode is', { timeout: 120_000 }, () => {
   it('a flapping episode: one chart under its parent at the first breach, none for later breaches, replaced by the whole episode once it ends', async () => {
     await minutes(3, HEALTHY);
     await hover(18); // three breaches, each recovered

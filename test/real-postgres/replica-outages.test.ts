@@ -97,7 +97,7 @@ async function threeReplicas(db: Scratch) {
         (r, i) =>
           `replica ${i}:\n${r.bot.output
             .split('\n')
-            .filter((l) => /database|notice|leader|outage|own path/.test(l))
+            .filter((l) => /database|notice|leader|outage|own path|"level":"(warn|error)"/.test(l))
             .join('\n')}`,
       )
       .join('\n');

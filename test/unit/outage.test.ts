@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideOutage, outageGraceMs, readReplicaAnswer, speakerOf, type ReplicaAnswer } from '../../src/core/outage.ts';
+import { decideOutage, outageGraceMs, outageOver, readReplicaAnswer, speakerOf, type ReplicaAnswer } from '../../src/core/outage.ts';
 import { isUnavailable } from '../../src/engine/errors.ts';
 import { SECOND, TestClock } from '../support/clock.ts';
 
@@ -13,9 +13,10 @@ const down = (id: string, since: Date | null, more: Partial<ReplicaAnswer> = {})
   downSince: since?.toISOString() ?? null,
   wasLeader: false,
   announced: null,
+  ended: null,
   ...more,
 });
-const up = (id: string): ReplicaAnswer => ({ id, database: 'up', downSince: null, wasLeader: false, announced: null });
+const up = (id: string): ReplicaAnswer => ({ id, database: 'up', downSince: null, wasLeader: false, announced: null, ended: null });
 
 describe('one voice when the database goes away', () => {
   it('a blip shorter than one evaluateEvery announces nothing; a longer outage is announced by a sole leader, keyed by when it began', () => {
@@ -84,6 +85,25 @@ describe('one voice when the database goes away', () => {
     expect(decideOutage(b, [a], now, GRACE)).toEqual({ kind: 'wait', speaker: null });
   });
 
+  it('an announcement some replica saw end is the last outage’s: it neither stands for the next outage nor silences it', () => {
+    const clock = new TestClock();
+    const last = { by: 'c', since: clock.now().toISOString() };
+    clock.advance(3 * GRACE);
+    // b and c came back after the last outage (b saw its end); a never reached the database between the two.
+    const b = down('b', clock.now(), { wasLeader: true, ended: last });
+    const stale = down('a', new Date(Date.parse(last.since)), { announced: last });
+    clock.advance(GRACE);
+    const now = clock.now().getTime();
+    expect(outageOver(last, [stale, b])).toBe(true);
+    expect(decideOutage(b, [stale], now, GRACE)).toEqual({ kind: 'announce', key: { by: 'b', since: b.downSince } });
+    // Without a replica that saw its end, a peer's announcement still stands for the outage.
+    expect(decideOutage({ ...b, ended: null }, [stale], now, GRACE)).toEqual({ kind: 'announced', key: last });
+    // The stale replica itself, told by b, does not take its old key as this outage's announcement.
+    expect(decideOutage(stale, [b], now, GRACE)).toEqual({ kind: 'wait', speaker: 'b' });
+    // While a peer reaches the database, the stale replica is only late back: it keeps quiet, no "own path".
+    expect(decideOutage(stale, [{ ...up('b'), ended: last }], now, GRACE)).toEqual({ kind: 'announced', key: last });
+  });
+
   it('reads a peer’s /healthz defensively: anything but a replica’s answer counts as no answer', () => {
     const answer = {
       id: 'a',
@@ -91,12 +111,14 @@ describe('one voice when the database goes away', () => {
       downSince: '2026-12-07T05:00:00.000Z',
       wasLeader: true,
       announced: { by: 'a', since: 'x' },
+      ended: { by: 'b', since: 'w' },
     };
     expect(readReplicaAnswer({ ok: false, replica: answer })).toEqual(answer);
-    expect(readReplicaAnswer({ ok: true, replica: { ...answer, announced: 'yes', wasLeader: 'true' } })).toEqual({
+    expect(readReplicaAnswer({ ok: true, replica: { ...answer, announced: 'yes', wasLeader: 'true', ended: { by: 1 } } })).toEqual({
       ...answer,
       announced: null,
       wasLeader: false,
+      ended: null,
     });
     for (const body of [
       null,
