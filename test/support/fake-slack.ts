@@ -50,6 +50,11 @@ export class FakeSlack {
 
   constructor() {
     this.server = createServer((req, res) => void this.handle(req, res));
+    // Slack keeps an idle connection far longer than the client's own idle close (undici: 4 s).
+    // Node's default 5 s let the server drop a connection the client was just reusing (a keep-alive
+    // race, nodejs/undici#3141; wider when the event loop lags under load): the post failed with
+    // ECONNRESET, its retry waited on the test's clock, and the last post of a test went missing.
+    this.server.keepAliveTimeout = 120_000;
   }
 
   async start(): Promise<this> {
