@@ -51,7 +51,15 @@ describe('requests reach the bot only with a valid Slack signature', () => {
       bot: 'up',
       database: 'up',
       slack: 'http',
-      replica: { id: expect.any(String), database: 'up', downSince: null, wasLeader: expect.any(Boolean), announced: null, peers: 0 },
+      replica: {
+        id: expect.any(String),
+        database: 'up',
+        downSince: null,
+        wasLeader: expect.any(Boolean),
+        announced: null,
+        ended: null,
+        peers: 0,
+      },
     });
   });
 });
