@@ -1,5 +1,6 @@
 import { webApi } from '@slack/bolt';
 import nock from 'nock';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { silentLogger } from '../../src/log.ts';
 import type { Plan } from '../../src/plan/plan.ts';
 import type { ListenerDeps } from '../../src/slack/answer.ts';
@@ -7,7 +8,7 @@ import { HomePublisher } from '../../src/slack/home.ts';
 import { slackWebClient } from '../../src/slack/web.ts';
 import { REASON } from '../../src/render/blocks/modals.ts';
 import { TestClock } from './clock.ts';
-import type { TestDatabase } from './db.ts';
+import { openTestDatabase, type TestDatabase } from './db.ts';
 import { engine } from './engine.ts';
 
 /**
@@ -101,17 +102,17 @@ const respondTo =
   };
 
 /** nock on for a test file: no request leaves the process, and every expected one was made. */
-export function interceptSlack(): void {
+function interceptSlack(): void {
   nock.disableNetConnect();
 }
 
-export function checkSlackDone(): void {
+function checkSlackDone(): void {
   const pending = nock.pendingMocks();
   nock.cleanAll();
   if (pending.length) throw new Error(`Slack was expected to get these requests and did not: ${pending.join(', ')}`);
 }
 
-export function releaseSlack(): void {
+function releaseSlack(): void {
   nock.cleanAll();
   nock.enableNetConnect();
 }
@@ -131,6 +132,34 @@ export function listenerDeps(db: TestDatabase, opts: { plan?: Plan; answerWithin
     home,
   };
   return { deps, service, clock, web, home, kicks };
+}
+
+export interface ListenerFixture {
+  db: TestDatabase;
+  slack: SlackServers;
+  t: ReturnType<typeof listenerDeps>;
+}
+
+/**
+ * The hooks every listener file needs: one database per file (emptied, with fresh Slack servers
+ * and engine, before each test), nock on for the file, and every expected Slack request made.
+ * `use` receives the fixture after each reset.
+ */
+export function listenerFixture(use: (fixture: ListenerFixture) => void): void {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await openTestDatabase();
+    interceptSlack();
+  });
+  afterAll(async () => {
+    releaseSlack();
+    await db.close();
+  });
+  beforeEach(async () => {
+    await db.reset();
+    use({ db, slack: new SlackServers(), t: listenerDeps(db) });
+  });
+  afterEach(() => checkSlackDone());
 }
 
 /** The Web API client Bolt hands a listener (`client`), pointed at nock's Slack. */

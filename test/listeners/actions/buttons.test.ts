@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ACTION, encodeValue } from '../../../src/render/blocks/buttons.ts';
 import { approveButton } from '../../../src/slack/listeners/actions/approve.ts';
 import { requestStageButton } from '../../../src/slack/listeners/actions/request-stage.ts';
 import { HOUR } from '../../support/clock.ts';
-import { openTestDatabase, type TestDatabase } from '../../support/db.ts';
+import type { TestDatabase } from '../../support/db.ts';
 import { alice, bob, carol, mallory, soakHealthy } from '../../support/engine.ts';
-import { buttonArgs, checkSlackDone, interceptSlack, listenerDeps, releaseSlack, SlackServers } from '../../support/listener.ts';
+import { buttonArgs, type ListenerFixture, listenerFixture, type SlackServers } from '../../support/listener.ts';
 
 /**
  * Approve and Request <stage>: buttons that act at once. Ack first, then the core decides, and
@@ -13,21 +13,8 @@ import { buttonArgs, checkSlackDone, interceptSlack, listenerDeps, releaseSlack,
  */
 let db: TestDatabase;
 let slack: SlackServers;
-let t: ReturnType<typeof listenerDeps>;
-beforeAll(async () => {
-  db = await openTestDatabase();
-  interceptSlack();
-});
-afterAll(async () => {
-  releaseSlack();
-  await db.close();
-});
-beforeEach(async () => {
-  await db.reset();
-  slack = new SlackServers();
-  t = listenerDeps(db);
-});
-afterEach(() => checkSlackDone());
+let t: ListenerFixture['t'];
+listenerFixture((f) => ({ db, slack, t } = f));
 
 const transitions = async () => (await db.app.query(`SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'transition'`)).rows[0].n;
 const requestD1 = async () => {

@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ACTION, encodeValue } from '../../../src/render/blocks/buttons.ts';
 import { rejectModal, rollbackModal } from '../../../src/render/blocks/modals.ts';
 import { rejectButton } from '../../../src/slack/listeners/actions/reject.ts';
 import { rollbackButton } from '../../../src/slack/listeners/actions/rollback.ts';
-import { openTestDatabase, type TestDatabase } from '../../support/db.ts';
+import type { TestDatabase } from '../../support/db.ts';
 import { alice, bob, carol, mallory } from '../../support/engine.ts';
-import { buttonArgs, checkSlackDone, interceptSlack, listenerDeps, releaseSlack, SlackServers } from '../../support/listener.ts';
+import { buttonArgs, type ListenerFixture, listenerFixture, type SlackServers } from '../../support/listener.ts';
 
 /**
  * Roll back and Reject open a form (views.open with the click's trigger_id, which is good for
@@ -15,21 +15,8 @@ import { buttonArgs, checkSlackDone, interceptSlack, listenerDeps, releaseSlack,
  */
 let db: TestDatabase;
 let slack: SlackServers;
-let t: ReturnType<typeof listenerDeps>;
-beforeAll(async () => {
-  db = await openTestDatabase();
-  interceptSlack();
-});
-afterAll(async () => {
-  releaseSlack();
-  await db.close();
-});
-beforeEach(async () => {
-  await db.reset();
-  slack = new SlackServers();
-  t = listenerDeps(db);
-});
-afterEach(() => checkSlackDone());
+let t: ListenerFixture['t'];
+listenerFixture((f) => ({ db, slack, t } = f));
 
 const audit = async (action: string) =>
   (await db.app.query(`SELECT actor, outcome, detail FROM rollout.audit WHERE action = $1 ORDER BY id`, [action])).rows;

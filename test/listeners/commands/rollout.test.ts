@@ -1,28 +1,15 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { outcomeMessage } from '../../../src/render/blocks/outcome.ts';
 import { rolloutCommand } from '../../../src/slack/listeners/commands/rollout.ts';
-import { openTestDatabase, type TestDatabase } from '../../support/db.ts';
+import type { TestDatabase } from '../../support/db.ts';
 import { alice, mallory } from '../../support/engine.ts';
-import { checkSlackDone, commandArgs, interceptSlack, listenerDeps, releaseSlack, SlackServers } from '../../support/listener.ts';
+import { commandArgs, listenerDeps, type ListenerFixture, listenerFixture, type SlackServers } from '../../support/listener.ts';
 
 /** `/rollout <text>`: ack at once, then the core's answer through the response_url, privately. */
 let db: TestDatabase;
 let slack: SlackServers;
-let t: ReturnType<typeof listenerDeps>;
-beforeAll(async () => {
-  db = await openTestDatabase();
-  interceptSlack();
-});
-afterAll(async () => {
-  releaseSlack();
-  await db.close();
-});
-beforeEach(async () => {
-  await db.reset();
-  slack = new SlackServers();
-  t = listenerDeps(db);
-});
-afterEach(() => checkSlackDone());
+let t: ListenerFixture['t'];
+listenerFixture((f) => ({ db, slack, t } = f));
 
 const audit = async () => (await db.app.query(`SELECT actor, action, outcome, detail FROM rollout.audit ORDER BY id`)).rows;
 

@@ -1,27 +1,14 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { appHomeOpened } from '../../../src/slack/listeners/events/app-home-opened.ts';
-import { openTestDatabase, type TestDatabase } from '../../support/db.ts';
+import type { TestDatabase } from '../../support/db.ts';
 import { alice, mallory } from '../../support/engine.ts';
-import { checkSlackDone, interceptSlack, listenerDeps, releaseSlack, SlackServers } from '../../support/listener.ts';
+import { type ListenerFixture, listenerFixture, type SlackServers } from '../../support/listener.ts';
 
 /** app_home_opened (Bolt acks events itself): the Home tab is published for that person, who is remembered. */
 let db: TestDatabase;
 let slack: SlackServers;
-let t: ReturnType<typeof listenerDeps>;
-beforeAll(async () => {
-  db = await openTestDatabase();
-  interceptSlack();
-});
-afterAll(async () => {
-  releaseSlack();
-  await db.close();
-});
-beforeEach(async () => {
-  await db.reset();
-  slack = new SlackServers();
-  t = listenerDeps(db);
-});
-afterEach(() => checkSlackDone());
+let t: ListenerFixture['t'];
+listenerFixture((f) => ({ db, slack, t } = f));
 
 const opened = (user: string, tab = 'home') =>
   appHomeOpened(t.deps)({ event: { type: 'app_home_opened', user, channel: 'D0BOTDM', tab, event_ts: '1.1' } } as never);

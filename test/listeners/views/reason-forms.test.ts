@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { encodeValue } from '../../../src/render/blocks/buttons.ts';
 import { VIEW } from '../../../src/render/blocks/modals.ts';
 import { rejectReasonSubmitted } from '../../../src/slack/listeners/views/reject-reason.ts';
 import { rollbackReasonSubmitted } from '../../../src/slack/listeners/views/rollback-reason.ts';
-import { openTestDatabase, type TestDatabase } from '../../support/db.ts';
+import type { TestDatabase } from '../../support/db.ts';
 import { alice, bob, carol } from '../../support/engine.ts';
-import { checkSlackDone, interceptSlack, listenerDeps, releaseSlack, SlackServers, submissionArgs } from '../../support/listener.ts';
+import { type ListenerFixture, listenerFixture, type SlackServers, submissionArgs } from '../../support/listener.ts';
 
 /**
  * A reason form's submission is acked only once the core has decided: a refusal comes back as
@@ -14,25 +14,10 @@ import { checkSlackDone, interceptSlack, listenerDeps, releaseSlack, SlackServer
  */
 let db: TestDatabase;
 let slack: SlackServers;
-let t: ReturnType<typeof listenerDeps>;
-beforeAll(async () => {
-  db = await openTestDatabase();
-  interceptSlack();
-});
-afterAll(async () => {
-  releaseSlack();
-  await db.close();
-});
-beforeEach(async () => {
-  await db.reset();
-  slack = new SlackServers();
-  t = listenerDeps(db);
-});
-afterEach(() => {
-  // A submission answers only through its ack.
-  expect(slack.timeline.every((s) => s === 'ack')).toBe(true);
-  checkSlackDone();
-});
+let t: ListenerFixture['t'];
+listenerFixture((f) => ({ db, slack, t } = f));
+// A submission answers only through its ack (before the fixture checks every expected request was made).
+afterEach(() => expect(slack.timeline.every((s) => s === 'ack')).toBe(true));
 
 const flag = async () => (await db.app.query(`SELECT description FROM feature_flags`)).rows[0]?.description;
 const audit = async (action: string) =>
