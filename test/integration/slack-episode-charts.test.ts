@@ -1,33 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { guardCycle } from '../../src/engine/guard.ts';
-import { alice, planWith } from '../support/engine.ts';
+import { alice } from '../support/engine.ts';
 import { MINUTE } from '../support/clock.ts';
-import { feed, type Health } from '../support/traffic.ts';
+import type { Health } from '../support/traffic.ts';
+import { FAILING, flappingPlan, HEALTHY, hover as hoverAt, minutes as replay } from '../support/flapping.ts';
 import { slackHarness, type SlackHarness } from '../support/slack-bot.ts';
 
 /**
  * Charts of a red line flapping at its threshold (as in slack-flapping.test.ts): one chart per
  * episode, under the episode's parent, replaced by the chart of the whole episode when it ends.
  */
-const plan = planWith({
-  approvals: 0,
-  minSamples: 20,
-  evaluateEvery: '1m',
-  baselineCostPerImage: 0.005,
-  redLines: {
-    p95LatencyMs: { threshold: 8000, window: '1m', for: '5m' },
-    failureRatePercent: { threshold: 2, window: '1m', for: '5m' },
-    costPerImageRatio: { threshold: 1.2, window: '1h', for: '10m' },
-    regenerateRatePercent: { threshold: 5, window: '1h', for: '10m' },
-  },
-});
-
-const HEALTHY: Health = { perMinute: 120, latencyMs: 1500, failureShare: 0, cost: 0.005 };
-const FAILING: Health = { perMinute: 120, latencyMs: 1500, failureShare: 0.5, cost: 0.005 };
-
 let h: SlackHarness;
 beforeAll(async () => {
-  h = await slackHarness({ plan, charts: true });
+  h = await slackHarness({ plan: flappingPlan, charts: true });
 });
 afterAll(() => h.close());
 beforeEach(async () => {
@@ -36,24 +20,8 @@ beforeEach(async () => {
   await h.flush();
 });
 
-/** One evaluation a minute with this traffic, delivered to Slack and its charts shared, as the leader would. */
-async function minutes(n: number, health: Health): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const from = h.clock.now();
-    const to = h.clock.advance(MINUTE);
-    await feed(h.db.app, from, to, health, { perMinute: 240, latencyMs: 1200, cost: 0.005 });
-    await guardCycle(h.service);
-    await h.flush();
-    await h.front.charts!.flush();
-  }
-}
-
-async function hover(totalMinutes: number): Promise<void> {
-  for (let m = 0; m < totalMinutes; m += 6) {
-    await minutes(2, FAILING);
-    await minutes(4, HEALTHY);
-  }
-}
+const minutes = (n: number, health: Health) => replay(h, n, health);
+const hover = (totalMinutes: number) => hoverAt(h, totalMinutes);
 
 const posts = () => h.fake.calls.filter((c) => c.method === 'chat.postMessage');
 const postTs = (call: (typeof h.fake.calls)[number]) => `1764324000.${String(posts().indexOf(call) + 1).padStart(6, '0')}`;

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { guardCycle } from '../../src/engine/guard.ts';
 import type { ApiCall } from '../support/fake-slack.ts';
-import { alice, planWith } from '../support/engine.ts';
+import { alice } from '../support/engine.ts';
 import { MINUTE } from '../support/clock.ts';
-import { feed, type Health } from '../support/traffic.ts';
+import type { Health } from '../support/traffic.ts';
+import { FAILING, flappingPlan, HEALTHY, hover as hoverAt, minutes as replay } from '../support/flapping.ts';
 import { slackHarness, type SlackHarness } from '../support/slack-bot.ts';
 
 /**
@@ -11,25 +11,9 @@ import { slackHarness, type SlackHarness } from '../support/slack-bot.ts';
  * `for`, for 90 minutes. The guard keeps its `for` semantics (no rollback); the channel gets one
  * alert per episode, with every later breach and recovery in its thread.
  */
-const plan = planWith({
-  approvals: 0,
-  minSamples: 20,
-  evaluateEvery: '1m',
-  baselineCostPerImage: 0.005,
-  redLines: {
-    p95LatencyMs: { threshold: 8000, window: '1m', for: '5m' },
-    failureRatePercent: { threshold: 2, window: '1m', for: '5m' },
-    costPerImageRatio: { threshold: 1.2, window: '1h', for: '10m' },
-    regenerateRatePercent: { threshold: 5, window: '1h', for: '10m' },
-  },
-});
-
-const HEALTHY: Health = { perMinute: 120, latencyMs: 1500, failureShare: 0, cost: 0.005 };
-const FAILING: Health = { perMinute: 120, latencyMs: 1500, failureShare: 0.5, cost: 0.005 };
-
 let h: SlackHarness;
 beforeAll(async () => {
-  h = await slackHarness({ plan });
+  h = await slackHarness({ plan: flappingPlan });
 });
 afterAll(() => h.close());
 beforeEach(async () => {
@@ -38,24 +22,8 @@ beforeEach(async () => {
   await h.flush();
 });
 
-/** One evaluation a minute with this traffic, delivered to Slack as the leader would. */
-async function minutes(n: number, health: Health): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const from = h.clock.now();
-    const to = h.clock.advance(MINUTE);
-    await feed(h.db.app, from, to, health, { perMinute: 240, latencyMs: 1200, cost: 0.005 });
-    await guardCycle(h.service);
-    await h.flush();
-  }
-}
-
-/** 2 minutes failing, 4 healthy, over and over: each burst ends well before the 5-minute `for`. */
-async function hover(totalMinutes: number): Promise<void> {
-  for (let m = 0; m < totalMinutes; m += 6) {
-    await minutes(2, FAILING);
-    await minutes(4, HEALTHY);
-  }
-}
+const minutes = (n: number, health: Health) => replay(h, n, health);
+const hover = (totalMinutes: number) => hoverAt(h, totalMinutes);
 
 const breachEvents = async () =>
   (await h.db.app.query(`SELECT id, kind, payload FROM rollout.outbox WHERE kind LIKE 'breach%' ORDER BY id`)).rows as {
