@@ -61,21 +61,7 @@ export async function startWaitingServer(port: number, reason: () => string): Pr
     res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
     res.end(JSON.stringify({ ok: false, bot: 'starting', database: 'unavailable', reason: reason() }));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listen(server, port);
 }
 
 /**
@@ -101,6 +87,11 @@ export async function startMetricsServer(
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('GET /metrics or /healthz\n');
     }
   });
+  return { server, ...(await listen(server, port)) };
+}
+
+/** Listens on `port` (0: any), resolving to the port taken; close() also ends kept-alive connections. */
+async function listen(server: Server, port: number): Promise<{ port: number; close(): Promise<void> }> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, () => {
@@ -109,7 +100,6 @@ export async function startMetricsServer(
     });
   });
   return {
-    server,
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
