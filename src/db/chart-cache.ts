@@ -2,13 +2,17 @@ import type { QueryResultRow } from 'pg';
 import type pg from 'pg';
 import type { Plan } from '../plan/plan.ts';
 import type { HistoryRows } from './history-queries.ts';
-import { fetchChartRows } from './chart-queries.ts';
+import { fetchChartRows, type ChartRangeRows } from './chart-queries.ts';
+import type { StoredBucket } from './chart-store.ts';
 
 /*
  * The leader draws a chart of the stage so far at every report (every 15 min by default) and at
  * every alert: the same hours again and again. This keeps each bucket's grouped rows (history
  * sums and latency bins, as the queries return them) once the bucket has settled, so a chart
  * reads only what is new since the last one: about 15 minutes of rows instead of hours.
+ * Buckets it does not hold come from the leader's persisted buckets when there are any
+ * (chart-store.ts, warmed by engine/chart-warm.ts, the same rule), so even a new process reads
+ * only the unsettled minutes raw.
  *
  * A bucket is kept once it ended SETTLE (2 min) before the read, and reused for MAX_AGE (4 h, so
  * a 3 h stage is re-read whole at most once): a row logged more than 2 minutes late can be missing
@@ -17,9 +21,9 @@ import { fetchChartRows } from './chart-queries.ts';
  */
 
 const SETTLE_MS = 2 * 60_000;
-const MAX_AGE_MS = 4 * 3_600_000;
+export const MAX_AGE_MS = 4 * 3_600_000;
 /** Nothing older than this is ever charted (the chart command's limit, plus the 1 h windows). */
-const KEEP_MS = 25 * 3_600_000;
+export const KEEP_MS = 25 * 3_600_000;
 
 interface Bucket {
   history: HistoryRows;
@@ -31,15 +35,50 @@ interface Bucket {
 export interface ChartRows {
   history: HistoryRows;
   bins: QueryResultRow[];
-  /** Where the read started: the rest came from the cache. */
-  readFrom: number;
+  /** The spans read raw ([from, to], `to` included only for the last); the rest came from the caches. */
+  rawSpans: [number, number][];
+}
+
+/** Persisted settled buckets in [fromMs, toMs) read at or after freshFrom (chart-store.ts's loadBuckets, bound to a pool and key). */
+export type BucketStore = (fromMs: number, toMs: number, freshFrom: number, nowMs: number) => Promise<Map<number, StoredBucket>>;
+
+/** The end of the last settled bucket at nowMs: buckets starting before it minus one step are settled. */
+export const settledEnd = (nowMs: number, stepMs: number): number => Math.floor((nowMs - SETTLE_MS) / stepMs) * stepMs;
+
+/**
+ * A raw read of [a, b) cut into its settled buckets (empty ones too: an empty bucket is an
+ * answer), with bins from binFrom on (null before it).
+ */
+export function settledBuckets(
+  rows: ChartRangeRows,
+  a: number,
+  b: number,
+  stepMs: number,
+  binFrom: number,
+  nowMs: number,
+): Map<number, { history: HistoryRows; bins: QueryResultRow[] | null }> {
+  const settled = settledEnd(nowMs, stepMs);
+  const fresh = new Map<number, { history: HistoryRows; bins: QueryResultRow[] | null }>();
+  for (let x = a; x + stepMs <= settled && x < b; x += stepMs) {
+    fresh.set(x, { history: { route: [], genOk: [], vouchers: [] }, bins: x >= binFrom ? [] : null });
+  }
+  const at = (r: QueryResultRow, key: 'bucket' | 'i') => fresh.get((r[key] as Date).getTime());
+  for (const r of rows.history.route) at(r, 'bucket')?.history.route.push(r);
+  for (const r of rows.history.genOk) at(r, 'bucket')?.history.genOk.push(r);
+  for (const r of rows.history.vouchers) at(r, 'bucket')?.history.vouchers.push(r);
+  for (const r of rows.bins) at(r, 'i')?.bins?.push(r);
+  return fresh;
 }
 
 export class ChartRowCache {
   private buckets = new Map<number, Bucket>();
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly plan: Plan) {}
+  /** store: the persisted buckets, or null (a rehearsal: no rollout schema). */
+  constructor(
+    private readonly plan: Plan,
+    private readonly store: BucketStore | null = null,
+  ) {}
 
   /** Rows for buckets [startMs, endMs] (end instant included), latency bins from latencyFrom. */
   read(pool: pg.Pool, startMs: number, endMs: number, stepMs: number, latencyFrom: number, nowMs: number): Promise<ChartRows> {
@@ -63,40 +102,49 @@ export class ChartRowCache {
       const x = this.buckets.get(b);
       return !!x && (b < binFrom || x.bins !== null);
     };
-    let readFrom = startMs;
-    while (readFrom < endMs && usable(readFrom)) readFrom += stepMs;
-
-    // One read of the span's rows for both the sums and the latency bins (chart-queries.ts).
-    const { history, bins } =
-      readFrom <= endMs
-        ? await fetchChartRows(pool, this.plan, 0, stepMs, readFrom, endMs, binFrom)
-        : { history: { route: [], genOk: [], vouchers: [] }, bins: [] };
-
-    // Keep every settled bucket just read, empty ones too (an empty bucket is an answer).
-    const settled = Math.floor((nowMs - SETTLE_MS) / stepMs) * stepMs;
-    const fresh = new Map<number, Bucket>();
-    for (let b = readFrom; b + stepMs <= settled && b < endMs; b += stepMs) {
-      fresh.set(b, { history: { route: [], genOk: [], vouchers: [] }, bins: b >= binFrom ? [] : null, fetchedAt: nowMs });
+    const missing = () => {
+      const out: number[] = [];
+      for (let b = startMs; b < endMs; b += stepMs) if (!usable(b)) out.push(b);
+      return out;
+    };
+    let gaps = missing();
+    if (gaps.length && this.store) {
+      // Persisted buckets are read under the same rule as this cache's own (read at most MAX_AGE ago).
+      const stored = await this.store(gaps[0], gaps[gaps.length - 1] + stepMs, nowMs - MAX_AGE_MS, nowMs);
+      for (const [b, x] of stored) if (!usable(b)) this.buckets.set(b, { history: x.history, bins: x.bins, fetchedAt: x.readAt });
+      gaps = missing();
     }
-    const at = (r: QueryResultRow, key: 'bucket' | 'i') => fresh.get((r[key] as Date).getTime());
-    for (const r of history.route) at(r, 'bucket')?.history.route.push(r);
-    for (const r of history.genOk) at(r, 'bucket')?.history.genOk.push(r);
-    for (const r of history.vouchers) at(r, 'bucket')?.history.vouchers.push(r);
-    for (const r of bins) at(r, 'i')?.bins?.push(r);
-    for (const [b, x] of fresh) this.buckets.set(b, x);
 
-    const out: ChartRows = { history: { route: [], genOk: [], vouchers: [] }, bins: [], readFrom };
-    for (let b = startMs; b < readFrom; b += stepMs) {
+    const out: ChartRows = { history: { route: [], genOk: [], vouchers: [] }, bins: [], rawSpans: [] };
+    for (let b = startMs; b < endMs; b += stepMs) {
+      if (!usable(b)) continue;
       const x = this.buckets.get(b)!;
       out.history.route.push(...x.history.route);
       out.history.genOk.push(...x.history.genOk);
       out.history.vouchers.push(...x.history.vouchers);
       if (b >= binFrom) out.bins.push(...x.bins!);
     }
-    out.history.route.push(...history.route);
-    out.history.genOk.push(...history.genOk);
-    out.history.vouchers.push(...history.vouchers);
-    out.bins.push(...bins);
+
+    // The buckets held nowhere, read raw in runs of adjacent ones; the last run always includes
+    // the end instant (the last window's inclusive end), even when every bucket was held.
+    const spans: [number, number][] = [];
+    for (const b of gaps) {
+      const last = spans[spans.length - 1];
+      if (last && last[1] === b) last[1] = b + stepMs;
+      else spans.push([b, b + stepMs]);
+    }
+    if (spans[spans.length - 1]?.[1] !== endMs) spans.push([endMs, endMs]);
+    for (const [a, b] of spans) {
+      const inclusive = b === endMs;
+      // One read of the span's rows for both the sums and the latency bins (chart-queries.ts).
+      const rows = await fetchChartRows(pool, this.plan, 0, stepMs, a, b, binFrom, inclusive);
+      for (const [x, fresh] of settledBuckets(rows, a, b, stepMs, binFrom, nowMs)) this.buckets.set(x, { ...fresh, fetchedAt: nowMs });
+      out.history.route.push(...rows.history.route);
+      out.history.genOk.push(...rows.history.genOk);
+      out.history.vouchers.push(...rows.history.vouchers);
+      out.bins.push(...rows.bins);
+      out.rawSpans.push([a, b]);
+    }
     return out;
   }
 }

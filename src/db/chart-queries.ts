@@ -46,8 +46,8 @@ export interface ChartRangeRows {
 }
 
 /**
- * History rows for [a, b] (end instant included) and latency bins for [max(a, latencyFrom), b),
- * buckets aligned to originMs in steps of stepMs.
+ * History rows for [a, b] (end instant included unless `inclusive` is false) and latency bins
+ * for [max(a, latencyFrom), b), buckets aligned to originMs in steps of stepMs.
  */
 export async function fetchChartRows(
   pool: pg.Pool,
@@ -57,6 +57,7 @@ export async function fetchChartRows(
   a: number,
   b: number,
   latencyFrom: number,
+  inclusive = true,
 ): Promise<ChartRangeRows> {
   // Two halves side by side, split on a bucket's start (a bucket's rows stay in one half), each
   // on its own connection: every row is still read once, on both of the database's cores. A
@@ -66,9 +67,9 @@ export async function fetchChartRows(
     b - a >= SPLIT_FROM_MS && mid > a
       ? [
           [a, mid, false],
-          [mid, b, true],
+          [mid, b, inclusive],
         ]
-      : [[a, b, true]];
+      : [[a, b, inclusive]];
   const read = await Promise.all(halves.map(([x, y, inclusive]) => readSpan(pool, plan, originMs, stepMs, x, y, inclusive, latencyFrom)));
   const route = { rows: read.flatMap((h) => h.route) };
   const counts = { genOk: read.flatMap((h) => h.counts.genOk), vouchers: read.flatMap((h) => h.counts.vouchers) };

@@ -8,6 +8,7 @@ import { weightsSummary } from '../core/weights.ts';
 import { applyHistoryRows } from '../db/history-queries.ts';
 import { applyLatencyBinRows } from '../db/chart-queries.ts';
 import { ChartRowCache } from '../db/chart-cache.ts';
+import { loadBuckets, storeKey } from '../db/chart-store.ts';
 import { isActiveStage } from '../core/state-machine.ts';
 import { panelsSpec, type ChartMark } from '../render/charts/panels.ts';
 import { minuteUtc } from '../render/charts/axes.ts';
@@ -67,11 +68,21 @@ export async function stageChart(engine: EngineRef, opts: { sinceMs?: number | n
  * one bucketed range read of gen_route rows on the metrics pool giving both the backtest's sums and
  * the latency histograms (db/chart-queries.ts), beside the gen_ok and voucher counts.
  * resetOnFire: clocks restart after each rollback, as the backtest replays them.
+ * Settled buckets come from this process's cache, then the leader's persisted buckets; the rest
+ * (at least the unsettled minutes) is read raw.
  */
 const caches = new WeakMap<EngineDeps, { plan: Plan; rows: ChartRowCache }>();
 const chartRows = (deps: EngineDeps): ChartRowCache => {
   let c = caches.get(deps);
-  if (c?.plan !== deps.plan) caches.set(deps, (c = { plan: deps.plan, rows: new ChartRowCache(deps.plan) }));
+  if (c?.plan !== deps.plan) {
+    const { plan, db } = deps;
+    const key = storeKey(plan, bucketMs(plan));
+    // The leader's persisted buckets (engine/chart-warm.ts); a rehearsal has no rollout schema and reads raw.
+    const store = deps.rehearsal
+      ? null
+      : (from: number, to: number, fresh: number, now: number) => loadBuckets(db.pool, key, from, to, fresh, now);
+    caches.set(deps, (c = { plan, rows: new ChartRowCache(plan, store) }));
+  }
   return c.rows;
 };
 

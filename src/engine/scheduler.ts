@@ -3,6 +3,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.ts';
 import { describeError, isUnavailable } from './errors.ts';
 import { guardCycle } from './guard.ts';
+import { warmChartBuckets } from './chart-warm.ts';
 import { BackgroundLoop } from './loop.ts';
 import type { Leadership } from './leader.ts';
 import { deliverOutbox } from './outbox.ts';
@@ -59,6 +60,8 @@ export class Scheduler {
   /** Guard cycles, reports and tries of the lock under way: stop() waits for them before letting go. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly outbox: BackgroundLoop;
+  /** The leader's chart buckets (chart-warm.ts), after each evaluation, beside the guard. */
+  private readonly chartBuckets: BackgroundLoop;
 
   private readonly log: Logger;
   private readonly guardLog: Logger;
@@ -67,6 +70,16 @@ export class Scheduler {
     this.log = deps.log.child({ component: 'scheduler' });
     this.guardLog = deps.log.child({ component: 'guard' });
     this.outbox = new BackgroundLoop({ pass: () => this.drain(), onError: () => {} });
+    this.chartBuckets = new BackgroundLoop({
+      // One pass per evaluation: a start's backfill (newest 4 h first) spreads over a few minutes.
+      pass: async () => {
+        await warmChartBuckets(this.deps.service);
+      },
+      // Charts read raw meanwhile; an outage is the guard's to tell.
+      onError: (err) => {
+        if (!isUnavailable(err)) this.log.warn('chart buckets: warming failed; charts read their span raw', { error: describeError(err) });
+      },
+    });
     const { service } = deps;
     this.watch = new OutageWatch({
       replica: deps.replica ?? { id: randomUUID(), url: null, startedAt: service.deps.now() },
@@ -85,6 +98,7 @@ export class Scheduler {
     this.scheduleCadence();
     // Through kick(), so only the leader drains.
     this.outbox.start();
+    this.chartBuckets.start();
     this.timers.push(setInterval(() => this.kick(), this.deps.outboxEveryMs ?? 2_000));
     // A standby takes over within a second of the leader's end (one pg_try_advisory_lock a
     // second), not at its next evaluation; a leader that lets go on purpose wakes it sooner.
@@ -138,6 +152,7 @@ export class Scheduler {
     this.timers.forEach(clearInterval);
     this.timers = [];
     await this.outbox.stop();
+    await this.chartBuckets.stop();
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
     this.leading = false;
     await this.watch.leave();
@@ -239,6 +254,8 @@ export class Scheduler {
         this.guardLog.warn('the flag was set to the rollback weights by hand; the run is ended');
       await this.deps.service.expireRequests();
       this.kick();
+      // Only a started scheduler warms charts: the demo and tests drive tick() themselves.
+      if (this.started && !this.stopping) this.chartBuckets.kick();
       return result;
     } catch (err) {
       // Without the database the lock is unproven until a check succeeds again (and a standby may

@@ -10,7 +10,7 @@ import { BOT_ROLE, withUser } from './global-setup.ts';
 export const dbKind = (): 'pglite' | 'postgres' => (process.env.TEST_DB_KIND === 'postgres' ? 'postgres' : 'pglite');
 
 const TABLES =
-  'rollout.replicas, rollout.outages, rollout.home_viewers, public.feature_flags, public.analytics_logs, rollout.slack_messages, rollout.chart_jobs, rollout.audit, rollout.outbox, rollout.reports, rollout.guard_state, rollout.requests, rollout.runs';
+  'rollout.chart_buckets, rollout.replicas, rollout.outages, rollout.home_viewers, public.feature_flags, public.analytics_logs, rollout.slack_messages, rollout.chart_jobs, rollout.audit, rollout.outbox, rollout.reports, rollout.guard_state, rollout.requests, rollout.runs';
 
 export interface TestDatabase extends Database {
   /**

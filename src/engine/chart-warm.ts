@@ -1,0 +1,61 @@
+import { bucketMs } from '../core/backtest.ts';
+import { fetchChartRows } from '../db/chart-queries.ts';
+import { KEEP_MS, MAX_AGE_MS, settledBuckets, settledEnd } from '../db/chart-cache.ts';
+import { pruneBuckets, saveBuckets, storedBucketStarts, storeKey, type StoredBucket } from '../db/chart-store.ts';
+import type { EngineRef } from './deps.ts';
+
+/*
+ * The leader's chart buckets (db/chart-store.ts): a loop beside the guard (never in its cycle)
+ * reads each bucket once it has settled and persists its grouped rows, so any chart (the
+ * leader's reports, the `chart` command in a new process) reads persisted buckets plus only the
+ * unsettled minutes raw. The same rule as the in-process cache (db/chart-cache.ts): a bucket is
+ * read once it ended 2 min ago, used while read less than 4 h ago, so this reads it again before
+ * then (a row logged late shows within that); buckets older than the longest chart are dropped.
+ */
+
+/** Kept persisted: the longest chart (24 h of stage plus the 1 h windows). */
+const SPAN_MS = KEEP_MS;
+/** A bucket is read again once read this long ago: before charts stop using it (MAX_AGE). */
+const REFRESH_MS = MAX_AGE_MS - 30 * 60_000;
+/** Read per pass at most, newest first: a start's backfill spreads over passes (the default 3 h chart's 4 h come first). */
+const PASS_MS = 4 * 3_600_000;
+/** Each raw read at most this long: no statement runs long on the metrics database. */
+const READ_MS = 3_600_000;
+
+/** One pass: reads the missing or aging settled buckets (newest first, up to PASS_MS), prunes the old. */
+export async function warmChartBuckets(engine: EngineRef): Promise<{ buckets: number; pending: boolean }> {
+  const { plan, db } = engine.deps;
+  if (engine.deps.rehearsal) return { buckets: 0, pending: false };
+  const step = bucketMs(plan);
+  const now = engine.deps.now().getTime();
+  const key = storeKey(plan, step);
+  const to = settledEnd(now, step);
+  const from = to - Math.floor(SPAN_MS / step) * step;
+  const have = await storedBucketStarts(db.pool, key, from, to, now - REFRESH_MS, now);
+
+  // Runs of buckets to read, newest first, cut into reads of at most READ_MS.
+  const reads: [number, number][] = [];
+  let budget = Math.floor(PASS_MS / step);
+  let pending = false;
+  for (let b = to - step; b >= from; b -= step) {
+    if (have.has(b)) continue;
+    if (budget-- <= 0) {
+      pending = true;
+      break;
+    }
+    const last = reads[reads.length - 1];
+    if (last && last[0] === b + step && last[1] - b <= READ_MS) last[0] = b;
+    else reads.push([b, b + step]);
+  }
+  let buckets = 0;
+  for (const [a, b] of reads) {
+    const rows = await fetchChartRows(db.metricsPool, plan, 0, step, a, b, a, false);
+    const stored = new Map<number, StoredBucket>();
+    for (const [x, bucket] of settledBuckets(rows, a, b, step, a, now))
+      stored.set(x, { history: bucket.history, bins: bucket.bins ?? [], readAt: now });
+    await saveBuckets(db.pool, key, stored);
+    buckets += stored.size;
+  }
+  await pruneBuckets(db.pool, now - KEEP_MS);
+  return { buckets, pending };
+}
