@@ -102,9 +102,14 @@ export class ChartRowCache {
       const x = this.buckets.get(b);
       return !!x && (b < binFrom || x.bins !== null);
     };
+    // The unsettled buckets are held nowhere (neither here nor persisted): read raw at once,
+    // beside the look-up of the rest; their read includes the end instant (the last window's end).
+    const tailFrom = Math.max(startMs, Math.min(endMs, settledEnd(nowMs, stepMs)));
+    const tail = this.readRaw(pool, tailFrom, endMs, true, stepMs, binFrom, nowMs);
+    tail.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
     const missing = () => {
       const out: number[] = [];
-      for (let b = startMs; b < endMs; b += stepMs) if (!usable(b)) out.push(b);
+      for (let b = startMs; b < tailFrom; b += stepMs) if (!usable(b)) out.push(b);
       return out;
     };
     let gaps = missing();
@@ -116,7 +121,7 @@ export class ChartRowCache {
     }
 
     const out: ChartRows = { history: { route: [], genOk: [], vouchers: [] }, bins: [], rawSpans: [] };
-    for (let b = startMs; b < endMs; b += stepMs) {
+    for (let b = startMs; b < tailFrom; b += stepMs) {
       if (!usable(b)) continue;
       const x = this.buckets.get(b)!;
       out.history.route.push(...x.history.route);
@@ -125,26 +130,36 @@ export class ChartRowCache {
       if (b >= binFrom) out.bins.push(...x.bins!);
     }
 
-    // The buckets held nowhere, read raw in runs of adjacent ones; the last run always includes
-    // the end instant (the last window's inclusive end), even when every bucket was held.
+    // The settled buckets held nowhere, read raw in runs of adjacent ones, then the tail.
     const spans: [number, number][] = [];
     for (const b of gaps) {
       const last = spans[spans.length - 1];
       if (last && last[1] === b) last[1] = b + stepMs;
       else spans.push([b, b + stepMs]);
     }
-    if (spans[spans.length - 1]?.[1] !== endMs) spans.push([endMs, endMs]);
-    for (const [a, b] of spans) {
-      const inclusive = b === endMs;
-      // One read of the span's rows for both the sums and the latency bins (chart-queries.ts).
-      const rows = await fetchChartRows(pool, this.plan, 0, stepMs, a, b, binFrom, inclusive);
-      for (const [x, fresh] of settledBuckets(rows, a, b, stepMs, binFrom, nowMs)) this.buckets.set(x, { ...fresh, fetchedAt: nowMs });
+    const reads = [...spans.map(([a, b]) => this.readRaw(pool, a, b, false, stepMs, binFrom, nowMs)), tail];
+    for (const [i, rows] of (await Promise.all(reads)).entries()) {
       out.history.route.push(...rows.history.route);
       out.history.genOk.push(...rows.history.genOk);
       out.history.vouchers.push(...rows.history.vouchers);
       out.bins.push(...rows.bins);
-      out.rawSpans.push([a, b]);
+      out.rawSpans.push(spans[i] ?? [tailFrom, endMs]);
     }
     return out;
+  }
+
+  /** One raw read of [a, b] (one read for both the sums and the latency bins: chart-queries.ts); keeps its settled buckets. */
+  private async readRaw(
+    pool: pg.Pool,
+    a: number,
+    b: number,
+    inclusive: boolean,
+    stepMs: number,
+    binFrom: number,
+    nowMs: number,
+  ): Promise<ChartRangeRows> {
+    const rows = await fetchChartRows(pool, this.plan, 0, stepMs, a, b, binFrom, inclusive);
+    for (const [x, fresh] of settledBuckets(rows, a, b, stepMs, binFrom, nowMs)) this.buckets.set(x, { ...fresh, fetchedAt: nowMs });
+    return rows;
   }
 }

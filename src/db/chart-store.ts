@@ -27,12 +27,23 @@ export const storeKey = (plan: Plan, stepMs: number): string =>
   JSON.stringify([ROWS_VERSION, stepMs, plan.from, plan.to, plan.maxLatencyMs, plan.maxCostPerImage, plan.redLines.p95LatencyMs.threshold]);
 
 // The bucket's start is the row's own key: kept out of the JSON, put back as the Date pg gives.
-const strip = (rows: QueryResultRow[], field: 'bucket' | 'i') =>
+const strip = (rows: QueryResultRow[]) =>
   rows.map((r) => {
-    const { [field]: _, ...rest } = r;
+    const { bucket: _, ...rest } = r;
     return rest;
   });
-const revive = (rows: QueryResultRow[], field: 'bucket' | 'i', at: number) => rows.map((r) => ({ ...r, [field]: new Date(at) }));
+// Parsed rows are this read's own: the bucket goes back in place, one Date for all of them.
+const revive = (rows: QueryResultRow[], at: Date) => {
+  for (const r of rows) r.bucket = at;
+  return rows;
+};
+// A 3 h chart's buckets hold ~46 k latency bins: stored flat as (p, bin, n) triples, not as objects with keys.
+const flatBins = (bins: QueryResultRow[]) => bins.flatMap((r) => [r.p, r.bin, r.n]);
+const binRows = (flat: number[], i: Date) => {
+  const rows: QueryResultRow[] = [];
+  for (let k = 0; k < flat.length; k += 3) rows.push({ i, p: flat[k], bin: flat[k + 1], n: flat[k + 2] });
+  return rows;
+};
 
 /** Buckets in [fromMs, toMs) read at or after `freshFrom` (and not after `nowMs`). */
 export async function loadBuckets(
@@ -50,14 +61,10 @@ export async function loadBuckets(
   );
   const out = new Map<number, StoredBucket>();
   for (const r of rows) {
-    const b = (r.bucket as Date).getTime();
-    out.set(b, {
-      history: {
-        route: revive(r.rows.route, 'bucket', b),
-        genOk: revive(r.rows.genOk, 'bucket', b),
-        vouchers: revive(r.rows.vouchers, 'bucket', b),
-      },
-      bins: revive(r.rows.bins, 'i', b),
+    const at = r.bucket as Date;
+    out.set(at.getTime(), {
+      history: { route: revive(r.rows.route, at), genOk: revive(r.rows.genOk, at), vouchers: revive(r.rows.vouchers, at) },
+      bins: binRows(r.rows.bins, at),
       readAt: (r.read_at as Date).getTime(),
     });
   }
@@ -91,10 +98,10 @@ export async function saveBuckets(pool: Pick<pg.Pool, 'query'>, key: string, buc
     readAt.push(new Date(x.readAt));
     rows.push(
       JSON.stringify({
-        route: strip(x.history.route, 'bucket'),
-        genOk: strip(x.history.genOk, 'bucket'),
-        vouchers: strip(x.history.vouchers, 'bucket'),
-        bins: strip(x.bins, 'i'),
+        route: strip(x.history.route),
+        genOk: strip(x.history.genOk),
+        vouchers: strip(x.history.vouchers),
+        bins: flatBins(x.bins),
       }),
     );
   }
