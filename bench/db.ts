@@ -32,6 +32,7 @@ import { buildAnalyticsIndex } from '../src/db/analytics-index.ts';
 import { guardCycle } from '../src/engine/guard.ts';
 import { reportCycle } from '../src/engine/reporter.ts';
 import { deliverOutbox } from '../src/engine/outbox.ts';
+import { warmChartBuckets } from '../src/engine/chart-warm.ts';
 import type { RolloutService } from '../src/engine/service.ts';
 import * as store from '../src/db/store.ts';
 import { keys, slackStore } from '../src/slack/store.ts';
@@ -140,7 +141,11 @@ export async function readStats(url: string): Promise<Statement[]> {
 
 const sink = { deliver: async () => {}, notice: async () => {} };
 
-/** One evaluation as the running bot does it: guard, checklist refresh's reads, outbox; a report on each quarter hour. */
+/**
+ * One evaluation as the running bot does it: guard, checklist refresh's reads, outbox; a report on
+ * each quarter hour; the leader's chart buckets (a pass after each evaluation: a bucket read once
+ * it settles, a start's backfill over the first passes).
+ */
 export async function cycle(svc: RolloutService, clock: Clock): Promise<void> {
   const { db } = svc.deps;
   await guardCycle(svc);
@@ -149,6 +154,7 @@ export async function cycle(svc: RolloutService, clock: Clock): Promise<void> {
   await svc.status({ preferGuard: true });
   if (clock.t % (15 * 60_000) < EVERY) await reportCycle(svc);
   await deliverOutbox(db.pool, sink, svc.deps.now);
+  await warmChartBuckets(svc);
 }
 
 /** A short, readable label for a statement. */

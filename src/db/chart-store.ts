@@ -71,20 +71,28 @@ export async function loadBuckets(
   return out;
 }
 
-/** The start of every bucket in [fromMs, toMs) stored fresh (read at or after `freshFrom`). */
-export async function storedBucketStarts(
+/**
+ * The newest `limit` buckets of [fromMs, toMs) (steps of stepMs) not stored fresh: missing, or
+ * read before `freshFrom`. Newest first; one probe of the primary key per bucket, only the
+ * buckets to read come back.
+ */
+export async function bucketsToRead(
   pool: Pick<pg.Pool, 'query'>,
   key: string,
   fromMs: number,
   toMs: number,
+  stepMs: number,
   freshFrom: number,
   nowMs: number,
-): Promise<Set<number>> {
+  limit: number,
+): Promise<number[]> {
   const { rows } = await pool.query(
-    `SELECT bucket FROM rollout.chart_buckets WHERE key = $1 AND bucket >= $2 AND bucket < $3 AND read_at >= $4 AND read_at <= $5`,
-    [key, new Date(fromMs), new Date(toMs), new Date(freshFrom), new Date(nowMs)],
+    `SELECT b FROM generate_series($2::timestamptz, $3::timestamptz, $4::interval) AS b
+     WHERE NOT EXISTS (SELECT 1 FROM rollout.chart_buckets c WHERE c.key = $1 AND c.bucket = b AND c.read_at >= $5 AND c.read_at <= $6)
+     ORDER BY b DESC LIMIT $7`,
+    [key, new Date(fromMs), new Date(toMs - stepMs), `${stepMs} milliseconds`, new Date(freshFrom), new Date(nowMs), limit],
   );
-  return new Set(rows.map((r) => (r.bucket as Date).getTime()));
+  return rows.map((r) => (r.b as Date).getTime());
 }
 
 /** Writes (or rewrites) buckets in one statement. */

@@ -1,8 +1,8 @@
 import { bucketMs } from '../core/backtest.ts';
 import { fetchChartRows } from '../db/chart-queries.ts';
 import { KEEP_MS, MAX_AGE_MS, settledBuckets, settledEnd } from '../db/chart-cache.ts';
-import { pruneBuckets, saveBuckets, storedBucketStarts, storeKey, type StoredBucket } from '../db/chart-store.ts';
-import type { EngineRef } from './deps.ts';
+import { bucketsToRead, pruneBuckets, saveBuckets, storeKey, type StoredBucket } from '../db/chart-store.ts';
+import type { EngineDeps, EngineRef } from './deps.ts';
 
 /*
  * The leader's chart buckets (db/chart-store.ts): a loop beside the guard (never in its cycle)
@@ -22,6 +22,9 @@ const PASS_MS = 4 * 3_600_000;
 /** Each raw read at most this long: no statement runs long on the metrics database. */
 const READ_MS = 3_600_000;
 
+/** Per engine: the settled end its last pass left nothing behind at (a pass before the next bucket settles has nothing new). */
+const done = new WeakMap<EngineDeps, { key: string; settled: number }>();
+
 /** One pass: reads the missing or aging settled buckets (newest first, up to PASS_MS), prunes the old. */
 export async function warmChartBuckets(engine: EngineRef): Promise<{ buckets: number; pending: boolean }> {
   const { plan, db } = engine.deps;
@@ -30,21 +33,20 @@ export async function warmChartBuckets(engine: EngineRef): Promise<{ buckets: nu
   const now = engine.deps.now().getTime();
   const key = storeKey(plan, step);
   const to = settledEnd(now, step);
+  // Evaluations come more often than buckets settle: until the next one has, nothing is new
+  // (a bucket aging past REFRESH waits for it too, at most one step more).
+  const last = done.get(engine.deps);
+  if (last?.key === key && last.settled === to) return { buckets: 0, pending: false };
   const from = to - Math.floor(SPAN_MS / step) * step;
-  const have = await storedBucketStarts(db.pool, key, from, to, now - REFRESH_MS, now);
+  const budget = Math.floor(PASS_MS / step);
+  const toRead = await bucketsToRead(db.pool, key, from, to, step, now - REFRESH_MS, now, budget + 1);
+  const pending = toRead.length > budget;
 
-  // Runs of buckets to read, newest first, cut into reads of at most READ_MS.
+  // Runs of adjacent buckets, newest first, cut into reads of at most READ_MS.
   const reads: [number, number][] = [];
-  let budget = Math.floor(PASS_MS / step);
-  let pending = false;
-  for (let b = to - step; b >= from; b -= step) {
-    if (have.has(b)) continue;
-    if (budget-- <= 0) {
-      pending = true;
-      break;
-    }
-    const last = reads[reads.length - 1];
-    if (last && last[0] === b + step && last[1] - b <= READ_MS) last[0] = b;
+  for (const b of toRead.slice(0, budget)) {
+    const run = reads[reads.length - 1];
+    if (run && run[0] === b + step && run[1] - b <= READ_MS) run[0] = b;
     else reads.push([b, b + step]);
   }
   let buckets = 0;
@@ -56,6 +58,7 @@ export async function warmChartBuckets(engine: EngineRef): Promise<{ buckets: nu
     await saveBuckets(db.pool, key, stored);
     buckets += stored.size;
   }
-  await pruneBuckets(db.pool, now - KEEP_MS);
+  if (buckets) await pruneBuckets(db.pool, now - KEEP_MS);
+  if (!pending) done.set(engine.deps, { key, settled: to });
   return { buckets, pending };
 }
