@@ -72,9 +72,9 @@ export async function loadBuckets(
 }
 
 /**
- * The newest `limit` buckets of [fromMs, toMs) (steps of stepMs) not stored fresh: missing, or
- * read before `freshFrom`. Newest first; one probe of the primary key per bucket, only the
- * buckets to read come back.
+ * The buckets of [fromMs, toMs) (steps of stepMs) to read: `missing` (not stored for this key)
+ * and `aging` (read before `freshFrom`), each newest first. One probe of the primary key per
+ * bucket; only the buckets to read come back.
  */
 export async function bucketsToRead(
   pool: Pick<pg.Pool, 'query'>,
@@ -84,15 +84,18 @@ export async function bucketsToRead(
   stepMs: number,
   freshFrom: number,
   nowMs: number,
-  limit: number,
-): Promise<number[]> {
+): Promise<{ missing: number[]; aging: number[] }> {
   const { rows } = await pool.query(
-    `SELECT b FROM generate_series($2::timestamptz, $3::timestamptz, $4::interval) AS b
-     WHERE NOT EXISTS (SELECT 1 FROM rollout.chart_buckets c WHERE c.key = $1 AND c.bucket = b AND c.read_at >= $5 AND c.read_at <= $6)
-     ORDER BY b DESC LIMIT $7`,
-    [key, new Date(fromMs), new Date(toMs - stepMs), `${stepMs} milliseconds`, new Date(freshFrom), new Date(nowMs), limit],
+    `SELECT b, c.read_at IS NULL AS missing
+     FROM generate_series($2::timestamptz, $3::timestamptz, $4::interval) AS b
+     LEFT JOIN rollout.chart_buckets c ON c.key = $1 AND c.bucket = b
+     WHERE c.read_at IS NULL OR c.read_at < $5 OR c.read_at > $6
+     ORDER BY b DESC`,
+    [key, new Date(fromMs), new Date(toMs - stepMs), `${stepMs} milliseconds`, new Date(freshFrom), new Date(nowMs)],
   );
-  return rows.map((r) => (r.b as Date).getTime());
+  const out = { missing: [] as number[], aging: [] as number[] };
+  for (const r of rows) (r.missing ? out.missing : out.aging).push((r.b as Date).getTime());
+  return out;
 }
 
 /** Writes (or rewrites) buckets in one statement. */

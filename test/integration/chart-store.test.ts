@@ -153,7 +153,7 @@ describe("the leader's persisted chart buckets", () => {
     const before = await chart(plan, clock, false);
     expect(before).not.toEqual(await chart(plan, clock, true));
 
-    // Before they are 4 h old the leader reads those buckets again: the same chart as the raw read.
+    // Between 3 and 4 h after, the leader reads those buckets again: the same chart as the raw read.
     clock.advance(3.5 * HOUR + MINUTE);
     await warm(plan, clock);
     const since = { endMs: clock.now().getTime(), sinceMs: 6 * HOUR, baselineCost: 0.005 };
