@@ -71,31 +71,14 @@ export async function loadBuckets(
   return out;
 }
 
-/**
- * The buckets of [fromMs, toMs) (steps of stepMs) to read: `missing` (not stored for this key)
- * and `aging` (read before `freshFrom`), each newest first. One probe of the primary key per
- * bucket; only the buckets to read come back.
- */
-export async function bucketsToRead(
-  pool: Pick<pg.Pool, 'query'>,
-  key: string,
-  fromMs: number,
-  toMs: number,
-  stepMs: number,
-  freshFrom: number,
-  nowMs: number,
-): Promise<{ missing: number[]; aging: number[] }> {
-  const { rows } = await pool.query(
-    `SELECT b, c.read_at IS NULL AS missing
-     FROM generate_series($2::timestamptz, $3::timestamptz, $4::interval) AS b
-     LEFT JOIN rollout.chart_buckets c ON c.key = $1 AND c.bucket = b
-     WHERE c.read_at IS NULL OR c.read_at < $5 OR c.read_at > $6
-     ORDER BY b DESC`,
-    [key, new Date(fromMs), new Date(toMs - stepMs), `${stepMs} milliseconds`, new Date(freshFrom), new Date(nowMs)],
-  );
-  const out = { missing: [] as number[], aging: [] as number[] };
-  for (const r of rows) (r.missing ? out.missing : out.aging).push((r.b as Date).getTime());
-  return out;
+/** When each bucket of [fromMs, toMs) stored for this key was read (the warmer's view of the table). */
+export async function storedReadAt(pool: Pick<pg.Pool, 'query'>, key: string, fromMs: number, toMs: number): Promise<Map<number, number>> {
+  const { rows } = await pool.query('SELECT bucket, read_at FROM rollout.chart_buckets WHERE key = $1 AND bucket >= $2 AND bucket < $3', [
+    key,
+    new Date(fromMs),
+    new Date(toMs),
+  ]);
+  return new Map(rows.map((r) => [(r.bucket as Date).getTime(), (r.read_at as Date).getTime()]));
 }
 
 /** Writes (or rewrites) buckets in one statement. */

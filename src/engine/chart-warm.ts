@@ -1,7 +1,7 @@
 import { bucketMs } from '../core/backtest.ts';
 import { fetchChartRows } from '../db/chart-queries.ts';
 import { KEEP_MS, MAX_AGE_MS, settledBuckets, settledEnd } from '../db/chart-cache.ts';
-import { bucketsToRead, pruneBuckets, saveBuckets, storeKey, type StoredBucket } from '../db/chart-store.ts';
+import { pruneBuckets, saveBuckets, storedReadAt, storeKey, type StoredBucket } from '../db/chart-store.ts';
 import type { EngineDeps, EngineRef } from './deps.ts';
 
 /*
@@ -26,11 +26,25 @@ const PASS_MS = 4 * 3_600_000;
 const REFRESH_PASS_MS = 30 * 60_000;
 /** Each raw read at most this long: no statement runs long on the metrics database. */
 const READ_MS = 3_600_000;
+/** Newly settled buckets are read once this much has settled: a pass a minute, not one per evaluation (or per 5 s bucket). */
+const BATCH_MS = 60_000;
+/** What the table holds is asked again this often (another leader may have written meanwhile). */
+const RESYNC_MS = 3_600_000;
+const PRUNE_EVERY_MS = 10 * 60_000;
 
-/** Per engine: the settled end its last pass left nothing behind at (a pass before the next bucket settles has nothing new). */
-const done = new WeakMap<EngineDeps, { key: string; settled: number }>();
+/** Per engine: what the table holds for its key (bucket → read at), as of its last sync and its own writes since. */
+interface WarmState {
+  key: string;
+  readAt: Map<number, number>;
+  syncedAt: number;
+  /** The settled end of the last pass, and whether it left buckets for the next one. */
+  settled: number;
+  pending: boolean;
+  prunedAt: number;
+}
+const states = new WeakMap<EngineDeps, WarmState>();
 
-/** One pass: reads the missing or aging settled buckets (newest first, up to PASS_MS), prunes the old. */
+/** One pass: reads the missing (newest first, up to PASS_MS) and aging (up to REFRESH_PASS_MS) settled buckets; prunes the old. */
 export async function warmChartBuckets(engine: EngineRef): Promise<{ buckets: number; pending: boolean }> {
   const { plan, db } = engine.deps;
   if (engine.deps.rehearsal) return { buckets: 0, pending: false };
@@ -38,12 +52,31 @@ export async function warmChartBuckets(engine: EngineRef): Promise<{ buckets: nu
   const now = engine.deps.now().getTime();
   const key = storeKey(plan, step);
   const to = settledEnd(now, step);
-  // Evaluations come more often than buckets settle: until the next one has, nothing is new
-  // (a bucket aging past REFRESH waits for it too, at most one step more).
-  const last = done.get(engine.deps);
-  if (last?.key === key && last.settled === to) return { buckets: 0, pending: false };
   const from = to - Math.floor(SPAN_MS / step) * step;
-  const { missing, aging } = await bucketsToRead(db.pool, key, from, to, step, now - REFRESH_MS, now);
+  let st = states.get(engine.deps);
+  if (!st || st.key !== key || now < st.syncedAt || now - st.syncedAt >= RESYNC_MS) {
+    st = {
+      key,
+      readAt: await storedReadAt(db.pool, key, from, to),
+      syncedAt: now,
+      settled: from,
+      pending: true,
+      prunedAt: Number.NEGATIVE_INFINITY,
+    };
+    states.set(engine.deps, st);
+  } else if (!st.pending && to >= st.settled && to - st.settled < BATCH_MS) {
+    // Evaluations come more often than a minute settles; an aging bucket waits for it too (the hour's slack covers it).
+    return { buckets: 0, pending: false };
+  }
+
+  const missing: number[] = [];
+  for (let b = to - step; b >= from; b -= step) if (!st.readAt.has(b)) missing.push(b);
+  const aging: number[] = [];
+  for (const [b, at] of st.readAt) {
+    if (b < from || b >= to) st.readAt.delete(b);
+    else if (at < now - REFRESH_MS || at > now) aging.push(b);
+  }
+  aging.sort((a, b) => b - a);
   const [newBudget, oldBudget] = [Math.floor(PASS_MS / step), Math.floor(REFRESH_PASS_MS / step)];
   const pending = missing.length > newBudget || aging.length > oldBudget;
   const toRead = [...missing.slice(0, newBudget), ...aging.slice(0, oldBudget)].sort((a, b) => b - a);
@@ -62,9 +95,14 @@ export async function warmChartBuckets(engine: EngineRef): Promise<{ buckets: nu
     for (const [x, bucket] of settledBuckets(rows, a, b, step, a, now))
       stored.set(x, { history: bucket.history, bins: bucket.bins ?? [], readAt: now });
     await saveBuckets(db.pool, key, stored);
+    for (const x of stored.keys()) st.readAt.set(x, now);
     buckets += stored.size;
   }
-  if (buckets) await pruneBuckets(db.pool, now - KEEP_MS);
-  if (!pending) done.set(engine.deps, { key, settled: to });
+  if (now - st.prunedAt >= PRUNE_EVERY_MS) {
+    await pruneBuckets(db.pool, now - KEEP_MS);
+    st.prunedAt = now;
+  }
+  st.settled = to;
+  st.pending = pending;
   return { buckets, pending };
 }
