@@ -5,8 +5,8 @@ import type { HistoryRows } from './history-queries.ts';
 
 /*
  * The leader's persisted chart buckets (sql/018_chart_buckets.sql): each settled bucket's grouped
- * rows as the raw chart read returned them (history sums and latency bins), kept as JSON so what
- * comes back is what the read gave, value for value: counts are JSON integers, cost sums stay
+ * rows as the raw chart read returned them (history sums and latency bins), kept as JSON text so
+ * what comes back is what the read gave, value for value: counts are JSON integers, cost sums stay
  * numeric's exact text, float8 maxima round-trip through JSON's shortest form unchanged.
  */
 
@@ -37,11 +37,29 @@ const revive = (rows: QueryResultRow[], at: Date) => {
   for (const r of rows) r.bucket = at;
   return rows;
 };
-// A 3 h chart's buckets hold ~46 k latency bins: stored flat as (p, bin, n) triples, not as objects with keys.
-const flatBins = (bins: QueryResultRow[]) => bins.flatMap((r) => [r.p, r.bin, r.n]);
-const binRows = (flat: number[], i: Date) => {
+// A 4 h chart's buckets hold ~46 k latency bins, most of what is stored: per provider (0 `from`,
+// 1 `to`) the bins in ascending order as (step from the previous bin, count) pairs, a third of
+// the text of objects or (p, bin, n) triples.
+const packBins = (bins: QueryResultRow[]): [number[], number[]] => {
+  const packed: [number[], number[]] = [[], []];
+  const sorted = [...bins].sort((a, b) => a.p - b.p || a.bin - b.bin);
+  let [p, last] = [-1, 0];
+  for (const r of sorted) {
+    if (r.p !== p) [p, last] = [r.p, 0];
+    packed[r.p as 0 | 1].push(r.bin - last, r.n);
+    last = r.bin;
+  }
+  return packed;
+};
+const binRows = (packed: [number[], number[]], i: Date) => {
   const rows: QueryResultRow[] = [];
-  for (let k = 0; k < flat.length; k += 3) rows.push({ i, p: flat[k], bin: flat[k + 1], n: flat[k + 2] });
+  for (const p of [0, 1]) {
+    const pairs = packed[p];
+    for (let k = 0, bin = 0; k < pairs.length; k += 2) {
+      bin += pairs[k];
+      rows.push({ i, p, bin, n: pairs[k + 1] });
+    }
+  }
   return rows;
 };
 
@@ -95,13 +113,13 @@ export async function saveBuckets(pool: Pick<pg.Pool, 'query'>, key: string, buc
         route: strip(x.history.route),
         genOk: strip(x.history.genOk),
         vouchers: strip(x.history.vouchers),
-        bins: flatBins(x.bins),
+        bins: packBins(x.bins),
       }),
     );
   }
   await pool.query(
     `INSERT INTO rollout.chart_buckets (key, bucket, rows, read_at)
-     SELECT $1, b, r, t FROM unnest($2::timestamptz[], $3::jsonb[], $4::timestamptz[]) AS u(b, r, t)
+     SELECT $1, b, r, t FROM unnest($2::timestamptz[], $3::json[], $4::timestamptz[]) AS u(b, r, t)
      ON CONFLICT (key, bucket) DO UPDATE SET rows = EXCLUDED.rows, read_at = EXCLUDED.read_at`,
     [key, starts, rows, readAt],
   );

@@ -52,7 +52,8 @@ export async function warmChartBuckets(engine: EngineRef): Promise<{ buckets: nu
   const now = engine.deps.now().getTime();
   const key = storeKey(plan, step);
   const to = settledEnd(now, step);
-  const from = to - Math.floor(SPAN_MS / step) * step;
+  // From the oldest bucket charts keep (and pruning spares), so nothing read is pruned at once.
+  const from = Math.ceil((now - SPAN_MS) / step) * step;
   let st = states.get(engine.deps);
   if (!st || st.key !== key || now < st.syncedAt || now - st.syncedAt >= RESYNC_MS) {
     st = {
