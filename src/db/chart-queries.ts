@@ -70,7 +70,12 @@ export async function fetchChartRows(
           [mid, b, inclusive],
         ]
       : [[a, b, inclusive]];
-  const read = await Promise.all(halves.map(([x, y, inclusive]) => readSpan(pool, plan, originMs, stepMs, x, y, inclusive, latencyFrom)));
+  // One piece (a few minutes): its counts beside its rows, on a second connection. Two halves
+  // already hold two; their counts follow each half.
+  const beside = halves.length === 1;
+  const read = await Promise.all(
+    halves.map(([x, y, inclusive]) => readSpan(pool, plan, originMs, stepMs, x, y, inclusive, latencyFrom, beside)),
+  );
   const route = { rows: read.flatMap((h) => h.route) };
   const counts = { genOk: read.flatMap((h) => h.counts.genOk), vouchers: read.flatMap((h) => h.counts.vouchers) };
   // Each (bucket, part, provider) row carries its rows' bins: counted per (bucket, provider, bin).
@@ -102,7 +107,11 @@ async function readSpan(
   b: number,
   inclusive: boolean,
   latencyFrom: number,
+  countsBeside: boolean,
 ): Promise<{ route: QueryResultRow[]; counts: Omit<HistoryRows, 'route'> }> {
+  const counts = () => fetchCountRows(pool, originMs, stepMs, a, b, inclusive);
+  const early = countsBeside ? counts() : null;
+  early?.catch(() => {}); // awaited below
   const route = await withStatementTimeout(pool, TIMEOUT_MS, async (c) => {
     await c.query('SET LOCAL jit = off');
     await c.query(`SET LOCAL work_mem = '${WORK_MEM}'`);
@@ -120,7 +129,7 @@ async function readSpan(
       plan.to,
     ]);
   });
-  return { route: route.rows, counts: await fetchCountRows(pool, originMs, stepMs, a, b, inclusive) };
+  return { route: route.rows, counts: await (early ?? counts()) };
 }
 
 export function applyLatencyBinRows(
