@@ -48,7 +48,7 @@ async function holdStateLock() {
         () =>
           one<{ n: number }>(
             db.pool,
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'rollout-bot' AND wait_event_type = 'Lock'`,
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rollout-bot' AND wait_event_type = 'Lock'`,
           ),
         (r) => r!.n > 0,
         20_000,
@@ -90,7 +90,7 @@ describe('SIGTERM to the leader', () => {
         one<{ n: number }>(
           db.pool,
           `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE application_name = 'rollout-bot-leader' AND pid <> $1 AND state = 'idle' AND state_change > $2`,
+            WHERE datname = current_database() AND application_name = 'rollout-bot-leader' AND pid <> $1 AND state = 'idle' AND state_change > $2`,
           [leaderPid, before!.now],
         ),
       (r) => r!.n > 0,

@@ -65,7 +65,7 @@ function appTraffic(url: string) {
       const r = await watcher
         .query(
           `SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start) * 1000), 0)::float8 AS ms
-           FROM pg_stat_activity WHERE application_name = 'app-traffic' AND wait_event_type = 'Lock'`,
+           FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'app-traffic' AND wait_event_type = 'Lock'`,
         )
         .catch(() => ({ rows: [{ ms: 0 }] }));
       stats.longestLockWaitMs = Math.max(stats.longestLockWaitMs, r.rows[0].ms);
@@ -210,7 +210,7 @@ describe('a partitioned analytics_logs', () => {
       () =>
         one<{ pid: number }>(
           db.pool,
-          `SELECT pid FROM pg_stat_activity WHERE application_name = 'rollout-bot' AND wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY%${blocked} %'`,
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rollout-bot' AND wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY%${blocked} %'`,
         ),
       (r) => !!r,
       30_000,
@@ -311,12 +311,18 @@ describe('a partitioned analytics_logs', () => {
       .query('CREATE INDEX CONCURRENTLY analytics_logs_event_type_created_at_idx ON analytics_logs (event_type, created_at)')
       .catch((e: Error) => e.message);
     await eventually(
-      () => one(db.pool, `SELECT 1 AS waiting FROM pg_stat_activity WHERE application_name = 'dba' AND wait_event_type = 'Lock'`),
+      () =>
+        one(
+          db.pool,
+          `SELECT 1 AS waiting FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'dba' AND wait_event_type = 'Lock'`,
+        ),
       (r) => !!r,
       10_000,
       'the build waiting',
     );
-    await db.pool.query(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'dba'`);
+    await db.pool.query(
+      `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'dba'`,
+    );
     expect(await build).toContain('canceling statement');
     await holder.query('ROLLBACK');
     const index = `SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass('analytics_logs_event_type_created_at_idx')`;
