@@ -7,6 +7,7 @@ import pg from 'pg';
 import { describe, it, type TestContext } from 'vitest';
 import seed from '../../src/plan/default-plan.json' with { type: 'json' };
 import { openDatabase } from '../../src/db/database.ts';
+import { compiledBuild } from '../support/bot-process.ts';
 import { alice, engine, planWith } from '../support/engine.ts';
 import { cleanupOf, one, scratchDatabase, type Scratch } from './harness.ts';
 
@@ -21,7 +22,8 @@ async function scratch(ctx: TestContext): Promise<Scratch> {
   return db;
 }
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  await compiledBuild(); // bin/rollout.mjs runs dist/cli/main.js
   return new Promise((resolve) => {
     execFile(
       process.execPath,
