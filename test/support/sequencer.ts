@@ -2,20 +2,20 @@ import { basename } from 'node:path';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * The real-postgres files that mostly wait (on spawned bots, on their evaluateEvery, on outages),
- * longest first, as measured on a quiet 2-core machine. A clean CI clone has no timing cache, and
+ * The real-postgres files that mostly wait (on spawned bots, on their evaluateEvery, on outages,
+ * on the server building indexes), longest first, as measured on a shared 2-core machine. A clean CI clone has no timing cache, and
  * vitest's own order (project by project, alphabetically) started these last, so the run ended
  * with one long file after another on idle cores. A file not listed is placed after these.
  */
 const WAIT_BOUND_LONGEST_FIRST = [
+  'partitioned',
   'replica-outages',
   'restarts',
   'replicas',
   'plan-per-run',
-  'partitioned',
-  'leadership',
   'outages',
   'handover',
+  'leadership',
   'break-glass',
   'partition-pruning',
   'rolling-windows',
@@ -24,29 +24,25 @@ const WAIT_BOUND_LONGEST_FIRST = [
 
 const isWaitBound = (spec: TestSpecification) => spec.project.name === 'real-postgres';
 
+/** CPU-bound files queued after each wait-bound one while those are being started. */
+const CPU_PER_WAIT = 2;
+
 /**
- * Starts the wait-bound files first, each next to a CPU-bound one (the pglite and demo files), so
- * the cores are busy while they wait; then the rest. Files of a project that does not isolate
- * (unit, listeners, postgres) stay together, since vitest reuses a worker only for the next file
- * of the same project. Within each kind: longest first by vitest's timing cache when it has one.
+ * Starts the wait-bound files first, each followed by two CPU-bound ones, so the cores compute
+ * while those wait; then the rest, in vitest's own order (project by project, longest first by
+ * its timing cache when it has one, else larger files first). Two, not one: a worker of a project
+ * that does not isolate (unit, listeners, pglite, postgres) is reused only when the next file in
+ * the queue is of the same project, so CPU-bound files are kept in runs.
  */
 export class WaitBoundFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
     const rank = (spec: TestSpecification) => {
-      const name = basename(spec.moduleId, '.test.ts');
-      const i = WAIT_BOUND_LONGEST_FIRST.indexOf(name);
+      const i = WAIT_BOUND_LONGEST_FIRST.indexOf(basename(spec.moduleId, '.test.ts'));
       return i === -1 ? WAIT_BOUND_LONGEST_FIRST.length : i;
     };
     const waiting = sorted.filter(isWaitBound).sort((a, b) => rank(a) - rank(b));
-    const isolated = sorted.filter((s) => !isWaitBound(s) && s.project.config.isolate);
-    const shared = sorted.filter((s) => !isWaitBound(s) && !s.project.config.isolate);
-    const head: TestSpecification[] = [];
-    while (waiting.length) {
-      head.push(waiting.shift()!);
-      const next = isolated.shift();
-      if (next) head.push(next);
-    }
-    return [...head, ...isolated, ...shared];
+    const computing = sorted.filter((s) => !isWaitBound(s));
+    return [...waiting.flatMap((w) => [w, ...computing.splice(0, CPU_PER_WAIT)]), ...computing];
   }
 }
