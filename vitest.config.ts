@@ -22,8 +22,9 @@ export default defineConfig({
       // Each Slack listener called as Bolt calls it, Slack's servers intercepted by nock, the engine on PGlite.
       { test: { name: 'listeners', include: ['test/listeners/**/*.test.ts'], isolate: false, ...pglite, ...slow } },
       { test: { name: 'pglite', include: ['test/integration/**/*.test.ts'], ...pglite, ...slow } },
-      // `npm run demo` end to end: it brings its own in-memory PGlite, whatever the environment.
-      { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], ...slow } },
+      // `npm run demo` end to end: it brings its own in-memory PGlite, whatever the environment
+      // (loaded from the run's PGlite template, as the pglite files are).
+      { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], ...pglite, ...slow } },
       ...(process.env.TEST_DATABASE_URL
         ? [
             // One worker runs file after file without re-importing the engine for each (isolate: false):
