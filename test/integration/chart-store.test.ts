@@ -1,4 +1,9 @@
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { consoleSink } from '../../src/adapters/console.ts';
+import { soleLeader } from '../../src/engine/leader.ts';
+import { Scheduler } from '../../src/engine/scheduler.ts';
+import { silentLogger } from '../../src/log.ts';
 import { bucketMs } from '../../src/core/backtest.ts';
 import { ChartRowCache, settledEnd } from '../../src/db/chart-cache.ts';
 import { loadBuckets, storeKey } from '../../src/db/chart-store.ts';
@@ -165,5 +170,36 @@ describe("the leader's persisted chart buckets", () => {
     await warm(plan, clock);
     const oldest = await db.pool.query('SELECT min(bucket) AS b FROM rollout.chart_buckets');
     expect((oldest.rows[0].b as Date).getTime()).toBeGreaterThanOrEqual(clock.now().getTime() - 25 * HOUR);
+  });
+
+  it("a started leader's scheduler warms them after its evaluations, newest first", async () => {
+    await history();
+    const clock = new TestClock(new Date(NOW).toISOString());
+    const { service } = engine(db, { plan, clock });
+    const scheduler = new Scheduler({
+      service,
+      sink: consoleSink(() => service.plan, new PassThrough()),
+      leader: soleLeader(),
+      log: silentLogger,
+    });
+    const stored = async () =>
+      (
+        await db.pool.query('SELECT count(*)::int AS n, max(bucket) AS newest FROM rollout.chart_buckets WHERE key = $1', [
+          storeKey(plan, step),
+        ])
+      ).rows[0];
+    try {
+      // start() evaluates at once, on its own; its pass of the chart buckets runs beside it.
+      scheduler.start();
+      for (let i = 0; i < 200 && (await stored()).n === 0; i++) {
+        await scheduler.tick();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      await scheduler.stop();
+    }
+    const { n, newest } = await stored();
+    expect(n).toBeGreaterThanOrEqual((4 * HOUR) / step);
+    expect((newest as Date).getTime()).toBe(settledEnd(NOW, step) - step);
   });
 });
