@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { WaitBoundFirst } from './test/support/sequencer.ts';
 
 // unit: pure. pglite: the integration suite on the embedded database, always.
 // With TEST_DATABASE_URL (CI sets it): the same integration suite on real Postgres, plus the
@@ -12,19 +13,24 @@ const slow = { testTimeout: 30_000, hookTimeout: 60_000 };
 export default defineConfig({
   test: {
     // The real-Postgres files mostly wait on child processes and the server: more workers than
-    // cores keeps both cores busy.
-    maxWorkers: 4,
+    // cores keeps both cores busy. They start first, each next to a file that computes
+    // (test/support/sequencer.ts); six workers leave room for CPU-bound files while several wait.
+    maxWorkers: 6,
+    sequence: { sequencer: WaitBoundFirst },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false } },
       // Each Slack listener called as Bolt calls it, Slack's servers intercepted by nock, the engine on PGlite.
       { test: { name: 'listeners', include: ['test/listeners/**/*.test.ts'], isolate: false, ...pglite, ...slow } },
       // isolate: false: a worker keeps its modules and lends its PGlite to each file in turn (test/support/db.ts).
       { test: { name: 'pglite', include: ['test/integration/**/*.test.ts'], isolate: false, ...pglite, ...slow } },
-      // `npm run demo` end to end: it brings its own in-memory PGlite, whatever the environment.
-      { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], ...slow } },
+      // `npm run demo` end to end: it brings its own in-memory PGlite, whatever the environment
+      // (loaded from the run's PGlite template, as the pglite files are).
+      { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], ...pglite, ...slow } },
       ...(process.env.TEST_DATABASE_URL
         ? [
-            { test: { name: 'postgres', include: ['test/integration/**/*.test.ts'], ...realPostgres, ...slow } },
+            // One worker runs file after file without re-importing the engine for each (isolate: false):
+            // the files share no module state (no mocks, no fake timers, no env changes; each opens its own database).
+            { test: { name: 'postgres', include: ['test/integration/**/*.test.ts'], isolate: false, ...realPostgres, ...slow } },
             {
               // Its processes run the compiled build, as production does; test/support/build.ts builds it first.
               test: {

@@ -4,19 +4,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import seed from '../../src/plan/default-plan.json' with { type: 'json' };
 import { openDatabase } from '../../src/db/database.ts';
+import { compiledBuild } from '../support/bot-process.ts';
 import { alice, engine, planWith } from '../support/engine.ts';
-import { one, scratchDatabase, type Scratch } from './harness.ts';
+import { cleanupOf, one, scratchDatabase, type Scratch } from './harness.ts';
 
 // The break-glass CLI works when everything else is on fire: it needs only DATABASE_URL, never
 // migrates, and acts on the plan stored with the run, not on the plan file of whoever runs it.
+// Each test has its own database: they run at once.
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-let db: Scratch;
-afterEach(() => db?.close());
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+async function scratch(ctx: TestContext): Promise<Scratch> {
+  const db = await scratchDatabase();
+  cleanupOf(ctx)(() => db.close());
+  return db;
+}
+
+async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  await compiledBuild(); // bin/rollout.mjs runs dist/cli/main.js
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -27,11 +34,13 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
   });
 }
 
-const migrations = async () => (await db.pool.query('SELECT name FROM rollout.migrations ORDER BY name')).rows.map((r) => r.name);
+const migrations = async (db: Scratch) =>
+  (await db.pool.query('SELECT name FROM rollout.migrations ORDER BY name')).rows.map((r) => r.name);
 
-describe('npx rollout, break-glass', () => {
-  it("rolls back with only DATABASE_URL as the least-privilege role, on the run's own plan, without migrating", async () => {
-    db = await scratchDatabase();
+describe.concurrent('npx rollout, break-glass', () => {
+  it("rolls back with only DATABASE_URL as the least-privilege role, on the run's own plan, without migrating", async (ctx) => {
+    const { expect } = ctx;
+    const db = await scratch(ctx);
     // The bot ran with ROLLOUT_CREATE_INDEX=false: the index migration is not done, and the CLI must not try it.
     await db.pool.query('DROP INDEX IF EXISTS analytics_logs_event_type_created_at_idx');
     await db.pool.query(`DELETE FROM rollout.migrations WHERE name LIKE '%analytics_index%'`);
@@ -39,7 +48,7 @@ describe('npx rollout, break-glass', () => {
     const { service } = engine(bot, { plan: planWith({ approvals: 0 }) });
     expect((await service.handle('d1', alice)).outcome.kind).toBe('stage_started');
     await bot.close();
-    const before = await migrations();
+    const before = await migrations(db);
 
     // The laptop's plan names another flag: acting on it would write the wrong row (and the role may not).
     const laptopPlan = join(mkdtempSync(join(tmpdir(), 'laptop-')), 'plan.json');
@@ -53,7 +62,7 @@ describe('npx rollout, break-glass', () => {
       description: 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)',
     });
     expect(await one(db.pool, `SELECT count(*)::int AS n FROM feature_flags WHERE flag_key = 'SOME_OTHER_FLAG'`)).toEqual({ n: 0 });
-    expect(await migrations()).toEqual(before);
+    expect(await migrations(db)).toEqual(before);
     expect(await one(db.pool, `SELECT to_regclass('analytics_logs_event_type_created_at_idx') AS idx`)).toEqual({ idx: null });
     const audit = await one(db.pool, `SELECT via, os_user, host FROM rollout.audit WHERE action = 'rollback'`);
     expect(audit).toMatchObject({ via: 'cli' });
@@ -61,8 +70,9 @@ describe('npx rollout, break-glass', () => {
     expect(audit!.host).toBeTruthy();
   });
 
-  it('says clearly that the schema is missing or older, and changes nothing', async () => {
-    db = await scratchDatabase();
+  it('says clearly that the schema is missing or older, and changes nothing', async (ctx) => {
+    const { expect } = ctx;
+    const db = await scratch(ctx);
     await db.pool.query(`DELETE FROM rollout.migrations WHERE name = '011_trust.sql'`);
     const older = await cli(['status'], { DATABASE_URL: db.url });
     expect(older.code).toBe(1);
@@ -80,9 +90,10 @@ describe('npx rollout, break-glass', () => {
 
 // "Rehearse before you roll": the CLI pointed at production's read replica before the bot has
 // ever run there. The read-only commands work with SELECT on the app's two tables and nothing else.
-describe('npx rollout, rehearsing on a database the bot has never started on', () => {
-  it('answers help, status, history, backtest and chart as a SELECT-only role, creates nothing, and refuses to write', async () => {
-    db = await scratchDatabase();
+describe.concurrent('npx rollout, rehearsing on a database the bot has never started on', () => {
+  it('answers help, status, history, backtest and chart as a SELECT-only role, creates nothing, and refuses to write', async (ctx) => {
+    const { expect } = ctx;
+    const db = await scratch(ctx);
     await db.pool.query('DROP SCHEMA rollout CASCADE');
     await db.pool.query(
       `INSERT INTO analytics_logs (event_type, event_data, created_at)
@@ -110,31 +121,35 @@ describe('npx rollout, rehearsing on a database the bot has never started on', (
       const before = await one(db.pool, objects);
       const env = { DATABASE_URL: url };
 
-      // help needs no database at all, not even a reachable one.
-      const help = await cli(['help'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+      // Every command in its own process, all at once: none of them writes anything.
+      const out = join(mkdtempSync(join(tmpdir(), 'rehearsal-')), 'red-lines.png');
+      const [help, status, history, backtest, chart, ...refusals] = await Promise.all([
+        // help needs no database at all, not even a reachable one.
+        cli(['help'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' }),
+        cli(['status'], env),
+        cli(['history'], env),
+        cli(['backtest', '--since', '1h'], env),
+        cli(['chart', '--since', '1h', '--out', out], env),
+        ...[['d1'], ['rollback', '--reason', 'rehearsal']].map((write) => cli(write, env)),
+      ]);
       expect(help).toMatchObject({ code: 0 });
       expect(help.stdout).toContain('backtest [24h|7d]');
 
-      const status = await cli(['status'], env);
       expect(status.stderr).toContain('no run yet here');
       expect(status).toMatchObject({ code: 0 });
       expect(status.stdout).toContain('FAL 90% / Runware 10%');
       expect(status.stdout).toMatch(/Traffic split \(10m\): .*n=\d{3,}/);
 
-      const history = await cli(['history'], env);
       expect(history).toMatchObject({ code: 0, stdout: 'No history yet.\n' });
 
-      const backtest = await cli(['backtest', '--since', '1h'], env);
       expect(backtest.code).toBe(0);
       expect(backtest.stdout).toMatch(/Read [1-9][\d,]* rows/);
 
-      const out = join(mkdtempSync(join(tmpdir(), 'rehearsal-')), 'red-lines.png');
-      const chart = await cli(['chart', '--since', '1h', '--out', out], env);
       expect(chart.code).toBe(0);
       expect(chart.stdout).toContain(`Chart written to ${out}`);
 
-      for (const write of [['d1'], ['rollback', '--reason', 'rehearsal']]) {
-        const refused = await cli(write, env);
+      expect(refusals).toHaveLength(2);
+      for (const refused of refusals) {
         expect(refused.code).toBe(1);
         expect(refused.stderr).toContain('the database has no rollout schema yet. The CLI never migrates');
       }

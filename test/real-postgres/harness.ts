@@ -2,8 +2,25 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { TestContext } from 'vitest';
 import seed from '../../src/plan/default-plan.json' with { type: 'json' };
 import { createScratchDatabase } from '../support/db.ts';
+
+/** fastPlanFile's red lines: latency and failures on a seconds scale, cost and regenerations never in a test's time. */
+const FAST_RED_LINES = {
+  p95LatencyMs: { threshold: 8000, window: '30s', for: '15s' },
+  failureRatePercent: { threshold: 2, window: '30s', for: '15s' },
+  costPerImageRatio: { threshold: 1.2, window: '1h', for: '10m' },
+  regenerateRatePercent: { threshold: 5, window: '1h', for: '10m' },
+};
+
+/**
+ * fastPlanFile with the failure red line held for `for` (default 15 s): shorter where a test only
+ * waits for the rollback, and never needs to act between the first breach and the rollback.
+ */
+export const failuresHeldFor = (forDuration: string, threshold = 2) => ({
+  redLines: { ...FAST_RED_LINES, failureRatePercent: { threshold, window: '30s', for: forDuration } },
+});
 
 /** A plan on a seconds scale, so a real process shows a whole breach in a test's time. */
 export function fastPlanFile(overrides: Record<string, unknown> = {}): string {
@@ -14,17 +31,27 @@ export function fastPlanFile(overrides: Record<string, unknown> = {}): string {
     approvals: 1,
     reportCron: '*/5 * * * * *',
     baselineCostPerImage: 0.005,
-    redLines: {
-      p95LatencyMs: { threshold: 8000, window: '30s', for: '15s' },
-      failureRatePercent: { threshold: 2, window: '30s', for: '15s' },
-      costPerImageRatio: { threshold: 1.2, window: '1h', for: '10m' },
-      regenerateRatePercent: { threshold: 5, window: '1h', for: '10m' },
-    },
+    redLines: FAST_RED_LINES,
     ...overrides,
   };
   const path = join(mkdtempSync(join(tmpdir(), 'rollout-plan-')), 'plan.json');
   writeFileSync(path, JSON.stringify(plan));
   return path;
+}
+
+/**
+ * What a test undoes when it ends, last first, all of it even when one step fails (the first failure
+ * is then the test's): per test, so the tests of a
+ * file can run at once (describe.concurrent) while each waits on its own processes and clocks.
+ */
+export function cleanupOf({ onTestFinished }: Pick<TestContext, 'onTestFinished'>): (undo: () => Promise<unknown>) => void {
+  const undo: (() => Promise<unknown>)[] = [];
+  onTestFinished(async () => {
+    let failed: unknown = null;
+    for (const f of undo.splice(0).reverse()) await f().catch((err) => (failed ??= err));
+    if (failed) throw failed;
+  });
+  return (f) => void undo.push(f);
 }
 
 export interface Scratch {

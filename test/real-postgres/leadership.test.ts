@@ -1,31 +1,28 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { BotProcess } from '../support/bot-process.ts';
 import { tcpProxy } from '../support/tcp-proxy.ts';
-import { fastPlanFile, one, scratchDatabase, type Scratch } from './harness.ts';
+import { cleanupOf, fastPlanFile, one, scratchDatabase } from './harness.ts';
 
-// Leadership that holds when a host vanishes, and replicas that may all start at once.
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => {});
-});
-
-async function scratch(): Promise<Scratch> {
-  const s = await scratchDatabase();
-  cleanup.push(() => s.close());
-  return s;
+// Leadership that holds when a host vanishes, and replicas that may all start at once. Each test
+// has its own database and processes: the two run at once.
+async function setup(ctx: TestContext) {
+  const cleanup = cleanupOf(ctx);
+  const db = await scratchDatabase();
+  cleanup(() => db.close());
+  const bot = async (env: Record<string, string>): Promise<BotProcess> => {
+    const b = await BotProcess.start({ ROLLOUT_USER: 'alice', ...env });
+    cleanup(() => b.kill());
+    return b;
+  };
+  return { db, bot, cleanup };
 }
 
-async function bot(env: Record<string, string>): Promise<BotProcess> {
-  const b = await BotProcess.start({ ROLLOUT_USER: 'alice', ...env });
-  cleanup.push(() => b.kill());
-  return b;
-}
-
-describe('leadership', () => {
-  it('a leader whose connection silently goes dead (no FIN, no RST) loses the lock: a standby leads within about a minute', async () => {
-    const db = await scratch();
+describe.concurrent('leadership', () => {
+  it('a leader whose connection silently goes dead (no FIN, no RST) loses the lock: a standby leads within about a minute', async (ctx) => {
+    const { expect } = ctx;
+    const { db, bot, cleanup } = await setup(ctx);
     const proxy = await tcpProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) });
-    cleanup.push(() => proxy.close());
+    cleanup(() => proxy.close());
     const plan = fastPlanFile();
     // A 9 s window instead of the default 30 s (heartbeat 3 s): the same mechanism, a third of the wait.
     const timeout = { ROLLOUT_LEADER_TIMEOUT_SECONDS: '9' };
@@ -49,8 +46,9 @@ describe('leadership', () => {
     await a.waitFor(/database unavailable|no longer held/, 30_000);
   });
 
-  it('three replicas started at the same moment while the analytics index is built all come up (no deadlock)', async () => {
-    const db = await scratch();
+  it('three replicas started at the same moment while the analytics index is built all come up (no deadlock)', async (ctx) => {
+    const { expect } = ctx;
+    const { db, cleanup } = await setup(ctx);
     // A day of traffic without the index, so building it CONCURRENTLY takes seconds.
     await db.pool.query('DROP INDEX IF EXISTS analytics_logs_event_type_created_at_idx');
     await db.pool.query(`DELETE FROM rollout.migrations WHERE name LIKE '%analytics_index%'`);
@@ -63,7 +61,7 @@ describe('leadership', () => {
     );
     const env = { DATABASE_URL: db.ownerUrl, ROLLOUT_PLAN: fastPlanFile(), ROLLOUT_CREATE_INDEX: 'true' };
     const started = await Promise.allSettled([0, 1, 2].map(() => BotProcess.start(env, /Console ready/)));
-    for (const s of started) if (s.status === 'fulfilled') cleanup.push(() => s.value.kill());
+    for (const s of started) if (s.status === 'fulfilled') cleanup(() => s.value.kill());
     const failures = started.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason).slice(0, 500));
     expect(failures).toEqual([]);
     const index = await one(

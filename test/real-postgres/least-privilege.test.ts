@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BotProcess } from '../support/bot-process.ts';
+import { BotProcess, compiledBuild } from '../support/bot-process.ts';
 import { scratchDatabase, type Scratch } from './harness.ts';
 
 // Every real-Postgres test runs the bot as the role of sql/roles.sql; these show what it cannot do.
@@ -53,6 +53,7 @@ describe('the least-privilege role', () => {
     await b.kill();
     expect(b.output).not.toContain('s3cr3t-Pa55');
     // The break-glass CLI fails at once, naming the database without its password.
+    await compiledBuild(); // bin/rollout.mjs runs dist/cli/main.js
     const cli = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, ['bin/rollout.mjs', 'status'], {
         cwd: fileURLToPath(new URL('../../', import.meta.url)),

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { advisoryLeader } from '../../src/engine/leader.ts';
@@ -9,12 +9,7 @@ import { alice, engine, planWith } from '../support/engine.ts';
 import { MINUTE, SECOND, TestClock } from '../support/clock.ts';
 import { tcpProxy } from '../support/tcp-proxy.ts';
 import { feed, type Health } from '../support/traffic.ts';
-import { one, scratchDatabase } from './harness.ts';
-
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+import { cleanupOf, one, scratchDatabase } from './harness.ts';
 
 const FAILING: Health = { perMinute: 120, failureShare: 1 };
 const HEALTHY: Health = { perMinute: 120 };
@@ -23,15 +18,17 @@ const HEALTHY: Health = { perMinute: 120 };
  * The bot on a database reached through a proxy the test can cut; the app writes directly. The
  * bot's URL carries short timeouts (the server cancels a statement after 1 s, the client gives up
  * on an answer after 2 s), so a black-holed database is found in seconds, not the production 15 s.
+ * Each test has its own: the tests of a describe run at once.
  */
-async function setup() {
+async function setup(ctx: TestContext) {
+  const cleanup = cleanupOf(ctx);
   const scratch = await scratchDatabase();
-  cleanup.push(() => scratch.close());
+  cleanup(() => scratch.close());
   const proxy = await tcpProxy({ host: '127.0.0.1', port: Number(new URL(scratch.url).port || 5432) });
-  cleanup.push(() => proxy.close());
+  cleanup(() => proxy.close());
   const url = `${proxy.url(scratch.url)}?statement_timeout=1000&query_timeout=2000`;
   const db = await openDatabase({ databaseUrl: url });
-  cleanup.push(() => db.close());
+  cleanup(() => db.close());
   await migrate(db.pool, { createAnalyticsIndex: true });
   const clock = new TestClock();
   const { service } = engine(db, { plan: planWith({ approvals: 0, minSamples: 20, baselineCostPerImage: 0.005 }), clock });
@@ -52,7 +49,7 @@ async function setup() {
     leader: advisoryLeader(url),
     log: process.env.DEBUG_OUTAGES ? stderrLogger('info', 'text') : silentLogger,
   });
-  cleanup.push(() => scheduler.stop());
+  cleanup(() => scheduler.stop());
   /** One evaluateEvery of app traffic and one guard tick (as the cron would). */
   const step = async (health: Health) => {
     const from = clock.now();
@@ -73,9 +70,10 @@ const backMessage = async (pool: import('pg').Pool) => {
 
 const state = (pool: import('pg').Pool) => one<{ state: string }>(pool, 'SELECT state FROM rollout.runs ORDER BY id DESC LIMIT 1');
 
-describe('Postgres down for 2 minutes', () => {
-  it('stays up, says so once, answers "database unavailable", and acts on a breach that held through the gap as soon as it is back', async () => {
-    const { scratch, proxy, service, notices, events, step } = await setup();
+describe.concurrent('Postgres down for 2 minutes', () => {
+  it('stays up, says so once, answers "database unavailable", and acts on a breach that held through the gap as soon as it is back', async (ctx) => {
+    const { expect } = ctx;
+    const { scratch, proxy, service, notices, events, step } = await setup(ctx);
     await service.handle('d1', alice);
     for (let i = 0; i < 8; i++) await step(FAILING); // in breach since the first step: 3.5 min held
     proxy.down();
@@ -100,8 +98,9 @@ describe('Postgres down for 2 minutes', () => {
     expect((await state(scratch.pool))!.state).toBe('rolled_back');
   });
 
-  it('a silent database (black-holed: connections accepted, nothing answered) is an outage too: clock held, no rollback from the gap, the owed one at the first evaluation back, one notice each way', async () => {
-    const { scratch, proxy, service, notices, events, step } = await setup();
+  it('a silent database (black-holed: connections accepted, nothing answered) is an outage too: clock held, no rollback from the gap, the owed one at the first evaluation back, one notice each way', async (ctx) => {
+    const { expect } = ctx;
+    const { scratch, proxy, service, notices, events, step } = await setup(ctx);
     await service.handle('d1', alice);
     for (let i = 0; i < 8; i++) await step(FAILING);
     proxy.stall();
@@ -119,8 +118,9 @@ describe('Postgres down for 2 minutes', () => {
     expect(events.filter((e) => e === 'database_back')).toHaveLength(1);
   });
 
-  it('makes no false rollback from the gap when the candidate recovered meanwhile', async () => {
-    const { scratch, proxy, service, notices, step } = await setup();
+  it('makes no false rollback from the gap when the candidate recovered meanwhile', async (ctx) => {
+    const { expect } = ctx;
+    const { scratch, proxy, service, notices, step } = await setup(ctx);
     await service.handle('d1', alice);
     for (let i = 0; i < 4; i++) await step(FAILING);
     proxy.down();
@@ -134,9 +134,10 @@ describe('Postgres down for 2 minutes', () => {
   });
 });
 
-describe('Slack (or any front end) down or rate-limited for 10 minutes', () => {
-  it('the rollback still happens on time; alerts wait in the outbox and arrive in order afterwards', async () => {
-    const { scratch, service, scheduler, clock, events: delivered, frontEnd, step } = await setup();
+describe.concurrent('Slack (or any front end) down or rate-limited for 10 minutes', () => {
+  it('the rollback still happens on time; alerts wait in the outbox and arrive in order afterwards', async (ctx) => {
+    const { expect } = ctx;
+    const { scratch, service, scheduler, clock, events: delivered, frontEnd, step } = await setup(ctx);
     frontEnd.up = false;
     await service.handle('d1', alice);
     const kinds: string[] = [];

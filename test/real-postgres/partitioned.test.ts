@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { indexSteps, LOCK_TIMEOUT_MS } from '../../src/db/analytics-index.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { guardCycle } from '../../src/engine/guard.ts';
@@ -11,33 +11,36 @@ import { alice, engine, planWith } from '../support/engine.ts';
 import { runPsqlFile } from '../support/global-setup.ts';
 import { leafIndexes, parentIndex, partitionAnalytics } from '../support/partitions.ts';
 import { feed, type Health } from '../support/traffic.ts';
-import { fastPlanFile, one, scratchDatabase, type Scratch } from './harness.ts';
+import { cleanupOf, fastPlanFile, one, scratchDatabase } from './harness.ts';
 
 // A range-partitioned analytics_logs (daily, pg_partman style, DEFAULT, one day sub-partitioned)
 // and the real bot process: the index built at start while the app writes, a build killed
 // half-way, the least-privilege role, and the guard still rolling back on time.
 const DAY = 86_400_000;
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => {});
-});
+// Each test has its own database and processes: they run at once.
+type Cleanup = ReturnType<typeof cleanupOf>;
 
-async function scratch(): Promise<Scratch> {
-  const s = await scratchDatabase();
-  cleanup.push(() => s.close());
-  return s;
-}
-
-function started(b: BotProcess): BotProcess {
-  cleanup.push(() => b.kill());
-  return b;
+function fixtures(ctx: TestContext) {
+  const cleanup = cleanupOf(ctx);
+  return {
+    cleanup,
+    async scratch() {
+      const s = await scratchDatabase();
+      cleanup(() => s.close());
+      return s;
+    },
+    started(b: BotProcess): BotProcess {
+      cleanup(() => b.kill());
+      return b;
+    },
+  };
 }
 
 /**
  * The app: five rows through the parent every 20 ms at the real time, each insert timed; and a
  * watcher of pg_stat_activity noting the longest any of its inserts has been waiting on a lock.
  */
-function appTraffic(url: string) {
+function appTraffic(cleanup: Cleanup, url: string) {
   const pool = new pg.Pool({ connectionString: url, max: 2, application_name: 'app-traffic' });
   const watcher = new pg.Pool({ connectionString: url, max: 1 });
   pool.on('error', () => {});
@@ -65,20 +68,23 @@ function appTraffic(url: string) {
       const r = await watcher
         .query(
           `SELECT coalesce(max(extract(epoch FROM clock_timestamp() - query_start) * 1000), 0)::float8 AS ms
-           FROM pg_stat_activity WHERE application_name = 'app-traffic' AND wait_event_type = 'Lock'`,
+           FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'app-traffic' AND wait_event_type = 'Lock'`,
         )
         .catch(() => ({ rows: [{ ms: 0 }] }));
       stats.longestLockWaitMs = Math.max(stats.longestLockWaitMs, r.rows[0].ms);
       await new Promise((r) => setTimeout(r, 25));
     }
   })();
-  const stop = async () => {
-    stopped = true;
-    await Promise.all([writing, watching]);
-    await pool.end();
-    await watcher.end();
-  };
-  cleanup.push(stop);
+  // Once, whether the test stops it or its cleanup does.
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      stopped = true;
+      await Promise.all([writing, watching]);
+      await pool.end();
+      await watcher.end();
+    })());
+  cleanup(stop);
   return { stats, stop };
 }
 
@@ -95,8 +101,10 @@ function loggedAt(output: string, pattern: RegExp): number {
 const HEALTHY: Health = { perMinute: 120, latencyMs: 1500, failureShare: 0, cost: 0.005 };
 const FAILING: Health = { perMinute: 120, latencyMs: 1500, failureShare: 1, cost: 0.005 };
 
-describe('a partitioned analytics_logs', () => {
-  it('npm start with defaults builds the index while the app writes: every partition indexed, writes never blocked, new partitions inherit it, and the guard rolls back a sustained breach on time', async () => {
+describe.concurrent('a partitioned analytics_logs', () => {
+  it('npm start with defaults builds the index while the app writes: every partition indexed, writes never blocked, new partitions inherit it, and the guard rolls back a sustained breach on time', async (ctx) => {
+    const { expect } = ctx;
+    const { cleanup, scratch, started } = fixtures(ctx);
     const db = await scratch();
     const now = new Date();
     const table = await partitionAnalytics(db.pool, {
@@ -107,7 +115,7 @@ describe('a partitioned analytics_logs', () => {
       defaultRows: 2_000,
       subPartitionOldest: true,
     });
-    const app = appTraffic(db.ownerUrl);
+    const app = appTraffic(cleanup, db.ownerUrl);
     await eventually(
       async () => app.stats.ok.length,
       (n) => n > 5,
@@ -158,7 +166,7 @@ describe('a partitioned analytics_logs', () => {
     // The guard, as the bot's role, on the partitioned table: a breach that holds rolls back at
     // the first evaluation after `for`, driven by a test clock from now (rows land in today's partition).
     const botDb = await openDatabase({ databaseUrl: db.url });
-    cleanup.push(() => botDb.close());
+    cleanup(() => botDb.close());
     const plan = planWith({
       approvals: 0,
       minSamples: 20,
@@ -193,7 +201,9 @@ describe('a partitioned analytics_logs', () => {
     expect(await one(db.pool, 'SELECT state FROM rollout.runs ORDER BY id DESC LIMIT 1')).toEqual({ state: 'rolled_back' });
   });
 
-  it('a build killed half-way resumes at the next start, with two replicas starting at once: the leftover invalid index dropped and built again, finished partitions untouched', async () => {
+  it('a build killed half-way resumes at the next start, with two replicas starting at once: the leftover invalid index dropped and built again, finished partitions untouched', async (ctx) => {
+    const { expect } = ctx;
+    const { cleanup, scratch, started } = fixtures(ctx);
     const db = await scratch();
     const table = await partitionAnalytics(db.pool, { today: new Date(), daysBack: 4, daysAhead: 2, rowsPerDay: 20_000, defaultRows: 100 });
     // A write in flight on the partition of two days ago that does not end: the build (newest first)
@@ -201,7 +211,7 @@ describe('a partitioned analytics_logs', () => {
     const blocked = table.days[2].name;
     const holder = new pg.Client({ connectionString: db.ownerUrl });
     await holder.connect();
-    cleanup.push(() => holder.end());
+    cleanup(() => holder.end());
     await holder.query('BEGIN');
     await holder.query(`LOCK TABLE ${blocked} IN ROW EXCLUSIVE MODE`);
     const env = { DATABASE_URL: db.ownerUrl, ROLLOUT_PLAN: fastPlanFile(), ROLLOUT_USER: 'alice' };
@@ -210,7 +220,7 @@ describe('a partitioned analytics_logs', () => {
       () =>
         one<{ pid: number }>(
           db.pool,
-          `SELECT pid FROM pg_stat_activity WHERE application_name = 'rollout-bot' AND wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY%${blocked} %'`,
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rollout-bot' AND wait_event_type = 'Lock' AND query LIKE 'CREATE INDEX CONCURRENTLY%${blocked} %'`,
         ),
       (r) => !!r,
       30_000,
@@ -259,7 +269,9 @@ describe('a partitioned analytics_logs', () => {
     expect(outputs.match(/CREATE INDEX CONCURRENTLY/g)).toHaveLength(table.leaves.length - done.length);
   });
 
-  it('as the least-privilege role: a missing index stops the start with the exact statements; ROLLOUT_CREATE_INDEX=false starts and says them; once the owner runs sql/analytics-index.psql, defaults start', async () => {
+  it('as the least-privilege role: a missing index stops the start with the exact statements; ROLLOUT_CREATE_INDEX=false starts and says them; once the owner runs sql/analytics-index.psql, defaults start', async (ctx) => {
+    const { expect } = ctx;
+    const { scratch, started } = fixtures(ctx);
     const db = await scratch();
     const table = await partitionAnalytics(db.pool, { today: new Date(), daysBack: 2, daysAhead: 2, rowsPerDay: 5_000, defaultRows: 10 });
     const env = { DATABASE_URL: db.url, ROLLOUT_PLAN: fastPlanFile(), ROLLOUT_USER: 'alice' };
@@ -291,7 +303,9 @@ describe('a partitioned analytics_logs', () => {
     });
   });
 
-  it('a plain table: an invalid index left by an interrupted CONCURRENTLY build is dropped and built again', async () => {
+  it('a plain table: an invalid index left by an interrupted CONCURRENTLY build is dropped and built again', async (ctx) => {
+    const { expect } = ctx;
+    const { cleanup, scratch, started } = fixtures(ctx);
     const db = await scratch();
     await db.pool.query('DROP INDEX analytics_logs_event_type_created_at_idx');
     await db.pool.query(`DELETE FROM rollout.migrations WHERE name = '003_analytics_index.sql'`);
@@ -301,22 +315,28 @@ describe('a partitioned analytics_logs', () => {
     // Interrupted: the build waits for a write in flight, and is cancelled there.
     const holder = new pg.Client({ connectionString: db.ownerUrl });
     await holder.connect();
-    cleanup.push(() => holder.end());
+    cleanup(() => holder.end());
     await holder.query('BEGIN');
     await holder.query('LOCK TABLE analytics_logs IN ROW EXCLUSIVE MODE');
     const builder = new pg.Client({ connectionString: db.ownerUrl, application_name: 'dba' });
     await builder.connect();
-    cleanup.push(() => builder.end());
+    cleanup(() => builder.end());
     const build = builder
       .query('CREATE INDEX CONCURRENTLY analytics_logs_event_type_created_at_idx ON analytics_logs (event_type, created_at)')
       .catch((e: Error) => e.message);
     await eventually(
-      () => one(db.pool, `SELECT 1 AS waiting FROM pg_stat_activity WHERE application_name = 'dba' AND wait_event_type = 'Lock'`),
+      () =>
+        one(
+          db.pool,
+          `SELECT 1 AS waiting FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'dba' AND wait_event_type = 'Lock'`,
+        ),
       (r) => !!r,
       10_000,
       'the build waiting',
     );
-    await db.pool.query(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'dba'`);
+    await db.pool.query(
+      `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'dba'`,
+    );
     expect(await build).toContain('canceling statement');
     await holder.query('ROLLBACK');
     const index = `SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass('analytics_logs_event_type_created_at_idx')`;
@@ -331,8 +351,10 @@ describe('a partitioned analytics_logs', () => {
   });
 });
 
-describe('migration failures at start', () => {
-  it('say what went wrong and what to do: no schema and no right to create one points at sql/roles.sql', async () => {
+describe.concurrent('migration failures at start', () => {
+  it('say what went wrong and what to do: no schema and no right to create one points at sql/roles.sql', async (ctx) => {
+    const { expect } = ctx;
+    const { scratch } = fixtures(ctx);
     const db = await scratch();
     await db.pool.query('DROP SCHEMA rollout CASCADE');
     const refused = await BotProcess.start({ DATABASE_URL: db.url, ROLLOUT_PLAN: fastPlanFile() }).catch((e: Error) => e.message);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BotProcess, eventually } from '../support/bot-process.ts';
-import { fastPlanFile, one, scratchDatabase, type Scratch } from './harness.ts';
+import { failuresHeldFor, fastPlanFile, one, scratchDatabase, type Scratch } from './harness.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -19,12 +19,8 @@ async function start(env: Record<string, string>): Promise<BotProcess> {
   return bot;
 }
 
-const redLines = (failureThreshold: number) => ({
-  p95LatencyMs: { threshold: 8000, window: '30s', for: '15s' },
-  failureRatePercent: { threshold: failureThreshold, window: '30s', for: '15s' },
-  costPerImageRatio: { threshold: 1.2, window: '1h', for: '10m' },
-  regenerateRatePercent: { threshold: 5, window: '1h', for: '10m' },
-});
+// Held 5 s: the test waits only for the rollback, so the red line need not be held longer.
+const redLines = (failureThreshold: number) => failuresHeldFor('5s', failureThreshold).redLines;
 
 /** The app writing Runware's gen_route rows at the real time, one in five failing. */
 function fifthFailing(db: Scratch) {
@@ -66,16 +62,15 @@ describe('two replicas started with different plan files', () => {
     a.send('as bob approve');
     await a.waitFor(/d1 started/);
 
+    // B and a third replica C with B's plan start at once: each says so in its log, but the channel hears it once.
     const planB = fastPlanFile({ redLines: redLines(60) });
-    const b = await start({ ...env, ROLLOUT_PLAN: planB });
+    const [b, c] = await Promise.all([start({ ...env, ROLLOUT_PLAN: planB }), start({ ...env, ROLLOUT_PLAN: planB })]);
     await b.waitFor(/differs from the plan stored with rollout #1; following the stored plan until the run ends/);
     expect(b.output).toMatch(/redLines\.failureRatePercent\.threshold: run 2, this replica 60/);
     const metricsB = await scrape(b);
     expect(metricsB).toMatch(/^rollout_plan_differs 1$/m);
     expect(metricsB).toMatch(/^rollout_plan_info\{followed="run",run="1",differing="redLines.failureRatePercent.threshold"\} 1$/m);
     expect(await scrape(a)).toMatch(/^rollout_plan_differs 0$/m);
-    // A third replica with B's plan says so in its log, but the channel hears it once.
-    const c = await start({ ...env, ROLLOUT_PLAN: planB });
     await c.waitFor(/differs from the plan stored with rollout #1/);
     await a.waitFor(/\[alert\] Replica .* was started with a plan that differs from the one rollout #1 follows/);
     expect(await one(db.pool, `SELECT count(*)::int AS n FROM rollout.outbox WHERE kind = 'plan_differs'`)).toEqual({ n: 1 });

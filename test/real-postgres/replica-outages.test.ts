@@ -1,18 +1,16 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { BotProcess, eventually } from '../support/bot-process.ts';
 import { tcpProxy } from '../support/tcp-proxy.ts';
-import { fastPlanFile, one, scratchDatabase, type Scratch } from './harness.ts';
+import { cleanupOf, fastPlanFile, one, scratchDatabase, type Scratch } from './harness.ts';
 
 // Three real replicas (the compiled build), each reaching Postgres through its own TCP proxy, so
 // a test can cut the database for all of them or for one. The plan evaluates every 5 s, so an
 // outage is announced after 5 s; the bots' URLs carry short timeouts (a statement cancelled after
-// 1 s, an answer given up on after 2 s), so a black-holed database is found in seconds.
+// 1 s, an answer given up on after 2 s), so a black-holed database is found in seconds. Each test
+// has its own database, proxies and processes: the three run at once.
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => {});
-});
+type Cleanup = ReturnType<typeof cleanupOf>;
 
 const UNAVAILABLE = /\[notice\] Database unavailable/;
 const BACK = /\[notice\] Database is back after \d/;
@@ -25,9 +23,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function scratch(): Promise<Scratch> {
+async function scratch(cleanup: Cleanup): Promise<Scratch> {
   const s = await scratchDatabase();
-  cleanup.push(() => s.close());
+  cleanup(() => s.close());
   return s;
 }
 
@@ -38,9 +36,9 @@ interface Replica {
   health(): Promise<{ status: number; body: Record<string, unknown> }>;
 }
 
-async function replica(db: Scratch, plan: string, ready = /Console ready/): Promise<Replica> {
+async function replica(cleanup: Cleanup, db: Scratch, plan: string, ready = /Console ready/): Promise<Replica> {
   const proxy = await tcpProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) });
-  cleanup.push(() => proxy.close());
+  cleanup(() => proxy.close());
   const port = await freePort();
   const bot = await BotProcess.start(
     {
@@ -53,7 +51,7 @@ async function replica(db: Scratch, plan: string, ready = /Console ready/): Prom
     },
     ready,
   );
-  cleanup.push(() => bot.kill());
+  cleanup(() => bot.kill());
   return {
     bot,
     proxy,
@@ -66,9 +64,9 @@ async function replica(db: Scratch, plan: string, ready = /Console ready/): Prom
 }
 
 /** Three replicas, registered, each having read who the others are. */
-async function threeReplicas(db: Scratch) {
+async function threeReplicas(cleanup: Cleanup, db: Scratch) {
   const plan = fastPlanFile();
-  const replicas = await Promise.all([0, 1, 2].map(() => replica(db, plan)));
+  const replicas = await Promise.all([0, 1, 2].map(() => replica(cleanup, db, plan)));
   await eventually(
     () => one<{ n: number }>(db.pool, 'SELECT count(*)::int AS n FROM rollout.replicas'),
     (r) => r?.n === 3,
@@ -115,10 +113,12 @@ async function threeReplicas(db: Scratch) {
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('one voice when the database goes away (three replicas)', () => {
-  it('the database cut for all, then black-holed for all: one "unavailable" and one "back" per outage', async () => {
-    const db = await scratch();
-    const { replicas, count, until } = await threeReplicas(db);
+describe.concurrent('one voice when the database goes away (three replicas)', () => {
+  it('the database cut for all, then black-holed for all: one "unavailable" and one "back" per outage', async (ctx) => {
+    const { expect } = ctx;
+    const cleanup = cleanupOf(ctx);
+    const db = await scratch(cleanup);
+    const { replicas, count, until } = await threeReplicas(cleanup, db);
 
     // Cut: connections refused and reset.
     for (const r of replicas) r.proxy.down();
@@ -144,9 +144,11 @@ describe('one voice when the database goes away (three replicas)', () => {
     for (const r of replicas) expect(r.bot.output).not.toMatch(/its own path/);
   });
 
-  it("one replica's own path cut (the leader's): no channel notice; another leads and guards; its /healthz says why", async () => {
-    const db = await scratch();
-    const { replicas, leader, count } = await threeReplicas(db);
+  it("one replica's own path cut (the leader's): no channel notice; another leads and guards; its /healthz says why", async (ctx) => {
+    const { expect } = ctx;
+    const cleanup = cleanupOf(ctx);
+    const db = await scratch(cleanup);
+    const { replicas, leader, count } = await threeReplicas(cleanup, db);
     const cut = replicas[leader];
     const others = replicas.filter((r) => r !== cut);
     cut.proxy.down();
@@ -177,17 +179,19 @@ describe('one voice when the database goes away (three replicas)', () => {
     expect(count(BACK)).toBe(0);
   });
 
-  it('a replica started while the database is unreachable waits (its /healthz says why) and comes up on its own when it returns', async () => {
-    const db = await scratch();
+  it('a replica started while the database is unreachable waits (its /healthz says why) and comes up on its own when it returns', async (ctx) => {
+    const { expect } = ctx;
+    const cleanup = cleanupOf(ctx);
+    const db = await scratch(cleanup);
     const proxy = await tcpProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) });
-    cleanup.push(() => proxy.close());
+    cleanup(() => proxy.close());
     proxy.down();
     const port = await freePort();
     const bot = await BotProcess.start(
       { DATABASE_URL: proxy.url(db.url), ROLLOUT_PLAN: fastPlanFile(), ROLLOUT_USER: 'alice', METRICS_PORT: String(port) },
       /cannot reach the database.*trying again in/,
     );
-    cleanup.push(() => bot.kill());
+    cleanup(() => bot.kill());
     await bot.waitFor(/cannot reach the database[^\n]*trying again in[\s\S]*cannot reach the database[^\n]*trying again in/, 20_000);
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(res.status).toBe(503);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { guardCycle } from '../../src/engine/guard.ts';
@@ -6,28 +6,27 @@ import { BotProcess, eventually } from '../support/bot-process.ts';
 import { alice, engine, planWith } from '../support/engine.ts';
 import { feed } from '../support/traffic.ts';
 import { TestClock, MINUTE } from '../support/clock.ts';
-import { fastPlanFile, one, scratchDatabase, trafficWriter, type Scratch } from './harness.ts';
+import { cleanupOf, failuresHeldFor, fastPlanFile, one, scratchDatabase, type Scratch, trafficWriter } from './harness.ts';
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-async function scratch(): Promise<Scratch> {
+async function scratch(cleanup: ReturnType<typeof cleanupOf>): Promise<Scratch> {
   const s = await scratchDatabase();
-  cleanup.push(() => s.close());
+  cleanup(() => s.close());
   return s;
 }
 
-describe('several replicas on one Postgres', () => {
-  it('one leader runs the guard and reports; when it dies another takes over within one evaluateEvery, with no double rollback or report', async () => {
-    const db = await scratch();
-    const env = { DATABASE_URL: db.url, ROLLOUT_PLAN: fastPlanFile(), ROLLOUT_USER: 'alice' };
+// Each test has its own databases and processes: the two run at once.
+describe.concurrent('several replicas on one Postgres', () => {
+  it('one leader runs the guard and reports; when it dies another takes over within one evaluateEvery, with no double rollback or report', async (ctx: TestContext) => {
+    const { expect } = ctx;
+    const cleanup = cleanupOf(ctx);
+    const db = await scratch(cleanup);
+    // The red line held 5 s: the test waits only for the rollback.
+    const env = { DATABASE_URL: db.url, ROLLOUT_PLAN: fastPlanFile(failuresHeldFor('5s')), ROLLOUT_USER: 'alice' };
     const a = await BotProcess.start(env);
-    cleanup.push(() => a.kill());
+    cleanup(() => a.kill());
     await a.waitFor(/leader: this replica runs the guard/);
     const b = await BotProcess.start(env);
-    cleanup.push(() => b.kill());
+    cleanup(() => b.kill());
     // Any replica answers commands: the request goes to the standby, the approval to the leader.
     b.send('d1');
     await b.waitFor(/Requested d1/);
@@ -46,7 +45,7 @@ describe('several replicas on one Postgres', () => {
     await b.waitFor(/leader: this replica runs the guard/, 15_000);
 
     const traffic = trafficWriter(db.pool);
-    cleanup.push(() => traffic.stop());
+    cleanup(() => traffic.stop());
     traffic.fail(true);
     await eventually(
       () => one<{ state: string }>(db.pool, 'SELECT state FROM rollout.runs'),
@@ -63,11 +62,13 @@ describe('several replicas on one Postgres', () => {
     expect(Math.min(...gaps)).toBeGreaterThan(3_000);
   });
 
-  it('METRICS_DATABASE_URL: the analytics queries go to the replica, the flag and the state stay on DATABASE_URL', async () => {
-    const primary = await scratch();
-    const replica = await scratch();
+  it('METRICS_DATABASE_URL: the analytics queries go to the replica, the flag and the state stay on DATABASE_URL', async (ctx: TestContext) => {
+    const { expect } = ctx;
+    const cleanup = cleanupOf(ctx);
+    const primary = await scratch(cleanup);
+    const replica = await scratch(cleanup);
     let db: Database | null = null;
-    cleanup.push(async () => db?.close());
+    cleanup(async () => db?.close());
     db = await openDatabase({ databaseUrl: primary.url, metricsDatabaseUrl: replica.url });
     await migrate(db.pool, { createAnalyticsIndex: true });
     await migrate(replica.pool, { createAnalyticsIndex: true });

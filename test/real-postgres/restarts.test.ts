@@ -1,27 +1,25 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, it, type TestContext } from 'vitest';
 import { BotProcess, eventually } from '../support/bot-process.ts';
-import { fastPlanFile, one, scratchDatabase, trafficWriter, type Scratch } from './harness.ts';
+import { cleanupOf, failuresHeldFor, fastPlanFile, one, scratchDatabase, trafficWriter, type Scratch } from './harness.ts';
 
 // Real child processes killed with SIGKILL on real Postgres: what survives is only what was
-// committed. Each test has its own database.
-let db: Scratch;
-const bots: BotProcess[] = [];
-afterEach(async () => {
-  await Promise.all(bots.splice(0).map((b) => b.kill()));
-  await db?.close();
-});
-
-async function bot(env: Record<string, string> = {}) {
-  const b = await BotProcess.start({ DATABASE_URL: db.url, ROLLOUT_PLAN: fastPlanFile(), ROLLOUT_USER: 'alice', ...env });
-  bots.push(b);
-  return b;
+// committed. Each test has its own database and processes: the three run at once.
+async function setup(ctx: TestContext, plan = fastPlanFile()) {
+  const cleanup = cleanupOf(ctx);
+  const db = await scratchDatabase();
+  cleanup(() => db.close());
+  const bot = async () => {
+    const b = await BotProcess.start({ DATABASE_URL: db.url, ROLLOUT_PLAN: plan, ROLLOUT_USER: 'alice' });
+    cleanup(() => b.kill());
+    return b;
+  };
+  const run = () => one<{ id: number; state: string }>(db.pool, 'SELECT id, state FROM rollout.runs ORDER BY id DESC LIMIT 1');
+  const clocks = () => one<{ clocks: any }>(db.pool, 'SELECT clocks FROM rollout.guard_state ORDER BY run_id DESC LIMIT 1');
+  return { db, bot, run, clocks, cleanup };
 }
 
-const run = () => one<{ id: number; state: string }>(db.pool, 'SELECT id, state FROM rollout.runs ORDER BY id DESC LIMIT 1');
-const clocks = () => one<{ clocks: any }>(db.pool, 'SELECT clocks FROM rollout.guard_state ORDER BY run_id DESC LIMIT 1');
-
 /** Holds the flag row locked so the next writer blocks inside its transaction, then reports when it does. */
-async function holdFlagRow() {
+async function holdFlagRow(db: Scratch) {
   const client = await db.pool.connect();
   await client.query('BEGIN');
   await client.query(`SELECT 1 FROM feature_flags WHERE flag_key = 'GEN_PROVIDER_WEIGHTS' FOR UPDATE`);
@@ -31,7 +29,7 @@ async function holdFlagRow() {
         () =>
           one<{ n: number }>(
             db.pool,
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'rollout-bot' AND wait_event_type = 'Lock'`,
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'rollout-bot' AND wait_event_type = 'Lock'`,
           ),
         (r) => r!.n > 0,
         20_000,
@@ -44,14 +42,16 @@ async function holdFlagRow() {
   };
 }
 
-describe('SIGKILL and restart', () => {
-  it('mid-breach: the breach clock continues where it was and the rollback alert is delivered once', async () => {
-    db = await scratchDatabase();
+describe.concurrent('SIGKILL and restart', () => {
+  it('mid-breach: the breach clock continues where it was and the rollback alert is delivered once', async (ctx) => {
+    const { expect } = ctx;
+    const { db, bot, run, clocks, cleanup } = await setup(ctx);
     const a = await bot();
     a.send('d1');
     a.send('as bob approve');
     await a.waitFor(/d1 started/);
     const traffic = trafficWriter(db.pool);
+    cleanup(() => traffic.stop());
     traffic.fail(true);
     const breach = await eventually(clocks, (r) => !!r?.clocks.lines.failureRatePercent?.breachSince, 30_000, 'a breach');
     const since = breach!.clocks.lines.failureRatePercent.breachSince as string;
@@ -73,15 +73,16 @@ describe('SIGKILL and restart', () => {
     expect(outbox).toEqual({ n: 1, undelivered: 0 });
   });
 
-  it('mid-approval: a killed approval leaves nothing half-done, and a retry applies it wholly', async () => {
-    db = await scratchDatabase();
+  it('mid-approval: a killed approval leaves nothing half-done, and a retry applies it wholly', async (ctx) => {
+    const { expect } = ctx;
+    const { db, bot, run } = await setup(ctx);
     const a = await bot();
     await db.pool.query(
       `INSERT INTO feature_flags (flag_key, flag_value, flag_value_text, description) VALUES ('GEN_PROVIDER_WEIGHTS', false, '{"fal":1.0,"runware":0.0}', 'Provider weights: 100% FAL, 0% Runware (Manual Rollback)')`,
     );
     a.send('d1');
     await a.waitFor(/Requested d1/);
-    const lock = await holdFlagRow();
+    const lock = await holdFlagRow(db);
     a.send('as bob approve');
     await lock.waitForBlockedWriter();
     await a.kill('SIGKILL');
@@ -99,16 +100,22 @@ describe('SIGKILL and restart', () => {
     expect(await one(db.pool, `SELECT count(*)::int AS n FROM rollout.audit WHERE action = 'transition'`)).toEqual({ n: 1 });
   });
 
-  it('mid-rollback: a rollback killed inside its transaction is completed after restart, its alert sent once', async () => {
-    db = await scratchDatabase();
+  it('mid-rollback: a rollback killed inside its transaction is completed after restart, its alert sent once', async (ctx) => {
+    const { expect } = ctx;
+    const { db, bot, run, clocks, cleanup } = await setup(
+      ctx,
+      // `for` 10 s, not 15: the test holds the flag row as soon as it sees the breach, long before.
+      fastPlanFile(failuresHeldFor('10s')),
+    );
     const a = await bot();
     a.send('d1');
     a.send('as bob approve');
     await a.waitFor(/d1 started/);
     const traffic = trafficWriter(db.pool);
+    cleanup(() => traffic.stop());
     traffic.fail(true);
     await eventually(clocks, (r) => !!r?.clocks.lines.failureRatePercent?.breachSince, 30_000, 'a breach');
-    const lock = await holdFlagRow();
+    const lock = await holdFlagRow(db);
     await lock.waitForBlockedWriter(); // the guard's rollback transaction, waiting to write the flag
     await a.kill('SIGKILL');
     await lock.release();

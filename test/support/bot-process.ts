@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 
@@ -19,7 +19,22 @@ export function startArgs(): string[] {
  * never be stale. Outside vitest (the benches) the caller says.
  */
 function defaultCompiled(): boolean {
-  return process.env.VITEST ? inject('compiledBot') === true : false;
+  return process.env.VITEST ? typeof inject('compiledBot') === 'string' : false;
+}
+
+/**
+ * Resolves once this run's build of dist/ is done (test/support/build.ts builds it in the
+ * background); fails with tsc's errors when it failed. Anything that runs dist/ awaits it first.
+ */
+export async function compiledBuild(timeoutMs = 180_000): Promise<void> {
+  const status = inject('compiledBot');
+  const started = Date.now();
+  while (!existsSync(status)) {
+    if (Date.now() - started > timeoutMs) throw new Error(`npm run build: not done after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const result: { ok: boolean; output?: string } = JSON.parse(readFileSync(status, 'utf8'));
+  if (!result.ok) throw new Error(`npm run build failed:\n${result.output}`);
 }
 
 /**
@@ -46,6 +61,7 @@ export class BotProcess {
   }
 
   static async start(env: Record<string, string>, ready = /Console ready/, compiled = defaultCompiled()): Promise<BotProcess> {
+    if (compiled) await compiledBuild();
     const bot = new BotProcess(env, compiled);
     await bot.waitFor(ready, 30_000);
     return bot;

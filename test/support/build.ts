@@ -1,12 +1,18 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** dist/ was built by this run: child processes run it (test/support/bot-process.ts). */
-    compiledBot: boolean;
+    /**
+     * dist/ is being built by this run: the file that says when it is done and how it went. Child
+     * processes run dist/ once it is (test/support/bot-process.ts, compiledBuild).
+     */
+    compiledBot: string;
   }
 }
 
@@ -15,14 +21,24 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
  * The real-postgres project starts the bot as production does, `node dist/main.js` and the
  * `rollout` bin; so it builds dist/ first, exactly as `npm ci` does (`npm run build`,
- * incremental), and a stale build can never pass or fail a test.
+ * incremental), and a stale build can never pass or fail a test. In the background: vitest runs
+ * the global setups one after another before any test, so a build awaited here kept both cores
+ * waiting on one tsc (6-7 CPU-s); the files that do not spawn the bot start meanwhile.
  */
-export default async function build(project: TestProject) {
+export default function build(project: TestProject) {
+  const status = join(mkdtempSync(join(tmpdir(), 'rollout-build-')), 'status.json');
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  await new Promise<void>((resolve, reject) =>
-    execFile(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT }, (err, stdout, stderr) =>
-      err ? reject(new Error(`npm run build failed:\n${stdout}${stderr}`)) : resolve(),
-    ),
+  const built = new Promise<void>((resolve) =>
+    execFile(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT }, (err, stdout, stderr) => {
+      // Written whole, then renamed: a reader never sees half of it.
+      writeFileSync(`${status}.tmp`, JSON.stringify(err ? { ok: false, output: `${stdout}${stderr}` } : { ok: true }));
+      renameSync(`${status}.tmp`, status);
+      resolve();
+    }),
   );
-  project.provide('compiledBot', true);
+  project.provide('compiledBot', status);
+  return async () => {
+    await built;
+    rmSync(dirname(status), { recursive: true, force: true });
+  };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
-import type pg from 'pg';
+import pg from 'pg';
 import { inject } from 'vitest';
 import { openDatabase, postgresPool, type Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
@@ -209,8 +209,16 @@ export async function createScratchDatabase(): Promise<{ url: string; ownerUrl: 
     url: withUser(base, BOT_ROLE, name),
     ownerUrl: withUser(base, new URL(base).username || 'postgres', name),
     async drop() {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
+      // Without the bot's 10 s statement timeout: with several real-postgres files writing at once,
+      // a DROP DATABASE has been seen to take longer (cancelled by that timeout in a test's cleanup).
+      const c = new pg.Client({ connectionString: base, application_name: 'rollout-tests' });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
     },
   };
 }

@@ -13,22 +13,24 @@ declare module 'vitest' {
   }
 }
 
+const KEY = Symbol.for('rollout.test.pgliteTemplate');
+const shared = globalThis as { [KEY]?: { path: Promise<string>; users: number } };
+
 /**
  * Once per run: one PGlite, migrated as openTestDatabase migrates, dumped to a file. Each test
  * file's database is loaded from it (test/support/db.ts) instead of running initdb and the
- * migrations again: about half the CPU of a fresh PGlite, per file. The projects that use it
- * (pglite, listeners) share one: their global setups run in this process, so the first one
- * makes it and the last one to finish removes it.
+ * migrations again: about half the CPU of a fresh PGlite, per file. Every project that lists this
+ * setup (pglite, listeners, demo) gets the same file: vitest runs a setup once per project, and
+ * making the template costs about 7 CPU-s before any test starts.
  */
 export default async function setup(project: TestProject) {
-  const shared = ((globalThis as Record<symbol, unknown>)[Symbol.for('rollout.test.pglite-template')] ??= {
-    path: makeTemplate(),
-    users: 0,
-  }) as { path: Promise<string>; users: number };
-  shared.users++;
-  project.provide('pgliteTemplate', await shared.path);
+  const made = (shared[KEY] ??= { path: makeTemplate(), users: 0 });
+  made.users++;
+  project.provide('pgliteTemplate', await made.path);
   return async () => {
-    if (--shared.users === 0) rmSync(await shared.path, { force: true });
+    if (--made.users > 0) return;
+    delete shared[KEY];
+    rmSync(await made.path, { force: true });
   };
 }
 
