@@ -13,9 +13,11 @@ const slow = { testTimeout: 30_000, hookTimeout: 60_000 };
 export default defineConfig({
   test: {
     // The real-Postgres files mostly wait on child processes and the server: more workers than
-    // cores keeps both cores busy. They start first, each next to a file that computes
-    // (test/support/sequencer.ts); six workers leave room for CPU-bound files while several wait.
-    maxWorkers: 6,
+    // cores keeps both cores busy. They start first, each followed by two files that compute
+    // (test/support/sequencer.ts). Five: room for files that compute while several wait; more made
+    // the last files, which all compute, run so many at once on two cores that the longest passed
+    // their 30 s timeout (six did, on a loaded machine).
+    maxWorkers: 5,
     sequence: { sequencer: WaitBoundFirst },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false } },

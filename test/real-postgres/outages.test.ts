@@ -18,7 +18,8 @@ const HEALTHY: Health = { perMinute: 120 };
  * The bot on a database reached through a proxy the test can cut; the app writes directly. The
  * bot's URL carries short timeouts (the server cancels a statement after 1 s, the client gives up
  * on an answer after 2 s), so a black-holed database is found in seconds, not the production 15 s.
- * Each test has its own: the tests of a describe run at once.
+ * Each test has its own. One at a time: each step's statements must finish within those 1-2 s,
+ * which four tests computing at once on a loaded machine have failed to do.
  */
 async function setup(ctx: TestContext) {
   const cleanup = cleanupOf(ctx);
@@ -70,7 +71,7 @@ const backMessage = async (pool: import('pg').Pool) => {
 
 const state = (pool: import('pg').Pool) => one<{ state: string }>(pool, 'SELECT state FROM rollout.runs ORDER BY id DESC LIMIT 1');
 
-describe.concurrent('Postgres down for 2 minutes', () => {
+describe('Postgres down for 2 minutes', () => {
   it('stays up, says so once, answers "database unavailable", and acts on a breach that held through the gap as soon as it is back', async (ctx) => {
     const { expect } = ctx;
     const { scratch, proxy, service, notices, events, step } = await setup(ctx);
@@ -134,7 +135,7 @@ describe.concurrent('Postgres down for 2 minutes', () => {
   });
 });
 
-describe.concurrent('Slack (or any front end) down or rate-limited for 10 minutes', () => {
+describe('Slack (or any front end) down or rate-limited for 10 minutes', () => {
   it('the rollback still happens on time; alerts wait in the outbox and arrive in order afterwards', async (ctx) => {
     const { expect } = ctx;
     const { scratch, service, scheduler, clock, events: delivered, frontEnd, step } = await setup(ctx);

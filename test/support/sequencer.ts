@@ -8,8 +8,8 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * with one long file after another on idle cores. A file not listed is placed after these.
  */
 const WAIT_BOUND_LONGEST_FIRST = [
-  'partitioned',
   'replica-outages',
+  'partitioned',
   'restarts',
   'replicas',
   'plan-per-run',
