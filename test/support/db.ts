@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { openDatabase, postgresPool, type Database } from '../../src/db/database.ts';
@@ -55,7 +56,8 @@ export async function openTestDatabase(): Promise<TestDatabase> {
 /**
  * In memory, loaded from the run's migrated template (test/support/pglite-template.ts) when the
  * project made one: the same database as a fresh PGlite migrated here, without initdb and the
- * migrations per file.
+ * migrations per file. Loading one costs about a second of CPU, so a worker lends the same
+ * PGlite to its test files in turn (see lend()): each file still starts from the template's state.
  */
 async function openPgliteTestDatabase(): Promise<Database> {
   const template = process.env.VITEST ? inject('pgliteTemplate') : undefined;
@@ -64,9 +66,9 @@ async function openPgliteTestDatabase(): Promise<Database> {
     await migrate(db.pool, { createAnalyticsIndex: true });
     return db;
   }
-  const { PGlite } = await import('@electric-sql/pglite');
-  const lite = await PGlite.create({ loadDataDir: new Blob([readFileSync(template)]) });
+  const lite = await lend(template);
   const pool = await pglitePool(lite);
+  let closed = false;
   return {
     kind: 'pglite',
     pool,
@@ -75,10 +77,120 @@ async function openPgliteTestDatabase(): Promise<Database> {
     url: null,
     description: 'embedded Postgres (PGlite) in memory, from the test template',
     async close() {
+      if (closed) return;
+      closed = true;
       await pool.end();
-      await lite.close();
+      await giveBack(template, lite);
     },
   };
+}
+
+interface Lent {
+  lite: PGlite;
+  /** The template's schema (fingerprint()), to see whether a file left it as it found it. */
+  schema: string;
+}
+
+/**
+ * PGlites this worker loaded and no file holds now, per template; on globalThis so that it
+ * outlives the module when the project re-imports it per file.
+ */
+const idle: Map<string, Lent[]> = ((globalThis as Record<symbol, unknown>)[Symbol.for('rollout.test.pglite')] ??= new Map()) as Map<
+  string,
+  Lent[]
+>;
+const schemas = new WeakMap<PGlite, string>();
+/** A file that opens a second database (a standby) keeps both; more idle than that is memory for nothing. */
+const MAX_IDLE = 2;
+
+/** An idle PGlite in the template's state (its tables emptied, sequences restarted), or a new one loaded from the template. */
+async function lend(template: string): Promise<PGlite> {
+  const spare = idle.get(template)?.pop();
+  if (spare) {
+    await spare.lite.exec(`TRUNCATE ${TABLES} RESTART IDENTITY CASCADE`);
+    schemas.set(spare.lite, spare.schema);
+    return spare.lite;
+  }
+  const { PGlite } = await import('@electric-sql/pglite');
+  const lite = await PGlite.create({
+    loadDataDir: new TemplateBytes(templateBytes(template)),
+    // Postgres zeroes its shared buffers at start: 128 MB (the template's postgresql.conf) was
+    // half the CPU of a start; a test file's data fits in far less, and PGlite's pages live in
+    // memory either way.
+    startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'],
+  });
+  schemas.set(lite, await fingerprint(lite));
+  return lite;
+}
+
+const templates = new Map<string, ArrayBuffer>();
+
+/** The template's bytes, read once per worker. */
+function templateBytes(template: string): ArrayBuffer {
+  let bytes = templates.get(template);
+  if (!bytes) {
+    const file = readFileSync(template);
+    bytes = file.buffer.slice(file.byteOffset, file.byteOffset + file.byteLength) as ArrayBuffer;
+    templates.set(template, bytes);
+  }
+  return bytes;
+}
+
+/**
+ * The tarball as PGlite reads it (`arrayBuffer()`, then untar), without the copies a Blob of it
+ * makes: Node's Blob hands out its 41 MB in chunks and concatenates them, ~0.4 s of CPU a load.
+ * PGlite copies the files out of it, so one buffer serves every load.
+ */
+class TemplateBytes extends Blob {
+  constructor(private readonly tarball: ArrayBuffer) {
+    super([]);
+  }
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    return Promise.resolve(this.tarball);
+  }
+}
+
+/**
+ * Back to the worker once the file is done with it: its session reset (an open transaction rolled
+ * back, settings, prepared statements, advisory locks and temporary tables dropped: DISCARD ALL),
+ * and kept only if its schema is still the template's. A file that changed the schema and did
+ * not undo it (a partitioned analytics_logs, a dropped schema) closes it instead.
+ */
+async function giveBack(template: string, lite: PGlite): Promise<void> {
+  const schema = schemas.get(lite)!;
+  const spares = idle.get(template) ?? [];
+  idle.set(template, spares);
+  const reusable =
+    !lite.closed &&
+    spares.length < MAX_IDLE &&
+    (await (async () => {
+      if (lite.isInTransaction()) await lite.exec('ROLLBACK');
+      await lite.exec('DISCARD ALL');
+      return (await fingerprint(lite)) === schema;
+    })().catch(() => false));
+  if (reusable) spares.push({ lite, schema });
+  else if (!lite.closed) await lite.close();
+}
+
+/** Every object outside the system schemas, with its columns, and the migrations applied. */
+async function fingerprint(lite: PGlite): Promise<string> {
+  const { rows } = await lite.query<{ f: string }>(`
+    WITH ns AS (
+      SELECT oid, nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
+    )
+    SELECT md5(string_agg(x, E'\\n' ORDER BY x)) AS f FROM (
+      SELECT 'schema ' || nspname AS x FROM ns
+      UNION ALL SELECT 'rel ' || c.oid::regclass || ' ' || c.relkind::text || ' ' || c.relispartition::text FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+      UNION ALL SELECT 'col ' || a.attrelid::regclass || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull::text
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN ns ON ns.oid = c.relnamespace WHERE a.attnum > 0 AND NOT a.attisdropped
+      UNION ALL SELECT 'index ' || i.indexrelid::regclass || ' ' || i.indisvalid::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN ns ON ns.oid = c.relnamespace
+      UNION ALL SELECT 'constraint ' || conrelid::regclass || ' ' || conname FROM pg_constraint JOIN ns ON ns.oid = connamespace
+      UNION ALL SELECT 'trigger ' || tgrelid::regclass || ' ' || tgname FROM pg_trigger WHERE NOT tgisinternal
+      UNION ALL SELECT 'function ' || p.oid::regprocedure FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
+      UNION ALL SELECT 'role ' || rolname FROM pg_roles
+      UNION ALL SELECT 'migration ' || name FROM rollout.migrations
+    ) objects`);
+  return rows[0].f;
 }
 
 async function truncate(pool: pg.Pool): Promise<void> {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { dbKind } from './db.ts';
 
 // gen_route rows as the app logs them; one implementation, shared with the demo's traffic generator.
 export { insertRoutes, type RouteRow } from '../../src/demo/traffic.ts';
@@ -105,4 +106,30 @@ export async function feed(
       `INSERT INTO analytics_logs (event_type, event_data, created_at) SELECT 'gen_ok', '{}'::jsonb, t FROM unnest($1::timestamptz[]) t`,
       [ok],
     );
+  await analyzeAsAutovacuum(pool, rows.length + ok.length);
+}
+
+const sinceAnalyze = new WeakMap<object, number>();
+
+/**
+ * What autovacuum does for a server while its traffic grows, on PGlite, which has none: ANALYZE
+ * once the rows written since the last one pass 50 + the table's size (autovacuum's 50 + 10 %,
+ * less often: one ANALYZE at a size is enough for the plan, later growth the planner scales by
+ * pages). Without statistics the planner reads the guard's incremental windows
+ * (`id > W OR created_at > E`, rolling-windows.ts) through the whole hour on the
+ * (event_type, created_at) index: the same rows out, but each evaluation re-reads the hour, so a
+ * replay minute by minute grows quadratic (the flapping replay: ~25 ms a read at 90 minutes
+ * instead of ~6). Only the columns the guard's plans use: event_data's statistics would cost more
+ * than they save. On Postgres autovacuum does its own.
+ */
+async function analyzeAsAutovacuum(pool: Pick<pg.Pool, 'query'>, written: number): Promise<void> {
+  if (dbKind() !== 'pglite') return;
+  const pending = (sinceAnalyze.get(pool) ?? 0) + written;
+  const { rows } = await pool.query<{ due: boolean }>(
+    `SELECT $1::int > 50 + greatest(reltuples, 0) AS due FROM pg_class WHERE oid = 'public.analytics_logs'::regclass`,
+    [pending],
+  );
+  if (!rows[0].due) return void sinceAnalyze.set(pool, pending);
+  await pool.query('ANALYZE public.analytics_logs (id, event_type, created_at)');
+  sinceAnalyze.set(pool, 0);
 }
