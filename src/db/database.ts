@@ -47,6 +47,11 @@ export function postgresPool(url: string, applicationName = 'rollout-bot', max =
   });
   // An idle client dying (server restart, network) must not crash the bot; the next query reports it.
   pool.on('error', () => {});
+  // The pool listens for a client's errors only while it is idle: one checked out for a
+  // transaction (withTransaction, migrate) whose connection drops would emit 'error' with no
+  // listener and kill the process. The query in flight is rejected all the same, and
+  // withTransaction destroys the client, so the error has nothing left to tell.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
