@@ -21,10 +21,19 @@ export default defineConfig({
     sequence: { sequencer: WaitBoundFirst },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false } },
-      // Each Slack listener called as Bolt calls it, Slack's servers intercepted by nock, the engine on PGlite.
-      { test: { name: 'listeners', include: ['test/listeners/**/*.test.ts'], isolate: false, ...pglite, ...slow } },
       // isolate: false: a worker keeps its modules and lends its PGlite to each file in turn (test/support/db.ts).
-      { test: { name: 'pglite', include: ['test/integration/**/*.test.ts'], isolate: false, ...pglite, ...slow } },
+      // With the integration files, the listener tests (test/listeners: each Slack listener called as Bolt
+      // calls it, Slack's servers intercepted by nock, the engine on PGlite): in a project of their own
+      // their five files paid five more workers' imports and PGlite loads, most of their 30 CPU-s.
+      {
+        test: {
+          name: 'pglite',
+          include: ['test/integration/**/*.test.ts', 'test/listeners/**/*.test.ts'],
+          isolate: false,
+          ...pglite,
+          ...slow,
+        },
+      },
       // `npm run demo` end to end: it brings its own in-memory PGlite, whatever the environment
       // (loaded from the run's PGlite template, as the pglite files are).
       { test: { name: 'demo', include: ['test/demo/**/*.test.ts'], ...pglite, ...slow } },

@@ -101,8 +101,13 @@ const respondTo =
     return res;
   };
 
-/** nock on for a test file: no request leaves the process, and every expected one was made. */
+/**
+ * nock on for a test file: no request leaves the process, and every expected one was made.
+ * Workers run file after file (isolate: false): nock patches http and fetch only while a
+ * listener file runs, and the next file (a whole front end on real HTTP) gets them unpatched.
+ */
 function interceptSlack(): void {
+  if (!nock.isActive()) nock.activate();
   nock.disableNetConnect();
 }
 
@@ -115,6 +120,7 @@ function checkSlackDone(): void {
 function releaseSlack(): void {
   nock.cleanAll();
   nock.enableNetConnect();
+  nock.restore();
 }
 
 /** The engine on this database, the listener deps a front end would give, and a Home tab on nock's Slack. */
