@@ -30,8 +30,11 @@ it('a connection cut in the middle of a transaction rejects it; the pool serves 
   const owner = postgresPool(scratch.ownerUrl, 'rollout-tests', 1);
   undo.push(() => owner.end());
   const sleeping = async () =>
-    (await owner.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(5)' AND state = 'active'`))
-      .rowCount;
+    (
+      await owner.query(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query = 'SELECT pg_sleep(5)' AND state = 'active'`,
+      )
+    ).rowCount;
   while (!(await sleeping())) await new Promise((r) => setTimeout(r, 20));
   proxy.down();
   await expect(inFlight).rejects.toThrow(/terminated|closed|ECONNRESET/i);
