@@ -70,6 +70,14 @@ export function settledBuckets(
   return fresh;
 }
 
+/** Adds a bucket's or a read's rows to a chart's; its latency bins when given. */
+function append(out: ChartRows, history: HistoryRows, bins: QueryResultRow[] | null): void {
+  out.history.route.push(...history.route);
+  out.history.genOk.push(...history.genOk);
+  out.history.vouchers.push(...history.vouchers);
+  if (bins) out.bins.push(...bins);
+}
+
 export class ChartRowCache {
   private buckets = new Map<number, Bucket>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -124,10 +132,7 @@ export class ChartRowCache {
     for (let b = startMs; b < tailFrom; b += stepMs) {
       if (!usable(b)) continue;
       const x = this.buckets.get(b)!;
-      out.history.route.push(...x.history.route);
-      out.history.genOk.push(...x.history.genOk);
-      out.history.vouchers.push(...x.history.vouchers);
-      if (b >= binFrom) out.bins.push(...x.bins!);
+      append(out, x.history, b >= binFrom ? x.bins : null);
     }
 
     // The settled buckets held nowhere, read raw in runs of adjacent ones, then the tail.
@@ -139,10 +144,7 @@ export class ChartRowCache {
     }
     const reads = [...spans.map(([a, b]) => this.readRaw(pool, a, b, false, stepMs, binFrom, nowMs)), tail];
     for (const [i, rows] of (await Promise.all(reads)).entries()) {
-      out.history.route.push(...rows.history.route);
-      out.history.genOk.push(...rows.history.genOk);
-      out.history.vouchers.push(...rows.history.vouchers);
-      out.bins.push(...rows.bins);
+      append(out, rows.history, rows.bins);
       out.rawSpans.push(spans[i] ?? [tailFrom, endMs]);
     }
     return out;
