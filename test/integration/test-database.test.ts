@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openTestDatabase, type TestDatabase } from '../support/db.ts';
+import { openTestDatabase, RESET_TABLES, type TestDatabase } from '../support/db.ts';
 
 // Each test file's database starts as the migrated template, whatever the file before it did: on
 // PGlite a worker lends one database to its files in turn (test/support/db.ts), on Postgres each
@@ -33,6 +33,16 @@ describe('the database a test file opens', () => {
       expect((await db.app.query('SELECT count(*)::int AS n FROM analytics_logs')).rows[0].n).toBe(0);
       expect((await db.app.query('SELECT count(*)::int AS n FROM feature_flags')).rows[0].n).toBe(0);
       expect((await logRow(db)).rows[0].id).toBe(1);
+    });
+  });
+
+  it('is emptied of every table the migrations make (a table missing from the reset would carry rows from file to file)', async () => {
+    await next(async (db) => {
+      const { rows } = await db.app.query<{ t: string }>(
+        `SELECT schemaname || '.' || tablename AS t FROM pg_tables
+         WHERE schemaname IN ('public', 'rollout') AND (schemaname, tablename) <> ('rollout', 'migrations')`,
+      );
+      expect(rows.map((r) => r.t).sort()).toEqual([...RESET_TABLES].sort());
     });
   });
 
