@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { openTestDatabase, RESET_TABLES, type TestDatabase } from '../support/db.ts';
 
-// Each test file's database starts as the migrated template, whatever the file before it did: on
-// PGlite a worker lends one database to its files in turn (test/support/db.ts), on Postgres each
-// file gets a new copy of the template.
+// Each test file's database starts as the migrated template, whatever the file before it did: a
+// worker lends one database to its files in turn (test/support/db.ts), a PGlite or a copy of the
+// template on the server.
 const logRow = (db: TestDatabase) =>
   db.app.query<{ id: number }>(
     `INSERT INTO analytics_logs (event_type, event_data, created_at) VALUES ('gen_ok', '{}', now()) RETURNING id`,

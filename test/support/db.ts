@@ -7,6 +7,7 @@ import { openDatabase, postgresPool, type Database } from '../../src/db/database
 import { migrate } from '../../src/db/migrate.ts';
 import { pglitePool } from '../../src/db/pglite.ts';
 import { BOT_ROLE, withUser } from './global-setup.ts';
+import { templateReady } from './pglite-template.ts';
 
 export const dbKind = (): 'pglite' | 'postgres' => (process.env.TEST_DB_KIND === 'postgres' ? 'postgres' : 'pglite');
 
@@ -30,7 +31,6 @@ export const RESET_TABLES = [
   'rollout.requests',
   'rollout.runs',
 ];
-const TABLES = RESET_TABLES.join(', ');
 
 export interface TestDatabase extends Database {
   /**
@@ -55,9 +55,12 @@ export async function openTestDatabase(): Promise<TestDatabase> {
     const db = await openPgliteTestDatabase();
     return { ...db, app: db.pool, testUrl: null, ownerUrl: null, reset: () => truncate(db.pool) };
   }
-  const scratch = await createScratchDatabase();
+  const scratch = await lendScratch();
   const db = await openDatabase({ databaseUrl: scratch.url });
   const app = postgresPool(scratch.ownerUrl, 'rollout-tests', 4);
+  if (scratch.schema) await truncate(app);
+  else scratch.schema = await schemaOf(app);
+  let closed = false;
   return {
     ...db,
     app,
@@ -65,12 +68,41 @@ export async function openTestDatabase(): Promise<TestDatabase> {
     ownerUrl: scratch.ownerUrl,
     reset: () => truncate(app),
     async close() {
+      if (closed) return;
+      closed = true;
       await db.close();
-      await app.end();
-      await scratch.drop();
+      await giveBackScratch(scratch, app);
     },
   };
 }
+
+/** A file that opens a second database (a standby) keeps both; more idle than that is memory for nothing. */
+const MAX_IDLE = 2;
+
+type Scratch = Awaited<ReturnType<typeof createScratchDatabase>> & { schema?: string };
+
+/**
+ * Real Postgres' counterpart of lend(): the scratch databases this worker made and no file holds
+ * now. A worker thread runs file after file (isolate: false), and a copy of the template and its
+ * drop cost the server about a quarter of a CPU-second per file. Sessions never carry over: the
+ * pools that used one are ended before it is lent again (advisory locks, settings and open
+ * transactions go with them). Those idle when the run ends are dropped by global-setup.ts.
+ */
+const idleScratch: Scratch[] = ((globalThis as Record<symbol, unknown>)[Symbol.for('rollout.test.scratch')] ??= []) as Scratch[];
+
+async function lendScratch(): Promise<Scratch> {
+  return idleScratch.pop() ?? (await createScratchDatabase());
+}
+
+/** Kept for the next file if its schema is still the template's; dropped otherwise. */
+async function giveBackScratch(scratch: Scratch, app: pg.Pool): Promise<void> {
+  const schema = await schemaOf(app).catch(() => null);
+  await app.end();
+  if (schema === scratch.schema && idleScratch.length < MAX_IDLE) idleScratch.push(scratch);
+  else await scratch.drop();
+}
+
+const schemaOf = (pool: pg.Pool) => fingerprint((sql) => pool.query(sql), { roles: false });
 
 /**
  * In memory, loaded from the run's migrated template (test/support/pglite-template.ts) when the
@@ -119,18 +151,16 @@ const idle: Map<string, Lent[]> = ((globalThis as Record<symbol, unknown>)[Symbo
   Lent[]
 >;
 const schemas = new WeakMap<PGlite, string>();
-/** A file that opens a second database (a standby) keeps both; more idle than that is memory for nothing. */
-const MAX_IDLE = 2;
-
 /** An idle PGlite in the template's state (its tables emptied, sequences restarted), or a new one loaded from the template. */
 async function lend(template: string): Promise<PGlite> {
   const spare = idle.get(template)?.pop();
   if (spare) {
-    await spare.lite.exec(`TRUNCATE ${TABLES} RESTART IDENTITY CASCADE`);
+    await truncate(spare.lite);
     schemas.set(spare.lite, spare.schema);
     return spare.lite;
   }
   const { PGlite } = await import('@electric-sql/pglite');
+  await templateReady(template);
   const lite = await PGlite.create({
     loadDataDir: new TemplateBytes(templateBytes(template)),
     // Postgres zeroes its shared buffers at start: 128 MB (the template's postgresql.conf) was
@@ -138,7 +168,7 @@ async function lend(template: string): Promise<PGlite> {
     // memory either way.
     startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'],
   });
-  schemas.set(lite, await fingerprint(lite));
+  schemas.set(lite, await fingerprint((sql) => lite.query(sql), { roles: true }));
   return lite;
 }
 
@@ -185,15 +215,19 @@ async function giveBack(template: string, lite: PGlite): Promise<void> {
     (await (async () => {
       if (lite.isInTransaction()) await lite.exec('ROLLBACK');
       await lite.exec('DISCARD ALL');
-      return (await fingerprint(lite)) === schema;
+      return (await fingerprint((sql) => lite.query(sql), { roles: true })) === schema;
     })().catch(() => false));
   if (reusable) spares.push({ lite, schema });
   else if (!lite.closed) await lite.close();
 }
 
-/** Every object outside the system schemas, with its columns, and the migrations applied. */
-async function fingerprint(lite: PGlite): Promise<string> {
-  const { rows } = await lite.query<{ f: string }>(`
+/**
+ * Every object outside the system schemas, with its columns, and the migrations applied; and the
+ * roles on PGlite, where they belong to the database (on a server they are shared with every
+ * other file running, and a real-postgres file adds one for a while).
+ */
+async function fingerprint(query: (sql: string) => Promise<{ rows: unknown[] }>, { roles }: { roles: boolean }): Promise<string> {
+  const { rows } = (await query(`
     WITH ns AS (
       SELECT oid, nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%'
     )
@@ -206,14 +240,14 @@ async function fingerprint(lite: PGlite): Promise<string> {
       UNION ALL SELECT 'constraint ' || conrelid::regclass || ' ' || conname FROM pg_constraint JOIN ns ON ns.oid = connamespace
       UNION ALL SELECT 'trigger ' || tgrelid::regclass || ' ' || tgname FROM pg_trigger WHERE NOT tgisinternal
       UNION ALL SELECT 'function ' || p.oid::regprocedure FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
-      UNION ALL SELECT 'role ' || rolname FROM pg_roles
+      ${roles ? `UNION ALL SELECT 'role ' || rolname FROM pg_roles` : ''}
       UNION ALL SELECT 'migration ' || name FROM rollout.migrations
-    ) objects`);
+    ) objects`)) as { rows: { f: string }[] };
   return rows[0].f;
 }
 
-async function truncate(pool: pg.Pool): Promise<void> {
-  await pool.query(`TRUNCATE ${TABLES} RESTART IDENTITY CASCADE`);
+async function truncate(db: { query(sql: string): Promise<unknown> }): Promise<void> {
+  await db.query(`TRUNCATE ${RESET_TABLES.join(', ')} RESTART IDENTITY CASCADE`);
 }
 
 /** A new database copied from the run's template: `url` connects as the bot's role, `ownerUrl` as the owner. */

@@ -61,7 +61,12 @@ export default async function setup(project: TestProject) {
   return async () => {
     const c = new pg.Client({ connectionString: base });
     await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    // With the template, the copies the worker threads (this process, by pid) kept for their next
+    // file when the run ended (test/support/db.ts, lendScratch).
+    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, [
+      `rollout_test_${process.pid}_`,
+    ]);
+    for (const db of [name, ...rows.map((r) => r.datname)]) await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     await c.end();
   };
 }
