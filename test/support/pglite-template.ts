@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -8,38 +8,53 @@ import { migrate } from '../../src/db/migrate.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** A migrated PGlite data folder (a tarball from dumpDataDir) every test database on PGlite starts from. */
+    /**
+     * Where the migrated PGlite data folder (a tarball from dumpDataDir) every test database on
+     * PGlite starts from is being written; templateReady() waits for it.
+     */
     pgliteTemplate: string;
   }
 }
 
-const KEY = Symbol.for('rollout.test.pgliteTemplate');
-const shared = globalThis as { [KEY]?: { path: Promise<string>; users: number } };
-
 /**
  * Once per run: one PGlite, migrated as openTestDatabase migrates, dumped to a file. Each test
  * file's database is loaded from it (test/support/db.ts) instead of running initdb and the
- * migrations again: about half the CPU of a fresh PGlite, per file. Every project that lists this
- * setup (pglite, listeners, demo) gets the same file: vitest runs a setup once per project, and
- * making the template costs about 7 CPU-s before any test starts.
+ * migrations again: about half the CPU of a fresh PGlite, per file.
+ *
+ * In the background: vitest runs the global setups before any test, and making the template
+ * (~5 CPU-s on one core) kept the other core idle while it did; the real-postgres files, which do
+ * not need it, start meanwhile.
  */
-export default async function setup(project: TestProject) {
-  const made = (shared[KEY] ??= { path: makeTemplate(), users: 0 });
-  made.users++;
-  project.provide('pgliteTemplate', await made.path);
+export default function setup(project: TestProject) {
+  const path = join(tmpdir(), `rollout-pglite-template-${process.pid}-${randomBytes(4).toString('hex')}.tar`);
+  const made = makeTemplate(path).catch((err: Error) => writeFileSync(failedMark(path), err.stack ?? String(err)));
+  project.provide('pgliteTemplate', path);
   return async () => {
-    if (--made.users > 0) return;
-    delete shared[KEY];
-    rmSync(await made.path, { force: true });
+    await made;
+    rmSync(path, { force: true });
+    rmSync(failedMark(path), { force: true });
   };
 }
 
-async function makeTemplate(): Promise<string> {
+const failedMark = (path: string) => `${path}.failed`;
+
+async function makeTemplate(path: string): Promise<void> {
   const db = await openDatabase({ dataDir: null });
   await migrate(db.pool, { createAnalyticsIndex: true });
   const dump = await db.lite!.dumpDataDir('none');
   await db.close();
-  const path = join(tmpdir(), `rollout-pglite-template-${process.pid}-${randomBytes(4).toString('hex')}.tar`);
-  writeFileSync(path, Buffer.from(await dump.arrayBuffer()));
-  return path;
+  // Written whole, then renamed: a reader never sees half of it.
+  writeFileSync(`${path}.tmp`, Buffer.from(await dump.arrayBuffer()));
+  renameSync(`${path}.tmp`, path);
+}
+
+/** Once the template is written (or making it failed: then why). */
+export async function templateReady(path: string, timeoutMs = 120_000): Promise<void> {
+  const started = Date.now();
+  while (!existsSync(path)) {
+    if (existsSync(failedMark(path)))
+      throw new Error(`the PGlite test template could not be made:\n${readFileSync(failedMark(path), 'utf8')}`);
+    if (Date.now() - started > timeoutMs) throw new Error(`the PGlite test template: not written after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
