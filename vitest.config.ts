@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { WaitBoundFirst } from './test/support/sequencer.ts';
+import { WavesAtSeams } from './test/support/sequencer.ts';
 
 // unit: pure. pglite: the integration suite on the embedded database, always.
 // With TEST_DATABASE_URL (CI sets it): the same integration suite on real Postgres, plus the
@@ -18,7 +18,7 @@ export default defineConfig({
     // imports and PGlite load (~4.5 CPU-s); with five the suite took ~45 CPU-s more for the same
     // tests. Six made the last files, which all compute, pass their 30 s timeout on a loaded machine.
     maxWorkers: 4,
-    sequence: { sequencer: WaitBoundFirst },
+    sequence: { sequencer: WavesAtSeams },
     projects: [
       // Threads: the unit files fill the last real-postgres wave's slots (sequencer.ts), a new worker each time.
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], isolate: false, pool: 'threads' } },

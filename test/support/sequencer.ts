@@ -33,17 +33,19 @@ const name = (spec: TestSpecification) => basename(spec.moduleId, '.test.ts');
  * A clean CI clone has no timing cache, and vitest's own order (project by project) started the
  * real-postgres files last, one long wait after another on idle cores.
  */
-export class WaitBoundFirst extends BaseSequencer {
+export class WavesAtSeams extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    const known = WAVES.flat();
-    const wave = (i: number) => {
-      const rank = (s: TestSpecification) => (WAVES[i].includes(name(s)) ? WAVES[i].indexOf(name(s)) : WAVES[i].length);
-      const last = i === WAVES.length - 1;
-      return sorted
-        .filter((s) => isWaitBound(s) && (WAVES[i].includes(name(s)) || (last && !known.includes(name(s)))))
-        .sort((a, b) => rank(a) - rank(b));
+    const waveOf = (s: TestSpecification) => {
+      const i = WAVES.findIndex((names) => names.includes(name(s)));
+      return i === -1 ? WAVES.length - 1 : i;
     };
+    // Within a wave, in WAVES' order; a file not listed last.
+    const rank = (s: TestSpecification) => {
+      const k = WAVES[waveOf(s)].indexOf(name(s));
+      return k === -1 ? Number.POSITIVE_INFINITY : k;
+    };
+    const wave = (i: number) => sorted.filter((s) => isWaitBound(s) && waveOf(s) === i).sort((a, b) => rank(a) - rank(b));
     const of = (project: string) => sorted.filter((s) => s.project.name === project);
     const pglite = of('pglite');
     const unit = of('unit');
