@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
+import { awaitOutcome } from './background.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -26,15 +27,8 @@ function defaultCompiled(): boolean {
  * Resolves once this run's build of dist/ is done (test/support/build.ts builds it in the
  * background); fails with tsc's errors when it failed. Anything that runs dist/ awaits it first.
  */
-export async function compiledBuild(timeoutMs = 180_000): Promise<void> {
-  const status = inject('compiledBot');
-  const started = Date.now();
-  while (!existsSync(status)) {
-    if (Date.now() - started > timeoutMs) throw new Error(`npm run build: not done after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const result: { ok: boolean; output?: string } = JSON.parse(readFileSync(status, 'utf8'));
-  if (!result.ok) throw new Error(`npm run build failed:\n${result.output}`);
+export function compiledBuild(timeoutMs = 180_000): Promise<void> {
+  return awaitOutcome(inject('compiledBot'), 'npm run build', timeoutMs);
 }
 
 /**

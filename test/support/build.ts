@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { type Outcome, reportOutcome } from './background.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -27,11 +28,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
  */
 export default function build(project: TestProject) {
   const status = join(mkdtempSync(join(tmpdir(), 'rollout-build-')), 'status.json');
-  // Written whole, then renamed: a reader never sees half of it.
-  const report = (result: { ok: boolean; output?: string }) => {
-    writeFileSync(`${status}.tmp`, JSON.stringify(result));
-    renameSync(`${status}.tmp`, status);
-  };
+  const report = (outcome: Outcome) => reportOutcome(status, outcome);
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   const built = upToDate()
     ? Promise.resolve(report({ ok: true }))

@@ -58,6 +58,7 @@ export async function openTestDatabase(): Promise<TestDatabase> {
   const scratch = await lendScratch();
   const db = await openDatabase({ databaseUrl: scratch.url });
   const app = postgresPool(scratch.ownerUrl, 'rollout-tests', 4);
+  // A copy lent before is emptied; a new one is the template's copy, whose schema giveBackScratch compares with.
   if (scratch.schema) await truncate(app);
   else scratch.schema = await schemaOf(app);
   let closed = false;

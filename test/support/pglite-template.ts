@@ -1,16 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { awaitOutcome, reportOutcome } from './background.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /**
      * Where the migrated PGlite data folder (a tarball from dumpDataDir) every test database on
-     * PGlite starts from is being written; templateReady() waits for it.
+     * PGlite starts from is written, in the background; templateReady() waits for it.
      */
     pgliteTemplate: string;
   }
@@ -27,34 +28,27 @@ declare module 'vitest' {
  */
 export default function setup(project: TestProject) {
   const path = join(tmpdir(), `rollout-pglite-template-${process.pid}-${randomBytes(4).toString('hex')}.tar`);
-  const made = makeTemplate(path).catch((err: Error) => writeFileSync(failedMark(path), err.stack ?? String(err)));
+  const made = makeTemplate(path).then(
+    () => reportOutcome(statusOf(path), { ok: true }),
+    (err: Error) => reportOutcome(statusOf(path), { ok: false, output: err.stack ?? String(err) }),
+  );
   project.provide('pgliteTemplate', path);
   return async () => {
     await made;
-    rmSync(path, { force: true });
-    rmSync(failedMark(path), { force: true });
+    for (const file of [path, statusOf(path)]) rmSync(file, { force: true });
   };
 }
 
-const failedMark = (path: string) => `${path}.failed`;
+const statusOf = (path: string) => `${path}.status`;
 
 async function makeTemplate(path: string): Promise<void> {
   const db = await openDatabase({ dataDir: null });
   await migrate(db.pool, { createAnalyticsIndex: true });
   const dump = await db.lite!.dumpDataDir('none');
   await db.close();
-  // Written whole, then renamed: a reader never sees half of it.
-  writeFileSync(`${path}.tmp`, Buffer.from(await dump.arrayBuffer()));
-  renameSync(`${path}.tmp`, path);
+  writeFileSync(path, Buffer.from(await dump.arrayBuffer()));
 }
 
-/** Once the template is written (or making it failed: then why). */
-export async function templateReady(path: string, timeoutMs = 120_000): Promise<void> {
-  const started = Date.now();
-  while (!existsSync(path)) {
-    if (existsSync(failedMark(path)))
-      throw new Error(`the PGlite test template could not be made:\n${readFileSync(failedMark(path), 'utf8')}`);
-    if (Date.now() - started > timeoutMs) throw new Error(`the PGlite test template: not written after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Once the template is written; throws why when making it failed. */
+export const templateReady = (path: string, timeoutMs = 120_000): Promise<void> =>
+  awaitOutcome(statusOf(path), 'the PGlite test template', timeoutMs);
